@@ -1,0 +1,35 @@
+// Package config is the schema of Samsa's broker and topic configuration:
+// Kafka's names, types and defaults, validation, resolution and the entries
+// DescribeConfigs reports.
+//
+// A broker config's effective value is, most important first: a dynamic
+// cluster-wide override (set with IncrementalAlterConfigs and kept in the
+// metadata log), the static value (--config file and --set flags), Kafka's
+// default. This package owns no state beyond the static values: callers pass
+// the dynamic overrides and a topic's overrides in on every call, so that the
+// metadata image stays their single owner.
+//
+// A topic config's value is the topic's override, else its broker synonym
+// resolved as above. Some broker synonyms come in several units; the most
+// specific one that is set wins and is converted to milliseconds:
+//
+//	retention.ms  ← log.retention.ms ← log.retention.minutes ← log.retention.hours
+//	segment.ms    ← log.roll.ms ← log.roll.hours
+//	flush.ms      ← log.flush.interval.ms ← log.flush.scheduler.interval.ms
+//
+// The other synonyms are one-to-one (segment.bytes ← log.segment.bytes,
+// max.message.bytes ← message.max.bytes, cleanup.policy ← log.cleanup.policy,
+// ...); see topicDefinitions.
+//
+// Only configs Samsa honours, or that are harmless to report, are in the
+// schema; a config that is accepted but not acted on says so in its doc
+// string. Validation errors are written to be sent back as the message of an
+// INVALID_CONFIG error: "unknown config 'x'", "invalid value 'abc' for config
+// retention.ms: not a long".
+//
+// Deviations from Kafka: offsets.topic.replication.factor defaults to 1 (Kafka:
+// 3) so a single node serves groups; segment.bytes accepts 14 bytes and up
+// (Kafka 4: 1 MiB) so tests can roll small segments; dynamic broker overrides
+// are cluster-wide only (no per-broker source); auto.create.topics.enable and
+// num.partitions may be changed at runtime.
+package config

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// null marks a definition without a default value.
+const null = "\x00null"
+
+const maxLong = "9223372036854775807"
+
+// definition is one row of the schema.
+type definition struct {
+	name  string
+	typ   int8
+	def   string // default in string form, or null
+	valid validator
+	doc   string
+
+	// Broker configs only.
+	dynamic bool // may be changed cluster-wide at runtime (IncrementalAlterConfigs)
+
+	// Topic configs only: the broker configs that supply the default, most
+	// specific first.
+	synonyms []string
+}
+
+func (d *definition) hasDefault() bool { return d.def != null }
+
+// brokerDefinitions is the broker schema. Names, types and defaults are Kafka's
+// (4.x) except where a comment says otherwise.
+var brokerDefinitions = []definition{
+	{name: "node.id", typ: TypeInt, def: "1", valid: atLeast(0),
+		doc: "The node ID of this broker, unique in the cluster."},
+	{name: "log.dirs", typ: TypeString, def: null,
+		doc: "The directory in which the log data is kept."},
+	{name: "listeners", typ: TypeString, def: "PLAINTEXT://:9092",
+		doc: "Comma-separated list of URIs the broker listens on, with their listener names."},
+	{name: "advertised.listeners", typ: TypeString, def: null,
+		doc: "Listeners to publish to clients if different from listeners."},
+
+	{name: "num.partitions", typ: TypeInt, def: "1", valid: atLeast(1), dynamic: true,
+		doc: "The default number of partitions per topic, for auto-created topics and CreateTopics requests that leave it to the broker."},
+	{name: "default.replication.factor", typ: TypeInt, def: "1", valid: atLeast(1), dynamic: true,
+		doc: "The default replication factor for auto-created topics and CreateTopics requests that leave it to the broker."},
+	{name: "auto.create.topics.enable", typ: TypeBoolean, def: "true", dynamic: true,
+		doc: "Enable auto-creation of topics on Metadata and Produce requests."},
+	{name: "delete.topic.enable", typ: TypeBoolean, def: "true",
+		doc: "Enable topic deletion; when false, DeleteTopics fails."},
+	{name: "message.max.bytes", typ: TypeInt, def: "1048588", valid: atLeast(0), dynamic: true,
+		doc: "The largest record batch size allowed, after compression."},
+	{name: "socket.request.max.bytes", typ: TypeInt, def: "104857600", valid: atLeast(1),
+		doc: "The maximum number of bytes in a socket request."},
+	{name: "min.insync.replicas", typ: TypeInt, def: "1", valid: atLeast(1), dynamic: true,
+		doc: "The minimum number of in-sync replicas that must acknowledge a write with acks=all."},
+	{name: "compression.type", typ: TypeString, def: "producer", dynamic: true,
+		valid: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+		doc:   "The final compression type for a topic: a codec, uncompressed, or producer to keep the producer's codec. Samsa stores batches as produced: values other than producer are accepted but not acted on yet."},
+
+	{name: "log.retention.hours", typ: TypeInt, def: "168", dynamic: true,
+		doc: "The number of hours to keep a log segment before deleting it, used when log.retention.ms and log.retention.minutes are unset."},
+	{name: "log.retention.minutes", typ: TypeInt, def: null, dynamic: true,
+		doc: "The number of minutes to keep a log segment before deleting it, used when log.retention.ms is unset."},
+	{name: "log.retention.ms", typ: TypeLong, def: null, valid: atLeast(-1), dynamic: true,
+		doc: "The number of milliseconds to keep a log segment before deleting it; -1 keeps it forever."},
+	{name: "log.retention.bytes", typ: TypeLong, def: "-1", dynamic: true,
+		doc: "The maximum size of a partition's log before old segments are deleted; -1 means no limit."},
+	{name: "log.retention.check.interval.ms", typ: TypeLong, def: "300000", valid: atLeast(1),
+		doc: "How often, in milliseconds, the broker checks whether log segments are due for deletion."},
+	{name: "log.segment.bytes", typ: TypeInt, def: "1073741824", valid: atLeast(14), dynamic: true,
+		doc: "The maximum size of a single log segment file."},
+	{name: "log.roll.hours", typ: TypeInt, def: "168", valid: atLeast(1), dynamic: true,
+		doc: "The maximum time in hours before a new log segment is rolled out, used when log.roll.ms is unset."},
+	{name: "log.roll.ms", typ: TypeLong, def: null, valid: atLeast(1), dynamic: true,
+		doc: "The maximum time in milliseconds before a new log segment is rolled out."},
+	{name: "log.index.interval.bytes", typ: TypeInt, def: "4096", valid: atLeast(0), dynamic: true,
+		doc: "The interval in bytes at which an entry is added to the offset index."},
+	{name: "log.flush.interval.messages", typ: TypeLong, def: maxLong, valid: atLeast(1), dynamic: true,
+		doc: "The number of messages accumulated on a log partition before they are flushed to disk."},
+	{name: "log.flush.interval.ms", typ: TypeLong, def: null, valid: atLeast(0), dynamic: true,
+		doc: "The maximum time in milliseconds a message stays in memory before it is flushed to disk; log.flush.scheduler.interval.ms when unset."},
+	{name: "log.flush.scheduler.interval.ms", typ: TypeLong, def: maxLong,
+		doc: "How often, in milliseconds, the log flusher checks whether a log needs flushing."},
+	{name: "log.cleanup.policy", typ: TypeList, def: "delete", valid: listOf("delete", "compact"), dynamic: true,
+		doc: "The default cleanup policy for segments beyond the retention window: delete, compact, or both. compact is accepted but not acted on yet."},
+	{name: "log.cleaner.delete.retention.ms", typ: TypeLong, def: "86400000", valid: atLeast(0), dynamic: true,
+		doc: "How long delete tombstones are kept in compacted topics. Accepted and reported; Samsa does not compact yet."},
+	{name: "log.cleaner.min.cleanable.ratio", typ: TypeDouble, def: "0.5", valid: between(0, 1), dynamic: true,
+		doc: "The minimum ratio of dirty log to total log for a log to be eligible for compaction. Accepted and reported; Samsa does not compact yet."},
+	{name: "log.cleaner.min.compaction.lag.ms", typ: TypeLong, def: "0", valid: atLeast(0), dynamic: true,
+		doc: "The minimum time a message remains uncompacted in the log. Accepted and reported; Samsa does not compact yet."},
+	{name: "log.cleaner.max.compaction.lag.ms", typ: TypeLong, def: maxLong, valid: atLeast(1), dynamic: true,
+		doc: "The maximum time a message remains ineligible for compaction in the log. Accepted and reported; Samsa does not compact yet."},
+	{name: "log.message.timestamp.type", typ: TypeString, def: "CreateTime", dynamic: true,
+		valid: oneOf("CreateTime", "LogAppendTime"),
+		doc:   "Whether record timestamps are the producer's (CreateTime) or the broker's append time (LogAppendTime)."},
+	{name: "log.message.timestamp.before.max.ms", typ: TypeLong, def: maxLong, valid: atLeast(0), dynamic: true,
+		doc: "With CreateTime, the largest allowed distance of a record timestamp in the past of the broker's clock."},
+	{name: "log.message.timestamp.after.max.ms", typ: TypeLong, def: "3600000", valid: atLeast(0), dynamic: true,
+		doc: "With CreateTime, the largest allowed distance of a record timestamp in the future of the broker's clock."},
+
+	{name: "offsets.topic.num.partitions", typ: TypeInt, def: "50", valid: atLeast(1),
+		doc: "The number of partitions of the offsets topic; do not change it after deployment."},
+	// Kafka defaults to 3; Samsa defaults to 1 so that a single node serves
+	// consumer groups out of the box.
+	{name: "offsets.topic.replication.factor", typ: TypeShort, def: "1", valid: atLeast(1),
+		doc: "The replication factor of the offsets topic."},
+	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, def: "3000", valid: atLeast(0),
+		doc: "How long the group coordinator waits for more members to join a new group before the first rebalance."},
+}
+
+// topicDefinitions is the topic schema. A topic config's default is taken from
+// its broker synonyms; def is the value when none of them is set either.
+var topicDefinitions = []definition{
+	{name: "cleanup.policy", typ: TypeList, def: "delete", valid: listOf("delete", "compact"),
+		synonyms: []string{"log.cleanup.policy"},
+		doc:      "The retention policy for old log segments: delete, compact, or both. compact is accepted but not acted on yet."},
+	{name: "compression.type", typ: TypeString, def: "producer",
+		valid:    oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
+		synonyms: []string{"compression.type"},
+		doc:      "The final compression type for the topic: a codec, uncompressed, or producer to keep the producer's codec. Samsa stores batches as produced: values other than producer are accepted but not acted on yet."},
+	{name: "delete.retention.ms", typ: TypeLong, def: "86400000", valid: atLeast(0),
+		synonyms: []string{"log.cleaner.delete.retention.ms"},
+		doc:      "How long delete tombstones are kept in a compacted topic. Accepted and reported; Samsa does not compact yet."},
+	{name: "flush.messages", typ: TypeLong, def: maxLong, valid: atLeast(1),
+		synonyms: []string{"log.flush.interval.messages"},
+		doc:      "Force an fsync of the log after this many messages."},
+	{name: "flush.ms", typ: TypeLong, def: maxLong, valid: atLeast(0),
+		synonyms: []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"},
+		doc:      "Force an fsync of the log after this many milliseconds."},
+	{name: "index.interval.bytes", typ: TypeInt, def: "4096", valid: atLeast(0),
+		synonyms: []string{"log.index.interval.bytes"},
+		doc:      "How many log bytes lie between two offset index entries."},
+	{name: "max.compaction.lag.ms", typ: TypeLong, def: maxLong, valid: atLeast(1),
+		synonyms: []string{"log.cleaner.max.compaction.lag.ms"},
+		doc:      "The maximum time a message remains ineligible for compaction. Accepted and reported; Samsa does not compact yet."},
+	{name: "max.message.bytes", typ: TypeInt, def: "1048588", valid: atLeast(0),
+		synonyms: []string{"message.max.bytes"},
+		doc:      "The largest record batch size allowed, after compression."},
+	{name: "message.timestamp.after.max.ms", typ: TypeLong, def: "3600000", valid: atLeast(0),
+		synonyms: []string{"log.message.timestamp.after.max.ms"},
+		doc:      "With CreateTime, the largest allowed distance of a record timestamp in the future of the broker's clock."},
+	{name: "message.timestamp.before.max.ms", typ: TypeLong, def: maxLong, valid: atLeast(0),
+		synonyms: []string{"log.message.timestamp.before.max.ms"},
+		doc:      "With CreateTime, the largest allowed distance of a record timestamp in the past of the broker's clock."},
+	{name: "message.timestamp.type", typ: TypeString, def: "CreateTime", valid: oneOf("CreateTime", "LogAppendTime"),
+		synonyms: []string{"log.message.timestamp.type"},
+		doc:      "Whether record timestamps are the producer's (CreateTime) or the broker's append time (LogAppendTime)."},
+	{name: "min.cleanable.dirty.ratio", typ: TypeDouble, def: "0.5", valid: between(0, 1),
+		synonyms: []string{"log.cleaner.min.cleanable.ratio"},
+		doc:      "The minimum ratio of dirty log to total log for the log to be compacted. Accepted and reported; Samsa does not compact yet."},
+	{name: "min.compaction.lag.ms", typ: TypeLong, def: "0", valid: atLeast(0),
+		synonyms: []string{"log.cleaner.min.compaction.lag.ms"},
+		doc:      "The minimum time a message remains uncompacted. Accepted and reported; Samsa does not compact yet."},
+	{name: "min.insync.replicas", typ: TypeInt, def: "1", valid: atLeast(1),
+		synonyms: []string{"min.insync.replicas"},
+		doc:      "The minimum number of in-sync replicas that must acknowledge a write with acks=all."},
+	{name: "retention.bytes", typ: TypeLong, def: "-1",
+		synonyms: []string{"log.retention.bytes"},
+		doc:      "The maximum size of a partition's log before old segments are deleted; -1 means no limit."},
+	{name: "retention.ms", typ: TypeLong, def: "604800000", valid: atLeast(-1),
+		synonyms: []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+		doc:      "The maximum time a log segment is kept before it is deleted; -1 keeps it forever."},
+	{name: "segment.bytes", typ: TypeInt, def: "1073741824", valid: atLeast(14),
+		synonyms: []string{"log.segment.bytes"},
+		doc:      "The maximum size of a single log segment file."},
+	{name: "segment.ms", typ: TypeLong, def: "604800000", valid: atLeast(1),
+		synonyms: []string{"log.roll.ms", "log.roll.hours"},
+		doc:      "The time after which a segment is rolled even if it is not full."},
+}
+
+// brokerSynonymGroups lists broker configs that are one setting spelt in
+// several units, most specific first. Describing a broker config reports the
+// group members from itself on, as Kafka does.
+var brokerSynonymGroups = [][]string{
+	{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+	{"log.roll.ms", "log.roll.hours"},
+	{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"},
+}
+
+// unitMillis converts a broker config's value to the unit of its group's
+// first member (milliseconds).
+var unitMillis = map[string]int64{
+	"log.retention.minutes": 60 * 1000,
+	"log.retention.hours":   60 * 60 * 1000,
+	"log.roll.hours":        60 * 60 * 1000,
+}
+
+var (
+	brokerByName = index(brokerDefinitions)
+	topicByName  = index(topicDefinitions)
+)
+
+func index(defs []definition) map[string]*definition {
+	m := make(map[string]*definition, len(defs))
+	for i := range defs {
+		d := &defs[i]
+		if d.def != null {
+			if err := d.validate(d.def); err != nil {
+				panic(fmt.Sprintf("config: bad default in schema: %v", err))
+			}
+		}
+		m[d.name] = d
+	}
+	return m
+}
+
+// brokerSynonymsOf returns name followed by the less specific members of its
+// group, or just name.
+func brokerSynonymsOf(name string) []string {
+	for _, group := range brokerSynonymGroups {
+		for i, n := range group {
+			if n == name {
+				return group[i:]
+			}
+		}
+	}
+	return []string{name}
+}
+
+// toMillis converts an integer broker value to milliseconds where the name
+// carries a coarser unit; other values are returned as parsed.
+func toMillis(name, value string) (int64, bool) {
+	n, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if mult, ok := unitMillis[name]; ok {
+		if n < 0 {
+			return -1, true // -1 hours still means forever
+		}
+		return n * mult, true
+	}
+	return n, true
+}
+
+func unknown(name string) error { return fmt.Errorf("unknown config '%s'", name) }
