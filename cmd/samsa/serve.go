@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/samsa-streaming/samsa/internal/broker"
+	"github.com/samsa-streaming/samsa/internal/config"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		dataDir, listen, advertise, configFile, logLevel string
+		sets                                           []string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a Samsa broker",
+		Long: `Run a single-node Samsa broker. With no flags it listens on localhost:9092
+and keeps its data in ./samsa-data. Broker configs use Kafka's names.`,
+		Example: `  samsa serve
+  samsa serve --listen 127.0.0.1:0 --data-dir /tmp/samsa
+  samsa serve --set num.partitions=8 --set log.retention.hours=24
+  samsa serve --config server.properties`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			static := map[string]string{}
+			if configFile != "" {
+				f, err := os.Open(configFile)
+				if err != nil {
+					return err
+				}
+				props, err := config.ParseProperties(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", configFile, err)
+				}
+				static = props
+			}
+			for _, s := range sets {
+				name, value, ok := strings.Cut(s, "=")
+				if !ok {
+					return fmt.Errorf("--set %q: want name=value", s)
+				}
+				static[strings.TrimSpace(name)] = strings.TrimSpace(value)
+			}
+			b, err := broker.Start(broker.Config{
+				DataDir:   dataDir,
+				Listen:    listen,
+				Advertise: advertise,
+				Static:    static,
+				Logger:    logger,
+			})
+			if err != nil {
+				return err
+			}
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			s := <-sig
+			logger.Info("shutting down", "signal", s.String())
+			return b.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data-dir", "samsa-data", "directory for the metadata and every partition's log")
+	f.StringVar(&listen, "listen", "localhost:9092", "Kafka listener address; port 0 picks a free port")
+	f.StringVar(&advertise, "advertise", "", "address clients are told to connect to (default: the listener's)")
+	f.StringVar(&configFile, "config", "", "broker configs in Java properties format")
+	f.StringArrayVar(&sets, "set", nil, "set a broker config, name=value (repeatable; wins over --config)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

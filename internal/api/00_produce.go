@@ -1,0 +1,71 @@
+package api
+
+// Produce v0-v12. v0-v2 carry magic v0/v1 message sets, which Kafka 4 no
+// longer accepts; like Kafka 4 we advertise them (librdkafka looks at them
+// before it enables compression) and refuse them with UNSUPPORTED_VERSION.
+// From v3 each partition carries exactly one record batch (magic v2).
+// acks=0 gets no response at all. Transactions are not served yet, so a
+// transactional produce is refused with INVALID_TXN_STATE.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+)
+
+func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.ProduceResponse, error) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	img := h.image()
+	for _, rt := range req.Topics {
+		name := rt.Topic
+		if req.Version >= 13 {
+			if t := img.TopicsByID[rt.TopicID]; t != nil {
+				name = t.Name
+			}
+		}
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			code, msg := int16(0), ""
+			p := h.Partitions.Get(name, rp.Partition)
+			switch {
+			case req.Version < 3:
+				code = kerr.UnsupportedVersion.Code
+			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+				code = kerr.InvalidRequiredAcks.Code
+			case p == nil && req.Version >= 13:
+				code = kerr.UnknownTopicID.Code
+			case p == nil:
+				code = kerr.UnknownTopicOrPartition.Code
+			case req.TransactionalID != nil || isTransactional(rp.Records):
+				// No transaction coordinator yet: nothing could have begun a transaction.
+				code, msg = kerr.InvalidTxnState.Code, "transactions are not supported by this broker yet"
+			default:
+				r := p.Append(rp.Records, req.Acks)
+				code, msg = r.ErrorCode, r.ErrorMessage
+				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = r.BaseOffset, r.LogAppendTime, r.LogStartOffset
+			}
+			sp.ErrorCode = code
+			if msg != "" {
+				sp.ErrorMessage = &msg
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}
+
+func isTransactional(records []byte) bool {
+	hdr, err := batch.ParseHeader(records)
+	return err == nil && hdr.Transactional()
+}

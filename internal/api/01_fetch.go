@@ -1,0 +1,256 @@
+package api
+
+// Fetch v4-v16. v4+ has isolation levels (read_committed reads up to the
+// last stable offset, which equals the high watermark until transactions
+// exist); v5+ log start offsets; v7+ incremental fetch sessions (KIP-227);
+// v9+ current leader epochs (fenced/unknown epochs get FENCED_LEADER_EPOCH /
+// UNKNOWN_LEADER_EPOCH); v12+ is flexible; v13+ names topics by ID only
+// (unknown IDs get UNKNOWN_TOPIC_ID).
+//
+// Byte limits follow KIP-74: partitions are filled in request order up to
+// the response's MaxBytes and each partition's PartitionMaxBytes, except
+// that the first batch of the first non-empty partition is returned whole
+// even when larger, so a consumer always makes progress.
+//
+// A fetch that finds fewer than MinBytes parks for up to MaxWaitMillis on
+// every partition it reads and wakes as soon as any of them is appended to.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/storage"
+)
+
+// fetchTarget is one partition to read, resolved against the metadata.
+type fetchTarget struct {
+	sp   *sessionPartition
+	part *partition.Partition // nil when unknown
+	code int16                // error found while resolving
+}
+
+func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	now := h.Now()
+	img := h.image()
+	byID := req.Version >= 13
+
+	keyOf := func(topic string, id [16]byte, p int32) sessionKey {
+		if byID {
+			return sessionKey{topicID: id, partition: p}
+		}
+		return sessionKey{topic: topic, partition: p}
+	}
+	var requested []sessionPartition
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			requested = append(requested, sessionPartition{
+				key:                keyOf(rt.Topic, rt.TopicID, rp.Partition),
+				fetchOffset:        rp.FetchOffset,
+				maxBytes:           rp.PartitionMaxBytes,
+				currentLeaderEpoch: rp.CurrentLeaderEpoch,
+			})
+		}
+	}
+
+	// Decide which session, if any, this request belongs to.
+	var sess *fetchSession
+	incremental := false
+	if req.Version >= 7 {
+		switch {
+		case req.SessionID == 0 && req.SessionEpoch == -1:
+			// Sessionless full fetch.
+		case req.SessionEpoch == -1 || req.SessionEpoch == 0:
+			if req.SessionID != 0 {
+				h.Sessions.remove(req.SessionID)
+			}
+			if req.SessionEpoch == 0 {
+				sess = h.Sessions.create(now) // nil when the cache is full: a sessionless answer
+				if sess != nil {
+					for _, sp := range requested {
+						sess.upsert(sp)
+					}
+				}
+			}
+		default:
+			var code int16
+			sess, code = h.Sessions.acquire(req.SessionID, req.SessionEpoch, now)
+			if code != 0 {
+				resp.ErrorCode = code
+				return resp, nil
+			}
+			incremental = true
+			for _, sp := range requested {
+				sess.upsert(sp)
+			}
+			for _, ft := range req.ForgottenTopics {
+				for _, p := range ft.Partitions {
+					sess.forget(keyOf(ft.Topic, ft.TopicID, p))
+				}
+			}
+		}
+	}
+	if sess != nil {
+		defer h.Sessions.release(sess)
+		resp.SessionID = sess.id
+	}
+
+	// Resolve every partition to read.
+	var targets []fetchTarget
+	resolve := func(sp *sessionPartition) {
+		t := fetchTarget{sp: sp}
+		var topic *metadata.Topic
+		if byID {
+			topic = img.TopicsByID[metadata.TopicID(sp.key.topicID)]
+		} else {
+			topic = img.Topics[sp.key.topic]
+		}
+		if topic != nil {
+			t.part = h.Partitions.Get(topic.Name, sp.key.partition)
+		}
+		switch {
+		case t.part == nil && byID && topic == nil:
+			t.code = kerr.UnknownTopicID.Code
+		case t.part == nil:
+			t.code = kerr.UnknownTopicOrPartition.Code
+		case sp.currentLeaderEpoch >= 0 && sp.currentLeaderEpoch < t.part.LeaderEpoch():
+			t.code = kerr.FencedLeaderEpoch.Code
+		case sp.currentLeaderEpoch > t.part.LeaderEpoch():
+			t.code = kerr.UnknownLeaderEpoch.Code
+		}
+		targets = append(targets, t)
+	}
+	if sess != nil {
+		for _, k := range sess.order {
+			resolve(sess.parts[k])
+		}
+	} else {
+		for i := range requested {
+			resolve(&requested[i])
+		}
+	}
+
+	// Read, and park until MinBytes arrive or MaxWaitMillis passes.
+	deadline := now.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	var waiter partition.Waiter
+	for {
+		results, total, failed := h.readTargets(targets, req.MaxBytes)
+		wait := !failed && total < int(req.MinBytes) && req.MaxWaitMillis > 0
+		remaining := time.Until(deadline)
+		if !wait || remaining <= 0 || ctx.Err() != nil {
+			if waiter != nil {
+				for _, t := range targets {
+					if t.part != nil {
+						t.part.Unwatch(waiter)
+					}
+				}
+			}
+			h.fillFetchResponse(resp, targets, results, incremental)
+			return resp, nil
+		}
+		if waiter == nil {
+			waiter = partition.NewWaiter()
+			for _, t := range targets {
+				if t.part != nil {
+					t.part.Watch(waiter)
+				}
+			}
+			// Data may have arrived between the read and Watch: read again.
+			continue
+		}
+		timer := time.NewTimer(remaining)
+		select {
+		case <-waiter:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+	}
+}
+
+// fetchResult is what one partition's read produced.
+type fetchResult struct {
+	code           int16
+	records        []byte
+	highWatermark  int64
+	lastStable     int64
+	logStartOffset int64
+}
+
+// readTargets reads every target within the byte limits. failed reports
+// whether any partition has an error, which answers the fetch at once.
+// read_committed reads up to the last stable offset; until transactions
+// exist that is the high watermark, which bounds every read anyway.
+func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32) ([]fetchResult, int, bool) {
+	results := make([]fetchResult, len(targets))
+	total, failed := 0, false
+	if maxBytes <= 0 {
+		maxBytes = 1<<31 - 1
+	}
+	for i, t := range targets {
+		r := &results[i]
+		r.highWatermark, r.lastStable, r.logStartOffset = -1, -1, -1
+		if t.code != 0 {
+			r.code, failed = t.code, true
+			continue
+		}
+		p := t.part
+		r.highWatermark, r.lastStable, r.logStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+		limit := min(int(t.sp.maxBytes), int(maxBytes)-total)
+		if limit <= 0 && total > 0 {
+			continue
+		}
+		data, err := p.Read(t.sp.fetchOffset, int32(max(limit, 0)))
+		if err != nil {
+			if errors.Is(err, storage.ErrOffsetOutOfRange) {
+				r.code = kerr.OffsetOutOfRange.Code
+			} else {
+				r.code = kerr.KafkaStorageError.Code
+			}
+			failed = true
+			continue
+		}
+		if len(data) > limit && total > 0 {
+			// Only the first non-empty partition may exceed the limits (KIP-74).
+			continue
+		}
+		r.records = data
+		total += len(data)
+	}
+	return results, total, failed
+}
+
+func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTarget, results []fetchResult, incremental bool) {
+	var topic *kmsg.FetchResponseTopic
+	for i, t := range targets {
+		r := results[i]
+		sp := t.sp
+		if incremental && sp.sent && r.code == 0 && len(r.records) == 0 &&
+			r.highWatermark == sp.highWatermark && r.lastStable == sp.lastStable && r.logStartOffset == sp.logStartOffset {
+			continue
+		}
+		sp.sent = true
+		sp.highWatermark, sp.lastStable, sp.logStartOffset = r.highWatermark, r.lastStable, r.logStartOffset
+		if topic == nil || topic.Topic != sp.key.topic || topic.TopicID != sp.key.topicID {
+			resp.Topics = append(resp.Topics, kmsg.NewFetchResponseTopic())
+			topic = &resp.Topics[len(resp.Topics)-1]
+			topic.Topic, topic.TopicID = sp.key.topic, sp.key.topicID
+		}
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = sp.key.partition
+		rp.ErrorCode = r.code
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = r.highWatermark, r.lastStable, r.logStartOffset
+		rp.RecordBatches = r.records
+		if r.code == kerr.FencedLeaderEpoch.Code || r.code == kerr.UnknownLeaderEpoch.Code {
+			rp.CurrentLeader.LeaderID = h.NodeID
+			rp.CurrentLeader.LeaderEpoch = t.part.LeaderEpoch()
+		}
+		topic.Partitions = append(topic.Partitions, rp)
+	}
+}

@@ -1,0 +1,149 @@
+package api
+
+// Metadata v0-v12. v0 treats an empty topic list as "all topics"; v1+ uses
+// null for all. v4+ lets the client say whether unknown topics may be
+// auto-created (v0-v3 always may). v10+ carries topic IDs, v12 allows
+// looking topics up by ID alone. Cluster and topic authorized operations
+// (v8-v10) are reported as not computed (-2147483648).
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
+)
+
+const authorizedOperationsOmitted = -2147483648
+
+func metadataHandler(h *Handlers, ctx context.Context, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	img := h.image()
+	resp.Brokers = brokers(img)
+	resp.ClusterID = &img.ClusterID
+	resp.ControllerID = h.NodeID
+	resp.AuthorizedOperations = authorizedOperationsOmitted
+
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if all {
+		names := make([]string, 0, len(img.Topics))
+		for name := range img.Topics {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			resp.Topics = append(resp.Topics, h.describeTopic(img.Topics[name]))
+		}
+		return resp, nil
+	}
+
+	autoCreate := req.Version < 4 || req.AllowAutoTopicCreation
+	autoCreate = autoCreate && h.Config.Bool("auto.create.topics.enable", img.BrokerConfigs)
+	created := false
+	for _, rt := range req.Topics {
+		var t *metadata.Topic
+		switch {
+		case rt.Topic != nil:
+			t = img.Topics[*rt.Topic]
+		case rt.TopicID != [16]byte{}:
+			t = img.TopicsByID[metadata.TopicID(rt.TopicID)]
+		}
+		if t == nil && rt.Topic != nil && autoCreate {
+			var err error
+			t, err = h.autoCreate(ctx, *rt.Topic)
+			if err != nil {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = rt.Topic
+				mt.ErrorCode = errorCode(err)
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+			created = true
+		}
+		if t == nil {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if rt.Topic == nil {
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+			}
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		resp.Topics = append(resp.Topics, h.describeTopic(t))
+	}
+	if created {
+		// Brokers may have been (re)registered meanwhile; report the latest.
+		resp.Brokers = brokers(h.image())
+	}
+	return resp, nil
+}
+
+// autoCreate creates a topic with the broker defaults, as Kafka does when
+// auto.create.topics.enable is on. A concurrent creation of the same topic
+// is not an error.
+func (h *Handlers) autoCreate(ctx context.Context, name string) (*metadata.Topic, error) {
+	dyn := h.image().BrokerConfigs
+	partitions := h.Config.Int32("num.partitions", dyn)
+	rf := int16(h.Config.Int32("default.replication.factor", dyn))
+	t, err := h.Controller.CreateTopic(ctx, name, partitions, rf, nil)
+	if err != nil {
+		if errorCode(err) == kerr.TopicAlreadyExists.Code {
+			if t := h.image().Topics[name]; t != nil {
+				return t, nil
+			}
+		}
+		return nil, err
+	}
+	h.Partitions.Sync()
+	return t, nil
+}
+
+func brokers(img *metadata.Image) []kmsg.MetadataResponseBroker {
+	ids := make([]int32, 0, len(img.Brokers))
+	for id := range img.Brokers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := make([]kmsg.MetadataResponseBroker, 0, len(ids))
+	for _, id := range ids {
+		b := img.Brokers[id]
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			mb.Rack = &rack
+		}
+		out = append(out, mb)
+	}
+	return out
+}
+
+func (h *Handlers) describeTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.IsInternal = isInternalTopic(t.Name)
+	mt.AuthorizedOperations = authorizedOperationsOmitted
+	for _, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p.Partition
+		mp.Leader = p.Leader
+		mp.LeaderEpoch = p.LeaderEpoch
+		mp.Replicas = p.Replicas
+		mp.ISR = p.ISR
+		mp.OfflineReplicas = []int32{}
+		if p.Leader == h.NodeID && h.Partitions.Get(t.Name, p.Partition) == nil {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
+
+func isInternalTopic(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}

@@ -1,0 +1,115 @@
+package api
+
+// CreateTopics v2-v7. NumPartitions and ReplicationFactor of -1 (v4+) take
+// the broker's num.partitions and default.replication.factor. Every config
+// is validated before anything is created (INVALID_CONFIG says which and
+// why). ValidateOnly runs every check and creates nothing. v5+ returns the
+// topic's partitions, replication factor and configs; v7+ its ID. Manual
+// replica assignments are refused until the multi-broker issue places
+// replicas by hand.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+)
+
+func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsRequest) (*kmsg.CreateTopicsResponse, error) {
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := make(map[string]int)
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	img := h.image()
+	created := false
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		st.NumPartitions, st.ReplicationFactor = -1, -1
+		fail := func(code int16, format string, args ...any) {
+			st.ErrorCode = code
+			if format != "" {
+				msg := fmt.Sprintf(format, args...)
+				st.ErrorMessage = &msg
+			}
+		}
+		partitions, rf := rt.NumPartitions, rt.ReplicationFactor
+		if partitions == -1 {
+			partitions = h.Config.Int32("num.partitions", img.BrokerConfigs)
+		}
+		if rf == -1 {
+			rf = int16(h.Config.Int32("default.replication.factor", img.BrokerConfigs))
+		}
+		configs := make(map[string]string)
+		var configErr error
+		for _, c := range rt.Configs {
+			if c.Value == nil {
+				continue
+			}
+			if err := config.ValidateTopic(c.Name, *c.Value); err != nil && configErr == nil {
+				configErr = err
+			}
+			configs[c.Name] = *c.Value
+		}
+		switch {
+		case seen[rt.Topic] > 1:
+			fail(kerr.InvalidRequest.Code, "topic %q appears more than once in the request", rt.Topic)
+		case len(rt.ReplicaAssignment) > 0:
+			fail(kerr.InvalidReplicaAssignment.Code, "manual replica assignment is not supported yet")
+		case configErr != nil:
+			fail(kerr.InvalidConfig.Code, "%v", configErr)
+		case req.ValidateOnly:
+			if err := validateNewTopic(img, rt.Topic, partitions, rf); err != nil {
+				fail(errorCode(err), "%v", err)
+			}
+		default:
+			t, err := h.Controller.CreateTopic(ctx, rt.Topic, partitions, rf, configs)
+			if err != nil {
+				fail(errorCode(err), "%v", err)
+				break
+			}
+			created = true
+			st.TopicID = t.ID
+		}
+		if st.ErrorCode == 0 {
+			st.NumPartitions, st.ReplicationFactor = partitions, rf
+			for _, e := range h.Config.DescribeTopic(configs, img.BrokerConfigs, nil, false, false) {
+				c := kmsg.NewCreateTopicsResponseTopicConfig()
+				c.Name = e.Name
+				if !e.Null {
+					v := e.Value
+					c.Value = &v
+				}
+				c.ReadOnly, c.Source, c.IsSensitive = e.ReadOnly, int8(e.Source), e.Sensitive
+				st.Configs = append(st.Configs, c)
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if created {
+		h.Partitions.Sync()
+	}
+	return resp, nil
+}
+
+// validateNewTopic runs the controller's checks without proposing anything.
+func validateNewTopic(img *metadata.Image, name string, partitions int32, rf int16) error {
+	if err := metadata.ValidateTopicName(name); err != nil {
+		return err
+	}
+	if img.Topics[name] != nil {
+		return kerr.TopicAlreadyExists
+	}
+	if partitions <= 0 {
+		return fmt.Errorf("%w: number of partitions must be larger than 0", kerr.InvalidPartitions)
+	}
+	if rf <= 0 || int(rf) > len(img.Brokers) {
+		return fmt.Errorf("%w: replication factor %d with %d brokers", kerr.InvalidReplicationFactor, rf, len(img.Brokers))
+	}
+	return nil
+}

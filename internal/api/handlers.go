@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/quorum"
+	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/samsa-streaming/samsa/internal/txn"
+)
+
+// Partitions finds this broker's replicas.
+type Partitions interface {
+	// Get returns the local replica of topic/partition, or nil.
+	Get(topic string, index int32) *partition.Partition
+	// Sync makes the local replicas match the latest metadata image. It is
+	// called after a metadata change made by a request so that the response
+	// (and the next request) sees the new partitions.
+	Sync()
+}
+
+// Handlers serves every Kafka API this broker supports.
+type Handlers struct {
+	NodeID         int32
+	AdvertisedHost string
+	AdvertisedPort int32
+	Controller     *quorum.Controller
+	Config         *config.Broker
+	Partitions     Partitions
+	ProducerIDs    *txn.IDAllocator
+	Sessions       *FetchSessions
+	Now            func() time.Time
+	Logger         *slog.Logger
+	LogDir         string
+
+	once  sync.Once
+	table [maxKey + 1]*entry
+}
+
+// entry is one row of the handler table.
+type entry struct {
+	key      int16
+	min, max int16
+	serve    func(h *Handlers, ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+}
+
+const maxKey = 100
+
+// handle adapts a typed handler to the table's signature.
+func handle[Req kmsg.Request, Resp kmsg.Response](fn func(h *Handlers, ctx context.Context, req Req) (Resp, error)) func(*Handlers, context.Context, kmsg.Request) (kmsg.Response, error) {
+	return func(h *Handlers, ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+		resp, err := fn(h, ctx, req.(Req))
+		if err != nil {
+			return nil, err
+		}
+		var zero Resp
+		if any(resp) == any(zero) {
+			return nil, nil
+		}
+		return resp, nil
+	}
+}
+
+// table lists every API we serve with the versions we serve. Minimums are
+// Kafka 4's (KIP-896), except Produce, which like Kafka 4 advertises v0-v2
+// (librdkafka checks them before it enables compression) and refuses them.
+func table() []entry {
+	return []entry{
+		{0, 0, 12, handle(produce)},
+		{1, 4, 16, handle(fetch)},
+		{2, 1, 8, handle(listOffsets)},
+		{3, 0, 12, handle(metadataHandler)},
+		{18, 0, 4, handle(apiVersions)},
+		{19, 2, 7, handle(createTopics)},
+		{20, 1, 6, handle(deleteTopics)},
+		{21, 0, 2, handle(deleteRecords)},
+		{22, 0, 5, handle(initProducerID)},
+		{23, 2, 4, handle(offsetForLeaderEpoch)},
+		{32, 1, 4, handle(describeConfigs)},
+		{33, 0, 2, handle(alterConfigs)},
+		{35, 1, 4, handle(describeLogDirs)},
+		{37, 0, 3, handle(createPartitions)},
+		{44, 0, 1, handle(incrementalAlterConfigs)},
+		{60, 0, 1, handle(describeCluster)},
+		{61, 0, 0, handle(describeProducers)},
+	}
+}
+
+func (h *Handlers) init() {
+	h.once.Do(func() {
+		for _, e := range table() {
+			e := e
+			h.table[e.key] = &e
+		}
+		if h.Now == nil {
+			h.Now = time.Now
+		}
+		if h.Logger == nil {
+			h.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Serve implements server.Handler.
+func (h *Handlers) Serve(ctx context.Context, c *server.Conn, hdr server.Header, body []byte) (kmsg.Response, error) {
+	h.init()
+	var e *entry
+	if hdr.Key >= 0 && hdr.Key <= maxKey {
+		e = h.table[hdr.Key]
+	}
+	if hdr.Key == 18 && (hdr.Version < e.min || hdr.Version > e.max) {
+		// KIP-511: answer an ApiVersions we cannot parse with a v0 body that
+		// carries UNSUPPORTED_VERSION and the APIs we serve.
+		return h.unsupportedAPIVersions(), nil
+	}
+	if e == nil {
+		return nil, fmt.Errorf("api: unsupported key %d", hdr.Key)
+	}
+	if hdr.Version < e.min || hdr.Version > e.max {
+		return nil, fmt.Errorf("api: unsupported version %d of key %d", hdr.Version, hdr.Key)
+	}
+	req := kmsg.RequestForKey(hdr.Key)
+	req.SetVersion(hdr.Version)
+	if err := req.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("api: decoding key %d v%d: %w", hdr.Key, hdr.Version, err)
+	}
+	resp, err := e.serve(h, ctx, req)
+	if err != nil || resp == nil {
+		return nil, err
+	}
+	resp.SetVersion(hdr.Version)
+	return resp, nil
+}
+
+// image is the latest metadata.
+func (h *Handlers) image() *metadata.Image { return h.Controller.Image() }

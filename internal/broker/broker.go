@@ -1,0 +1,211 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/api"
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/quorum"
+	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/samsa-streaming/samsa/internal/storage"
+	"github.com/samsa-streaming/samsa/internal/txn"
+)
+
+// Config is what a broker needs to start.
+type Config struct {
+	// DataDir holds the metadata quorum and every partition.
+	DataDir string
+	// Listen is the Kafka listener's host:port; port 0 picks a free port.
+	Listen string
+	// Advertise is the host:port clients are told to connect to; empty
+	// means the address actually listened on.
+	Advertise string
+	// Static are broker configs (from --config and --set), Kafka's names.
+	Static map[string]string
+	Logger *slog.Logger
+}
+
+// Broker is one running Samsa node.
+type Broker struct {
+	cfg        Config
+	logger     *slog.Logger
+	lock       *os.File
+	controller *quorum.Controller
+	storage    *storage.Manager
+	partitions *partitions
+	server     *server.Server
+	handlers   *api.Handlers
+	addr       net.Addr
+	unsub      func()
+}
+
+// Start builds and starts a broker. On error everything already started is
+// stopped again.
+func Start(cfg Config) (b *Broker, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "localhost:9092"
+	}
+	b = &Broker{cfg: cfg, logger: cfg.Logger}
+	defer func() {
+		if err != nil {
+			b.Close()
+			b = nil
+		}
+	}()
+	brokerCfg, err := config.NewBroker(cfg.Static)
+	if err != nil {
+		return nil, err
+	}
+	nodeID := brokerCfg.Int32("node.id", nil)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if b.lock, err = lockDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	b.controller, err = quorum.Open(quorum.Config{
+		Dir:    filepath.Join(cfg.DataDir, "__metadata"),
+		NodeID: nodeID,
+		Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
+	}
+	retentionCheck := time.Duration(brokerCfg.Int64("log.retention.check.interval.ms", nil)) * time.Millisecond
+	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{Logger: cfg.Logger}, retentionCheck)
+	if err != nil {
+		return nil, err
+	}
+
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen: %w", err)
+	}
+	b.addr = l.Addr()
+	host, port, err := advertised(cfg.Advertise, l.Addr())
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.controller.RegisterBroker(ctx, metadata.Broker{ID: nodeID, Host: host, Port: port}); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("broker: register: %w", err)
+	}
+
+	b.partitions = &partitions{
+		nodeID:  nodeID,
+		storage: b.storage,
+		config:  brokerCfg,
+		image:   b.controller.Image,
+		logger:  cfg.Logger,
+		topics:  make(map[string]*localTopic),
+	}
+	img := b.controller.Image()
+	b.partitions.removeStale(img)
+	b.partitions.reconcile(img)
+	b.unsub = b.controller.Subscribe(func(_, next *metadata.Image) { b.partitions.reconcile(next) })
+
+	b.handlers = &api.Handlers{
+		NodeID:         nodeID,
+		AdvertisedHost: host,
+		AdvertisedPort: port,
+		Controller:     b.controller,
+		Config:         brokerCfg,
+		Partitions:     b.partitions,
+		ProducerIDs: txn.NewIDAllocator(func(ctx context.Context) (int64, int64, error) {
+			const block = 1000
+			first, err := b.controller.AllocateProducerIDs(ctx, block)
+			return first, block, err
+		}),
+		Sessions: api.NewFetchSessions(1000),
+		Logger:   cfg.Logger,
+		LogDir:   cfg.DataDir,
+	}
+	b.server = server.New(server.Config{
+		MaxRequestBytes: brokerCfg.Int32("socket.request.max.bytes", nil),
+		Logger:          cfg.Logger,
+	}, b.handlers)
+	if err := b.server.Serve(l); err != nil {
+		return nil, err
+	}
+	b.logger.Info("samsa broker listening", "addr", l.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data-dir", cfg.DataDir, "node-id", nodeID)
+	return b, nil
+}
+
+// Addr is the address the Kafka listener is bound to.
+func (b *Broker) Addr() string { return b.addr.String() }
+
+// Close stops the broker: in-flight requests are answered, then the logs
+// are flushed and closed and the quorum stops.
+func (b *Broker) Close() error {
+	var errs []error
+	if b.server != nil {
+		errs = append(errs, b.server.Close())
+	}
+	if b.unsub != nil {
+		b.unsub()
+	}
+	if b.partitions != nil {
+		b.partitions.closeAll()
+	}
+	if b.storage != nil {
+		errs = append(errs, b.storage.Close())
+	}
+	if b.controller != nil {
+		errs = append(errs, b.controller.Close())
+	}
+	if b.lock != nil {
+		b.lock.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// advertised decides the host and port clients are told: the --advertise
+// address, else the bound one (a wildcard bind advertises localhost).
+func advertised(advertise string, bound net.Addr) (string, int32, error) {
+	hostPort := advertise
+	if hostPort == "" {
+		hostPort = bound.String()
+	}
+	host, portStr, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: advertised address %q: %w", hostPort, err)
+	}
+	port, err := strconv.ParseInt(portStr, 10, 32)
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: advertised port %q: %w", portStr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return host, int32(port), nil
+}
+
+// lockDir takes an exclusive lock on the data directory so that two
+// brokers never share one.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("broker: data directory %s is in use by another process: %w", dir, err)
+	}
+	return f, nil
+}

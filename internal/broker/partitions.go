@@ -1,0 +1,168 @@
+package broker
+
+import (
+	"log/slog"
+	"reflect"
+	"sync"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/storage"
+)
+
+// localTopic is this broker's replicas of one topic.
+type localTopic struct {
+	id    metadata.TopicID
+	parts []*partition.Partition // by partition index; nil where not local
+	cfg   config.Topic
+}
+
+// partitions is the registry of local replicas. Lookups take a read lock;
+// reconcile, serialised by syncMu, swaps entries under the write lock.
+type partitions struct {
+	nodeID  int32
+	storage *storage.Manager
+	config  *config.Broker
+	image   func() *metadata.Image
+	logger  *slog.Logger
+
+	syncMu sync.Mutex // serialises reconcile
+
+	mu     sync.RWMutex
+	topics map[string]*localTopic
+}
+
+// Get implements api.Partitions.
+func (r *partitions) Get(topic string, index int32) *partition.Partition {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t := r.topics[topic]
+	if t == nil || index < 0 || int(index) >= len(t.parts) {
+		return nil
+	}
+	return t.parts[index]
+}
+
+// Sync implements api.Partitions.
+func (r *partitions) Sync() { r.reconcile(r.image()) }
+
+// reconcile makes the local replicas match img.
+func (r *partitions) reconcile(img *metadata.Image) {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+
+	// Topics deleted, or deleted and re-created under a new ID.
+	r.mu.RLock()
+	var gone []string
+	for name, lt := range r.topics {
+		if t := img.Topics[name]; t == nil || t.ID != lt.id {
+			gone = append(gone, name)
+		}
+	}
+	r.mu.RUnlock()
+	for _, name := range gone {
+		r.mu.Lock()
+		lt := r.topics[name]
+		delete(r.topics, name)
+		r.mu.Unlock()
+		for i, p := range lt.parts {
+			if p == nil {
+				continue
+			}
+			if err := p.Close(); err != nil {
+				r.logger.Warn("closing partition of deleted topic", "topic", name, "partition", i, "err", err)
+			}
+			if err := r.storage.DeleteLog(name, int32(i)); err != nil {
+				r.logger.Warn("deleting partition data", "topic", name, "partition", i, "err", err)
+			}
+		}
+	}
+
+	for name, t := range img.Topics {
+		cfg := r.config.ResolveTopic(t.Configs, img.BrokerConfigs)
+		r.mu.RLock()
+		lt := r.topics[name]
+		r.mu.RUnlock()
+		if lt == nil {
+			lt = &localTopic{id: t.ID, cfg: cfg}
+		} else if !reflect.DeepEqual(lt.cfg, cfg) {
+			for _, p := range lt.parts {
+				if p != nil {
+					p.SetConfig(cfg)
+				}
+			}
+			lt.cfg = cfg
+		}
+		parts := lt.parts
+		changed := false
+		for _, mp := range t.Partitions {
+			for int(mp.Partition) >= len(parts) {
+				parts = append(parts, nil)
+			}
+			if mp.Leader != r.nodeID {
+				continue
+			}
+			if p := parts[mp.Partition]; p != nil {
+				if p.LeaderEpoch() != mp.LeaderEpoch {
+					p.SetLeaderEpoch(mp.LeaderEpoch)
+				}
+				continue
+			}
+			p, err := partition.Open(r.storage, name, mp.Partition, t.ID, mp.LeaderEpoch, cfg, nil)
+			if err != nil {
+				r.logger.Error("opening partition", "topic", name, "partition", mp.Partition, "err", err)
+				continue
+			}
+			if !changed {
+				// Copy before writing: readers hold the old slice.
+				parts = append([]*partition.Partition(nil), parts...)
+				changed = true
+			}
+			parts[mp.Partition] = p
+		}
+		if changed || r.topics[name] == nil || len(parts) != len(lt.parts) {
+			r.mu.Lock()
+			r.topics[name] = &localTopic{id: t.ID, parts: parts, cfg: lt.cfg}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// removeStale deletes partition directories on disk that belong to no
+// topic in img (a topic deleted while the broker was down).
+func (r *partitions) removeStale(img *metadata.Image) {
+	dirs, err := r.storage.LogDirs()
+	if err != nil {
+		r.logger.Warn("listing log directories", "err", err)
+		return
+	}
+	for _, d := range dirs {
+		t := img.Topics[d.Topic]
+		if t != nil && int(d.Partition) < len(t.Partitions) {
+			continue
+		}
+		r.logger.Info("removing data of a deleted partition", "topic", d.Topic, "partition", d.Partition)
+		if err := r.storage.DeleteLog(d.Topic, d.Partition); err != nil {
+			r.logger.Warn("removing stale partition", "topic", d.Topic, "partition", d.Partition, "err", err)
+		}
+	}
+}
+
+// closeAll closes every local partition.
+func (r *partitions) closeAll() {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, lt := range r.topics {
+		for i, p := range lt.parts {
+			if p != nil {
+				if err := p.Close(); err != nil {
+					r.logger.Warn("closing partition", "topic", name, "partition", i, "err", err)
+				}
+			}
+		}
+	}
+	r.topics = map[string]*localTopic{}
+}

@@ -1,0 +1,325 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/storage"
+	"github.com/samsa-streaming/samsa/internal/txn"
+)
+
+const snapshotFile = "producer.snapshot"
+
+// Partition is this broker's replica of one partition.
+type Partition struct {
+	Topic   string
+	Index   int32
+	TopicID [16]byte
+
+	log *storage.Log
+	now func() time.Time
+
+	// mu serialises appends with the producer state they check and update.
+	mu        sync.Mutex
+	producers *txn.ProducerState
+	hdrs      []batch.Header // scratch for Validate, reused under mu
+
+	cfg         atomic.Pointer[config.Topic]
+	hw          atomic.Int64
+	leaderEpoch atomic.Int32
+
+	waitMu  sync.Mutex
+	waiters map[chan struct{}]struct{}
+}
+
+// Open opens (creating or recovering) the partition's log through m and
+// restores the producer state.
+func Open(m *storage.Manager, topic string, index int32, topicID [16]byte, leaderEpoch int32, cfg config.Topic, now func() time.Time) (*Partition, error) {
+	if now == nil {
+		now = time.Now
+	}
+	l, err := m.OpenLog(topic, index, topicID, StorageConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	p := &Partition{Topic: topic, Index: index, TopicID: topicID, log: l, now: now, waiters: make(map[chan struct{}]struct{})}
+	p.cfg.Store(&cfg)
+	p.leaderEpoch.Store(leaderEpoch)
+	if err := p.loadProducers(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	p.hw.Store(l.LogEndOffset())
+	return p, nil
+}
+
+// StorageConfig maps a topic's resolved configs onto the log's.
+func StorageConfig(c config.Topic) storage.Config {
+	return storage.Config{
+		SegmentBytes:       c.SegmentBytes,
+		SegmentMs:          c.SegmentMs,
+		IndexIntervalBytes: c.IndexIntervalBytes,
+		RetentionMs:        c.RetentionMs,
+		RetentionBytes:     c.RetentionBytes,
+		FlushMessages:      c.FlushMessages,
+		FlushMs:            c.FlushMs,
+	}
+}
+
+// loadProducers reads the producer snapshot, if any, and replays the log
+// after it. A missing or corrupt snapshot means replaying from the start.
+func (p *Partition) loadProducers() error {
+	fs := p.log.FS()
+	from := p.log.LogStartOffset()
+	p.producers = txn.NewProducerState()
+	if b, err := readFile(fs, filepath.Join(p.log.Dir(), snapshotFile)); err == nil {
+		if ps, off, err := txn.UnmarshalSnapshot(b); err == nil && off <= p.log.LogEndOffset() && off >= from {
+			p.producers, from = ps, off
+		}
+	}
+	end := p.log.LogEndOffset()
+	for from < end {
+		chunk, err := p.log.Read(from, 1<<20, end)
+		if err != nil {
+			if errors.Is(err, storage.ErrOffsetOutOfRange) {
+				break
+			}
+			return fmt.Errorf("partition %s-%d: replay producer state: %w", p.Topic, p.Index, err)
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		next := from
+		batch.Iterate(chunk, func(h batch.Header, _ []byte) bool {
+			if h.ProducerID >= 0 && !h.Control() {
+				p.producers.Update(h, h.BaseOffset)
+			}
+			next = h.LastOffset() + 1
+			return true
+		})
+		if next <= from {
+			break
+		}
+		from = next
+	}
+	return nil
+}
+
+// AppendResult is the outcome of a produce to this partition.
+type AppendResult struct {
+	BaseOffset     int64
+	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
+	LogStartOffset int64
+	ErrorCode      int16
+	ErrorMessage   string
+}
+
+// Append validates records (one produce request's records for this
+// partition), checks them against the producer state and appends them.
+// With acks=all it returns once the data is as durable as the flush policy
+// promises.
+func (p *Partition) Append(records []byte, acks int16) AppendResult {
+	cfg := p.cfg.Load()
+	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	p.mu.Lock()
+	var code int16
+	p.hdrs, code, res.ErrorMessage = batch.Validate(records, batch.ValidateOptions{MaxBatchBytes: cfg.MaxMessageBytes}, p.hdrs[:0])
+	if code != 0 {
+		p.mu.Unlock()
+		res.ErrorCode = code
+		return res
+	}
+	now := p.now().UnixMilli()
+	if code, msg := p.checkTimestamps(cfg, now); code != 0 {
+		p.mu.Unlock()
+		res.ErrorCode, res.ErrorMessage = code, msg
+		return res
+	}
+	h := p.hdrs[0]
+	if h.ProducerID >= 0 {
+		check := p.producers.Check(h)
+		if check.ErrorCode != 0 {
+			p.mu.Unlock()
+			res.ErrorCode, res.ErrorMessage = check.ErrorCode, check.Message
+			return res
+		}
+		if check.Duplicate {
+			p.mu.Unlock()
+			res.BaseOffset = check.FirstOffset
+			res.LogStartOffset = p.log.LogStartOffset()
+			return res
+		}
+	}
+	if cfg.TimestampType == "LogAppendTime" {
+		batch.SetLogAppendTime(records, now)
+		res.LogAppendTime = now
+	}
+	batch.SetPartitionLeaderEpoch(records, p.leaderEpoch.Load())
+	ar, err := p.log.Append(records)
+	if err != nil {
+		p.mu.Unlock()
+		res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
+		return res
+	}
+	if h.ProducerID >= 0 {
+		h.BaseOffset = ar.FirstOffset
+		p.producers.Update(h, ar.FirstOffset)
+	}
+	p.hw.Store(ar.LastOffset + 1)
+	p.mu.Unlock()
+	p.wake()
+
+	if acks == -1 && cfg.FlushMessages <= 1 {
+		if err := p.log.Flush(); err != nil {
+			res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
+			return res
+		}
+	}
+	res.BaseOffset = ar.FirstOffset
+	res.LogStartOffset = ar.LogStartOffset
+	return res
+}
+
+// checkTimestamps applies message.timestamp.before.max.ms and
+// message.timestamp.after.max.ms to CreateTime batches.
+func (p *Partition) checkTimestamps(cfg *config.Topic, now int64) (int16, string) {
+	if cfg.TimestampType == "LogAppendTime" {
+		return 0, ""
+	}
+	for _, h := range p.hdrs {
+		if before := cfg.MessageTimestampBeforeMaxMs; before > 0 && before < now && h.MaxTimestamp < now-before {
+			return kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms=%d before the broker's time", h.MaxTimestamp, before)
+		}
+		if after := cfg.MessageTimestampAfterMaxMs; after >= 0 && after < (1<<62) && h.MaxTimestamp > now+after {
+			return kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms=%d after the broker's time", h.MaxTimestamp, after)
+		}
+	}
+	return 0, ""
+}
+
+// Read returns whole batches from offset up to maxBytes, bounded by the
+// high watermark.
+func (p *Partition) Read(offset int64, maxBytes int32) ([]byte, error) {
+	return p.log.Read(offset, maxBytes, p.hw.Load())
+}
+
+// HighWatermark is the offset below which records are committed.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// LastStableOffset equals the high watermark until transactions exist.
+func (p *Partition) LastStableOffset() int64 { return p.hw.Load() }
+
+// LogStartOffset is the first offset still readable.
+func (p *Partition) LogStartOffset() int64 { return p.log.LogStartOffset() }
+
+// LogEndOffset is the next offset to be written.
+func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }
+
+// LeaderEpoch is the current leader epoch.
+func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
+
+// SetLeaderEpoch records a new leader epoch from the metadata.
+func (p *Partition) SetLeaderEpoch(e int32) { p.leaderEpoch.Store(e) }
+
+// Size is the partition's size on disk.
+func (p *Partition) Size() int64 { return p.log.Size() }
+
+// Config returns the topic configs in force.
+func (p *Partition) Config() config.Topic { return *p.cfg.Load() }
+
+// SetConfig applies new topic configs at once.
+func (p *Partition) SetConfig(cfg config.Topic) {
+	p.cfg.Store(&cfg)
+	p.log.SetConfig(StorageConfig(cfg))
+}
+
+// DeleteRecords moves the log start offset to offset (-1 means the high
+// watermark) and returns the new low watermark.
+func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	hw := p.hw.Load()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return -1, kerr.OffsetOutOfRange.Code
+	}
+	if offset > p.log.LogStartOffset() {
+		if err := p.log.DeleteRecordsBefore(offset); err != nil {
+			return -1, kerr.KafkaStorageError.Code
+		}
+	}
+	return p.log.LogStartOffset(), 0
+}
+
+// Producers lists the idempotent producers with state in this partition.
+func (p *Partition) Producers() []txn.ProducerEntry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.producers.Producers()
+}
+
+// Close snapshots the producer state and closes the log.
+func (p *Partition) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.wake()
+	snap := p.producers.MarshalSnapshot(p.log.LogEndOffset())
+	err := writeFileAtomic(p.log.FS(), filepath.Join(p.log.Dir(), snapshotFile), snap)
+	if cerr := p.log.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Waiter is signalled when data is appended to any partition it watches.
+type Waiter chan struct{}
+
+// NewWaiter returns a waiter for long-polling fetches.
+func NewWaiter() Waiter { return make(Waiter, 1) }
+
+// Watch registers w to be signalled on the next append.
+func (p *Partition) Watch(w Waiter) {
+	p.waitMu.Lock()
+	p.waiters[w] = struct{}{}
+	p.waitMu.Unlock()
+}
+
+// Unwatch removes w.
+func (p *Partition) Unwatch(w Waiter) {
+	p.waitMu.Lock()
+	delete(p.waiters, w)
+	p.waitMu.Unlock()
+}
+
+func (p *Partition) wake() {
+	p.waitMu.Lock()
+	for w := range p.waiters {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+	p.waitMu.Unlock()
+}
+
+
+// FindBatchByTimestamp returns the first batch whose max timestamp is at or
+// after ts.
+func (p *Partition) FindBatchByTimestamp(ts int64) ([]byte, bool, error) {
+	return p.log.FindBatchByTimestamp(ts)
+}
+
+// MaxTimestampBatch returns the batch holding the log's largest timestamp.
+func (p *Partition) MaxTimestampBatch() ([]byte, bool, error) {
+	return p.log.MaxTimestampBatch()
+}

@@ -1,0 +1,22 @@
+// Package server moves bytes: it accepts Kafka client connections, reads
+// size-prefixed request frames, hands each decoded request header and body to
+// a Handler, and writes the responses back in request order.
+//
+// Goroutines: one accept loop per listener, and per connection one reader
+// (which also runs the handler, so requests on one connection are served one
+// at a time, in order, as Kafka does) and one writer (so a slow socket never
+// blocks the handler of the next pipelined request). Close stops accepting,
+// lets in-flight requests finish and their responses reach the socket, then
+// waits for every goroutine.
+//
+// A frame on the wire:
+//
+//	+---------+--------+---------+---------------+-----------+------------------+------+
+//	| size    | key    | version | correlationID | client ID | tagged fields    | body |
+//	| int32   | int16  | int16   | int32         | int16 len | (flexible only)  | ...  |
+//	+---------+--------+---------+---------------+-----------+------------------+------+
+//
+// The size counts every byte after itself and is checked against the
+// configured maximum (socket.request.max.bytes) before anything is read. A
+// frame that cannot be parsed closes the connection.
+package server

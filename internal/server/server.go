@@ -1,0 +1,259 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Handler answers requests.
+type Handler interface {
+	// Serve answers one request whose header has been parsed; body is the
+	// rest of the frame and is only valid until Serve returns. A nil
+	// response with a nil error sends nothing (a produce with acks=0). An
+	// error closes the connection: it is for frames that cannot be
+	// answered, never for a Kafka error code. ctx is cancelled when the
+	// server shuts down, so that parked requests answer at once.
+	Serve(ctx context.Context, c *Conn, h Header, body []byte) (kmsg.Response, error)
+}
+
+// Conn describes one client connection to the handler.
+type Conn struct {
+	Remote net.Addr
+	Local  net.Addr
+}
+
+// Config tunes a Server.
+type Config struct {
+	// MaxRequestBytes bounds a request frame (socket.request.max.bytes).
+	MaxRequestBytes int32
+	Logger          *slog.Logger
+}
+
+// Server accepts connections and serves Kafka requests on them.
+type Server struct {
+	cfg     Config
+	handler Handler
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	listeners []net.Listener
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup
+}
+
+// New returns a server that hands requests to h.
+func New(cfg Config, h Handler) *Server {
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = 100 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, handler: h, ctx: ctx, cancel: cancel, conns: make(map[net.Conn]struct{})}
+}
+
+// Listen starts accepting on addr (host:port; port 0 picks a free one) and
+// returns the address it listens on.
+func (s *Server) Listen(addr string) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Serve(l); err != nil {
+		return nil, err
+	}
+	return l.Addr(), nil
+}
+
+// Serve starts accepting connections on l, which the server then owns.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		l.Close()
+		return errors.New("server: closed")
+	}
+	s.listeners = append(s.listeners, l)
+	s.wg.Add(1)
+	go s.accept(l)
+	return nil
+}
+
+func (s *Server) accept(l net.Listener) {
+	defer s.wg.Done()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+// Close stops accepting, answers requests already being served, closes
+// every connection and waits for all goroutines.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	// Unblock readers waiting for the next request; a request being served
+	// finishes and its response is written before the connection closes.
+	for c := range s.conns {
+		c.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// response is one encoded frame on its way to the writer.
+type response struct {
+	buf *[]byte
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledBuffer keeps huge one-off buffers out of the pool.
+const maxPooledBuffer = 4 << 20
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		*b = (*b)[:0]
+		bufPool.Put(b)
+	}
+}
+
+func (s *Server) serveConn(nc net.Conn) {
+	defer s.wg.Done()
+	out := make(chan response, 32)
+	writerDone := make(chan struct{})
+	go s.write(nc, out, writerDone)
+	s.read(nc, out)
+	close(out)
+	<-writerDone
+	nc.Close()
+	s.mu.Lock()
+	delete(s.conns, nc)
+	s.mu.Unlock()
+}
+
+// write sends encoded responses in order. After a write error it drains the
+// queue so the reader never blocks, and closes the connection so the reader
+// stops.
+func (s *Server) write(nc net.Conn, out <-chan response, done chan<- struct{}) {
+	defer close(done)
+	w := bufio.NewWriterSize(nc, 64<<10)
+	failed := false
+	for r := range out {
+		if !failed {
+			if _, err := w.Write(*r.buf); err != nil {
+				failed = true
+			} else if len(out) == 0 {
+				// Flush when nothing else is queued: pipelined responses share a syscall.
+				if err := w.Flush(); err != nil {
+					failed = true
+				}
+			}
+			if failed {
+				nc.Close()
+			}
+		}
+		putBuf(r.buf)
+	}
+	if !failed {
+		w.Flush()
+	}
+}
+
+func (s *Server) read(nc net.Conn, out chan<- response) {
+	r := bufio.NewReaderSize(nc, 64<<10)
+	conn := &Conn{Remote: nc.RemoteAddr(), Local: nc.LocalAddr()}
+	var frame []byte
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			return
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 10 || size > s.cfg.MaxRequestBytes {
+			s.cfg.Logger.Warn("closing connection: bad request size", "remote", conn.Remote, "size", size, "max", s.cfg.MaxRequestBytes)
+			return
+		}
+		if cap(frame) < int(size) {
+			frame = make([]byte, size)
+		}
+		frame = frame[:size]
+		if _, err := io.ReadFull(r, frame); err != nil {
+			return
+		}
+		h, body, err := ParseHeader(frame)
+		if err != nil {
+			s.cfg.Logger.Warn("closing connection: malformed request header", "remote", conn.Remote)
+			return
+		}
+		resp, err := s.handler.Serve(s.ctx, conn, h, body)
+		if err != nil {
+			s.cfg.Logger.Debug("closing connection", "remote", conn.Remote, "key", h.Key, "version", h.Version, "err", err)
+			return
+		}
+		if resp != nil {
+			out <- response{buf: encodeResponse(h, resp)}
+		}
+		// Do not keep a huge frame buffer alive for an idle connection.
+		if cap(frame) > 1<<20 {
+			frame = nil
+		}
+	}
+}
+
+// encodeResponse frames resp: size, correlation ID, the header's tagged
+// fields for flexible versions (never for ApiVersions, whose response header
+// stays v0 so that a client can always read it), then the body.
+func encodeResponse(h Header, resp kmsg.Response) *[]byte {
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(h.CorrelationID))
+	if resp.IsFlexible() && h.Key != 18 {
+		b = append(b, 0)
+	}
+	b = resp.AppendTo(b)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	*bp = b
+	return bp
+}
+
+// String names the connection in logs.
+func (c *Conn) String() string { return fmt.Sprint(c.Remote) }
