@@ -1,0 +1,178 @@
+package metadata
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// TopicID is a topic's 16-byte UUID, as in Kafka. A topic that is deleted and
+// created again under the same name gets a new ID.
+type TopicID [16]byte
+
+// String returns the ID the way Kafka prints it: unpadded URL-safe base64.
+func (id TopicID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// IsZero reports whether id is the zero UUID, which Kafka reserves for "no ID".
+func (id TopicID) IsZero() bool { return id == TopicID{} }
+
+// MarshalText encodes the ID as String does, so that JSON carries readable IDs.
+func (id TopicID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText decodes an ID printed by String.
+func (id *TopicID) UnmarshalText(b []byte) error {
+	parsed, err := ParseTopicID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = parsed
+	return nil
+}
+
+// ParseTopicID parses the form printed by TopicID.String.
+func ParseTopicID(s string) (TopicID, error) {
+	var id TopicID
+	if base64.RawURLEncoding.DecodedLen(len(s)) != len(id) {
+		return id, fmt.Errorf("metadata: topic ID %q: wrong length", s)
+	}
+	n, err := base64.RawURLEncoding.Decode(id[:], []byte(s))
+	if err != nil || n != len(id) {
+		return TopicID{}, fmt.Errorf("metadata: topic ID %q: not base64url", s)
+	}
+	return id, nil
+}
+
+// NewTopicID returns a random version-4 UUID. Like Kafka, it never returns the
+// zero ID, the reserved metadata-topic ID, or an ID whose string starts with
+// '-' (which command lines would take for a flag). Call it when proposing, never
+// while applying.
+func NewTopicID() TopicID {
+	for {
+		var id TopicID
+		_, _ = rand.Read(id[:]) // crypto/rand.Read never fails since Go 1.24.
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		if !id.IsZero() && id != metadataTopicID && !strings.HasPrefix(id.String(), "-") {
+			return id
+		}
+	}
+}
+
+// metadataTopicID is Kafka's Uuid.METADATA_TOPIC_ID (0...01), reserved.
+var metadataTopicID = TopicID{15: 1}
+
+// Partition is one partition's replica assignment and leadership.
+type Partition struct {
+	Partition      int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32
+	ISR            []int32
+}
+
+func (p Partition) clone() Partition {
+	p.Replicas = append([]int32(nil), p.Replicas...)
+	p.ISR = append([]int32(nil), p.ISR...)
+	return p
+}
+
+// Topic is a topic with its partitions (indexed by partition number) and its
+// dynamic topic configs. A *Topic reachable from an Image is never mutated.
+type Topic struct {
+	Name       string
+	ID         TopicID
+	Partitions []Partition
+	Configs    map[string]string
+}
+
+// clone deep-copies t, so the copy can be changed before it is published.
+func (t *Topic) clone() *Topic {
+	c := *t
+	c.Partitions = make([]Partition, len(t.Partitions))
+	for i, p := range t.Partitions {
+		c.Partitions[i] = p.clone()
+	}
+	c.Configs = cloneStrings(t.Configs)
+	return &c
+}
+
+// Broker is a registered broker and the address clients reach it at.
+type Broker struct {
+	ID   int32
+	Host string
+	Port int32
+	Rack string
+}
+
+// Image is an immutable view of the cluster metadata after the record at
+// Index was applied (Index is the Raft index of the last record that changed
+// the image; 0 for the empty image). Never mutate an Image or anything it
+// points to: use Apply.
+type Image struct {
+	ClusterID      string
+	Index          uint64
+	Brokers        map[int32]Broker
+	Topics         map[string]*Topic
+	TopicsByID     map[TopicID]*Topic
+	BrokerConfigs  map[string]string // dynamic cluster-wide broker configs
+	NextProducerID int64             // first producer ID of the next block
+}
+
+// EmptyImage returns the image before the first record: all maps empty, not nil.
+func EmptyImage() *Image {
+	return &Image{
+		Brokers:       map[int32]Broker{},
+		Topics:        map[string]*Topic{},
+		TopicsByID:    map[TopicID]*Topic{},
+		BrokerConfigs: map[string]string{},
+	}
+}
+
+// Topic returns the topic named name, or nil.
+func (img *Image) Topic(name string) *Topic { return img.Topics[name] }
+
+// TopicByID returns the topic with the given ID, or nil.
+func (img *Image) TopicByID(id TopicID) *Topic { return img.TopicsByID[id] }
+
+// shallowCopy returns a copy of img sharing every map with it; callers replace
+// the maps they change (copy on write).
+func (img *Image) shallowCopy() *Image {
+	c := *img
+	return &c
+}
+
+func cloneStrings(m map[string]string) map[string]string {
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// MaxTopicNameLength is Kafka's limit on topic names.
+const MaxTopicNameLength = 249
+
+var errInvalidTopicName = errors.New("metadata: invalid topic name")
+
+// ValidateTopicName applies Kafka's rule: 1 to 249 characters of
+// [a-zA-Z0-9._-], and neither "." nor "..".
+func ValidateTopicName(name string) error {
+	if name == "" || len(name) > MaxTopicNameLength || name == "." || name == ".." {
+		return fmt.Errorf("%w %q", errInvalidTopicName, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("%w %q: character %q not in [a-zA-Z0-9._-]", errInvalidTopicName, name, c)
+		}
+	}
+	return nil
+}
+
+// collisionName maps '.' to '_': Kafka refuses two topics whose names differ
+// only there, because they would collide in metric names.
+func collisionName(name string) string { return strings.ReplaceAll(name, ".", "_") }

@@ -1,0 +1,142 @@
+package metadata
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// RecordType tags a record in the Raft log. Values are persisted: never
+// renumber, only add.
+type RecordType uint8
+
+const (
+	TypeSetClusterID        RecordType = 1
+	TypeRegisterBroker      RecordType = 2
+	TypeCreateTopic         RecordType = 3
+	TypeDeleteTopic         RecordType = 4
+	TypeCreatePartitions    RecordType = 5
+	TypeAlterTopicConfigs   RecordType = 6
+	TypeAlterBrokerConfigs  RecordType = 7
+	TypeAllocateProducerIDs RecordType = 8
+)
+
+// Record is one change to the metadata. The set of records is closed: only the
+// types of this package implement it.
+type Record interface {
+	Type() RecordType
+}
+
+// SetClusterID sets the cluster ID once, when the quorum is bootstrapped.
+type SetClusterID struct {
+	ClusterID string
+}
+
+// RegisterBroker adds a broker or replaces the registration with the same ID.
+type RegisterBroker struct {
+	Broker Broker
+}
+
+// CreateTopic creates a topic. The proposer chooses the ID and the placement.
+type CreateTopic struct {
+	Name       string
+	ID         TopicID
+	Partitions []Partition
+	Configs    map[string]string
+}
+
+// DeleteTopic deletes the topic with the given ID.
+type DeleteTopic struct {
+	ID TopicID
+}
+
+// CreatePartitions appends partitions to a topic; New must continue the
+// numbering of the existing partitions.
+type CreatePartitions struct {
+	TopicID TopicID
+	New     []Partition
+}
+
+// AlterTopicConfigs sets and deletes dynamic configs of one topic. A key both
+// set and deleted is deleted.
+type AlterTopicConfigs struct {
+	Name   string
+	Set    map[string]string
+	Delete []string
+}
+
+// AlterBrokerConfigs sets and deletes cluster-wide dynamic broker configs.
+type AlterBrokerConfigs struct {
+	Set    map[string]string
+	Delete []string
+}
+
+// AllocateProducerIDs reserves BlockSize producer IDs; the Result carries the
+// first one. IDs are never handed out twice.
+type AllocateProducerIDs struct {
+	BlockSize int64
+}
+
+func (SetClusterID) Type() RecordType        { return TypeSetClusterID }
+func (RegisterBroker) Type() RecordType      { return TypeRegisterBroker }
+func (CreateTopic) Type() RecordType         { return TypeCreateTopic }
+func (DeleteTopic) Type() RecordType         { return TypeDeleteTopic }
+func (CreatePartitions) Type() RecordType    { return TypeCreatePartitions }
+func (AlterTopicConfigs) Type() RecordType   { return TypeAlterTopicConfigs }
+func (AlterBrokerConfigs) Type() RecordType  { return TypeAlterBrokerConfigs }
+func (AllocateProducerIDs) Type() RecordType { return TypeAllocateProducerIDs }
+
+// ErrCorruptRecord is returned by DecodeRecord for bytes that are not a record.
+var ErrCorruptRecord = errors.New("metadata: corrupt record")
+
+// EncodeRecord returns the log representation of r: its type byte and JSON.
+func EncodeRecord(r Record) ([]byte, error) {
+	payload, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: encode %T: %w", r, err)
+	}
+	return append([]byte{byte(r.Type())}, payload...), nil
+}
+
+// DecodeRecord parses bytes written by EncodeRecord. It never panics; bad
+// input yields an error wrapping ErrCorruptRecord.
+func DecodeRecord(b []byte) (Record, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrCorruptRecord)
+	}
+	var r Record
+	var err error
+	payload := b[1:]
+	switch RecordType(b[0]) {
+	case TypeSetClusterID:
+		r, err = decodeAs[SetClusterID](payload)
+	case TypeRegisterBroker:
+		r, err = decodeAs[RegisterBroker](payload)
+	case TypeCreateTopic:
+		r, err = decodeAs[CreateTopic](payload)
+	case TypeDeleteTopic:
+		r, err = decodeAs[DeleteTopic](payload)
+	case TypeCreatePartitions:
+		r, err = decodeAs[CreatePartitions](payload)
+	case TypeAlterTopicConfigs:
+		r, err = decodeAs[AlterTopicConfigs](payload)
+	case TypeAlterBrokerConfigs:
+		r, err = decodeAs[AlterBrokerConfigs](payload)
+	case TypeAllocateProducerIDs:
+		r, err = decodeAs[AllocateProducerIDs](payload)
+	default:
+		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[0])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: type %d: %w", ErrCorruptRecord, b[0], err)
+	}
+	return r, nil
+}
+
+func decodeAs[T Record](payload []byte) (Record, error) {
+	var v T
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
