@@ -70,9 +70,9 @@ func (h *Handlers) currentDynamic(resourceType int8, name string) (map[string]st
 
 // applyConfigs validates every change, then proposes them together.
 func (h *Handlers) applyConfigs(ctx context.Context, resourceType int8, name string, set map[string]string, del []string, validateOnly bool) error {
-	validate := config.ValidateTopic
+	validate, known := config.ValidateTopic, config.KnownTopic
 	if resourceType == resourceBroker {
-		validate = config.ValidateBrokerDynamic
+		validate, known = config.ValidateBrokerDynamic, config.KnownBroker
 	}
 	for k, v := range set {
 		if err := validate(k, v); err != nil {
@@ -80,7 +80,7 @@ func (h *Handlers) applyConfigs(ctx context.Context, resourceType int8, name str
 		}
 	}
 	for _, k := range del {
-		if !config.Known(k) {
+		if !known(k) {
 			return wrapInvalidConfig(fmt.Errorf("unknown config '%s'", k))
 		}
 	}
