@@ -1,0 +1,184 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
+)
+
+// propose replicates r and returns apply's result. A record rejected by apply
+// comes back as its bare *kerr.Error. Raft failures are wrapped around
+// kerr.NotController (this node cannot lead the change; the client should
+// retry, possibly elsewhere) or kerr.RequestTimedOut.
+//
+// ctx bounds the wait to enqueue the proposal; once raft has it, the call
+// waits for the commit, which raft itself bounds by failing the proposal when
+// leadership is lost.
+func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.Result, error) {
+	data, err := metadata.EncodeRecord(r)
+	if err != nil {
+		return metadata.Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return metadata.Result{}, fmt.Errorf("quorum: %w: %w", kerr.RequestTimedOut, err)
+	}
+	var timeout time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(d); timeout <= 0 {
+			return metadata.Result{}, fmt.Errorf("quorum: %w: %w", kerr.RequestTimedOut, context.DeadlineExceeded)
+		}
+	}
+	future := c.raft.Apply(data, timeout)
+	if err := future.Error(); err != nil {
+		if errors.Is(err, raft.ErrEnqueueTimeout) {
+			return metadata.Result{}, fmt.Errorf("quorum: %w: %w", kerr.RequestTimedOut, err)
+		}
+		return metadata.Result{}, fmt.Errorf("quorum: %w: %w", kerr.NotController, err)
+	}
+	res, ok := future.Response().(metadata.Result)
+	if !ok {
+		return metadata.Result{}, fmt.Errorf("quorum: unexpected apply response %T", future.Response())
+	}
+	if res.Err != nil {
+		return res, res.Err
+	}
+	return res, nil
+}
+
+// RegisterBroker records b, replacing any registration with the same ID.
+func (c *Controller) RegisterBroker(ctx context.Context, b metadata.Broker) error {
+	_, err := c.propose(ctx, metadata.RegisterBroker{Broker: b})
+	return err
+}
+
+// CreateTopic creates a topic with a fresh random ID and partitions placed
+// round-robin on the registered brokers (leader = first replica, ISR = all
+// replicas, epochs 0) and returns it. Defaults such as partitions = -1 are the
+// caller's to resolve. Errors: kerr.InvalidTopicException,
+// kerr.InvalidPartitions (partitions <= 0), kerr.InvalidReplicationFactor
+// (<= 0 or more than the registered brokers), kerr.TopicAlreadyExists.
+func (c *Controller) CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16, configs map[string]string) (*metadata.Topic, error) {
+	if metadata.ValidateTopicName(name) != nil {
+		return nil, kerr.InvalidTopicException
+	}
+	if partitions <= 0 {
+		return nil, kerr.InvalidPartitions
+	}
+	img := c.Image()
+	brokers := brokerIDs(img)
+	if replicationFactor <= 0 || int(replicationFactor) > len(brokers) {
+		return nil, kerr.InvalidReplicationFactor
+	}
+	if img.Topics[name] != nil {
+		return nil, kerr.TopicAlreadyExists
+	}
+	id := metadata.NewTopicID()
+	rec := metadata.CreateTopic{
+		Name:       name,
+		ID:         id,
+		Partitions: place(brokers, id, 0, int(partitions), int(replicationFactor)),
+		Configs:    configs,
+	}
+	if _, err := c.propose(ctx, rec); err != nil {
+		return nil, err
+	}
+	if t := c.Image().TopicByID(id); t != nil {
+		return t, nil
+	}
+	// Deleted again before we looked: report what was created.
+	return &metadata.Topic{Name: name, ID: id, Partitions: rec.Partitions, Configs: rec.Configs}, nil
+}
+
+// DeleteTopic deletes the topic with the given ID (kerr.UnknownTopicID if none).
+func (c *Controller) DeleteTopic(ctx context.Context, id metadata.TopicID) error {
+	_, err := c.propose(ctx, metadata.DeleteTopic{ID: id})
+	return err
+}
+
+// CreatePartitions grows topic name to totalCount partitions, placing the new
+// ones like CreateTopic with the topic's replication factor. Errors:
+// kerr.UnknownTopicOrPartition, kerr.InvalidPartitions (totalCount not above
+// the current count), kerr.InvalidReplicationFactor (too few brokers).
+func (c *Controller) CreatePartitions(ctx context.Context, name string, totalCount int32) error {
+	img := c.Image()
+	t := img.Topics[name]
+	if t == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	current := len(t.Partitions)
+	if int(totalCount) <= current {
+		return kerr.InvalidPartitions
+	}
+	brokers := brokerIDs(img)
+	replicationFactor := len(t.Partitions[0].Replicas)
+	if replicationFactor > len(brokers) {
+		return kerr.InvalidReplicationFactor
+	}
+	// Apply rejects the record if the topic was replaced or grew meanwhile.
+	rec := metadata.CreatePartitions{TopicID: t.ID, New: place(brokers, t.ID, current, int(totalCount)-current, replicationFactor)}
+	_, err := c.propose(ctx, rec)
+	return err
+}
+
+// AlterTopicConfigs sets, then deletes, dynamic configs of topic name
+// (kerr.UnknownTopicOrPartition if none). Values are not validated here.
+func (c *Controller) AlterTopicConfigs(ctx context.Context, name string, set map[string]string, del []string) error {
+	_, err := c.propose(ctx, metadata.AlterTopicConfigs{Name: name, Set: set, Delete: del})
+	return err
+}
+
+// AlterBrokerConfigs sets, then deletes, cluster-wide dynamic broker configs.
+func (c *Controller) AlterBrokerConfigs(ctx context.Context, set map[string]string, del []string) error {
+	_, err := c.propose(ctx, metadata.AlterBrokerConfigs{Set: set, Delete: del})
+	return err
+}
+
+// AllocateProducerIDs reserves blockSize producer IDs and returns the first.
+// Blocks never overlap, also across restarts.
+func (c *Controller) AllocateProducerIDs(ctx context.Context, blockSize int64) (first int64, err error) {
+	res, err := c.propose(ctx, metadata.AllocateProducerIDs{BlockSize: blockSize})
+	if err != nil {
+		return 0, err
+	}
+	return res.FirstProducerID, nil
+}
+
+// brokerIDs returns the registered broker IDs in ascending order.
+func brokerIDs(img *metadata.Image) []int32 {
+	ids := make([]int32, 0, len(img.Brokers))
+	for id := range img.Brokers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// place assigns partitions first..first+count-1 round-robin over brokers:
+// replica j of partition p is brokers[(start+p+j) % n], where start comes
+// from the random topic ID so that leaders of different topics spread out.
+func place(brokers []int32, id metadata.TopicID, first, count, replicationFactor int) []metadata.Partition {
+	n := len(brokers)
+	start := int(id[0]) % n
+	ps := make([]metadata.Partition, count)
+	for i := range ps {
+		p := first + i
+		replicas := make([]int32, replicationFactor)
+		for j := range replicas {
+			replicas[j] = brokers[(start+p+j)%n]
+		}
+		ps[i] = metadata.Partition{
+			Partition: int32(p),
+			Leader:    replicas[0],
+			Replicas:  replicas,
+			ISR:       slices.Clone(replicas),
+		}
+	}
+	return ps
+}

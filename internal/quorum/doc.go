@@ -1,0 +1,35 @@
+// Package quorum replicates the cluster metadata with Raft
+// (github.com/hashicorp/raft), like Kafka's KRaft, and offers the controller
+// API the broker calls: create and delete topics, add partitions, alter
+// configs, register brokers, allocate producer-ID blocks.
+//
+// Every change is a metadata.Record proposed to Raft. Once committed, raft's
+// FSM goroutine applies it with metadata.Image.Apply and publishes the new
+// immutable image (an atomic pointer: Controller.Image never blocks). Apply's
+// Kafka error travels back to the proposer through raft's ApplyFuture and is
+// returned as a *kerr.Error, so concurrent proposals are resolved in log order.
+// Randomness (topic IDs, the cluster ID) and placement happen at proposal time,
+// never in apply.
+//
+// # On disk
+//
+//	<Dir>/wal/                raft log and stable store (raft-wal segments + wal-meta.db)
+//	<Dir>/snapshots/<id>/     raft snapshots: meta.json and state.bin (metadata.EncodeImage)
+//
+// A snapshot is taken every SnapshotThreshold (1024) entries, after which raft
+// keeps TrailingLogs (1024) entries of log: the log stays bounded.
+//
+// # Nodes and transport
+//
+// For now a node is a one-voter quorum, bootstrapped the first time Open sees
+// an empty Dir, talking over an in-memory transport with a fixed address
+// (newTransport). Adding voters changes only newTransport and bootstrap.
+//
+// # Goroutines
+//
+// Raft owns its goroutines (main loop, FSM, snapshots); raft-wal owns a
+// segment-rotation goroutine. The Controller owns one more, the notifier,
+// which calls Subscribe callbacks in log order so that a slow subscriber never
+// blocks the FSM. Close stops raft, then the notifier, then closes the stores,
+// and waits for all of them.
+package quorum
