@@ -69,3 +69,109 @@ func TestCreateDeleteTopic(t *testing.T) {
 		t.Fatal("topic not deleted")
 	}
 }
+
+func TestRecreateGetsNewID(t *testing.T) {
+	c := open(t, t.TempDir())
+	defer c.Close()
+	register(t, c, 1)
+	first, err := c.CreateTopic(ctx(t), "t", 1, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteTopic(ctx(t), first.ID); err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.CreateTopic(ctx(t), "t", 2, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID == first.ID || len(second.Partitions) != 2 {
+		t.Fatalf("re-created topic %+v, first ID %v", second, first.ID)
+	}
+	wantKerr(t, c.DeleteTopic(ctx(t), first.ID), kerr.UnknownTopicID)
+}
+
+func TestErrors(t *testing.T) {
+	c := open(t, t.TempDir())
+	register(t, c, 1, 2)
+	_, err := c.CreateTopic(ctx(t), "t", 1, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want *kerr.Error
+	}{
+		{"exists", second(c.CreateTopic(ctx(t), "t", 1, 1, nil)), kerr.TopicAlreadyExists},
+		{"zero partitions", second(c.CreateTopic(ctx(t), "u", 0, 1, nil)), kerr.InvalidPartitions},
+		{"negative partitions", second(c.CreateTopic(ctx(t), "u", -1, 1, nil)), kerr.InvalidPartitions},
+		{"rf > brokers", second(c.CreateTopic(ctx(t), "u", 1, 3, nil)), kerr.InvalidReplicationFactor},
+		{"rf 0", second(c.CreateTopic(ctx(t), "u", 1, 0, nil)), kerr.InvalidReplicationFactor},
+		{"bad name", second(c.CreateTopic(ctx(t), "a/b", 1, 1, nil)), kerr.InvalidTopicException},
+		{"dot", second(c.CreateTopic(ctx(t), ".", 1, 1, nil)), kerr.InvalidTopicException},
+		{"empty", second(c.CreateTopic(ctx(t), "", 1, 1, nil)), kerr.InvalidTopicException},
+		{"unknown ID", c.DeleteTopic(ctx(t), metadata.NewTopicID()), kerr.UnknownTopicID},
+		{"partitions not increasing", c.CreatePartitions(ctx(t), "t", 1), kerr.InvalidPartitions},
+		{"partitions unknown topic", c.CreatePartitions(ctx(t), "nope", 3), kerr.UnknownTopicOrPartition},
+		{"alter unknown topic", c.AlterTopicConfigs(ctx(t), "nope", map[string]string{"a": "b"}, nil), kerr.UnknownTopicOrPartition},
+		{"bad block size", second(c.AllocateProducerIDs(ctx(t), 0)), kerr.InvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantKerr(t, tc.err, tc.want) })
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantKerr(t, second(c.CreateTopic(ctx(t), "v", 1, 1, nil)), kerr.NotController)
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestConfigsAndPartitions(t *testing.T) {
+	c := open(t, t.TempDir())
+	defer c.Close()
+	register(t, c, 3, 1, 2)
+	top, err := c.CreateTopic(ctx(t), "t", 3, 2, map[string]string{"a": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]int{}
+	for _, p := range top.Partitions {
+		if len(p.Replicas) != 2 || p.Replicas[0] == p.Replicas[1] || p.Leader != p.Replicas[0] || len(p.ISR) != 2 {
+			t.Fatalf("partition %+v", p)
+		}
+		leaders[p.Leader]++
+	}
+	if len(leaders) != 3 {
+		t.Fatalf("leaders not spread round-robin: %v", leaders)
+	}
+	if err := c.CreatePartitions(ctx(t), "t", 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AlterTopicConfigs(ctx(t), "t", map[string]string{"b": "2", "c": "3"}, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AlterBrokerConfigs(ctx(t), map[string]string{"x": "1", "y": "2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AlterBrokerConfigs(ctx(t), nil, []string{"y"}); err != nil {
+		t.Fatal(err)
+	}
+	img := c.Image()
+	got := img.Topics["t"]
+	if len(got.Partitions) != 5 || got.Partitions[4].Partition != 4 || got.ID != top.ID {
+		t.Fatalf("partitions %+v", got.Partitions)
+	}
+	if len(got.Configs) != 2 || got.Configs["b"] != "2" || got.Configs["c"] != "3" {
+		t.Fatalf("topic configs %v", got.Configs)
+	}
+	if len(img.BrokerConfigs) != 1 || img.BrokerConfigs["x"] != "1" {
+		t.Fatalf("broker configs %v", img.BrokerConfigs)
+	}
+	if len(top.Partitions) != 3 || top.Configs["a"] != "1" {
+		t.Fatal("a published topic was mutated")
+	}
+}
