@@ -19,6 +19,10 @@ func newHCLogger(logger *slog.Logger) hclog.Logger {
 	})
 }
 
+// expectedOnStart is a warning raft gives on every start of a node, where it
+// is the normal way to elect itself, not a sign of trouble.
+var expectedOnStart = []byte("heartbeat timeout reached, starting election")
+
 // slogWriter receives hclog's formatted lines ("[WARN]  raft: message: k=v").
 type slogWriter struct{ logger *slog.Logger }
 
@@ -32,6 +36,10 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	case bytes.HasPrefix(line, []byte("[WARN]")):
 		line = line[len("[WARN]"):]
 	}
-	w.logger.Log(context.Background(), level, string(bytes.TrimSpace(line)))
+	line = bytes.TrimSpace(line)
+	if bytes.Contains(line, expectedOnStart) {
+		level = slog.LevelInfo
+	}
+	w.logger.Log(context.Background(), level, string(line))
 	return len(p), nil
 }

@@ -113,7 +113,11 @@ func (c *Controller) start() error {
 	if err != nil {
 		return fmt.Errorf("quorum: start raft: %w", err)
 	}
-	if !existing {
+	if existing {
+		if err := c.checkVoter(); err != nil {
+			return err
+		}
+	} else {
 		servers := []raft.Server{{Suffrage: raft.Voter, ID: serverID(c.cfg.NodeID), Address: addr}}
 		if err := c.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
 			return fmt.Errorf("quorum: bootstrap: %w", err)
@@ -136,6 +140,26 @@ func (c *Controller) start() error {
 	c.logger.Info("metadata quorum ready", "node", c.cfg.NodeID, "new", !existing,
 		"index", c.Image().Index, "took", time.Since(start))
 	return nil
+}
+
+// checkVoter fails fast when Dir belongs to a quorum this node is not a voter
+// of (say, node.id changed), instead of waiting StartTimeout for an election
+// it cannot win.
+func (c *Controller) checkVoter() error {
+	future := c.raft.GetConfiguration()
+	if err := future.Error(); err != nil {
+		return fmt.Errorf("quorum: read configuration: %w", err)
+	}
+	var voters []raft.ServerID
+	for _, s := range future.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			if s.ID == serverID(c.cfg.NodeID) {
+				return nil
+			}
+			voters = append(voters, s.ID)
+		}
+	}
+	return fmt.Errorf("quorum: node %d is not a voter of the metadata quorum in %s (voters %v)", c.cfg.NodeID, c.cfg.Dir, voters)
 }
 
 func (c *Controller) raftConfig(hl hclog.Logger) *raft.Config {

@@ -256,3 +256,16 @@ func TestOpenFailsCleanly(t *testing.T) {
 		t.Fatal("Open on a file succeeded")
 	}
 }
+
+// TestOpenOtherNodeID fails fast when Dir belongs to another node.
+func TestOpenOtherNodeID(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir)
+	c.Close()
+	start := time.Now()
+	if _, err := Open(Config{Dir: dir, NodeID: 2}); err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("Open with another node ID: %v after %v", err, time.Since(start))
+	} else {
+		t.Log(err)
+	}
+}
