@@ -1,0 +1,127 @@
+package batch
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/snappy"
+	"github.com/pierrec/lz4/v4"
+)
+
+// BuildOptions are the header fields of a batch Build writes. The zero value
+// is an idempotent batch of producer 0; set ProducerID, ProducerEpoch and
+// BaseSequence to -1 for a plain one.
+type BuildOptions struct {
+	Codec                Codec
+	BaseOffset           int64
+	PartitionLeaderEpoch int32
+	ProducerID           int64
+	ProducerEpoch        int16
+	BaseSequence         int32
+	Transactional        bool
+	Control              bool
+	LogAppendTime        bool
+}
+
+// Build encodes recs as one batch with a correct CRC, for tests and the
+// broker's internal topics. Records get consecutive offset deltas 0..n-1 (their
+// Offset fields are ignored); Timestamp is absolute, the batch's base
+// timestamp is the first record's and its max timestamp the largest. An empty
+// recs yields a batch with no records and timestamps -1.
+func Build(o BuildOptions, recs []Record) []byte {
+	out := make([]byte, HeaderSize, HeaderSize+64*len(recs))
+	baseTS, maxTS := int64(-1), int64(-1)
+	if len(recs) > 0 {
+		baseTS, maxTS = recs[0].Timestamp, recs[0].Timestamp
+	}
+	var body []byte
+	if o.Codec == None {
+		body = out
+	}
+	for i, r := range recs {
+		maxTS = max(maxTS, r.Timestamp)
+		body = appendRecord(body, int32(i), r.Timestamp-baseTS, r)
+	}
+	if o.Codec == None {
+		out = body
+	} else {
+		out = append(out, compress(o.Codec, body)...)
+	}
+
+	attrs := uint16(o.Codec) & attrCodecMask
+	if o.LogAppendTime {
+		attrs |= attrLogAppendTime
+	}
+	if o.Transactional {
+		attrs |= attrTransactional
+	}
+	if o.Control {
+		attrs |= attrControl
+	}
+	be := binary.BigEndian
+	be.PutUint64(out[posBaseOffset:], uint64(o.BaseOffset))
+	be.PutUint32(out[posLength:], uint32(len(out)-prefixSize))
+	be.PutUint32(out[posLeaderEpoch:], uint32(o.PartitionLeaderEpoch))
+	out[posMagic] = byte(currentMagic)
+	be.PutUint16(out[posAttributes:], attrs)
+	be.PutUint32(out[posLastOffsetDelta:], uint32(int32(len(recs)-1)))
+	be.PutUint64(out[posBaseTimestamp:], uint64(baseTS))
+	be.PutUint64(out[posMaxTimestamp:], uint64(maxTS))
+	be.PutUint64(out[posProducerID:], uint64(o.ProducerID))
+	be.PutUint16(out[posProducerEpoch:], uint16(o.ProducerEpoch))
+	be.PutUint32(out[posBaseSequence:], uint32(o.BaseSequence))
+	be.PutUint32(out[posNumRecords:], uint32(len(recs)))
+	be.PutUint32(out[posCRC:], computeCRC(out))
+	return out
+}
+
+func appendRecord(dst []byte, offsetDelta int32, timestampDelta int64, r Record) []byte {
+	var body []byte
+	body = append(body, 0) // attributes
+	body = binary.AppendVarint(body, timestampDelta)
+	body = binary.AppendVarint(body, int64(offsetDelta))
+	body = appendBytes(body, r.Key)
+	body = appendBytes(body, r.Value)
+	body = binary.AppendVarint(body, int64(len(r.Headers)))
+	for _, h := range r.Headers {
+		body = binary.AppendVarint(body, int64(len(h.Key)))
+		body = append(body, h.Key...)
+		body = appendBytes(body, h.Value)
+	}
+	dst = binary.AppendVarint(dst, int64(len(body)))
+	return append(dst, body...)
+}
+
+func appendBytes(dst, b []byte) []byte {
+	if b == nil {
+		return binary.AppendVarint(dst, -1)
+	}
+	dst = binary.AppendVarint(dst, int64(len(b)))
+	return append(dst, b...)
+}
+
+// compress encodes the records section with codec c. Snappy is written as one
+// raw block, as librdkafka and franz-go do.
+func compress(c Codec, src []byte) []byte {
+	switch c {
+	case Gzip:
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Write(src) // writes to a bytes.Buffer cannot fail
+		w.Close()
+		return buf.Bytes()
+	case Snappy:
+		return snappy.Encode(nil, src)
+	case LZ4:
+		var buf bytes.Buffer
+		w := lz4.NewWriter(&buf)
+		w.Write(src)
+		w.Close()
+		return buf.Bytes()
+	case Zstd:
+		return zstdEncoder().EncodeAll(src, nil)
+	}
+	panic(fmt.Sprintf("batch: Build with unknown codec %d", int8(c)))
+}

@@ -1,0 +1,57 @@
+// Package batch is a zero-copy view of a Kafka RecordBatch (magic v2), the unit
+// that travels from a producer's request to disk and on to a consumer's fetch
+// response unchanged.
+//
+// The hot path (produce validation, offset assignment, replay) only ever reads
+// or patches the fixed 61-byte header in place: [ParseHeader], [Validate],
+// [Iterate], [SetBaseOffset], [SetPartitionLeaderEpoch] and
+// [SetLogAppendTime] never decode records and [Validate] never allocates.
+// [Records] (decompress and decode every record) and [Build] (encode) are for
+// the cold paths: ListOffsets by timestamp, compaction, internal topics and
+// tests.
+//
+// The package owns no goroutines. Its only package-level state is a lazily
+// built zstd encoder and decoder, which are safe for concurrent use and costly
+// to build, so one pair is shared.
+//
+// # The bytes of a batch
+//
+// All integers are big-endian; offsets are from the start of the batch.
+//
+//	0                    8         12        16 17        21     23
+//	+-------------------+---------+---------+--+---------+------+---------------+
+//	| baseOffset int64  | length  | leader  |mg| crc     | attr | lastOffset    |
+//	|                   | int32   | epoch   |  | uint32  | int16| Delta int32   |
+//	+-------------------+---------+---------+--+---------+------+---------------+
+//	27                  35                  43                 51    53        57        61
+//	+-------------------+-------------------+------------------+-----+---------+---------+
+//	| baseTimestamp     | maxTimestamp      | producerId int64 |epoch| baseSeq | count   |
+//	| int64             | int64             |                  |int16| int32   | int32   |
+//	+-------------------+-------------------+------------------+-----+---------+---------+
+//	| records ... (compressed as a whole when attr&7 != 0)                          |
+//	+-------------------------------------------------------------------------------+
+//
+// Of the fields:
+//
+//   - length counts the bytes after itself: a batch is 12+length bytes.
+//   - magic (mg) is 2.
+//   - crc is CRC-32C (Castagnoli) of bytes 21..end, so baseOffset and the
+//     partition leader epoch, which the broker rewrites, are outside it.
+//   - attr bits 0-2: codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd); bit 3:
+//     timestamp type (1 = LogAppendTime); bit 4: transactional; bit 5:
+//     control; bit 6: has delete horizon (compaction).
+//   - count == lastOffsetDelta+1 for a batch a producer sends; compaction may
+//     later leave gaps.
+//
+// Each record (after decompression) is varint-encoded (zig-zag, as protobuf's
+// sint):
+//
+//	length varint | attributes int8 | timestampDelta varlong | offsetDelta varint |
+//	keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
+//	headerCount varint | { keyLength varint | key | valueLength varint | value }*
+//
+// Snappy payloads come either as one raw block (librdkafka, franz-go) or in
+// xerial framing (the Java client): an 8-byte magic "\x82SNAPPY\x00", two
+// int32 versions, then int32-length-prefixed blocks. LZ4 uses the standard
+// frame format; gzip and zstd their usual streams.
+package batch
