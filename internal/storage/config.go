@@ -1,0 +1,96 @@
+package storage
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
+)
+
+var (
+	// ErrOffsetOutOfRange is returned for reads below the log start offset or
+	// above the log end offset.
+	ErrOffsetOutOfRange = errors.New("storage: offset out of range")
+	// ErrCorrupt wraps every error about bad bytes on disk.
+	ErrCorrupt = errors.New("storage: corrupt data on disk")
+	// ErrClosed is returned by a closed Log or Manager.
+	ErrClosed = errors.New("storage: log closed")
+	// ErrInvalidBatch is returned by Append for bytes that are not whole v2 batches.
+	ErrInvalidBatch = errors.New("storage: invalid record batch")
+)
+
+// Config is the per-log configuration, with Kafka's topic config names.
+type Config struct {
+	SegmentBytes       int64 // segment.bytes, default 1 GiB
+	SegmentMs          int64 // segment.ms, default 7 days: roll when the active segment's first batch is older
+	IndexIntervalBytes int32 // index.interval.bytes, default 4096
+	RetentionMs        int64 // retention.ms, -1 unlimited
+	RetentionBytes     int64 // retention.bytes, -1 unlimited
+	FlushMessages      int64 // flush.messages: fsync once this many messages are unflushed (math.MaxInt64 = never by count)
+	FlushMs            int64 // flush.ms: fsync data older than this (math.MaxInt64 = never by time)
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentMs:          7 * 24 * time.Hour.Milliseconds(),
+		IndexIntervalBytes: 4096,
+		RetentionMs:        7 * 24 * time.Hour.Milliseconds(),
+		RetentionBytes:     -1,
+		FlushMessages:      math.MaxInt64,
+		FlushMs:            math.MaxInt64,
+	}
+}
+
+// normalized returns c with out-of-range values replaced: positions in a segment
+// are 4-byte integers, so a segment holds at most math.MaxInt32 bytes.
+func (c Config) normalized() Config {
+	d := DefaultConfig()
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = d.SegmentBytes
+	}
+	c.SegmentBytes = min(c.SegmentBytes, math.MaxInt32)
+	if c.SegmentMs <= 0 {
+		c.SegmentMs = d.SegmentMs
+	}
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = d.IndexIntervalBytes
+	}
+	if c.FlushMessages <= 0 {
+		c.FlushMessages = 1
+	}
+	if c.FlushMs < 0 {
+		c.FlushMs = 0
+	}
+	return c
+}
+
+// Options are the Manager's injected dependencies.
+type Options struct {
+	FS     vfs.FS           // nil = vfs.OS()
+	Now    func() time.Time // nil = time.Now
+	Logger *slog.Logger     // nil = discard
+	// MaxOpenSegments bounds the read handles of segment files kept open across
+	// the Manager (default 1000). Each log also keeps its active segment open
+	// for writing.
+	MaxOpenSegments int
+}
+
+func (o Options) withDefaults() Options {
+	if o.FS == nil {
+		o.FS = vfs.OS()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxOpenSegments <= 0 {
+		o.MaxOpenSegments = 1000
+	}
+	return o
+}

@@ -1,0 +1,95 @@
+// Package storage is the partition log: segments of record batches in Kafka's
+// on-disk format, their offset and time indexes, append and read, roll,
+// retention, flush policy and crash recovery.
+//
+// A Manager owns the logs of one data directory. It runs one goroutine (when
+// created with a positive interval) that periodically enforces retention, rolls
+// segments older than segment.ms, flushes logs whose flush.ms is due and
+// checkpoints recovery points; Manager.Close stops it and waits for it. Logs
+// own no goroutines: Append, Flush and Read run on the caller's.
+//
+// # Concurrency
+//
+// Each Log has one mutex that serialises appends, rolls and deletions. Readers
+// take it only to copy a snapshot of the segment list and sizes, then read the
+// files with ReadAt without it: segments are append-only and a deleted segment
+// stays readable through open handles. Flush syncs outside the mutex, one fsync
+// shared by every caller waiting (group commit). Read handles of segment files
+// come from an LRU shared by the Manager, at most Options.MaxOpenSegments open
+// (plus any held by readers while evicted); each log keeps its active segment
+// open for writing.
+//
+// # Directory layout
+//
+//	<dataDir>/<topic>-<partition>/
+//	    00000000000000000000.log        record batches
+//	    00000000000000000000.index      offset index
+//	    00000000000000000000.timeindex  time index
+//	    00000000000000001234.log ...    one triple per segment, named by base offset
+//	    partition.metadata              "version: 0\ntopic_id: <base64url, no padding>\n"
+//	    recovery-point                  "version: 0\nrecovery_point: N\nclean_shutdown: true|false\n"
+//	    log-start-offset                "version: 0\nlog_start_offset: N\n"
+//	<dataDir>/<topic>-<partition>.<hex>-delete/   a log being deleted
+//
+// The small text files are replaced atomically (write a .tmp, fsync, rename,
+// fsync the directory).
+//
+// # .log: record batches (magic v2), big-endian, byte for byte as produced
+//
+//	 0               8       12      16 17      21    23      27              35
+//	+---------------+-------+-------+--+-------+-----+-------+---------------+
+//	| baseOffset    |batch  |leader |m |crc32c |attr |last   |baseTimestamp  |
+//	| int64         |Length |Epoch  |a |uint32 |int16|Offset |int64          |
+//	|               |int32  |int32  |g |       |     |Delta  |               |
+//	+---------------+-------+-------+--+-------+-----+-------+---------------+
+//	 35              43              51    53      57      61
+//	+---------------+---------------+-----+-------+-------+-------------------+
+//	| maxTimestamp  | producerId    |prod |base   |record | records ...       |
+//	| int64         | int64         |Epoch|Seq    |Count  |                   |
+//	+---------------+---------------+-----+-------+-------+-------------------+
+//
+// batchLength counts the bytes after it (a batch is 12+batchLength bytes); the
+// CRC-32C (Castagnoli) covers bytes 21 to the end, so Append rewrites
+// baseOffset without touching it. Offsets increase from batch to batch and all
+// offsets of a segment are within 2^31 of its base offset.
+//
+// # .index: sparse offset index, 8-byte entries
+//
+//	+------------------+------------------+
+//	| relative offset  | position         |   lastOffset(batch) - baseOffset(segment),
+//	| int32            | int32            |   byte position of the batch in .log
+//	+------------------+------------------+
+//
+// An entry is added for a batch when more than index.interval.bytes were
+// appended since the previous entry; both fields increase strictly. Looking up
+// offset o takes the last entry with relative offset <= o and scans forward.
+//
+// # .timeindex: sparse time index, 12-byte entries
+//
+//	+-----------------------------------+------------------+
+//	| timestamp int64                   | relative offset  |
+//	|                                   | int32            |
+//	+-----------------------------------+------------------+
+//
+// Written with each offset index entry when the largest max timestamp seen in
+// the segment grew, and once more when the segment stops being active, so the
+// last entry holds the segment's largest timestamp and the (last) offset of the
+// first batch carrying it. Timestamps increase strictly.
+//
+// The active segment's indexes live in memory and are written when it rolls or
+// the log closes.
+//
+// # Durability and recovery
+//
+// Append writes to the OS; data becomes durable by Flush (flush.messages,
+// flush.ms, or the caller's acks=all policy), a roll (the finished segment is
+// synced with its indexes) or Close. The recovery-point file holds an offset
+// below which everything was synced and verified, rewritten periodically by the
+// Manager, and whether the log was closed cleanly. OpenLog after a clean close
+// trusts the segments and indexes and only scans the active segment from its
+// last index entry. After an unclean shutdown it scans every batch of the
+// segments from the one holding the recovery point: length, magic, CRC and
+// increasing offsets; it truncates at the first invalid or torn batch, deletes
+// any later segment and rebuilds the scanned segments' indexes. An inactive
+// segment's missing or invalid index files are rebuilt when first needed.
+package storage

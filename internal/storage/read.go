@@ -1,0 +1,347 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"sync"
+)
+
+// segView is a segment as a reader sees it: its size and, for the active
+// segment, its indexes at the time of the snapshot. Segments are append-only,
+// so reading below size without the log lock is safe.
+type segView struct {
+	seg      *segment
+	size     int64
+	end      int64     // offset after the segment's last offset bound
+	active   *segIndex // non-nil for the active segment
+	maxTs    int64     // active segment only
+	maxTsOff int64     // active segment only, absolute
+}
+
+type snapshot struct {
+	views    []segView
+	leo      int64
+	logStart int64
+	interval int32
+}
+
+// snapshot copies, under the lock, the views of the segments from the one
+// holding offset on (all segments if offset < 0).
+func (l *Log) snapshot(offset int64) (snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return snapshot{}, ErrClosed
+	}
+	sn := snapshot{leo: l.leo.Load(), logStart: l.logStart.Load(), interval: l.cfg.IndexIntervalBytes}
+	i := 0
+	if offset >= 0 {
+		i = sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > offset }) - 1
+		i = max(i, 0)
+	}
+	sn.views = make([]segView, 0, len(l.segments)-i)
+	for j := i; j < len(l.segments); j++ {
+		s := l.segments[j]
+		v := segView{seg: s, size: s.size, end: sn.leo}
+		if j+1 < len(l.segments) {
+			v.end = l.segments[j+1].base
+		} else {
+			a := l.active.idx
+			v.active = &segIndex{offsets: a.offsets, times: a.times}
+			v.maxTs, v.maxTsOff = a.maxTs, a.maxTsOff
+		}
+		sn.views = append(sn.views, v)
+	}
+	return sn, nil
+}
+
+func (l *Log) viewIndex(v segView, interval int32) (*segIndex, error) {
+	if v.active != nil {
+		return v.active, nil
+	}
+	return l.loadIndex(v.seg, v.size, v.end, interval)
+}
+
+// viewMaxTimestamp returns the segment's largest timestamp and the absolute
+// last offset of the first batch carrying it.
+func (l *Log) viewMaxTimestamp(v segView, interval int32) (int64, int64, error) {
+	if v.active != nil {
+		return v.maxTs, v.maxTsOff, nil
+	}
+	x, err := l.loadIndex(v.seg, v.size, v.end, interval)
+	if err != nil {
+		return 0, 0, err
+	}
+	ts, rel := x.maxTimestamp()
+	return ts, v.seg.base + rel, nil
+}
+
+var walkerBuffers = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
+
+// walker reads batch headers of a segment file through a small buffer.
+type walker struct {
+	r      io.ReaderAt
+	size   int64
+	buf    *[]byte
+	bufPos int64
+	n      int
+}
+
+func newWalker(r io.ReaderAt, size int64) *walker {
+	return &walker{r: r, size: size, buf: walkerBuffers.Get().(*[]byte)}
+}
+
+func (w *walker) release() { walkerBuffers.Put(w.buf) }
+
+func (w *walker) header(pos int64) (batchHeader, error) {
+	if pos+batchHeaderSize > w.size {
+		return batchHeader{}, fmt.Errorf("%w: torn batch header at position %d of %d", ErrCorrupt, pos, w.size)
+	}
+	if pos < w.bufPos || pos+batchHeaderSize > w.bufPos+int64(w.n) {
+		buf := *w.buf
+		n := int(min(int64(len(buf)), w.size-pos))
+		if m, err := w.r.ReadAt(buf[:n], pos); m < n {
+			if err == nil || err == io.EOF {
+				err = fmt.Errorf("%w: segment shorter than %d bytes", ErrCorrupt, pos+int64(n))
+			}
+			return batchHeader{}, err
+		}
+		w.bufPos, w.n = pos, n
+	}
+	h, err := parseHeader((*w.buf)[pos-w.bufPos : w.n])
+	if err != nil {
+		return h, fmt.Errorf("at position %d: %w", pos, err)
+	}
+	if h.size > w.size-pos {
+		return h, fmt.Errorf("%w: torn batch at position %d", ErrCorrupt, pos)
+	}
+	return h, nil
+}
+
+// find returns the position and header of the first batch at or after pos
+// whose last offset is >= offset; found is false at the end of the segment.
+func (w *walker) find(pos, offset int64) (int64, batchHeader, bool, error) {
+	for pos < w.size {
+		h, err := w.header(pos)
+		if err != nil {
+			return pos, h, false, err
+		}
+		if h.lastOffset() >= offset {
+			return pos, h, true, nil
+		}
+		pos += h.size
+	}
+	return pos, batchHeader{}, false, nil
+}
+
+// locate finds the batch holding offset (or the first after it) in v using the
+// offset index, falling back to a scan from the start if the index points at
+// bad bytes.
+func (l *Log) locate(w *walker, v segView, offset int64, interval int32) (int64, batchHeader, bool, error) {
+	x, err := l.viewIndex(v, interval)
+	if err != nil {
+		return 0, batchHeader{}, false, err
+	}
+	start := lookupOffset(x.offsets, offset-v.seg.base)
+	pos, h, found, err := w.find(start, offset)
+	if err != nil && start > 0 {
+		l.logger.Warn("offset index points at bad bytes", "segment", v.seg.logPath, "err", err)
+		pos, h, found, err = w.find(0, offset)
+	}
+	return pos, h, found, err
+}
+
+// readErr turns a failure to read a segment deleted meanwhile (retention) into
+// ErrOffsetOutOfRange.
+func readErr(v segView, err error) error {
+	if v.seg.deleted.Load() && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrClosed)) {
+		return ErrOffsetOutOfRange
+	}
+	return err
+}
+
+// Read returns whole batches, starting with the batch that contains offset,
+// totalling at most maxBytes except that the first batch is always whole
+// (KIP-74), and only batches whose last offset is below maxOffset (the high
+// watermark). Batches come from one segment. offset == LEO (or >= maxOffset)
+// returns nothing; offset below the log start offset or above the LEO returns
+// ErrOffsetOutOfRange.
+func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64) ([]byte, error) {
+	sn, err := l.snapshot(offset)
+	if err != nil {
+		return nil, err
+	}
+	if offset < sn.logStart || offset > sn.leo {
+		return nil, ErrOffsetOutOfRange
+	}
+	if offset == sn.leo || offset >= maxOffset {
+		return nil, nil
+	}
+	for _, v := range sn.views {
+		data, found, err := l.readView(v, offset, maxBytes, maxOffset, sn.interval)
+		if err != nil {
+			return nil, readErr(v, err)
+		}
+		if found {
+			return data, nil
+		}
+	}
+	return nil, nil
+}
+
+func (l *Log) readView(v segView, offset int64, maxBytes int32, maxOffset int64, interval int32) ([]byte, bool, error) {
+	if v.size == 0 {
+		return nil, false, nil
+	}
+	h, err := l.handles.acquire(v.seg.logPath)
+	if err != nil {
+		return nil, false, err
+	}
+	defer l.handles.release(h)
+	w := newWalker(h.f, v.size)
+	defer w.release()
+	pos, first, found, err := l.locate(w, v, offset, interval)
+	if err != nil || !found {
+		return nil, found, err
+	}
+	if first.lastOffset() >= maxOffset {
+		return nil, true, nil
+	}
+	want := min(max(int64(maxBytes), first.size), v.size-pos)
+	buf := make([]byte, want)
+	if n, err := h.f.ReadAt(buf, pos); int64(n) < want {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("%w: segment %s shorter than expected", ErrCorrupt, v.seg.logPath)
+		}
+		return nil, true, err
+	}
+	end := int64(0)
+	for end+batchHeaderSize <= want {
+		bh, err := parseHeader(buf[end:])
+		if err != nil {
+			if end == 0 {
+				return nil, true, err
+			}
+			break
+		}
+		if end+bh.size > want || bh.lastOffset() >= maxOffset {
+			break
+		}
+		end += bh.size
+	}
+	return buf[:end], true, nil
+}
+
+// readBatchAt returns the bytes of the batch whose header h is at pos.
+func readBatchAt(r io.ReaderAt, pos int64, h batchHeader) ([]byte, error) {
+	buf := make([]byte, h.size)
+	if n, err := r.ReadAt(buf, pos); int64(n) < h.size {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("%w: torn batch at position %d", ErrCorrupt, pos)
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+// FindBatchByTimestamp returns the first batch (in offset order, at or above the
+// log start offset) whose max timestamp is >= ts, using the time index; the
+// caller refines to the record inside. found is false when no batch qualifies.
+func (l *Log) FindBatchByTimestamp(ts int64) ([]byte, bool, error) {
+	sn, err := l.snapshot(-1)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, v := range sn.views {
+		if v.size == 0 {
+			continue
+		}
+		segMax, _, err := l.viewMaxTimestamp(v, sn.interval)
+		if err != nil {
+			return nil, false, readErr(v, err)
+		}
+		if segMax < ts {
+			continue
+		}
+		b, found, err := l.findTimestampInView(v, ts, sn.logStart, sn.interval)
+		if err != nil {
+			return nil, false, readErr(v, err)
+		}
+		if found {
+			return b, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+func (l *Log) findTimestampInView(v segView, ts, logStart int64, interval int32) ([]byte, bool, error) {
+	x, err := l.viewIndex(v, interval)
+	if err != nil {
+		return nil, false, err
+	}
+	pos := int64(0)
+	if rel, ok := lookupTime(x.times, ts); ok {
+		pos = lookupOffset(x.offsets, rel)
+	}
+	h, err := l.handles.acquire(v.seg.logPath)
+	if err != nil {
+		return nil, false, err
+	}
+	defer l.handles.release(h)
+	w := newWalker(h.f, v.size)
+	defer w.release()
+	for pos < v.size {
+		bh, err := w.header(pos)
+		if err != nil {
+			return nil, false, err
+		}
+		if bh.maxTimestamp >= ts && bh.lastOffset() >= logStart {
+			b, err := readBatchAt(h.f, pos, bh)
+			return b, err == nil, err
+		}
+		pos += bh.size
+	}
+	return nil, false, nil
+}
+
+// MaxTimestampBatch returns the batch holding the largest max timestamp in the
+// log (the first such batch), for ListOffsets with timestamp -3.
+func (l *Log) MaxTimestampBatch() ([]byte, bool, error) {
+	sn, err := l.snapshot(-1)
+	if err != nil {
+		return nil, false, err
+	}
+	best, bestTs, bestOff := -1, int64(-1), int64(-1)
+	for i, v := range sn.views {
+		if v.size == 0 {
+			continue
+		}
+		ts, off, err := l.viewMaxTimestamp(v, sn.interval)
+		if err != nil {
+			return nil, false, readErr(v, err)
+		}
+		if ts > bestTs {
+			best, bestTs, bestOff = i, ts, off
+		}
+	}
+	if best < 0 {
+		return nil, false, nil
+	}
+	v := sn.views[best]
+	h, err := l.handles.acquire(v.seg.logPath)
+	if err != nil {
+		return nil, false, readErr(v, err)
+	}
+	defer l.handles.release(h)
+	w := newWalker(h.f, v.size)
+	defer w.release()
+	pos, bh, found, err := l.locate(w, v, bestOff, sn.interval)
+	if err != nil || !found {
+		return nil, false, readErr(v, err)
+	}
+	b, err := readBatchAt(h.f, pos, bh)
+	return b, err == nil, readErr(v, err)
+}

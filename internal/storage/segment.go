@@ -1,0 +1,275 @@
+package storage
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
+)
+
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+)
+
+// segmentName returns the 20-digit file name stem of a segment.
+func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
+
+// parseSegmentName returns the base offset of a file named
+// "<20 digits><suffix>".
+func parseSegmentName(name, suffix string) (int64, bool) {
+	if len(name) != 20+len(suffix) || name[20:] != suffix {
+		return 0, false
+	}
+	for _, c := range name[:20] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	base, err := strconv.ParseInt(name[:20], 10, 64)
+	return base, err == nil
+}
+
+// segment is one .log file with its indexes. base and the paths never change.
+type segment struct {
+	base      int64
+	logPath   string
+	indexPath string
+	timePath  string
+	deleted   atomic.Bool
+
+	// size is guarded by Log.mu; readers copy it in a snapshot.
+	size int64
+
+	// index holds the indexes of an inactive segment once loaded; the active
+	// segment's indexes live in Log.active. loadMu serialises loading.
+	loadMu sync.Mutex
+	index  atomic.Pointer[segIndex]
+}
+
+func newSegment(dir string, base int64) *segment {
+	stem := filepath.Join(dir, segmentName(base))
+	return &segment{base: base, logPath: stem + logSuffix, indexPath: stem + indexSuffix, timePath: stem + timeIndexSuffix}
+}
+
+// segIndex is a segment's two indexes; immutable once published.
+type segIndex struct {
+	offsets []offsetEntry
+	times   []timeEntry
+}
+
+// maxTimestamp returns the largest timestamp of the segment and the offset
+// (relative) of the batch carrying it, from the last time index entry.
+func (x *segIndex) maxTimestamp() (int64, int64) {
+	if len(x.times) == 0 {
+		return -1, -1
+	}
+	last := x.times[len(x.times)-1]
+	return last.ts, int64(last.rel)
+}
+
+// indexBuilder grows a segment's indexes as batches are appended or scanned,
+// Kafka's way: an offset entry when more than interval bytes were written since
+// the last one, a time entry with it when the max timestamp grew, and a final
+// time entry when the segment is finished.
+type indexBuilder struct {
+	base       int64
+	interval   int64
+	offsets    []offsetEntry
+	times      []timeEntry
+	bytesSince int64
+	maxTs      int64 // largest batch max timestamp so far, -1 if none
+	maxTsOff   int64 // last offset of the first batch carrying maxTs
+	firstTs    int64 // max timestamp of the first batch, -1 if none
+	next       int64 // offset after the last batch
+	size       int64 // bytes of whole batches added
+}
+
+func newIndexBuilder(base int64, interval int32) *indexBuilder {
+	return &indexBuilder{base: base, interval: int64(interval), maxTs: -1, maxTsOff: -1, firstTs: -1, next: base}
+}
+
+func (b *indexBuilder) add(h batchHeader, pos int64) {
+	last := h.lastOffset()
+	if b.size == 0 {
+		b.firstTs = h.maxTimestamp
+	}
+	if h.maxTimestamp > b.maxTs {
+		b.maxTs, b.maxTsOff = h.maxTimestamp, last
+	}
+	if b.bytesSince > b.interval {
+		b.offsets = append(b.offsets, offsetEntry{rel: int32(last - b.base), pos: int32(pos)})
+		b.appendTime()
+		b.bytesSince = 0
+	}
+	b.bytesSince += h.size
+	b.next = last + 1
+	b.size = pos + h.size
+}
+
+func (b *indexBuilder) appendTime() {
+	if b.maxTs >= 0 && (len(b.times) == 0 || b.maxTs > b.times[len(b.times)-1].ts) {
+		b.times = append(b.times, timeEntry{ts: b.maxTs, rel: int32(b.maxTsOff - b.base)})
+	}
+}
+
+// finish records the final time entry, as Kafka does when a segment becomes
+// inactive or the log closes.
+func (b *indexBuilder) finish() *segIndex {
+	b.appendTime()
+	return &segIndex{offsets: b.offsets, times: b.times}
+}
+
+// scanBatches reads whole batches of the segment file r from pos to size,
+// checking length, magic, CRC-32C, that offsets increase from minOffset and fit
+// the segment's 4-byte relative offsets, and adds each to b. It returns the
+// position after the last valid batch and, if it stopped before size, why
+// (wrapping ErrCorrupt for bad bytes).
+func scanBatches(r io.ReaderAt, pos, size, minOffset int64, b *indexBuilder) (int64, error) {
+	br := bufio.NewReaderSize(io.NewSectionReader(r, pos, size-pos), 64<<10)
+	var buf []byte
+	for pos < size {
+		if size-pos < batchHeaderSize {
+			return pos, fmt.Errorf("%w: torn batch header at position %d", ErrCorrupt, pos)
+		}
+		var prefix [batchPrefixSize]byte
+		if _, err := io.ReadFull(br, prefix[:]); err != nil {
+			return pos, err
+		}
+		length := int64(int32(uint32(prefix[8])<<24 | uint32(prefix[9])<<16 | uint32(prefix[10])<<8 | uint32(prefix[11])))
+		if length < minBatchLength || length > maxBatchLength || length > size-pos-batchPrefixSize {
+			return pos, fmt.Errorf("%w: batch length %d at position %d of %d", ErrCorrupt, length, pos, size)
+		}
+		total := int(batchPrefixSize + length)
+		if cap(buf) < total {
+			buf = make([]byte, total)
+		}
+		buf = buf[:total]
+		copy(buf, prefix[:])
+		if _, err := io.ReadFull(br, buf[batchPrefixSize:]); err != nil {
+			return pos, err
+		}
+		h, err := parseHeader(buf)
+		if err != nil {
+			return pos, fmt.Errorf("at position %d: %w", pos, err)
+		}
+		if !batchCRCValid(buf) {
+			return pos, fmt.Errorf("%w: CRC mismatch at position %d", ErrCorrupt, pos)
+		}
+		if h.baseOffset < minOffset || h.lastOffset()-b.base > math.MaxInt32 || pos+h.size > math.MaxInt32 {
+			return pos, fmt.Errorf("%w: offset %d at position %d (expected >= %d)", ErrCorrupt, h.baseOffset, pos, minOffset)
+		}
+		b.add(h, pos)
+		minOffset = h.lastOffset() + 1
+		pos += h.size
+	}
+	return pos, nil
+}
+
+// loadIndex returns the indexes of an inactive segment of size bytes whose
+// offsets are below end, reading its index files or, if they are missing or
+// invalid, rebuilding them from the log (and rewriting them, best effort).
+func (l *Log) loadIndex(s *segment, size, end int64, interval int32) (*segIndex, error) {
+	if x := s.index.Load(); x != nil {
+		return x, nil
+	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if x := s.index.Load(); x != nil {
+		return x, nil
+	}
+	maxRel := end - s.base
+	if maxRel > math.MaxInt32 || maxRel < 0 {
+		maxRel = math.MaxInt32
+	}
+	x, err := readIndexFiles(l.fs, s, size, maxRel)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			l.logger.Warn("rebuilding segment index", "segment", s.logPath, "err", err)
+		}
+		if x, err = l.rebuildIndex(s, size, interval); err != nil {
+			return nil, err
+		}
+	}
+	s.index.Store(x)
+	return x, nil
+}
+
+func readIndexFiles(fs vfs.FS, s *segment, size, maxRel int64) (*segIndex, error) {
+	ob, err := vfs.ReadFile(fs, s.indexPath)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := vfs.ReadFile(fs, s.timePath)
+	if err != nil {
+		return nil, err
+	}
+	offsets, err := decodeOffsetIndex(ob, size, maxRel)
+	if err != nil {
+		return nil, err
+	}
+	times, err := decodeTimeIndex(tb, maxRel)
+	if err != nil {
+		return nil, err
+	}
+	if size > 0 && len(times) == 0 {
+		// A finished segment ends with a time entry unless none of its batches
+		// has a timestamp; an emptied file (a crash while rewriting it) looks the
+		// same, so rebuild: it is rare and cheap for small segments.
+		return nil, fmt.Errorf("%w: time index missing its final entry", ErrCorrupt)
+	}
+	return &segIndex{offsets: offsets, times: times}, nil
+}
+
+func (l *Log) rebuildIndex(s *segment, size int64, interval int32) (*segIndex, error) {
+	h, err := l.handles.acquire(s.logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer l.handles.release(h)
+	b := newIndexBuilder(s.base, interval)
+	if _, err := scanBatches(h.f, 0, size, s.base, b); err != nil {
+		// Keep what indexes the valid prefix; reads past it report the corruption.
+		l.logger.Error("segment has invalid batches", "segment", s.logPath, "err", err)
+	}
+	x := b.finish()
+	if err := writeIndexFiles(l.fs, s, x, true); err != nil {
+		l.logger.Warn("cannot rewrite segment index", "segment", s.logPath, "err", err)
+	}
+	return x, nil
+}
+
+// writeIndexFiles replaces the index files of s with x, syncing them if asked.
+func writeIndexFiles(fs vfs.FS, s *segment, x *segIndex, sync bool) error {
+	if err := writeWhole(fs, s.indexPath, appendOffsetIndex(nil, x.offsets), sync); err != nil {
+		return err
+	}
+	return writeWhole(fs, s.timePath, appendTimeIndex(nil, x.times), sync)
+}
+
+func writeWhole(fs vfs.FS, path string, data []byte, sync bool) error {
+	f, err := fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
