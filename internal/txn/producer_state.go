@@ -1,0 +1,230 @@
+package txn
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+)
+
+// retainedBatches is how many of a producer's last batches are remembered for
+// duplicate detection: Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN, the
+// most a producer may have in flight.
+const retainedBatches = 5
+
+// Kafka's "none" values for producer fields.
+const (
+	noEpoch    int16 = -1
+	noSequence int32 = -1
+	noOffset   int64 = -1
+)
+
+// batchMetadata is what is remembered of one appended batch.
+type batchMetadata struct {
+	firstSeq, lastSeq       int32
+	firstOffset, lastOffset int64
+	maxTimestamp            int64
+}
+
+// producer is one producer ID's state in a partition.
+type producer struct {
+	epoch            int16
+	batches          []batchMetadata // oldest first, at most retainedBatches
+	lastTimestamp    int64
+	coordinatorEpoch int32
+	txnFirstOffset   int64 // first offset of the open transaction, or -1
+}
+
+func (p *producer) lastSeq() int32 {
+	if len(p.batches) == 0 {
+		return noSequence
+	}
+	return p.batches[len(p.batches)-1].lastSeq
+}
+
+// ProducerState is one partition's idempotence state: per producer ID, its
+// epoch and the last 5 appended batches (first/last sequence, first/last
+// offset, max timestamp). Not safe for concurrent use; the partition's append
+// lock guards it.
+type ProducerState struct {
+	producers map[int64]*producer
+}
+
+// NewProducerState returns an empty state.
+func NewProducerState() *ProducerState {
+	return &ProducerState{producers: make(map[int64]*producer)}
+}
+
+// CheckResult is what to do with a batch: append it (the zero value), answer
+// with the offsets of the batch it duplicates, or answer with an error code.
+type CheckResult struct {
+	Duplicate bool
+	// FirstOffset and LastOffset are the original batch's, when Duplicate.
+	FirstOffset, LastOffset int64
+	ErrorCode               int16
+	Message                 string
+}
+
+// Check decides what to do with a produced batch before it is appended,
+// following Kafka 4 (UnifiedLog.analyzeAndValidateProducerState and
+// ProducerAppendInfo):
+//
+//   - a batch without a producer ID is appended;
+//   - an epoch older than the producer's: INVALID_PRODUCER_EPOCH;
+//   - the same epoch and the same first and last sequence as one of the
+//     producer's last 5 batches: a duplicate, answered with its offsets;
+//   - a newer epoch must start at sequence 0, else
+//     OUT_OF_ORDER_SEQUENCE_NUMBER;
+//   - the same epoch must continue at the last sequence + 1 (MaxInt32 wraps
+//     to 0), else OUT_OF_ORDER_SEQUENCE_NUMBER;
+//   - a producer with no state here is accepted at any sequence. Since
+//     KIP-360 (Kafka 2.5) the broker no longer answers UNKNOWN_PRODUCER_ID:
+//     the state may be gone because retention or DeleteRecords removed the
+//     producer's batches, and refusing would make the client reset and
+//     resend, duplicating what idempotence exists to prevent.
+func (s *ProducerState) Check(h batch.Header) CheckResult {
+	if h.ProducerID < 0 {
+		return CheckResult{}
+	}
+	p := s.producers[h.ProducerID]
+	if p == nil {
+		return CheckResult{}
+	}
+	if h.ProducerEpoch < p.epoch {
+		return CheckResult{ErrorCode: kerr.InvalidProducerEpoch.Code, Message: fmt.Sprintf(
+			"epoch of producer %d is %d, which is smaller than the last seen epoch %d", h.ProducerID, h.ProducerEpoch, p.epoch)}
+	}
+	if h.ProducerEpoch == p.epoch {
+		last := h.LastSequence()
+		for _, b := range p.batches {
+			if b.firstSeq == h.BaseSequence && b.lastSeq == last {
+				return CheckResult{Duplicate: true, FirstOffset: b.firstOffset, LastOffset: b.lastOffset}
+			}
+		}
+	}
+	if h.ProducerEpoch != p.epoch {
+		if h.BaseSequence != 0 && p.epoch != noEpoch {
+			return CheckResult{ErrorCode: kerr.OutOfOrderSequenceNumber.Code, Message: fmt.Sprintf(
+				"invalid sequence number for new epoch of producer %d: %d (request epoch), %d (seq. number), %d (current producer epoch)",
+				h.ProducerID, h.ProducerEpoch, h.BaseSequence, p.epoch)}
+		}
+		return CheckResult{}
+	}
+	if p.epoch != noEpoch && !inSequence(p.lastSeq(), h.BaseSequence) {
+		return CheckResult{ErrorCode: kerr.OutOfOrderSequenceNumber.Code, Message: fmt.Sprintf(
+			"out of order sequence number for producer %d: %d (incoming seq. number), %d (current end sequence number)",
+			h.ProducerID, h.BaseSequence, p.lastSeq())}
+	}
+	return CheckResult{}
+}
+
+// inSequence reports whether next follows last, wrapping past MaxInt32.
+func inSequence(last, next int32) bool {
+	return int64(next) == int64(last)+1 || (next == 0 && last == 1<<31-1)
+}
+
+// Update records a batch appended at firstOffset (its assigned base offset).
+// It is also how the log is replayed at start-up; a batch at or below the
+// producer's last recorded offset is already known and ignored, so replaying
+// from before a snapshot's offset is harmless. A control batch (a transaction
+// marker) ends the producer's open transaction. Batches without a producer ID
+// are ignored.
+func (s *ProducerState) Update(h batch.Header, firstOffset int64) {
+	if h.ProducerID < 0 {
+		return
+	}
+	p := s.producers[h.ProducerID]
+	if p == nil {
+		p = &producer{epoch: h.ProducerEpoch, coordinatorEpoch: -1, txnFirstOffset: noOffset, lastTimestamp: -1}
+		s.producers[h.ProducerID] = p
+	}
+	lastOffset := firstOffset + int64(h.LastOffsetDelta)
+	if n := len(p.batches); n > 0 && lastOffset <= p.batches[n-1].lastOffset {
+		return
+	}
+	if h.ProducerEpoch != p.epoch {
+		p.epoch = h.ProducerEpoch
+		p.batches = p.batches[:0]
+	}
+	p.lastTimestamp = h.MaxTimestamp
+	if h.Control() {
+		p.txnFirstOffset = noOffset
+		return
+	}
+	if h.Transactional() && p.txnFirstOffset == noOffset {
+		p.txnFirstOffset = firstOffset
+	}
+	if len(p.batches) == retainedBatches {
+		copy(p.batches, p.batches[1:])
+		p.batches = p.batches[:retainedBatches-1]
+	}
+	p.batches = append(p.batches, batchMetadata{
+		firstSeq:     h.BaseSequence,
+		lastSeq:      h.LastSequence(),
+		firstOffset:  firstOffset,
+		lastOffset:   lastOffset,
+		maxTimestamp: h.MaxTimestamp,
+	})
+}
+
+// ProducerEntry describes one producer for DescribeProducers.
+type ProducerEntry struct {
+	ProducerID            int64
+	ProducerEpoch         int16
+	LastSequence          int32 // -1 when no data batch is remembered
+	LastTimestamp         int64
+	CoordinatorEpoch      int32 // -1: markers are not parsed yet
+	CurrentTxnStartOffset int64 // -1 when no transaction is open
+}
+
+// Producers lists the producers with state here, by ascending ID.
+func (s *ProducerState) Producers() []ProducerEntry {
+	out := make([]ProducerEntry, 0, len(s.producers))
+	for id, p := range s.producers {
+		out = append(out, ProducerEntry{
+			ProducerID:            id,
+			ProducerEpoch:         p.epoch,
+			LastSequence:          p.lastSeq(),
+			LastTimestamp:         p.lastTimestamp,
+			CoordinatorEpoch:      p.coordinatorEpoch,
+			CurrentTxnStartOffset: p.txnFirstOffset,
+		})
+	}
+	slices.SortFunc(out, func(a, b ProducerEntry) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out
+}
+
+// Len is the number of producers with state here.
+func (s *ProducerState) Len() int { return len(s.producers) }
+
+// TruncateBefore forgets producers none of whose remembered batches survive
+// a log start offset moved to logStartOffset (retention, DeleteRecords), as
+// Kafka's ProducerStateManager.truncateHead does. It returns how many were
+// removed.
+func (s *ProducerState) TruncateBefore(logStartOffset int64) int {
+	removed := 0
+	for id, p := range s.producers {
+		if len(p.batches) == 0 || p.batches[len(p.batches)-1].lastOffset < logStartOffset {
+			delete(s.producers, id)
+			removed++
+		}
+	}
+	return removed
+}
+
+// RemoveExpired forgets producers without an open transaction whose last
+// batch's timestamp is expirationMs (producer.id.expiration.ms, default
+// 86400000) or more before nowMs. It returns how many were removed.
+func (s *ProducerState) RemoveExpired(nowMs, expirationMs int64) int {
+	removed := 0
+	for id, p := range s.producers {
+		if p.txnFirstOffset == noOffset && nowMs-p.lastTimestamp >= expirationMs {
+			delete(s.producers, id)
+			removed++
+		}
+	}
+	return removed
+}

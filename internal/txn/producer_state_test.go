@@ -1,0 +1,243 @@
+package txn
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+)
+
+// scriptHeader is the header of a produced batch of count records.
+func scriptHeader(pid int64, epoch int16, seq, count int32, ts int64) batch.Header {
+	return batch.Header{
+		Magic: 2, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq,
+		LastOffsetDelta: count - 1, NumRecords: count, BaseTimestamp: ts, MaxTimestamp: ts,
+	}
+}
+
+const attrTransactional, attrControl = 0x10, 0x20
+
+func TestScripts(t *testing.T) {
+	f, err := os.Open("testdata/sequence.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var (
+		s    = NewProducerState()
+		next int64
+		ts   int64
+	)
+	num := func(line int, v string) int64 {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("line %d: %v", line, err)
+		}
+		return n
+	}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		cmd, want, _ := strings.Cut(text, "->")
+		want = strings.TrimSpace(want)
+		args := strings.Fields(cmd)
+		var got string
+		switch args[0] {
+		case "reset":
+			s, next, ts = NewProducerState(), 0, 0
+			continue
+		case "time":
+			ts = num(line, args[1])
+			continue
+		case "snapshot":
+			b := s.MarshalSnapshot(next)
+			loaded, off, err := UnmarshalSnapshot(b)
+			if err != nil || off != next {
+				t.Fatalf("line %d: snapshot: %v, offset %d", line, err, off)
+			}
+			if again := loaded.MarshalSnapshot(off); string(again) != string(b) {
+				t.Fatalf("line %d: snapshot does not round trip", line)
+			}
+			s = loaded
+			continue
+		case "produce", "marker":
+			h := scriptHeader(num(line, args[1]), int16(num(line, args[2])), 0, 1, ts)
+			if args[0] == "produce" {
+				h = scriptHeader(h.ProducerID, h.ProducerEpoch, int32(num(line, args[3])), int32(num(line, args[4])), ts)
+				if len(args) > 5 && args[5] == "txn" {
+					h.Attributes |= attrTransactional
+				}
+			} else {
+				h.Attributes |= attrControl | attrTransactional
+				h.BaseSequence = -1
+			}
+			res := CheckResult{}
+			if !h.Control() {
+				res = s.Check(h)
+			}
+			switch {
+			case res.ErrorCode != 0:
+				got = kerr.ErrorForCode(res.ErrorCode).(*kerr.Error).Message
+				if res.Message == "" {
+					t.Errorf("line %d: error without a message", line)
+				}
+			case res.Duplicate:
+				got = fmt.Sprintf("dup %d-%d", res.FirstOffset, res.LastOffset)
+			default:
+				h.BaseOffset = next
+				s.Update(h, next)
+				got = fmt.Sprintf("@%d", next)
+				next += int64(h.NumRecords)
+			}
+		case "producers":
+			var parts []string
+			for _, e := range s.Producers() {
+				if e.CoordinatorEpoch != -1 {
+					t.Errorf("line %d: coordinator epoch %d", line, e.CoordinatorEpoch)
+				}
+				parts = append(parts, fmt.Sprintf("%d:%d:%d:%d:%d", e.ProducerID, e.ProducerEpoch, e.LastSequence, e.LastTimestamp, e.CurrentTxnStartOffset))
+			}
+			got = strings.Join(parts, " ")
+		case "expire":
+			got = strconv.Itoa(s.RemoveExpired(num(line, args[1]), num(line, args[2])))
+		case "truncate-before":
+			got = strconv.Itoa(s.TruncateBefore(num(line, args[1])))
+		default:
+			t.Fatalf("line %d: unknown command %q", line, args[0])
+		}
+		if got != want {
+			t.Errorf("line %d: %s\n got: %s\nwant: %s", line, text, got, want)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplay appends real batches to a log, then rebuilds the state from the
+// log alone, and from a snapshot plus (all of, or the tail of) the log.
+func TestReplay(t *testing.T) {
+	live := NewProducerState()
+	var log []byte
+	var next int64
+	var snap []byte
+	for i := range 40 {
+		pid := int64(i % 3)
+		// Producer 2 is transactional; every producer bumps its epoch at batch 20.
+		o := batch.BuildOptions{ProducerID: pid, ProducerEpoch: int16(i / 20), BaseSequence: -1, Transactional: pid == 2}
+		// Sequences continue from the producer's last in this epoch.
+		for _, e := range live.Producers() {
+			if e.ProducerID == pid && e.ProducerEpoch == o.ProducerEpoch {
+				o.BaseSequence = e.LastSequence
+			}
+		}
+		o.BaseSequence++
+		recs := make([]batch.Record, 1+i%3)
+		for j := range recs {
+			recs[j] = batch.Record{Timestamp: int64(1000 + i), Value: []byte("v")}
+		}
+		b := batch.Build(o, recs)
+		h, _ := batch.ParseHeader(b)
+		if res := live.Check(h); res.ErrorCode != 0 || res.Duplicate {
+			t.Fatalf("batch %d: %+v", i, res)
+		}
+		batch.SetBaseOffset(b, next)
+		live.Update(h, next)
+		log = append(log, b...)
+		next += int64(len(recs))
+		if i == 25 {
+			snap = live.MarshalSnapshot(next)
+		}
+	}
+	replay := func(s *ProducerState, from int64) {
+		if err := batch.Iterate(log, func(h batch.Header, _ []byte) bool {
+			if h.BaseOffset >= from {
+				s.Update(h, h.BaseOffset)
+			}
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := live.MarshalSnapshot(next)
+
+	fromLog := NewProducerState()
+	replay(fromLog, 0)
+	if got := fromLog.MarshalSnapshot(next); string(got) != string(want) {
+		t.Fatalf("replayed log differs:\n%+v\n%+v", fromLog.Producers(), live.Producers())
+	}
+	for _, from := range []string{"tail", "whole log"} {
+		s, off, err := UnmarshalSnapshot(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from == "whole log" {
+			off = 0 // replaying batches the snapshot already holds is harmless
+		}
+		replay(s, off)
+		if got := s.MarshalSnapshot(next); string(got) != string(want) {
+			t.Fatalf("snapshot + %s differs:\n%+v\n%+v", from, s.Producers(), live.Producers())
+		}
+	}
+	if !reflect.DeepEqual(fromLog.Producers(), live.Producers()) {
+		t.Fatal("Producers differ")
+	}
+}
+
+func TestUnmarshalSnapshotRejectsCorruption(t *testing.T) {
+	s := NewProducerState()
+	for pid := range int64(3) {
+		for seq := range int32(7) {
+			s.Update(scriptHeader(pid, 0, seq, 1, 5), pid*100+int64(seq))
+		}
+	}
+	good := s.MarshalSnapshot(321)
+	if _, off, err := UnmarshalSnapshot(good); err != nil || off != 321 {
+		t.Fatalf("good snapshot: %v %d", err, off)
+	}
+	for i := range good {
+		b := []byte(string(good))
+		b[i] ^= 0x40
+		if _, _, err := UnmarshalSnapshot(b); err == nil {
+			t.Fatalf("flipped byte %d accepted", i)
+		}
+	}
+	for n := range len(good) {
+		if _, _, err := UnmarshalSnapshot(good[:n]); err == nil {
+			t.Fatalf("truncated to %d accepted", n)
+		}
+	}
+	empty := NewProducerState().MarshalSnapshot(0)
+	if st, off, err := UnmarshalSnapshot(empty); err != nil || off != 0 || st.Len() != 0 {
+		t.Fatalf("empty: %v", err)
+	}
+}
+
+func FuzzUnmarshalSnapshot(f *testing.F) {
+	s := NewProducerState()
+	s.Update(scriptHeader(1, 0, 0, 3, 9), 0)
+	s.Update(scriptHeader(2, 1, 4, 1, 9), 3)
+	f.Add(s.MarshalSnapshot(4))
+	f.Add(NewProducerState().MarshalSnapshot(0))
+	f.Add([]byte{0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, off, err := UnmarshalSnapshot(b)
+		if err != nil {
+			return
+		}
+		again, off2, err := UnmarshalSnapshot(st.MarshalSnapshot(off))
+		if err != nil || off2 != off || !reflect.DeepEqual(again.Producers(), st.Producers()) {
+			t.Fatalf("re-marshal: %v", err)
+		}
+	})
+}
