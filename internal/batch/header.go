@@ -163,7 +163,7 @@ func IncrementSequence(seq, n int32) int32 {
 	return seq + n
 }
 
-// computeCRC is the CRC-32C a batch should carry in its header.
+// computeCRC is the CRC-32C the whole batch b should carry in its header.
 func computeCRC(b []byte) uint32 { return crc32.Checksum(b[posAttributes:], castagnoli) }
 
 // SetBaseOffset writes the batch's base offset. The CRC does not cover it.
@@ -185,7 +185,8 @@ func SetLogAppendTime(b []byte, ts int64) {
 	attrs := binary.BigEndian.Uint16(b[posAttributes:])
 	binary.BigEndian.PutUint16(b[posAttributes:], attrs|attrLogAppendTime)
 	binary.BigEndian.PutUint64(b[posMaxTimestamp:], uint64(ts))
-	binary.BigEndian.PutUint32(b[posCRC:], computeCRC(b))
+	end := min(len(b), prefixSize+int(int32(binary.BigEndian.Uint32(b[posLength:]))))
+	binary.BigEndian.PutUint32(b[posCRC:], computeCRC(b[:max(end, HeaderSize)]))
 }
 
 // Iterate calls fn with the header and bytes of each whole batch in b, in
