@@ -88,8 +88,8 @@ func TestReadLimits(t *testing.T) {
 	}{
 		{0, int32(4 * size), math.MaxInt64, 4},
 		{0, int32(2*size + size/2), math.MaxInt64, 2},
-		{0, 0, math.MaxInt64, 1},  // KIP-74: first batch whole
-		{3, 10, math.MaxInt64, 1}, // mid-batch offset
+		{0, 0, math.MaxInt64, 1},   // KIP-74: first batch whole
+		{3, 10, math.MaxInt64, 1},  // mid-batch offset
 		{1, int32(4 * size), 6, 3}, // maxOffset 6: batches up to offset 5
 		{1, int32(4 * size), 5, 2}, // batch [4,5] not wholly below 5
 		{0, int32(4 * size), 1, 0}, // first batch [0,1] not below 1

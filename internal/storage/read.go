@@ -148,10 +148,25 @@ func (l *Log) locate(w *walker, v segView, offset int64, interval int32) (int64,
 	start := lookupOffset(x.offsets, offset-v.seg.base)
 	pos, h, found, err := w.find(start, offset)
 	if err != nil && start > 0 {
-		l.logger.Warn("offset index points at bad bytes", "segment", v.seg.logPath, "err", err)
+		l.badIndex(v, interval, err)
 		pos, h, found, err = w.find(0, offset)
 	}
 	return pos, h, found, err
+}
+
+// badIndex handles an index that points at bytes that are not a batch: the
+// caller rescans from the segment start, and an inactive segment's index is
+// rebuilt for the next readers.
+func (l *Log) badIndex(v segView, interval int32, err error) {
+	l.logger.Warn("index points at bad bytes", "segment", v.seg.logPath, "err", err)
+	if v.active != nil {
+		return
+	}
+	v.seg.loadMu.Lock()
+	defer v.seg.loadMu.Unlock()
+	if x, err := l.rebuildIndex(v.seg, v.size, interval); err == nil {
+		v.seg.index.Store(x)
+	}
 }
 
 // readErr turns a failure to read a segment deleted meanwhile (retention) into
@@ -293,8 +308,14 @@ func (l *Log) findTimestampInView(v segView, ts, logStart int64, interval int32)
 	defer l.handles.release(h)
 	w := newWalker(h.f, v.size)
 	defer w.release()
+	retried := pos == 0
 	for pos < v.size {
 		bh, err := w.header(pos)
+		if err != nil && !retried {
+			l.badIndex(v, interval, err)
+			pos, retried = 0, true
+			continue
+		}
 		if err != nil {
 			return nil, false, err
 		}

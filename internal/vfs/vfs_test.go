@@ -117,12 +117,12 @@ func TestMemCrash(t *testing.T) {
 	writeFile(t, m, "/d/synced", "abc", true)
 	writeFile(t, m, "/d/unsynced-data", "xyz", false)
 	m.SyncDir("/d")
-	writeFile(t, m, "/d/synced", "def", false)  // appended, not synced
+	writeFile(t, m, "/d/synced", "def", false) // appended, not synced
 	if err := WriteFileAtomic(m, "/d", "/d/atomic", []byte("v1")); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, m, "/d/no-dirsync", "q", true) // synced, entry not durable
-	m.Remove("/d/unsynced-data") // removal not durable
+	m.Remove("/d/unsynced-data")                // removal not durable
 	held, _ := m.OpenFile("/d/synced", os.O_RDONLY, 0)
 
 	m.Crash()
