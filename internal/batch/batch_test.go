@@ -332,9 +332,12 @@ func TestRecordsRejectsGarbage(t *testing.T) {
 
 func TestSetters(t *testing.T) {
 	b := Build(plain(), sampleRecords(4))
+	n := len(b)
+	b = append(b, Build(plain(), sampleRecords(1))...) // a following batch stays out of the CRC
 	SetBaseOffset(b, 500)
 	SetPartitionLeaderEpoch(b, 9)
 	SetLogAppendTime(b, 42)
+	b = b[:n]
 	hdrs, code, msg := Validate(b, ValidateOptions{}, nil)
 	if code != 0 {
 		t.Fatalf("Validate after setters: %d %s", code, msg)
