@@ -151,9 +151,9 @@ func decodeTimeIndex(b []byte, maxRel int64) ([]timeEntry, error) {
 	return entries, nil
 }
 
-// lookupOffset returns the position of the last indexed batch whose last
-// relative offset is <= rel, or 0.
-func lookupOffset(entries []offsetEntry, rel int64) int64 {
+// lookupOffset returns the last entry whose relative offset is <= rel, or a
+// zero entry (position 0) if there is none.
+func lookupOffset(entries []offsetEntry, rel int64) offsetEntry {
 	lo, hi := 0, len(entries) // find first entry with rel > target
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
@@ -164,9 +164,9 @@ func lookupOffset(entries []offsetEntry, rel int64) int64 {
 		}
 	}
 	if lo == 0 {
-		return 0
+		return offsetEntry{}
 	}
-	return int64(entries[lo-1].pos)
+	return entries[lo-1]
 }
 
 // lookupTime returns the relative offset of the last entry whose timestamp is

@@ -204,7 +204,17 @@ func (l *Log) openClean(s *segment) (*indexBuilder, error) {
 	interval := l.cfg.IndexIntervalBytes
 	b := newIndexBuilder(s.base, interval)
 	start := int64(0)
+	f, err := l.fs.OpenFile(s.logPath, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	x, err := readIndexFiles(l.fs, s, s.size, math.MaxInt32)
+	if err == nil {
+		w := newWalker(f, s.size)
+		err = verifyIndexTail(w, s.base, x)
+		w.release()
+	}
 	if err == nil && len(x.offsets) > 0 {
 		b.offsets, b.times = x.offsets, x.times
 		if ts, rel := x.maxTimestamp(); ts >= 0 {
@@ -212,11 +222,6 @@ func (l *Log) openClean(s *segment) (*indexBuilder, error) {
 		}
 		start = int64(x.offsets[len(x.offsets)-1].pos)
 	}
-	f, err := l.fs.OpenFile(s.logPath, os.O_RDWR, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	if start > 0 {
 		var hdr [batchHeaderSize]byte
 		if _, err := f.ReadAt(hdr[:], 0); err != nil && err != io.EOF {

@@ -145,13 +145,29 @@ func (l *Log) locate(w *walker, v segView, offset int64, interval int32) (int64,
 	if err != nil {
 		return 0, batchHeader{}, false, err
 	}
-	start := lookupOffset(x.offsets, offset-v.seg.base)
-	pos, h, found, err := w.find(start, offset)
-	if err != nil && start > 0 {
+	start, err := checkEntry(w, v.seg.base, lookupOffset(x.offsets, offset-v.seg.base))
+	if err != nil {
 		l.badIndex(v, interval, err)
-		pos, h, found, err = w.find(0, offset)
 	}
-	return pos, h, found, err
+	return w.find(start, offset)
+}
+
+// checkEntry returns the position of offset index entry e after checking that
+// it points at a batch with the offset it claims: then every batch holding a
+// later offset is at or after it. On a mismatch it returns 0 (scan from the
+// start) and the error.
+func checkEntry(w *walker, base int64, e offsetEntry) (int64, error) {
+	if e.pos == 0 {
+		return 0, nil
+	}
+	h, err := w.header(int64(e.pos))
+	if err == nil && h.lastOffset() != base+int64(e.rel) {
+		err = fmt.Errorf("%w: index entry (%d, %d) points at a batch ending at %d", ErrCorrupt, e.rel, e.pos, h.lastOffset())
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int64(e.pos), nil
 }
 
 // badIndex handles an index that points at bytes that are not a batch: the
@@ -297,10 +313,6 @@ func (l *Log) findTimestampInView(v segView, ts, logStart int64, interval int32)
 	if err != nil {
 		return nil, false, err
 	}
-	pos := int64(0)
-	if rel, ok := lookupTime(x.times, ts); ok {
-		pos = lookupOffset(x.offsets, rel)
-	}
 	h, err := l.handles.acquire(v.seg.logPath)
 	if err != nil {
 		return nil, false, err
@@ -308,6 +320,12 @@ func (l *Log) findTimestampInView(v segView, ts, logStart int64, interval int32)
 	defer l.handles.release(h)
 	w := newWalker(h.f, v.size)
 	defer w.release()
+	pos := int64(0)
+	if rel, ok := lookupTime(x.times, ts); ok {
+		if pos, err = checkEntry(w, v.seg.base, lookupOffset(x.offsets, rel)); err != nil {
+			l.badIndex(v, interval, err)
+		}
+	}
 	retried := pos == 0
 	for pos < v.size {
 		bh, err := w.header(pos)

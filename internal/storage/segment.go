@@ -192,6 +192,9 @@ func (l *Log) loadIndex(s *segment, size, end int64, interval int32) (*segIndex,
 		maxRel = math.MaxInt32
 	}
 	x, err := readIndexFiles(l.fs, s, size, maxRel)
+	if err == nil {
+		err = l.checkIndexTail(s, size, x)
+	}
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			l.logger.Warn("rebuilding segment index", "segment", s.logPath, "err", err)
@@ -202,6 +205,48 @@ func (l *Log) loadIndex(s *segment, size, end int64, interval int32) (*segIndex,
 	}
 	s.index.Store(x)
 	return x, nil
+}
+
+// checkIndexTail checks the last entry of each index against the log: the last
+// offset entry must point at a batch with its offset, and the last time entry
+// (the segment's largest timestamp) at a batch with its offset and timestamp.
+// Index files are trusted otherwise (as Kafka does); reads check each offset
+// entry they use.
+func (l *Log) checkIndexTail(s *segment, size int64, x *segIndex) error {
+	if len(x.offsets) == 0 && len(x.times) == 0 {
+		return nil
+	}
+	h, err := l.handles.acquire(s.logPath)
+	if err != nil {
+		return err
+	}
+	defer l.handles.release(h)
+	w := newWalker(h.f, size)
+	defer w.release()
+	return verifyIndexTail(w, s.base, x)
+}
+
+func verifyIndexTail(w *walker, base int64, x *segIndex) error {
+	if len(x.offsets) > 0 {
+		if _, err := checkEntry(w, base, x.offsets[len(x.offsets)-1]); err != nil {
+			return err
+		}
+	}
+	if len(x.times) > 0 {
+		te := x.times[len(x.times)-1]
+		start, err := checkEntry(w, base, lookupOffset(x.offsets, int64(te.rel)))
+		if err != nil {
+			return err
+		}
+		_, h, found, err := w.find(start, base+int64(te.rel))
+		if err != nil {
+			return err
+		}
+		if !found || h.lastOffset() != base+int64(te.rel) || h.maxTimestamp != te.ts {
+			return fmt.Errorf("%w: time index entry (%d, %d) does not match the log", ErrCorrupt, te.ts, te.rel)
+		}
+	}
+	return nil
 }
 
 func readIndexFiles(fs vfs.FS, s *segment, size, maxRel int64) (*segIndex, error) {
