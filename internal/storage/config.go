@@ -24,7 +24,7 @@ var (
 // Config is the per-log configuration, with Kafka's topic config names.
 type Config struct {
 	SegmentBytes       int64 // segment.bytes, default 1 GiB
-	SegmentMs          int64 // segment.ms, default 7 days: roll when the active segment's first batch is older
+	SegmentMs          int64 // segment.ms, default 7 days: roll when the active segment's first batch is older (appended longer ago by Options.Now; after a restart, by its max timestamp)
 	IndexIntervalBytes int32 // index.interval.bytes, default 4096
 	RetentionMs        int64 // retention.ms, -1 unlimited
 	RetentionBytes     int64 // retention.bytes, -1 unlimited

@@ -172,3 +172,34 @@ func TestTransientWriteFailure(t *testing.T) {
 	mem.Crash()
 	checkRecovered(t, mem, newClock(), crashRun{attempted: append(got, nil)}, 2)
 }
+
+// TestCrashDuringRecovery leaves a torn tail (a process crash at a write), then
+// loses power at each write of the recovery that follows: the next recovery
+// must still give a prefix holding every acknowledged batch.
+func TestCrashDuringRecovery(t *testing.T) {
+	for _, tearAt := range []int{6, 17, 29} {
+		for k := 1; ; k++ {
+			mem := vfs.NewMem()
+			clk := newClock()
+			r := runUntilFault(t, mem, func(f *vfs.FaultyFS) { f.TearAfterWrites(tearAt) }, clk)
+			if !r.failed {
+				t.Fatalf("no fault at write %d", tearAt)
+			}
+			ffs := vfs.NewFaulty(mem)
+			ffs.FailAfterWrites(k)
+			m, err := NewManager("/data", Options{FS: ffs, Now: clk.Now}, 0)
+			if err == nil {
+				if _, err = m.OpenLog("c", 0, [16]byte{9}, smallConfig()); err != nil && !errors.Is(err, vfs.ErrInjected) {
+					t.Fatalf("open: %v", err)
+				}
+				m.Close()
+			}
+			triggered := ffs.Triggered()
+			mem.Crash()
+			t.Run(fmt.Sprintf("tear%d/write%d", tearAt, k), func(t *testing.T) { checkRecovered(t, mem, clk, r, r.acked) })
+			if !triggered {
+				break
+			}
+		}
+	}
+}

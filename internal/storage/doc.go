@@ -91,5 +91,8 @@
 // segments from the one holding the recovery point: length, magic, CRC and
 // increasing offsets; it truncates at the first invalid or torn batch, deletes
 // any later segment and rebuilds the scanned segments' indexes. An inactive
-// segment's missing or invalid index files are rebuilt when first needed.
+// segment's index files are loaded when first needed and checked: structure,
+// and their last entries against the log; missing or invalid ones are rebuilt
+// from the log. Each offset index entry a read uses is checked against the
+// batch it points at, so a wrong index costs a scan, never a wrong answer.
 package storage
