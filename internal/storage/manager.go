@@ -176,7 +176,7 @@ func (m *Manager) preparePartitionDir(dir string, topicID [16]byte) error {
 			m.logger.Warn("rewriting corrupt partition.metadata", "dir", dir, "err", perr)
 		case id != topicID:
 			m.logger.Warn("removing directory of a deleted topic", "dir", dir, "topic_id", hex.EncodeToString(id[:]))
-			if err := m.fs.RemoveAll(dir); err != nil {
+			if err := m.removeDir(dir); err != nil {
 				return err
 			}
 		default:
@@ -214,6 +214,12 @@ func (m *Manager) DeleteLog(topic string, partition int32) error {
 	if _, err := m.fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	return m.removeDir(dir)
+}
+
+// removeDir removes a partition directory so that a crash cannot leave part of
+// it under its name: rename (atomic, made durable), then remove.
+func (m *Manager) removeDir(dir string) error {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return err
