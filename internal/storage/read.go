@@ -21,41 +21,53 @@ type segView struct {
 	maxTsOff int64     // active segment only, absolute
 }
 
+// snapshot is what a reader copies under the log lock: the segment list from
+// the segment it needs on, and the active segment's size and indexes. The
+// list shares its backing array with the log (rolls append beyond it and
+// deletions allocate a new one), and inactive segments never change, so
+// nothing else needs copying.
 type snapshot struct {
-	views    []segView
+	segs     []*segment // the last one was active at the time
+	active   segView
 	leo      int64
 	logStart int64
 	interval int32
 }
 
-// snapshot copies, under the lock, the views of the segments from the one
-// holding offset on (all segments if offset < 0).
+// snapshot takes a snapshot from the segment holding offset (all segments if
+// offset < 0).
 func (l *Log) snapshot(offset int64) (snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return snapshot{}, ErrClosed
 	}
-	sn := snapshot{leo: l.leo.Load(), logStart: l.logStart.Load(), interval: l.cfg.IndexIntervalBytes}
 	i := 0
 	if offset >= 0 {
 		i = sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > offset }) - 1
 		i = max(i, 0)
 	}
-	sn.views = make([]segView, 0, len(l.segments)-i)
-	for j := i; j < len(l.segments); j++ {
-		s := l.segments[j]
-		v := segView{seg: s, size: s.size, end: sn.leo}
-		if j+1 < len(l.segments) {
-			v.end = l.segments[j+1].base
-		} else {
-			a := l.active.idx
-			v.active = &segIndex{offsets: a.offsets, times: a.times}
-			v.maxTs, v.maxTsOff = a.maxTs, a.maxTsOff
-		}
-		sn.views = append(sn.views, v)
+	a := l.active
+	return snapshot{
+		segs: l.segments[i:len(l.segments):len(l.segments)],
+		active: segView{
+			seg: a.seg, size: a.seg.size, end: l.leo.Load(),
+			active: &segIndex{offsets: a.idx.offsets, times: a.idx.times},
+			maxTs:  a.idx.maxTs, maxTsOff: a.idx.maxTsOff,
+		},
+		leo:      l.leo.Load(),
+		logStart: l.logStart.Load(),
+		interval: l.cfg.IndexIntervalBytes,
+	}, nil
+}
+
+// view returns the view of sn.segs[j].
+func (sn *snapshot) view(j int) segView {
+	if j == len(sn.segs)-1 {
+		return sn.active
 	}
-	return sn, nil
+	s := sn.segs[j]
+	return segView{seg: s, size: s.size, end: sn.segs[j+1].base}
 }
 
 func (l *Log) viewIndex(v segView, interval int32) (*segIndex, error) {
@@ -211,7 +223,8 @@ func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64) ([]byte, error
 	if offset == sn.leo || offset >= maxOffset {
 		return nil, nil
 	}
-	for _, v := range sn.views {
+	for j := range sn.segs {
+		v := sn.view(j)
 		data, found, err := l.readView(v, offset, maxBytes, maxOffset, sn.interval)
 		if err != nil {
 			return nil, readErr(v, err)
@@ -286,7 +299,8 @@ func (l *Log) FindBatchByTimestamp(ts int64) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	for _, v := range sn.views {
+	for j := range sn.segs {
+		v := sn.view(j)
 		if v.size == 0 {
 			continue
 		}
@@ -354,7 +368,8 @@ func (l *Log) MaxTimestampBatch() ([]byte, bool, error) {
 		return nil, false, err
 	}
 	best, bestTs, bestOff := -1, int64(-1), int64(-1)
-	for i, v := range sn.views {
+	for i := range sn.segs {
+		v := sn.view(i)
 		if v.size == 0 {
 			continue
 		}
@@ -369,7 +384,7 @@ func (l *Log) MaxTimestampBatch() ([]byte, bool, error) {
 	if best < 0 {
 		return nil, false, nil
 	}
-	v := sn.views[best]
+	v := sn.view(best)
 	h, err := l.handles.acquire(v.seg.logPath)
 	if err != nil {
 		return nil, false, readErr(v, err)
