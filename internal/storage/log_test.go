@@ -515,3 +515,22 @@ func readFile(e *env, path string) ([]byte, error) {
 	_, err = f.ReadAt(b, 0)
 	return b, err
 }
+
+func TestReopenAfterLogClose(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(DefaultConfig())
+	mustAppend(t, l, makeBatch(3, 0, "x"))
+	if same := e.open(DefaultConfig()); same != l {
+		t.Fatal("OpenLog of an open log returned another Log")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Read(0, 100, math.MaxInt64); !errors.Is(err, ErrClosed) {
+		t.Fatalf("read after close: %v", err)
+	}
+	l2 := e.open(DefaultConfig())
+	if l2 == l || l2.LogEndOffset() != 3 {
+		t.Fatalf("reopened log: same %v, LEO %d", l2 == l, l2.LogEndOffset())
+	}
+}

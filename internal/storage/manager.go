@@ -132,7 +132,8 @@ func (m *Manager) logDir(topic string, partition int32) string {
 // OpenLog returns the log of topic-partition, creating or recovering it. A
 // directory whose partition.metadata names another topic ID (a deleted topic's
 // leftover) is removed first. A zero topicID skips that check and the file.
-// Opening a log already open returns it with cfg applied.
+// Opening a log already open returns it with cfg applied; a log closed with
+// Log.Close is opened again.
 func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
 	if !validTopic(topic) || partition < 0 {
 		return nil, fmt.Errorf("storage: invalid partition %q-%d", topic, partition)
@@ -144,8 +145,11 @@ func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg C
 	}
 	dir := m.logDir(topic, partition)
 	if l, ok := m.logs[dir]; ok {
-		l.SetConfig(cfg)
-		return l, nil
+		if !l.closedFlag.Load() {
+			l.SetConfig(cfg)
+			return l, nil
+		}
+		delete(m.logs, dir) // closed by its user: open it again
 	}
 	if err := m.preparePartitionDir(dir, topicID); err != nil {
 		return nil, err
