@@ -43,11 +43,11 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 				code = kerr.UnknownTopicID.Code
 			case p == nil:
 				code = kerr.UnknownTopicOrPartition.Code
-			case req.TransactionalID != nil || isTransactional(rp.Records):
+			case req.TransactionID != nil || isTransactional(rp.Records):
 				// No transaction coordinator yet: nothing could have begun a transaction.
 				code, msg = kerr.InvalidTxnState.Code, "transactions are not supported by this broker yet"
 			default:
-				r := p.Append(rp.Records, req.Acks)
+				r := p.Append(rp.Records)
 				code, msg = r.ErrorCode, r.ErrorMessage
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = r.BaseOffset, r.LogAppendTime, r.LogStartOffset
 			}

@@ -247,6 +247,10 @@ func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTa
 		rp.ErrorCode = r.code
 		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = r.highWatermark, r.lastStable, r.logStartOffset
 		rp.RecordBatches = r.records
+		if rp.RecordBatches == nil {
+			// Empty, not null: librdkafka rejects a null record set.
+			rp.RecordBatches = []byte{}
+		}
 		if r.code == kerr.FencedLeaderEpoch.Code || r.code == kerr.UnknownLeaderEpoch.Code {
 			rp.CurrentLeader.LeaderID = h.NodeID
 			rp.CurrentLeader.LeaderEpoch = t.part.LeaderEpoch()

@@ -53,16 +53,16 @@ func describeConfigs(h *Handlers, _ context.Context, req *kmsg.DescribeConfigsRe
 				v := e.Value
 				c.Value = &v
 			}
-			c.ReadOnly, c.Source, c.IsSensitive = e.ReadOnly, int8(e.Source), e.Sensitive
+			c.ReadOnly, c.Source, c.IsSensitive = e.ReadOnly, kmsg.ConfigSource(e.Source), e.Sensitive
 			c.IsDefault = e.Source == config.SourceDefault
-			c.ConfigType = e.Type
+			c.ConfigType = kmsg.ConfigType(e.Type)
 			if req.IncludeDocumentation {
 				doc := e.Doc
 				c.Documentation = &doc
 			}
 			for _, s := range e.Synonyms {
 				cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				cs.Name, cs.Source = s.Name, int8(s.Source)
+				cs.Name, cs.Source = s.Name, kmsg.ConfigSource(s.Source)
 				if !s.Null {
 					v := s.Value
 					cs.Value = &v

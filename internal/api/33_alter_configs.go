@@ -50,7 +50,7 @@ func alterConfigs(h *Handlers, ctx context.Context, req *kmsg.AlterConfigsReques
 }
 
 // currentDynamic returns the dynamic configs of a resource.
-func (h *Handlers) currentDynamic(resourceType int8, name string) (map[string]string, error) {
+func (h *Handlers) currentDynamic(resourceType kmsg.ConfigResourceType, name string) (map[string]string, error) {
 	img := h.image()
 	switch resourceType {
 	case resourceTopic:
@@ -69,7 +69,7 @@ func (h *Handlers) currentDynamic(resourceType int8, name string) (map[string]st
 }
 
 // applyConfigs validates every change, then proposes them together.
-func (h *Handlers) applyConfigs(ctx context.Context, resourceType int8, name string, set map[string]string, del []string, validateOnly bool) error {
+func (h *Handlers) applyConfigs(ctx context.Context, resourceType kmsg.ConfigResourceType, name string, set map[string]string, del []string, validateOnly bool) error {
 	validate, known := config.ValidateTopic, config.KnownTopic
 	if resourceType == resourceBroker {
 		validate, known = config.ValidateBrokerDynamic, config.KnownBroker

@@ -65,7 +65,7 @@ func incrementalAlterConfigs(h *Handlers, ctx context.Context, req *kmsg.Increme
 }
 
 // effective is a config's value in force, for append and subtract.
-func (h *Handlers) effective(resourceType int8, name, config string) string {
+func (h *Handlers) effective(resourceType kmsg.ConfigResourceType, name, config string) string {
 	img := h.image()
 	if resourceType == resourceTopic {
 		if t := img.Topics[name]; t != nil {

@@ -13,7 +13,7 @@ import (
 // with every compression codec, consumes them back byte for byte and in
 // per-key order, restarts the broker and consumes them again.
 func TestProduceConsumeEveryCodec(t *testing.T) {
-	const perCodec = 20_000
+	const perCodec = 100_000
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
 	codecs := []struct {

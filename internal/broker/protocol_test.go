@@ -56,9 +56,9 @@ func TestIdempotentRetryStoredOnce(t *testing.T) {
 	mk := func(seq int32, n int) []byte {
 		recs := make([]batch.Record, n)
 		for i := range recs {
-			recs[i] = batch.Record{Value: []byte{byte(seq), byte(i)}}
+			recs[i] = batch.Record{Value: []byte{byte(seq), byte(i)}, Timestamp: time.Now().UnixMilli()}
 		}
-		return batch.Build(batch.BuildOptions{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, BaseTimestamp: time.Now().UnixMilli()}, recs)
+		return batch.Build(batch.BuildOptions{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, recs)
 	}
 	first := rawProduce(t, cl, "idem", mk(0, 3), -1)
 	if first.ErrorCode != 0 || first.BaseOffset != 0 {
@@ -109,8 +109,27 @@ func TestCorruptBatchRejected(t *testing.T) {
 	if r := rawProduce(t, cl, "corrupt", good, 1); r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("good batch after bad ones: %+v", r)
 	}
-	if r := rawProduce(t, cl, "corrupt", good, 5); r.ErrorCode != kerr.InvalidRequiredAcks.Code {
-		t.Fatalf("acks=5: code %d", r.ErrorCode)
+	// kgo always sends its configured acks, so acks=5 goes over a raw connection.
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = 5, 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "corrupt"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = good
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	body, err := rawRoundTrip(t, tb.Addr(), kmsg.NewRequestFormatter().AppendRequest(nil, req, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	resp.SetVersion(9)
+	if err := resp.ReadFrom(body[5:]); err != nil { // correlation ID, empty header tags
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequiredAcks.Code {
+		t.Fatalf("acks=5: code %d", code)
 	}
 	if r := rawProduce(t, cl, "no-such-topic", good, 1); r.ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("unknown topic: code %d", r.ErrorCode)
@@ -199,6 +218,7 @@ func TestApiVersionsFallbackAndBadFrames(t *testing.T) {
 func TestLongPollWakesOnProduce(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	createTopic(t, tb.admin(), "poll", 1, nil)
+	topicID := topicIDOf(t, tb, "poll")
 	cl := tb.client()
 	done := make(chan *kmsg.FetchResponse, 1)
 	go func() {
@@ -208,7 +228,7 @@ func TestLongPollWakesOnProduce(t *testing.T) {
 		req.MaxBytes = 1 << 20
 		req.SessionEpoch = -1
 		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "poll"
+		rt.Topic, rt.TopicID = "poll", topicID
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.PartitionMaxBytes = 1 << 20
 		rt.Partitions = append(rt.Partitions, rp)
@@ -239,6 +259,7 @@ func TestLongPollWakesOnProduce(t *testing.T) {
 func TestFetchSessions(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	createTopic(t, tb.admin(), "sess", 2, nil)
+	topicID := topicIDOf(t, tb, "sess")
 	cl := tb.client()
 	prod := tb.client(kgo.DefaultProduceTopic("sess"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err := prod.ProduceSync(ctxT(t), &kgo.Record{Value: []byte("a"), Partition: 0}).FirstErr(); err != nil {
@@ -250,7 +271,7 @@ func TestFetchSessions(t *testing.T) {
 		req.SessionID, req.SessionEpoch = id, epoch
 		if len(parts) > 0 {
 			rt := kmsg.NewFetchRequestTopic()
-			rt.Topic = "sess"
+			rt.Topic, rt.TopicID = "sess", topicID
 			for p, off := range parts {
 				rp := kmsg.NewFetchRequestTopicPartition()
 				rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, off, 1<<20
@@ -287,4 +308,13 @@ func TestFetchSessions(t *testing.T) {
 	if bad := fetchReq(12345, 1, nil); bad.ErrorCode != kerr.FetchSessionIDNotFound.Code {
 		t.Fatalf("unknown session: code %d", bad.ErrorCode)
 	}
+}
+
+func topicIDOf(t *testing.T, tb *testBroker, topic string) [16]byte {
+	t.Helper()
+	td, err := tb.admin().ListTopics(ctxT(t), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return td[topic].ID
 }

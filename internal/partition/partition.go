@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type Partition struct {
 	cfg         atomic.Pointer[config.Topic]
 	hw          atomic.Int64
 	leaderEpoch atomic.Int32
+	flushedTo   atomic.Int64 // log end offset when the last flush.messages fsync began
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
@@ -58,6 +60,7 @@ func Open(m *storage.Manager, topic string, index int32, topicID [16]byte, leade
 		return nil, err
 	}
 	p.hw.Store(l.LogEndOffset())
+	p.flushedTo.Store(l.LogEndOffset())
 	return p, nil
 }
 
@@ -69,7 +72,9 @@ func StorageConfig(c config.Topic) storage.Config {
 		IndexIntervalBytes: c.IndexIntervalBytes,
 		RetentionMs:        c.RetentionMs,
 		RetentionBytes:     c.RetentionBytes,
-		FlushMessages:      c.FlushMessages,
+		// The partition applies flush.messages itself, after releasing its
+		// append lock, so that concurrent producers share one fsync.
+		FlushMessages: math.MaxInt64,
 		FlushMs:            c.FlushMs,
 	}
 }
@@ -123,10 +128,9 @@ type AppendResult struct {
 }
 
 // Append validates records (one produce request's records for this
-// partition), checks them against the producer state and appends them.
-// With acks=all it returns once the data is as durable as the flush policy
-// promises.
-func (p *Partition) Append(records []byte, acks int16) AppendResult {
+// partition), checks them against the producer state and appends them. It
+// returns once the data is as durable as the flush policy promises.
+func (p *Partition) Append(records []byte) AppendResult {
 	cfg := p.cfg.Load()
 	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
 	p.mu.Lock()
@@ -177,10 +181,19 @@ func (p *Partition) Append(records []byte, acks int16) AppendResult {
 	p.mu.Unlock()
 	p.wake()
 
-	if acks == -1 && cfg.FlushMessages <= 1 {
+	// flush.messages: fsync once that many messages are unflushed. The
+	// fsync runs outside mu, and Flush itself merges concurrent callers
+	// into one fsync (group commit).
+	if end := ar.LastOffset + 1; end-p.flushedTo.Load() >= cfg.FlushMessages {
 		if err := p.log.Flush(); err != nil {
 			res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
 			return res
+		}
+		for {
+			cur := p.flushedTo.Load()
+			if cur >= end || p.flushedTo.CompareAndSwap(cur, end) {
+				break
+			}
 		}
 	}
 	res.BaseOffset = ar.FirstOffset
