@@ -17,7 +17,7 @@ import (
 func newServeCommand() *cobra.Command {
 	var (
 		dataDir, listen, advertise, configFile, logLevel string
-		sets                                           []string
+		sets                                             []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",

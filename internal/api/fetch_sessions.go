@@ -104,7 +104,7 @@ func (c *FetchSessions) create(now time.Time) *fetchSession {
 		}
 	}
 	s := &fetchSession{id: c.nextID, epoch: 0, // release, at the end of this first request, moves it to 1
-		 parts: make(map[sessionKey]*sessionPartition), lastUsed: now, inUse: true}
+		parts: make(map[sessionKey]*sessionPartition), lastUsed: now, inUse: true}
 	c.sessions[s.id] = s
 	return s
 }

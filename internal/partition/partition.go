@@ -75,7 +75,7 @@ func StorageConfig(c config.Topic) storage.Config {
 		// The partition applies flush.messages itself, after releasing its
 		// append lock, so that concurrent producers share one fsync.
 		FlushMessages: math.MaxInt64,
-		FlushMs:            c.FlushMs,
+		FlushMs:       c.FlushMs,
 	}
 }
 
@@ -324,7 +324,6 @@ func (p *Partition) wake() {
 	}
 	p.waitMu.Unlock()
 }
-
 
 // FindBatchByTimestamp returns the first batch whose max timestamp is at or
 // after ts.
