@@ -3,7 +3,8 @@ package api
 // Produce v0-v12. v0-v2 carry magic v0/v1 message sets, which Kafka 4 no
 // longer accepts; like Kafka 4 we advertise them (librdkafka looks at them
 // before it enables compression) and refuse them with UNSUPPORTED_VERSION.
-// From v3 each partition carries exactly one record batch (magic v2).
+// From v3 each partition carries exactly one record batch (magic v2);
+// zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE before).
 // acks=0 gets no response at all. Transactions are not served yet, so a
 // transactional produce is refused with INVALID_TXN_STATE.
 
@@ -34,6 +35,7 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			code, msg := int16(0), ""
 			p := h.Partitions.Get(name, rp.Partition)
+			first, _ := batch.ParseHeader(rp.Records) // a zero header if short; Append validates
 			switch {
 			case req.Version < 3:
 				code = kerr.UnsupportedVersion.Code
@@ -43,9 +45,11 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 				code = kerr.UnknownTopicID.Code
 			case p == nil:
 				code = kerr.UnknownTopicOrPartition.Code
-			case req.TransactionID != nil || isTransactional(rp.Records):
+			case req.TransactionID != nil || first.Transactional():
 				// No transaction coordinator yet: nothing could have begun a transaction.
 				code, msg = kerr.InvalidTxnState.Code, "transactions are not supported by this broker yet"
+			case req.Version < 7 && first.Codec() == batch.Zstd:
+				code = kerr.UnsupportedCompressionType.Code
 			default:
 				r := p.Append(rp.Records)
 				code, msg = r.ErrorCode, r.ErrorMessage
@@ -63,9 +67,4 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 		return nil, nil
 	}
 	return resp, nil
-}
-
-func isTransactional(records []byte) bool {
-	hdr, err := batch.ParseHeader(records)
-	return err == nil && hdr.Transactional()
 }

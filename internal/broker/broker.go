@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/api"
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/quorum"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/storage"
@@ -47,6 +49,10 @@ type Broker struct {
 	handlers   *api.Handlers
 	addr       net.Addr
 	unsub      func()
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Start builds and starts a broker. On error everything already started is
@@ -58,7 +64,7 @@ func Start(cfg Config) (b *Broker, err error) {
 	if cfg.Listen == "" {
 		cfg.Listen = "localhost:9092"
 	}
-	b = &Broker{cfg: cfg, logger: cfg.Logger}
+	b = &Broker{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -143,6 +149,8 @@ func Start(cfg Config) (b *Broker, err error) {
 	if err := b.server.Serve(l); err != nil {
 		return nil, err
 	}
+	b.wg.Add(1)
+	go b.expireProducers(brokerCfg)
 	b.logger.Info("samsa broker listening", "addr", l.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data-dir", cfg.DataDir, "node-id", nodeID)
 	return b, nil
 }
@@ -151,12 +159,20 @@ func Start(cfg Config) (b *Broker, err error) {
 func (b *Broker) Addr() string { return b.addr.String() }
 
 // Close stops the broker: in-flight requests are answered, then the logs
-// are flushed and closed and the quorum stops.
+// are flushed and closed and the quorum stops. Later calls return the first
+// call's result.
 func (b *Broker) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.close() })
+	return b.closeErr
+}
+
+func (b *Broker) close() error {
 	var errs []error
 	if b.server != nil {
 		errs = append(errs, b.server.Close())
 	}
+	close(b.stop)
+	b.wg.Wait()
 	if b.unsub != nil {
 		b.unsub()
 	}
@@ -173,6 +189,25 @@ func (b *Broker) Close() error {
 		b.lock.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// expireProducers periodically forgets idempotent producers that have not
+// written for producer.id.expiration.ms, as Kafka does, so that producer
+// state does not grow without bound.
+func (b *Broker) expireProducers(cfg *config.Broker) {
+	defer b.wg.Done()
+	interval := time.Duration(cfg.Int64("producer.id.expiration.check.interval.ms", nil)) * time.Millisecond
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			expiration := time.Duration(cfg.Int64("producer.id.expiration.ms", b.controller.Image().BrokerConfigs)) * time.Millisecond
+			b.partitions.each(func(p *partition.Partition) { p.ExpireProducers(now, expiration) })
+		}
+	}
 }
 
 // advertised decides the host and port clients are told: the --advertise

@@ -149,6 +149,23 @@ func (r *partitions) removeStale(img *metadata.Image) {
 	}
 }
 
+// each calls fn for every local partition.
+func (r *partitions) each(fn func(*partition.Partition)) {
+	r.mu.RLock()
+	var all []*partition.Partition
+	for _, lt := range r.topics {
+		for _, p := range lt.parts {
+			if p != nil {
+				all = append(all, p)
+			}
+		}
+	}
+	r.mu.RUnlock()
+	for _, p := range all {
+		fn(p)
+	}
+}
+
 // closeAll closes every local partition.
 func (r *partitions) closeAll() {
 	r.syncMu.Lock()

@@ -108,6 +108,10 @@ var brokerDefinitions = []definition{
 		doc: "The replication factor of the offsets topic."},
 	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, def: "3000", valid: atLeast(0),
 		doc: "How long the group coordinator waits for more members to join a new group before the first rebalance."},
+	{name: "producer.id.expiration.ms", typ: TypeInt, def: "86400000", valid: atLeast(1), dynamic: true,
+		doc: "How long a partition remembers an idempotent producer's sequence state after its last write."},
+	{name: "producer.id.expiration.check.interval.ms", typ: TypeInt, def: "600000", valid: atLeast(1),
+		doc: "How often partitions forget idempotent producers past producer.id.expiration.ms."},
 }
 
 // topicDefinitions is the topic schema. A topic config's default is taken from

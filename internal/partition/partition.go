@@ -104,7 +104,7 @@ func (p *Partition) loadProducers() error {
 		}
 		next := from
 		batch.Iterate(chunk, func(h batch.Header, _ []byte) bool {
-			if h.ProducerID >= 0 && !h.Control() {
+			if h.ProducerID >= 0 {
 				p.producers.Update(h, h.BaseOffset)
 			}
 			next = h.LastOffset() + 1
@@ -271,7 +271,19 @@ func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
 			return -1, kerr.KafkaStorageError.Code
 		}
 	}
-	return p.log.LogStartOffset(), 0
+	start := p.log.LogStartOffset()
+	p.producers.TruncateBefore(start)
+	return start, 0
+}
+
+// ExpireProducers forgets idempotent producers whose last write is older
+// than expiration (producer.id.expiration.ms) and producers whose batches
+// all lie below the log start offset (removed by retention).
+func (p *Partition) ExpireProducers(now time.Time, expiration time.Duration) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.producers.TruncateBefore(p.log.LogStartOffset())
+	return n + p.producers.RemoveExpired(now.UnixMilli(), expiration.Milliseconds())
 }
 
 // Producers lists the idempotent producers with state in this partition.
