@@ -146,8 +146,9 @@ type response struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// maxPooledBuffer keeps huge one-off buffers out of the pool.
-const maxPooledBuffer = 4 << 20
+// maxPooledBuffer keeps huge one-off buffers out of the pool. Fetch
+// responses of many partitions run to several MiB; those are worth reusing.
+const maxPooledBuffer = 32 << 20
 
 func putBuf(b *[]byte) {
 	if cap(*b) <= maxPooledBuffer {
@@ -244,6 +245,10 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 // stays v0 so that a client can always read it), then the body.
 func encodeResponse(h Header, resp kmsg.Response) *[]byte {
 	bp := bufPool.Get().(*[]byte)
+	if need := sizeHint(resp); cap(*bp) < need {
+		// Grow once rather than by doubling through a large fetch.
+		*bp = make([]byte, 0, need)
+	}
 	b := append((*bp)[:0], 0, 0, 0, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(h.CorrelationID))
 	if resp.IsFlexible() && h.Key != 18 {
@@ -257,3 +262,20 @@ func encodeResponse(h Header, resp kmsg.Response) *[]byte {
 
 // String names the connection in logs.
 func (c *Conn) String() string { return fmt.Sprint(c.Remote) }
+
+// sizeHint estimates the encoded size of responses that carry records, so
+// that their buffer is allocated once.
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 64
+	for i := range f.Topics {
+		n += 64
+		for j := range f.Topics[i].Partitions {
+			n += 96 + len(f.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	return n
+}
