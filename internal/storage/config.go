@@ -30,6 +30,15 @@ type Config struct {
 	RetentionBytes     int64 // retention.bytes, -1 unlimited
 	FlushMessages      int64 // flush.messages: fsync once this many messages are unflushed (math.MaxInt64 = never by count)
 	FlushMs            int64 // flush.ms: fsync data older than this (math.MaxInt64 = never by time)
+
+	// Compact and Delete are cleanup.policy. Delete applies retention.ms and
+	// retention.bytes; Compact lets the cleaner keep only the latest record of
+	// each key. A Config with neither set is treated as delete, the default.
+	Compact, Delete        bool
+	DeleteRetentionMs      int64   // delete.retention.ms: how long a tombstone survives once its batch was cleaned
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio: dirty bytes / cleanable bytes that make a log worth cleaning
+	MinCompactionLagMs     int64   // min.compaction.lag.ms: segments with newer records are not cleaned yet
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms: dirty records older than this force a cleaning whatever the ratio
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -42,6 +51,11 @@ func DefaultConfig() Config {
 		RetentionBytes:     -1,
 		FlushMessages:      math.MaxInt64,
 		FlushMs:            math.MaxInt64,
+		Delete:             true,
+
+		DeleteRetentionMs:      24 * time.Hour.Milliseconds(),
+		MinCleanableDirtyRatio: 0.5,
+		MaxCompactionLagMs:     math.MaxInt64,
 	}
 }
 
@@ -65,6 +79,18 @@ func (c Config) normalized() Config {
 	if c.FlushMs < 0 {
 		c.FlushMs = 0
 	}
+	if !c.Compact && !c.Delete {
+		c.Delete = true
+	}
+	if c.DeleteRetentionMs < 0 {
+		c.DeleteRetentionMs = 0
+	}
+	if c.MaxCompactionLagMs <= 0 {
+		c.MaxCompactionLagMs = math.MaxInt64
+	}
+	if c.MinCompactionLagMs < 0 {
+		c.MinCompactionLagMs = 0
+	}
 	return c
 }
 
@@ -77,6 +103,26 @@ type Options struct {
 	// the Manager (default 1000). Each log also keeps its active segment open
 	// for writing.
 	MaxOpenSegments int
+	// Cleaner configures the log cleaner of compacted logs.
+	Cleaner CleanerOptions
+}
+
+// CleanerOptions are the log.cleaner.* broker configs.
+type CleanerOptions struct {
+	// Threads is log.cleaner.threads: how many logs are cleaned at once. Zero
+	// starts no cleaner goroutine (logs are then cleaned only by tests).
+	Threads int
+	// IOMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second: the bytes
+	// read plus written per second by all cleaner threads together; <= 0 is
+	// unlimited.
+	IOMaxBytesPerSecond float64
+	// Backoff is log.cleaner.backoff.ms: how long an idle cleaner thread
+	// sleeps before looking for work again (default 15 s).
+	Backoff time.Duration
+	// DedupeBufferSize is log.cleaner.dedupe.buffer.size: the memory of the
+	// offset maps of all threads (default 128 MiB); a pass cleans only as much
+	// of the dirty section as its share of it can map.
+	DedupeBufferSize int64
 }
 
 func (o Options) withDefaults() Options {
@@ -91,6 +137,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxOpenSegments <= 0 {
 		o.MaxOpenSegments = 1000
+	}
+	if o.Cleaner.Backoff <= 0 {
+		o.Cleaner.Backoff = 15 * time.Second
+	}
+	if o.Cleaner.DedupeBufferSize <= 0 {
+		o.Cleaner.DedupeBufferSize = 128 << 20
 	}
 	return o
 }

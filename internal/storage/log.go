@@ -38,7 +38,10 @@ type Log struct {
 	closed           bool
 	failed           error // a write or sync failed: appends and flushes refuse
 	appendedMessages int64
-	flushedMessages  int64 // appendedMessages when the last flush started
+	flushedMessages  int64                    // appendedMessages when the last flush started
+	firstDirty       int64                    // the cleaner cleaned the offsets below
+	tombstoneHorizon int64                    // ms: a cleaning pass is due then to drop tombstones
+	swapHook         func(point string) error // tests: fail at a named point of a swap
 
 	ckMu         sync.Mutex // serialises writes of the recovery-point file
 	checkpointed int64      // recovery point last written; guarded by ckMu

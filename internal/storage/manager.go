@@ -29,6 +29,8 @@ type Manager struct {
 	logs   map[string]*Log
 	closed bool
 
+	cleaner cleanerState
+
 	quit chan struct{}
 	wg   sync.WaitGroup
 }
@@ -43,7 +45,8 @@ type PartitionDir struct {
 // NewManager opens the data directory dataDir (creating it) and, if
 // retentionCheckInterval > 0, starts the goroutine that every interval runs
 // retention, time-based rolls, flush.ms flushes and recovery-point checkpoints
-// on every open log. Directories left by an interrupted DeleteLog are removed.
+// on every open log, and starts opts.Cleaner.Threads log cleaner goroutines.
+// Directories left by an interrupted DeleteLog are removed.
 func NewManager(dataDir string, opts Options, retentionCheckInterval time.Duration) (*Manager, error) {
 	opts = opts.withDefaults()
 	m := &Manager{
@@ -72,6 +75,7 @@ func NewManager(dataDir string, opts Options, retentionCheckInterval time.Durati
 			}
 		}
 	}
+	m.startCleaner(opts.Cleaner)
 	if retentionCheckInterval > 0 {
 		m.wg.Add(1)
 		go m.run(retentionCheckInterval)

@@ -81,6 +81,9 @@ func readCheckpoint[T any](l *Log, name string, parse func([]byte) (T, error)) (
 // load reads the directory, recovers the segments if the last shutdown was not
 // clean, and opens the active segment for appending.
 func (l *Log) load() error {
+	if err := l.completeSwaps(); err != nil {
+		return err
+	}
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return err
@@ -186,6 +189,7 @@ func (l *Log) load() error {
 	l.segments = segs
 	l.leo.Store(leo)
 	l.logStart.Store(logStart)
+	l.firstDirty = min(l.firstDirty, leo)
 	l.flushedTo = leo
 	l.lastFlush = l.now()
 	// From here on the shutdown is unclean until Close says otherwise.

@@ -190,6 +190,9 @@ func (l *Log) badIndex(v segView, interval int32, err error) {
 	if v.active != nil {
 		return
 	}
+	if v.seg.replaced.Load() {
+		return // the reader retries on the cleaned segment
+	}
 	v.seg.loadMu.Lock()
 	defer v.seg.loadMu.Unlock()
 	if x, err := l.rebuildIndex(v.seg, v.size, interval); err == nil {
@@ -213,8 +216,38 @@ func readErr(v segView, err error) error {
 // returns nothing; offset below the log start offset or above the LEO returns
 // ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64) ([]byte, error) {
-	sn, err := l.snapshot(offset)
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		var sn snapshot
+		data, err := l.readOnce(&sn, offset, maxBytes, maxOffset)
+		if attempt < maxReadAttempts && sn.stale() {
+			continue
+		}
+		return data, err
+	}
+}
+
+// maxReadAttempts bounds the retries of a read whose segments the cleaner
+// swapped out meanwhile; each retry reads a newer segment list, so it takes a
+// swap per attempt to exhaust them.
+const maxReadAttempts = 16
+
+// stale reports whether the cleaner replaced a segment of sn since sn was
+// taken. A reader of such a segment may have opened the cleaned file (the
+// swap sets the flag before the file is renamed in), so it retries on a fresh
+// snapshot; a reader that finds the flag clear after reading read the file
+// its snapshot described.
+func (sn *snapshot) stale() bool {
+	for _, s := range sn.segs {
+		if s.replaced.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Log) readOnce(sn *snapshot, offset int64, maxBytes int32, maxOffset int64) ([]byte, error) {
+	var err error
+	if *sn, err = l.snapshot(offset); err != nil {
 		return nil, err
 	}
 	if offset < sn.logStart || offset > sn.leo {
@@ -295,8 +328,19 @@ func readBatchAt(r io.ReaderAt, pos int64, h batchHeader) ([]byte, error) {
 // log start offset) whose max timestamp is >= ts, using the time index; the
 // caller refines to the record inside. found is false when no batch qualifies.
 func (l *Log) FindBatchByTimestamp(ts int64) ([]byte, bool, error) {
-	sn, err := l.snapshot(-1)
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		var sn snapshot
+		b, found, err := l.findBatchByTimestamp(&sn, ts)
+		if attempt < maxReadAttempts && sn.stale() {
+			continue
+		}
+		return b, found, err
+	}
+}
+
+func (l *Log) findBatchByTimestamp(sn *snapshot, ts int64) ([]byte, bool, error) {
+	var err error
+	if *sn, err = l.snapshot(-1); err != nil {
 		return nil, false, err
 	}
 	for j := range sn.segs {
@@ -363,8 +407,19 @@ func (l *Log) findTimestampInView(v segView, ts, logStart int64, interval int32)
 // MaxTimestampBatch returns the batch holding the largest max timestamp in the
 // log (the first such batch), for ListOffsets with timestamp -3.
 func (l *Log) MaxTimestampBatch() ([]byte, bool, error) {
-	sn, err := l.snapshot(-1)
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		var sn snapshot
+		b, found, err := l.maxTimestampBatch(&sn)
+		if attempt < maxReadAttempts && sn.stale() {
+			continue
+		}
+		return b, found, err
+	}
+}
+
+func (l *Log) maxTimestampBatch(sn *snapshot) ([]byte, bool, error) {
+	var err error
+	if *sn, err = l.snapshot(-1); err != nil {
 		return nil, false, err
 	}
 	best, bestTs, bestOff := -1, int64(-1), int64(-1)

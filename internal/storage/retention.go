@@ -46,7 +46,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	return err
 }
 
-// EnforceRetention deletes whole old segments, never the active one: those
+// EnforceRetention deletes whole old segments of a log whose cleanup.policy
+// has delete, never the active one: those
 // whose largest timestamp is older than now minus retention.ms, and the oldest
 // ones while the log exceeds retention.bytes without them. It advances the log
 // start offset and returns how many segments went.
@@ -55,6 +56,9 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 	defer l.mu.Unlock()
 	if err := l.usableLocked(); err != nil {
 		return 0, err
+	}
+	if !l.cfg.Delete {
+		return 0, nil // cleanup.policy=compact keeps old segments
 	}
 	candidates := l.segments[:len(l.segments)-1]
 	n := 0

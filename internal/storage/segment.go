@@ -46,6 +46,10 @@ type segment struct {
 	indexPath string
 	timePath  string
 	deleted   atomic.Bool
+	// replaced is set when the cleaner swaps the segment out: its files now
+	// hold the cleaned copy (or are gone), so a reader that read it retries
+	// on a fresh snapshot.
+	replaced atomic.Bool
 
 	// size is guarded by Log.mu; readers copy it in a snapshot.
 	size int64
@@ -287,6 +291,9 @@ func (l *Log) rebuildIndex(s *segment, size int64, interval int32) (*segIndex, e
 		l.logger.Error("segment has invalid batches", "segment", s.logPath, "err", err)
 	}
 	x := b.finish()
+	if s.replaced.Load() {
+		return x, nil // the files are the cleaned segment's now
+	}
 	if err := writeIndexFiles(l.fs, s, x, true); err != nil {
 		l.logger.Warn("cannot rewrite segment index", "segment", s.logPath, "err", err)
 	}

@@ -1,0 +1,502 @@
+package storage
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
+)
+
+// cleanerCheckpointFile holds a compacted log's cleaning progress:
+// "version: 0\nfirst_dirty_offset: N\ndelete_horizon_ms: M\n". Offsets below
+// N were cleaned; M is the earliest delete horizon of a tombstone still in
+// the log (math.MaxInt64 if none), when a pass is due to remove it.
+const cleanerCheckpointFile = "cleaner-checkpoint"
+
+// cleanPlan is what a pass over one log will do, decided from a snapshot of
+// its segments.
+type cleanPlan struct {
+	cfg        Config
+	segs       []*segment // every segment at the time, the last one active
+	sizes      []int64
+	dirty      int   // index in segs of the first segment with uncleaned records
+	end        int   // segments [0, end) are cleaned; end <= len(segs)-1
+	firstDirty int64 // offsets below were cleaned by earlier passes
+	dirtyBytes int64
+	totalBytes int64 // of segments [0, end)
+	ratio      float64
+	forced     bool // max.compaction.lag.ms passed or a tombstone horizon is due
+}
+
+// planClean decides whether the log is worth cleaning at now: it is if it is
+// compacted and either its dirty ratio reaches min.cleanable.dirty.ratio, its
+// oldest dirty record is older than max.compaction.lag.ms, or a tombstone's
+// delete horizon passed. Segments with records newer than
+// min.compaction.lag.ms, and the active segment, are left alone.
+func (l *Log) planClean(now int64) (cleanPlan, bool, error) {
+	l.mu.Lock()
+	if err := l.usableLocked(); err != nil {
+		l.mu.Unlock()
+		return cleanPlan{}, false, err
+	}
+	p := cleanPlan{cfg: l.cfg, segs: l.segments, firstDirty: max(l.firstDirty, l.logStart.Load())}
+	p.sizes = make([]int64, len(p.segs))
+	for i, s := range p.segs {
+		p.sizes[i] = s.size
+	}
+	horizon := l.tombstoneHorizon
+	l.mu.Unlock()
+	if !p.cfg.Compact || len(p.segs) < 2 {
+		return p, false, nil
+	}
+	// The first dirty segment is the first holding offsets >= firstDirty.
+	for p.dirty < len(p.segs)-1 && p.segs[p.dirty+1].base <= p.firstDirty {
+		p.dirty++
+	}
+	p.end = len(p.segs) - 1
+	if lag := p.cfg.MinCompactionLagMs; lag > 0 {
+		for i := p.dirty; i < p.end; i++ {
+			x, err := l.loadIndex(p.segs[i], p.sizes[i], p.segs[i+1].base, p.cfg.IndexIntervalBytes)
+			if err != nil {
+				return p, false, err
+			}
+			if ts, _ := x.maxTimestamp(); ts > now-lag {
+				p.end = i
+				break
+			}
+		}
+	}
+	p.dirty = min(p.dirty, p.end)
+	for i := 0; i < p.end; i++ {
+		p.totalBytes += p.sizes[i]
+		if i >= p.dirty {
+			p.dirtyBytes += p.sizes[i]
+		}
+	}
+	if p.totalBytes > 0 {
+		p.ratio = float64(p.dirtyBytes) / float64(p.totalBytes)
+	}
+	if p.dirtyBytes > 0 && p.cfg.MaxCompactionLagMs < math.MaxInt64 {
+		ts, err := l.firstTimestamp(p.segs[p.dirty], p.sizes[p.dirty])
+		if err != nil {
+			return p, false, err
+		}
+		p.forced = ts >= 0 && now-ts > p.cfg.MaxCompactionLagMs
+	}
+	p.forced = p.forced || (horizon <= now && p.end > 0)
+	ok := p.forced || (p.dirtyBytes > 0 && p.ratio >= p.cfg.MinCleanableDirtyRatio)
+	return p, ok, nil
+}
+
+// firstTimestamp returns the max timestamp of the first batch of s, or -1.
+func (l *Log) firstTimestamp(s *segment, size int64) (int64, error) {
+	if size < batchHeaderSize {
+		return -1, nil
+	}
+	h, err := l.handles.acquire(s.logPath)
+	if err != nil {
+		return 0, err
+	}
+	defer l.handles.release(h)
+	var hdr [batchHeaderSize]byte
+	if _, err := h.f.ReadAt(hdr[:], 0); err != nil {
+		return 0, err
+	}
+	bh, err := parseHeader(hdr[:])
+	return bh.maxTimestamp, err
+}
+
+// passStats is what one cleaning pass did.
+type passStats struct {
+	bytesRead, bytesWritten  int64
+	recordsRead, recordsKept int64
+	segmentsIn, segmentsOut  int
+	minHorizon               int64 // earliest delete horizon of a tombstone kept
+}
+
+// cleaner is what a pass needs from its Manager.
+type cleaner struct {
+	mapEntries int
+	throttle   *throttler
+	quit       <-chan struct{}
+}
+
+var errCleanAborted = errors.New("storage: cleaning aborted")
+
+// clean runs one pass of p: it maps the keys of the dirty section to their
+// latest offsets, then rewrites segments [0, end) in groups that fit
+// segment.bytes, keeping only records no later record of their key
+// supersedes, and swaps each group in.
+func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
+	st := passStats{minHorizon: math.MaxInt64}
+	om := newOffsetMap(c.mapEntries)
+	producers := map[int64]int64{} // producer ID -> last offset of its last batch
+	end := p.end
+	for i := p.dirty; i < end; i++ {
+		err := l.eachBatch(p.segs[i], p.sizes[i], c, &st, func(_ int64, h batchHeader, b []byte) error {
+			noteProducer(producers, h, b)
+			if b[attributesOffset+1]&attrControl != 0 {
+				return nil
+			}
+			data, err := decompressRecords(int(b[attributesOffset+1]&attrCodecMask), b[batchHeaderSize:])
+			if err != nil {
+				return err
+			}
+			return scanRecords(data, h.recordCount, func(r *rawRecord) {
+				if r.key != nil {
+					om.put(r.key, h.baseOffset+int64(r.offsetDelta))
+				}
+			})
+		})
+		if err != nil {
+			return st, err
+		}
+		if om.full() {
+			end = i + 1 // map only as much as fits; the rest is cleaned next time
+		}
+	}
+	// The last batch of each idempotent producer is kept (empty if all its
+	// records go) so that its sequence number survives in the log, as Kafka
+	// does; that needs the producers' batches outside the dirty section too.
+	for i, s := range p.segs {
+		if i >= p.dirty && i < end {
+			continue
+		}
+		if err := l.eachHeader(s, p.sizes[i], func(h batchHeader, b []byte) { noteProducer(producers, h, b) }); err != nil {
+			return st, err
+		}
+	}
+	for i := 0; i < end; {
+		j, size := i+1, p.sizes[i]
+		for j < end && size+p.sizes[j] <= p.cfg.SegmentBytes && p.segs[j+1].base-1-p.segs[i].base <= math.MaxInt32 {
+			size += p.sizes[j]
+			j++
+		}
+		if err := l.cleanGroup(now, p, i, j, om, producers, c, &st); err != nil {
+			return st, err
+		}
+		i = j
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return st, ErrClosed
+	}
+	if end < len(p.segs) {
+		l.firstDirty = max(l.firstDirty, p.segs[end].base)
+	}
+	l.tombstoneHorizon = st.minHorizon
+	data := fmt.Sprintf("version: 0\nfirst_dirty_offset: %d\ndelete_horizon_ms: %d\n", l.firstDirty, l.tombstoneHorizon)
+	return st, vfs.WriteFileAtomic(l.fs, l.dir, filepath.Join(l.dir, cleanerCheckpointFile), []byte(data))
+}
+
+func noteProducer(producers map[int64]int64, h batchHeader, b []byte) {
+	if pid := int64(binary.BigEndian.Uint64(b[producerIDOffset:])); pid >= 0 {
+		producers[pid] = max(producers[pid], h.lastOffset())
+	}
+}
+
+// eachBatch calls fn with every whole batch of s (the first size bytes),
+// checking CRCs and throttling. b is only valid during the call.
+func (l *Log) eachBatch(s *segment, size int64, c cleaner, st *passStats, fn func(pos int64, h batchHeader, b []byte) error) error {
+	fh, err := l.handles.acquire(s.logPath)
+	if err != nil {
+		return err
+	}
+	defer l.handles.release(fh)
+	br := bufio.NewReaderSize(io.NewSectionReader(fh.f, 0, size), 256<<10)
+	var buf []byte
+	var sinceThrottle int64
+	for pos := int64(0); pos < size; {
+		if size-pos < batchHeaderSize {
+			return fmt.Errorf("%w: torn batch header at position %d of %s", ErrCorrupt, pos, s.logPath)
+		}
+		buf = append(buf[:0], make([]byte, batchHeaderSize)...)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return err
+		}
+		h, err := parseHeader(buf)
+		if err != nil {
+			return fmt.Errorf("%s at position %d: %w", s.logPath, pos, err)
+		}
+		if h.size > size-pos {
+			return fmt.Errorf("%w: torn batch at position %d of %s", ErrCorrupt, pos, s.logPath)
+		}
+		buf = append(buf, make([]byte, h.size-batchHeaderSize)...)
+		if _, err := io.ReadFull(br, buf[batchHeaderSize:]); err != nil {
+			return err
+		}
+		if !batchCRCValid(buf) {
+			return fmt.Errorf("%w: CRC mismatch at position %d of %s", ErrCorrupt, pos, s.logPath)
+		}
+		if err := fn(pos, h, buf); err != nil {
+			return err
+		}
+		pos += h.size
+		st.bytesRead += h.size
+		if sinceThrottle += h.size; sinceThrottle >= 64<<10 {
+			if !c.throttle.wait(sinceThrottle, c.quit) {
+				return errCleanAborted
+			}
+			sinceThrottle = 0
+		}
+	}
+	if !c.throttle.wait(sinceThrottle, c.quit) {
+		return errCleanAborted
+	}
+	return nil
+}
+
+// eachHeader calls fn with the header bytes of every batch of s.
+func (l *Log) eachHeader(s *segment, size int64, fn func(h batchHeader, hdr []byte)) error {
+	fh, err := l.handles.acquire(s.logPath)
+	if err != nil {
+		return err
+	}
+	defer l.handles.release(fh)
+	w := newWalker(fh.f, size)
+	defer w.release()
+	for pos := int64(0); pos < size; {
+		h, err := w.header(pos)
+		if err != nil {
+			return err
+		}
+		fn(h, (*w.buf)[pos-w.bufPos:])
+		pos += h.size
+	}
+	return nil
+}
+
+// groupWriter writes the cleaned copy of a group of segments.
+type groupWriter struct {
+	f    vfs.File
+	buf  []byte
+	pos  int64 // bytes written or buffered
+	idx  *indexBuilder
+	recs []rawRecord // scratch
+	body []byte      // scratch
+}
+
+func (w *groupWriter) add(b []byte) error {
+	h, err := parseHeader(b)
+	if err != nil {
+		return err
+	}
+	w.idx.add(h, w.pos)
+	w.buf = append(w.buf, b...)
+	w.pos += int64(len(b))
+	if len(w.buf) >= 1<<20 {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *groupWriter) flush() error {
+	_, err := w.f.Write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+// cleanGroup rewrites segments p.segs[i:j] into one segment at
+// <base>.log.cleaned (with its indexes) and swaps it in.
+func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, producers map[int64]int64, c cleaner, st *passStats) (err error) {
+	group := p.segs[i:j]
+	ns := newSegment(l.dir, group[0].base)
+	paths := cleanedPaths(ns)
+	f, err := l.fs.OpenFile(paths[0], os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			for _, path := range paths {
+				l.fs.Remove(path)
+			}
+		}
+	}()
+	w := &groupWriter{f: f, idx: newIndexBuilder(ns.base, p.cfg.IndexIntervalBytes)}
+	var lastDropped []byte // header of the group's last batch if it went
+	for k, s := range group {
+		err := l.eachBatch(s, p.sizes[i+k], c, st, func(_ int64, h batchHeader, b []byte) error {
+			out, err := w.filter(now, p.cfg, h, b, om, producers, st)
+			if err != nil {
+				return err
+			}
+			if out == nil {
+				lastDropped = append(lastDropped[:0], b[:batchHeaderSize]...)
+				return nil
+			}
+			lastDropped = lastDropped[:0]
+			return w.add(out)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(lastDropped) > 0 {
+		// Keep the group's last offset in the log: recovery from a crash
+		// during the swap finds the segments the group replaced by it, and
+		// consumers skip past it (KAFKA-5443).
+		if err := w.add(emptyBatch(lastDropped)); err != nil {
+			return err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	st.bytesWritten += w.pos
+	if !c.throttle.wait(w.pos, c.quit) {
+		return errCleanAborted
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	x := w.idx.finish()
+	if err := writeWhole(l.fs, paths[1], appendOffsetIndex(nil, x.offsets), true); err != nil {
+		return err
+	}
+	if err := writeWhole(l.fs, paths[2], appendTimeIndex(nil, x.times), true); err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return err
+	}
+	if err := l.hook("cleaned"); err != nil {
+		return err
+	}
+	ns.size = w.pos
+	ns.index.Store(x)
+	st.segmentsIn += len(group)
+	st.segmentsOut++
+	return l.swapIn(group, ns)
+}
+
+// filter returns the batch b as the cleaner keeps it: b itself if every
+// record stays, a rebuilt batch holding the survivors, an empty batch for an
+// idempotent producer's last batch, or nil if the batch goes.
+func (w *groupWriter) filter(now int64, cfg Config, h batchHeader, b []byte, om *offsetMap, producers map[int64]int64, st *passStats) ([]byte, error) {
+	attrs := b[attributesOffset+1]
+	if attrs&attrControl != 0 {
+		return b, nil // transaction markers: kept until transactions exist
+	}
+	codec := int(attrs & attrCodecMask)
+	baseTs := int64(binary.BigEndian.Uint64(b[baseTimestampOffset:]))
+	hasHorizon := attrs&attrDeleteHorizon != 0
+	horizonPassed := hasHorizon && now >= baseTs
+	data, err := decompressRecords(codec, b[batchHeaderSize:])
+	if err != nil {
+		return nil, err
+	}
+	w.recs = w.recs[:0]
+	tombstones := false
+	err = scanRecords(data, h.recordCount, func(r *rawRecord) {
+		st.recordsRead++
+		// Records without a key have no place in a compacted log: Kafka's
+		// cleaner drops them too.
+		if r.key == nil || om.get(r.key) > h.baseOffset+int64(r.offsetDelta) {
+			return
+		}
+		if r.nullValue {
+			if horizonPassed {
+				return
+			}
+			tombstones = true
+		}
+		w.recs = append(w.recs, *r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.recordsKept += int64(len(w.recs))
+	if len(w.recs) == 0 {
+		if pid := int64(binary.BigEndian.Uint64(b[producerIDOffset:])); pid >= 0 && producers[pid] == h.lastOffset() {
+			return emptyBatch(b), nil
+		}
+		return nil, nil
+	}
+	if len(w.recs) == int(h.recordCount) && (!tombstones || hasHorizon) {
+		if tombstones {
+			st.minHorizon = min(st.minHorizon, baseTs)
+		}
+		return b, nil
+	}
+	// Rebuild: same base offset and last offset delta (so the producer's last
+	// sequence stays, KAFKA-5443), same producer fields and codec.
+	newBase := baseTs
+	newAttrs := attrs &^ attrDeleteHorizon
+	switch {
+	case tombstones && hasHorizon:
+		newAttrs |= attrDeleteHorizon
+		st.minHorizon = min(st.minHorizon, baseTs)
+	case tombstones:
+		// KIP-534: the tombstones stay delete.retention.ms from now; the
+		// base timestamp carries that horizon and record timestamp deltas
+		// are rewritten against it.
+		newBase = now + cfg.DeleteRetentionMs
+		newAttrs |= attrDeleteHorizon
+		st.minHorizon = min(st.minHorizon, newBase)
+	case hasHorizon:
+		newBase = baseTs + w.recs[0].tsDelta
+	}
+	maxTs := int64(binary.BigEndian.Uint64(b[maxTsOffset:]))
+	logAppendTime := attrs&0x08 != 0
+	if !logAppendTime {
+		maxTs = -1
+	}
+	w.body = w.body[:0]
+	for k := range w.recs {
+		r := &w.recs[k]
+		ts := baseTs + r.tsDelta
+		if !logAppendTime {
+			maxTs = max(maxTs, ts)
+		}
+		w.body = appendRawRecord(w.body, r, ts-newBase)
+	}
+	out := make([]byte, batchHeaderSize, batchHeaderSize+len(w.body)+64)
+	copy(out, b[:batchHeaderSize])
+	out[attributesOffset+1] = newAttrs
+	binary.BigEndian.PutUint64(out[baseTimestampOffset:], uint64(newBase))
+	binary.BigEndian.PutUint64(out[maxTsOffset:], uint64(maxTs))
+	binary.BigEndian.PutUint32(out[recordCountOffset:], uint32(len(w.recs)))
+	out = compressRecords(out, codec, w.body)
+	finishBatch(out)
+	return out, nil
+}
+
+// emptyBatch returns a batch with no records and the header of the batch
+// whose first bytes are hdr, uncompressed, as Kafka's writeEmptyHeader.
+func emptyBatch(hdr []byte) []byte {
+	out := append([]byte(nil), hdr[:batchHeaderSize]...)
+	attrs := out[attributesOffset+1]
+	if attrs&attrDeleteHorizon != 0 {
+		copy(out[baseTimestampOffset:baseTimestampOffset+8], out[maxTsOffset:maxTsOffset+8])
+	}
+	out[attributesOffset+1] = attrs &^ (attrCodecMask | attrDeleteHorizon)
+	binary.BigEndian.PutUint32(out[recordCountOffset:], 0)
+	finishBatch(out)
+	return out
+}
+
+// CleanerStats are the totals of a Manager's cleaning passes.
+type CleanerStats struct {
+	Passes       int64
+	BytesRead    int64 // log bytes read (mapping the dirty section and rewriting)
+	BytesWritten int64 // bytes of cleaned segments written
+	BytesCleaned int64 // size of the segments rewritten
+	RecordsRead  int64
+	RecordsKept  int64
+	Duration     time.Duration // time spent in passes
+	LastPass     time.Duration
+	Errors       int64
+}
