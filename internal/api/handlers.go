@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/quorum"
@@ -40,6 +41,8 @@ type Handlers struct {
 	Now            func() time.Time
 	Logger         *slog.Logger
 	LogDir         string
+	// Groups coordinates consumer groups and their committed offsets.
+	Groups *group.Coordinator
 
 	once  sync.Once
 	table [maxKey + 1]*entry
@@ -78,6 +81,15 @@ func table() []entry {
 		{1, 4, 16, handle(fetch)},
 		{2, 1, 8, handle(listOffsets)},
 		{3, 0, 12, handle(metadataHandler)},
+		{8, 2, 9, handle(offsetCommit)},
+		{9, 1, 9, handle(offsetFetch)},
+		{10, 0, 6, handle(findCoordinator)},
+		{11, 2, 9, handle(joinGroup)},
+		{12, 0, 4, handle(heartbeat)},
+		{13, 0, 5, handle(leaveGroup)},
+		{14, 0, 5, handle(syncGroup)},
+		{15, 0, 6, handle(describeGroups)},
+		{16, 0, 5, handle(listGroups)},
 		{18, 0, 4, handle(apiVersions)},
 		{19, 2, 7, handle(createTopics)},
 		{20, 1, 6, handle(deleteTopics)},
@@ -88,7 +100,9 @@ func table() []entry {
 		{33, 0, 2, handle(alterConfigs)},
 		{35, 1, 4, handle(describeLogDirs)},
 		{37, 0, 3, handle(createPartitions)},
+		{42, 0, 2, handle(deleteGroups)},
 		{44, 0, 1, handle(incrementalAlterConfigs)},
+		{47, 0, 0, handle(offsetDelete)},
 		{60, 0, 1, handle(describeCluster)},
 		{61, 0, 0, handle(describeProducers)},
 	}
@@ -132,7 +146,7 @@ func (h *Handlers) Serve(ctx context.Context, c *server.Conn, hdr server.Header,
 	if err := req.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("api: decoding key %d v%d: %w", hdr.Key, hdr.Version, err)
 	}
-	resp, err := e.serve(h, ctx, req)
+	resp, err := e.serve(h, withClient(ctx, c, hdr), req)
 	if err != nil || resp == nil {
 		return nil, err
 	}

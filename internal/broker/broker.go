@@ -15,6 +15,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/api"
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/quorum"
@@ -47,6 +48,7 @@ type Broker struct {
 	partitions *partitions
 	server     *server.Server
 	handlers   *api.Handlers
+	groups     *group.Coordinator
 	addr       net.Addr
 	unsub      func()
 	stop       chan struct{}
@@ -124,7 +126,16 @@ func Start(cfg Config) (b *Broker, err error) {
 	img := b.controller.Image()
 	b.partitions.removeStale(img)
 	b.partitions.reconcile(img)
-	b.unsub = b.controller.Subscribe(func(_, next *metadata.Image) { b.partitions.reconcile(next) })
+	if err := b.startGroups(ctx, brokerCfg); err != nil {
+		l.Close()
+		return nil, err
+	}
+	b.unsub = b.controller.Subscribe(func(_, next *metadata.Image) {
+		b.partitions.reconcile(next)
+		if err := b.syncGroups(); err != nil {
+			b.logger.Error("loading group coordinator state", "err", err)
+		}
+	})
 
 	b.handlers = &api.Handlers{
 		NodeID:         nodeID,
@@ -139,6 +150,7 @@ func Start(cfg Config) (b *Broker, err error) {
 			return first, block, err
 		}),
 		Sessions: api.NewFetchSessions(1000),
+		Groups:   b.groups,
 		Logger:   cfg.Logger,
 		LogDir:   cfg.DataDir,
 	}
@@ -175,6 +187,9 @@ func (b *Broker) close() error {
 	b.wg.Wait()
 	if b.unsub != nil {
 		b.unsub()
+	}
+	if b.groups != nil {
+		b.groups.Close()
 	}
 	if b.partitions != nil {
 		b.partitions.closeAll()

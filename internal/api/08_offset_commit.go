@@ -1,0 +1,64 @@
+package api
+
+// OffsetCommit v2-v9 (Kafka 4's range). Commits from group members are
+// checked against the group's generation (ILLEGAL_GENERATION) and members
+// (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID for v7+ static members); a
+// generation of -1 with no member ID commits for a group without members
+// (a simple consumer or an admin tool). Partitions of unknown topics get
+// UNKNOWN_TOPIC_OR_PARTITION each. v2-v4's retention time is ignored:
+// offsets.retention.minutes applies. v6+ stores the leader epoch. v10
+// (topic IDs) is not served.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/group"
+)
+
+func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest) (*kmsg.OffsetCommitResponse, error) {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	img := h.image()
+	cr := group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID}
+	type slot struct{ topic, partition, commit int }
+	var slots []slot
+	for ti, rt := range req.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		t := img.Topics[rt.Topic]
+		for pi, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else {
+				epoch := int32(-1)
+				if req.Version >= 6 {
+					epoch = rp.LeaderEpoch
+				}
+				var meta string
+				if rp.Metadata != nil {
+					meta = *rp.Metadata
+				}
+				slots = append(slots, slot{ti, pi, len(cr.Commits)})
+				cr.Commits = append(cr.Commits, group.Commit{
+					TopicPartition: group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition},
+					Offset:         group.Offset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: meta},
+				})
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	code, codes := h.Groups.CommitOffsets(cr)
+	for _, s := range slots {
+		c := codes[s.commit]
+		if code != 0 {
+			c = code
+		}
+		resp.Topics[s.topic].Partitions[s.partition].ErrorCode = c
+	}
+	return resp, nil
+}

@@ -1,0 +1,72 @@
+package api
+
+// FindCoordinator v0-v6. v0-v3 look up one key, v4+ a batch of keys
+// (KIP-699). Group keys (type 0) map to the leader of partition
+// abs(hashCode(group)) % N of __consumer_offsets. Transaction keys (type 1)
+// and share groups (type 2) are not served: the transaction coordinator
+// does not exist yet, so they get INVALID_REQUEST with a message rather than
+// a coordinator that would never answer.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/group"
+)
+
+// OffsetsTopic is the internal topic holding groups and their offsets.
+const OffsetsTopic = "__consumer_offsets"
+
+func findCoordinator(h *Handlers, _ context.Context, req *kmsg.FindCoordinatorRequest) (*kmsg.FindCoordinatorResponse, error) {
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	keys := req.CoordinatorKeys
+	if req.Version < 4 {
+		keys = []string{req.CoordinatorKey}
+	}
+	for _, key := range keys {
+		c := h.coordinatorFor(req.CoordinatorType, key)
+		if req.Version < 4 {
+			resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
+			resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
+			return resp, nil
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	return resp, nil
+}
+
+func (h *Handlers) coordinatorFor(keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	c := kmsg.NewFindCoordinatorResponseCoordinator()
+	c.Key, c.NodeID, c.Port = key, -1, -1
+	fail := func(code int16, msg string) kmsg.FindCoordinatorResponseCoordinator {
+		c.ErrorCode = code
+		if msg != "" {
+			c.ErrorMessage = &msg
+		}
+		return c
+	}
+	switch keyType {
+	case 0:
+	case 1:
+		return fail(kerr.InvalidRequest.Code, "transactions are not supported yet")
+	default:
+		return fail(kerr.InvalidRequest.Code, "unsupported coordinator type")
+	}
+	if key == "" {
+		return fail(kerr.InvalidRequest.Code, "empty group ID")
+	}
+	img := h.image()
+	t := img.Topics[OffsetsTopic]
+	if t == nil || len(t.Partitions) == 0 || h.Groups == nil {
+		return fail(kerr.CoordinatorNotAvailable.Code, "")
+	}
+	p := t.Partitions[group.PartitionFor(key, int32(len(t.Partitions)))]
+	b, ok := img.Brokers[p.Leader]
+	if !ok {
+		return fail(kerr.CoordinatorNotAvailable.Code, "")
+	}
+	c.NodeID, c.Host, c.Port = b.ID, b.Host, b.Port
+	return c
+}

@@ -1,0 +1,21 @@
+package api
+
+// ListGroups v0-v5: the groups this broker coordinates. v4+ filters by
+// state (KIP-518) and reports it; v5+ filters by type (KIP-848) and reports
+// it: every group is "classic" until KIP-848 groups exist.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func listGroups(h *Handlers, _ context.Context, req *kmsg.ListGroupsRequest) (*kmsg.ListGroupsResponse, error) {
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	for _, l := range h.Groups.ListGroups(req.StatesFilter, req.TypesFilter) {
+		g := kmsg.NewListGroupsResponseGroup()
+		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State, l.Type
+		resp.Groups = append(resp.Groups, g)
+	}
+	return resp, nil
+}

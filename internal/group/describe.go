@@ -1,0 +1,135 @@
+package group
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+)
+
+// Description is a group as DescribeGroups reports it.
+type Description struct {
+	Err          int16
+	Group        string
+	State        string
+	ProtocolType string
+	Protocol     string
+	Members      []MemberDescription
+}
+
+// MemberDescription is one member as DescribeGroups reports it.
+type MemberDescription struct {
+	MemberID   string
+	InstanceID *string
+	ClientID   string
+	ClientHost string
+	Metadata   []byte
+	Assignment []byte
+}
+
+// DescribeGroup describes a group; an unknown group is reported Dead with
+// GROUP_ID_NOT_FOUND in Err (callers of old versions drop the error).
+func (c *Coordinator) DescribeGroup(groupID string) Description {
+	d := Description{Group: groupID}
+	_, g, code := c.lookup(groupID, false)
+	if code != 0 {
+		d.Err = code
+		return d
+	}
+	if g == nil {
+		d.Err, d.State = kerr.GroupIDNotFound.Code, Dead.String()
+		return d
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d.State, d.ProtocolType = g.state.String(), g.protocolType
+	if g.state == Dead {
+		d.Err = kerr.GroupIDNotFound.Code
+		return d
+	}
+	if g.state == Stable {
+		d.Protocol = g.protocol
+	}
+	for _, m := range g.sorted() {
+		md := MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost}
+		if g.state == Stable {
+			md.Metadata, md.Assignment = m.metadataFor(g.protocol), m.assignment
+		}
+		d.Members = append(d.Members, md)
+	}
+	return d
+}
+
+// Listing is one group as ListGroups reports it.
+type Listing struct {
+	Group        string
+	ProtocolType string
+	State        string
+	Type         string // "classic"
+}
+
+// ListGroups lists the groups this broker coordinates, filtered by state
+// and type (case-insensitive; empty filters match everything).
+func (c *Coordinator) ListGroups(states, types []string) []Listing {
+	match := func(filter []string, v string) bool {
+		if len(filter) == 0 {
+			return true
+		}
+		for _, f := range filter {
+			if strings.EqualFold(f, v) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []Listing
+	for _, s := range c.allShards() {
+		for _, g := range s.all() {
+			g.mu.Lock()
+			l := Listing{Group: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
+			g.mu.Unlock()
+			if l.State != Dead.String() && match(states, l.State) && match(types, l.Type) {
+				out = append(out, l)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out
+}
+
+// DeleteGroup deletes an empty group and its offsets.
+func (c *Coordinator) DeleteGroup(groupID string) int16 {
+	s, g, code := c.lookup(groupID, false)
+	if code != 0 {
+		return code
+	}
+	if g == nil {
+		return kerr.GroupIDNotFound.Code
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch g.state {
+	case Dead:
+		return kerr.GroupIDNotFound.Code
+	case Empty:
+	default:
+		return kerr.NonEmptyGroup.Code
+	}
+	var recs []batch.Record
+	for topic, ps := range g.offsets {
+		for p := range ps {
+			recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
+		}
+	}
+	recs = append(recs, batch.Record{Key: groupKey(g.id)})
+	if code := g.append(recs); code != 0 {
+		return code
+	}
+	g.offsets = map[string]map[int32]Offset{}
+	g.stopTimer()
+	g.state = Dead
+	s.remove(g)
+	return 0
+}

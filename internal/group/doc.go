@@ -1,0 +1,44 @@
+// Package group is the group coordinator: Kafka's classic consumer-group
+// protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, static membership
+// per KIP-345) and committed offsets, both kept in the internal compacted
+// topic __consumer_offsets.
+//
+// # Ownership
+//
+// A group belongs to partition abs(javaHashCode(groupID)) % N of
+// __consumer_offsets (see [PartitionFor]); the broker leading that partition
+// coordinates the group. The coordinator keeps one shard per partition it
+// leads ([Coordinator.Sync] loads and unloads shards as leadership changes),
+// so a broker that does not lead the partition answers NOT_COORDINATOR.
+//
+// Each group has one mutex guarding its state machine (Empty,
+// PreparingRebalance, CompletingRebalance, Stable, Dead), its members and
+// its committed offsets. A shard's mutex guards only its map of groups; it
+// may be taken while a group's mutex is held (to forget a dead group), never
+// the other way round. Requests that must wait for
+// a rebalance (JoinGroup, SyncGroup) park on a per-member channel that the
+// state machine answers.
+//
+// # Goroutines
+//
+// Timers (session timeouts, rebalance timeouts, the initial rebalance
+// delay) come from the injected [Clock]; their callbacks take the group's
+// mutex and check that they are still current. One goroutine expires the
+// offsets of groups that stayed empty past offsets.retention.minutes.
+// [Coordinator.Close] stops the timers and waits for every callback and
+// for that goroutine.
+//
+// # Records
+//
+// __consumer_offsets holds Kafka's records, encoded with kmsg:
+//
+//	offset commit   key   int16 version=1 | string group | string topic | int32 partition
+//	                value OffsetCommitValue v3: int16 3 | int64 offset | int32 leader epoch |
+//	                      string metadata | int64 commit timestamp
+//	group metadata  key   int16 version=2 | string group
+//	                value GroupMetadataValue v3 (protocol type, generation,
+//	                      protocol, leader, state timestamp, members)
+//
+// A null value is a tombstone: the offset or the group was deleted. On
+// load the partition is replayed from its start, later records winning.
+package group

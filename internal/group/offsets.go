@@ -1,0 +1,268 @@
+package group
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+)
+
+// TopicPartition names one partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// Commit is one offset to commit.
+type Commit struct {
+	TopicPartition
+	Offset
+}
+
+// CommitRequest is an OffsetCommit request whose partitions all exist (the
+// caller answers unknown ones).
+type CommitRequest struct {
+	Group      string
+	Generation int32 // -1 for a commit from outside the group
+	MemberID   string
+	InstanceID *string
+	Commits    []Commit
+}
+
+// CommitOffsets stores offsets. It returns an error for the whole request,
+// or one code per commit.
+func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
+	codes := make([]int16, len(req.Commits))
+	if req.Group == "" {
+		return kerr.InvalidGroupID.Code, codes
+	}
+	simple := req.Generation < 0 && req.MemberID == ""
+	_, g, code := c.lookup(req.Group, simple)
+	if code != 0 {
+		return code, codes
+	}
+	if g == nil {
+		return kerr.IllegalGeneration.Code, codes
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == Dead {
+		return kerr.CoordinatorNotAvailable.Code, codes
+	}
+	if simple {
+		if g.state != Empty {
+			// Only a member may commit for a group with members.
+			return kerr.UnknownMemberID.Code, codes
+		}
+	} else {
+		m, code := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
+		if code != 0 {
+			return code, codes
+		}
+		if g.state == CompletingRebalance {
+			return kerr.RebalanceInProgress.Code, codes
+		}
+		g.scheduleSession(m)
+	}
+	now := g.c.now().UnixMilli()
+	var recs []batch.Record
+	var ok []int
+	for i, cm := range req.Commits {
+		if len(cm.Metadata) > g.c.cfg.MaxMetadataBytes {
+			codes[i] = kerr.OffsetMetadataTooLarge.Code
+			continue
+		}
+		cm.CommitTime = now
+		req.Commits[i] = cm
+		recs = append(recs, batch.Record{Key: offsetKey(g.id, cm.Topic, cm.Partition), Value: offsetValue(cm.Offset)})
+		ok = append(ok, i)
+	}
+	if len(recs) == 0 {
+		return 0, codes
+	}
+	if code := g.append(recs); code != 0 {
+		for _, i := range ok {
+			codes[i] = code
+		}
+		return 0, codes
+	}
+	for _, i := range ok {
+		cm := req.Commits[i]
+		if g.offsets[cm.Topic] == nil {
+			g.offsets[cm.Topic] = make(map[int32]Offset)
+		}
+		g.offsets[cm.Topic][cm.Partition] = cm.Offset
+	}
+	return 0, codes
+}
+
+// FetchedOffset is one committed offset, or Offset -1 for none.
+type FetchedOffset struct {
+	TopicPartition
+	Offset
+}
+
+// FetchOffsets returns the group's committed offsets of the given
+// partitions, or all of them when partitions is nil.
+func (c *Coordinator) FetchOffsets(groupID string, partitions []TopicPartition) ([]FetchedOffset, int16) {
+	_, g, code := c.lookup(groupID, false)
+	if code != 0 {
+		return nil, code
+	}
+	var out []FetchedOffset
+	if g == nil {
+		for _, tp := range partitions {
+			out = append(out, FetchedOffset{TopicPartition: tp, Offset: Offset{Offset: -1, LeaderEpoch: -1}})
+		}
+		return out, 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if partitions == nil {
+		for topic, ps := range g.offsets {
+			for p, o := range ps {
+				out = append(out, FetchedOffset{TopicPartition{topic, p}, o})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Topic != out[j].Topic {
+				return out[i].Topic < out[j].Topic
+			}
+			return out[i].Partition < out[j].Partition
+		})
+		return out, 0
+	}
+	for _, tp := range partitions {
+		o, ok := g.offsets[tp.Topic][tp.Partition]
+		if !ok {
+			o = Offset{Offset: -1, LeaderEpoch: -1}
+		}
+		out = append(out, FetchedOffset{tp, o})
+	}
+	return out, 0
+}
+
+// DeleteOffsets removes committed offsets of a group. A group with members
+// keeps the offsets of topics it is subscribed to
+// (GROUP_SUBSCRIBED_TO_TOPIC).
+func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition) (int16, []int16) {
+	codes := make([]int16, len(partitions))
+	_, g, code := c.lookup(groupID, false)
+	if code != 0 {
+		return code, codes
+	}
+	if g == nil {
+		return kerr.GroupIDNotFound.Code, codes
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == Dead {
+		return kerr.GroupIDNotFound.Code, codes
+	}
+	var subscribed map[string]bool
+	if g.state != Empty {
+		if g.protocolType != "consumer" {
+			return kerr.NonEmptyGroup.Code, codes
+		}
+		subscribed = g.subscribedTopics()
+	}
+	var recs []batch.Record
+	var del []TopicPartition
+	for i, tp := range partitions {
+		if subscribed[tp.Topic] {
+			codes[i] = kerr.GroupSubscribedToTopic.Code
+			continue
+		}
+		if _, ok := g.offsets[tp.Topic][tp.Partition]; ok {
+			recs = append(recs, batch.Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
+			del = append(del, tp)
+		}
+	}
+	if len(recs) > 0 {
+		if code := g.append(recs); code != 0 {
+			return code, codes
+		}
+		g.forget(del)
+	}
+	return 0, codes
+}
+
+func (g *group) forget(tps []TopicPartition) {
+	for _, tp := range tps {
+		delete(g.offsets[tp.Topic], tp.Partition)
+		if len(g.offsets[tp.Topic]) == 0 {
+			delete(g.offsets, tp.Topic)
+		}
+	}
+}
+
+// subscribedTopics decodes the consumer subscriptions of the members.
+func (g *group) subscribedTopics() map[string]bool {
+	topics := map[string]bool{}
+	for _, m := range g.members {
+		var meta kmsg.ConsumerMemberMetadata
+		if err := meta.ReadFrom(m.metadataFor(g.protocol)); err != nil {
+			continue
+		}
+		for _, t := range meta.Topics {
+			topics[t] = true
+		}
+	}
+	return topics
+}
+
+// ExpireOffsets removes the offsets of groups that have been empty for
+// longer than the offsets retention (groups without members or a protocol,
+// which only commit, by each offset's commit time), and forgets groups left
+// with nothing.
+func (c *Coordinator) ExpireOffsets() {
+	now := c.now()
+	retention := c.cfg.OffsetsRetention.Milliseconds()
+	for _, s := range c.allShards() {
+		for _, g := range s.all() {
+			g.mu.Lock()
+			if g.state != Empty {
+				g.mu.Unlock()
+				continue
+			}
+			var recs []batch.Record
+			var del []TopicPartition
+			for topic, ps := range g.offsets {
+				for p, o := range ps {
+					base := o.CommitTime
+					if g.protocolType != "" {
+						base = max(base, g.stateTime.UnixMilli())
+					}
+					if now.UnixMilli()-base >= retention {
+						recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
+						del = append(del, TopicPartition{topic, p})
+					}
+				}
+			}
+			if len(del) == len(g.offsets) && len(g.offsets) == 0 || len(recs) > 0 {
+				dropGroup := countOffsets(g.offsets) == len(del)
+				if dropGroup {
+					recs = append(recs, batch.Record{Key: groupKey(g.id)})
+				}
+				if code := g.append(recs); code == 0 {
+					g.forget(del)
+					if dropGroup {
+						g.state = Dead
+						s.remove(g)
+					}
+				}
+			}
+			g.mu.Unlock()
+		}
+	}
+}
+
+func countOffsets(o map[string]map[int32]Offset) int {
+	n := 0
+	for _, ps := range o {
+		n += len(ps)
+	}
+	return n
+}

@@ -1,0 +1,143 @@
+package group
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+)
+
+// ErrCorrupt marks a __consumer_offsets record the coordinator cannot
+// decode.
+var ErrCorrupt = errors.New("group: corrupt __consumer_offsets record")
+
+// Log is the coordinator's view of one __consumer_offsets partition.
+type Log interface {
+	// Append stores recs as one batch, in order, and returns once the log
+	// holds them (as durable as the topic's flush policy makes any append).
+	Append(recs []batch.Record) error
+	// Replay calls fn with every record from the log start to its end, in
+	// offset order. An error from fn stops the replay and is returned.
+	Replay(fn func(batch.Record) error) error
+}
+
+// Offset is one committed offset.
+type Offset struct {
+	Offset      int64
+	LeaderEpoch int32 // -1 when the client did not say
+	Metadata    string
+	CommitTime  int64 // unix milliseconds
+}
+
+const (
+	offsetKeyVersion        = 1
+	offsetValueVersion      = 3
+	groupKeyVersion         = 2
+	groupMetadataValueVersn = 3
+)
+
+func offsetKey(group, topic string, partition int32) []byte {
+	k := kmsg.OffsetCommitKey{Version: offsetKeyVersion, Group: group, Topic: topic, Partition: partition}
+	return k.AppendTo(nil)
+}
+
+func offsetValue(o Offset) []byte {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version = offsetValueVersion
+	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.Offset, o.LeaderEpoch, o.Metadata, o.CommitTime
+	return v.AppendTo(nil)
+}
+
+func groupKey(group string) []byte {
+	k := kmsg.GroupMetadataKey{Version: groupKeyVersion, Group: group}
+	return k.AppendTo(nil)
+}
+
+// storedGroup is a group as its metadata record describes it.
+type storedGroup struct {
+	protocolType string
+	generation   int32
+	protocol     string
+	leader       string
+	stateTime    int64
+	members      []kmsg.GroupMetadataValueMember
+}
+
+func groupValue(s storedGroup) []byte {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = groupMetadataValueVersn
+	v.ProtocolType = s.protocolType
+	v.Generation = s.generation
+	if s.protocol != "" {
+		v.Protocol = &s.protocol
+	}
+	if s.leader != "" {
+		v.Leader = &s.leader
+	}
+	v.CurrentStateTimestamp = s.stateTime
+	v.Members = s.members
+	return v.AppendTo(nil)
+}
+
+// decoded is one __consumer_offsets record: an offset (topic set) or a
+// group's metadata. A nil offset or group is a tombstone.
+type decoded struct {
+	group     string
+	topic     string
+	partition int32
+	isOffset  bool
+	offset    *Offset
+	metadata  *storedGroup
+}
+
+func decodeRecord(r batch.Record) (decoded, error) {
+	if len(r.Key) < 2 {
+		return decoded{}, fmt.Errorf("%w: key of %d bytes", ErrCorrupt, len(r.Key))
+	}
+	version := int16(binary.BigEndian.Uint16(r.Key))
+	switch version {
+	case 0, 1:
+		var k kmsg.OffsetCommitKey
+		if err := k.ReadFrom(r.Key); err != nil {
+			return decoded{}, fmt.Errorf("%w: offset key: %v", ErrCorrupt, err)
+		}
+		d := decoded{group: k.Group, topic: k.Topic, partition: k.Partition, isOffset: true}
+		if r.Value != nil {
+			var v kmsg.OffsetCommitValue
+			if err := v.ReadFrom(r.Value); err != nil {
+				return decoded{}, fmt.Errorf("%w: offset value: %v", ErrCorrupt, err)
+			}
+			epoch := int32(-1)
+			if v.Version >= 3 {
+				epoch = v.LeaderEpoch
+			}
+			d.offset = &Offset{Offset: v.Offset, LeaderEpoch: epoch, Metadata: v.Metadata, CommitTime: v.CommitTimestamp}
+		}
+		return d, nil
+	case 2:
+		var k kmsg.GroupMetadataKey
+		if err := k.ReadFrom(r.Key); err != nil {
+			return decoded{}, fmt.Errorf("%w: group key: %v", ErrCorrupt, err)
+		}
+		d := decoded{group: k.Group}
+		if r.Value != nil {
+			var v kmsg.GroupMetadataValue
+			if err := v.ReadFrom(r.Value); err != nil {
+				return decoded{}, fmt.Errorf("%w: group value: %v", ErrCorrupt, err)
+			}
+			s := &storedGroup{protocolType: v.ProtocolType, generation: v.Generation, stateTime: v.CurrentStateTimestamp, members: v.Members}
+			if v.Protocol != nil {
+				s.protocol = *v.Protocol
+			}
+			if v.Leader != nil {
+				s.leader = *v.Leader
+			}
+			d.metadata = s
+		}
+		return d, nil
+	}
+	return decoded{}, fmt.Errorf("%w: key version %d", ErrCorrupt, version)
+}
