@@ -1,45 +1,43 @@
-package main
+package cli
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-
 	"github.com/spf13/cobra"
 
 	"github.com/samsa-streaming/samsa/internal/bench"
 )
 
-// newBenchCommand wires `samsa bench` flags to internal/bench.
-func newBenchCommand() *cobra.Command {
+// newBenchCommand is `samsa bench`: bare, it runs the matrix of record size
+// × partitions × acks; its subcommands run one workload each.
+func newBenchCommand(g *globals) *cobra.Command {
 	var (
-		brokers, compare, format string
-		sizes, acks              []string
-		partitions               []int32
-		opts                     bench.Options
+		compare, format string
+		sizes, acks     []string
+		partitions      []int32
+		opts            bench.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure produce and consume throughput and latency of a Kafka-compatible cluster",
-		Long: `Runs a matrix of record size × partitions × acks against --brokers. Each run
-creates a fresh topic, produces records as fast as possible (no linger), consumes
-them back from the start, and deletes the topic.
+		Long: `Bare, runs a matrix of record size × partitions × acks against --brokers. Each
+run creates a fresh topic, produces records as fast as possible (no linger),
+consumes them back from the start, and deletes the topic.
 
 With --compare, every run alternates between the two clusters (A, B, A, B, ...)
-and the table shows medians of --runs runs for both, plus the ratios A/B.`,
+and the table shows medians of --runs runs for both, plus the ratios A/B.
+
+The subcommands produce, consume and e2e run one workload with every knob
+(linger, batch size, compression, target rate) and report latency
+percentiles.`,
 		Example: `  samsa bench --brokers localhost:9092
   samsa bench --brokers localhost:9092 --compare localhost:9192 --sizes 1KiB --acks all
   samsa bench --brokers localhost:9092 --duration 10s --producers 4 --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return fmt.Errorf("--format %q: want table or json", format)
+			if err := checkFormat(format); err != nil {
+				return err
 			}
-			opts.Brokers = splitAddrs(brokers)
-			opts.Compare = splitAddrs(compare)
+			opts.Brokers = g.seeds()
+			opts.Compare = splitList(compare)
 			for _, s := range sizes {
 				n, err := bench.ParseSize(s)
 				if err != nil {
@@ -50,21 +48,20 @@ and the table shows medians of --runs runs for both, plus the ratios A/B.`,
 			opts.Partitions = partitions
 			opts.Acks = acks
 			opts.Progress = cmd.ErrOrStderr()
-
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			report, err := bench.Run(ctx, opts)
+			if err := g.reachable(cmd, opts.Brokers, opts.Compare); err != nil {
+				return err
+			}
+			report, err := bench.Run(commandContext(cmd), opts)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
+			if format == formatJSON {
 				return report.WriteJSON(cmd.OutOrStdout())
 			}
 			return report.WriteTable(cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&brokers, "brokers", "localhost:9092", "bootstrap addresses of cluster A, comma-separated")
 	f.StringVar(&compare, "compare", "", "bootstrap addresses of cluster B to compare with, comma-separated")
 	f.StringSliceVar(&sizes, "sizes", []string{"100", "1KiB"}, "record value sizes (bytes, or with B, KiB, MiB)")
 	f.Int32SliceVar(&partitions, "partitions", []int32{1, 8}, "partitions per topic")
@@ -73,16 +70,34 @@ and the table shows medians of --runs runs for both, plus the ratios A/B.`,
 	f.DurationVar(&opts.Duration, "duration", 0, "produce for this long per run instead of --records")
 	f.IntVar(&opts.Producers, "producers", 1, "concurrent producer clients")
 	f.IntVar(&opts.Runs, "runs", 0, "runs per row and cluster, reported as medians (default 3 with --compare, else 1)")
-	f.StringVar(&format, "format", "table", "output format: table or json")
+	addFormatFlag(cmd, &format)
 	return cmd
 }
 
-func splitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
+// reachable checks that every cluster a benchmark will use answers, so an
+// unreachable one is one line, not a timeout deep inside a run.
+func (g *globals) reachable(cmd *cobra.Command, clusters ...[]string) error {
+	for _, seeds := range clusters {
+		if len(seeds) == 0 {
+			continue
 		}
+		sub := &globals{env: g.env, brokers: joinList(seeds)}
+		cl, err := sub.client(commandContext(cmd))
+		if err != nil {
+			return err
+		}
+		cl.Close()
+	}
+	return nil
+}
+
+func joinList(s []string) string {
+	out := ""
+	for i, a := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += a
 	}
 	return out
 }

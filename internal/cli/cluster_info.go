@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// clusterInfo is what `samsa cluster info` shows.
+type clusterInfo struct {
+	ClusterID  string       `json:"cluster_id"`
+	Controller int32        `json:"controller"`
+	Brokers    []brokerInfo `json:"brokers"`
+}
+
+type brokerInfo struct {
+	ID           int32        `json:"id"`
+	Host         string       `json:"host"`
+	Port         int32        `json:"port"`
+	Rack         *string      `json:"rack"`
+	VersionGuess string       `json:"version_guess"`
+	APIs         []apiVersion `json:"apis,omitempty"`
+}
+
+type apiVersion struct {
+	Key  int16  `json:"key"`
+	Name string `json:"name"`
+	Min  int16  `json:"min"`
+	Max  int16  `json:"max"`
+}
+
+func newClusterInfoCommand(g *globals) *cobra.Command {
+	var (
+		format string
+		apis   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "info",
+		Short: "Show the cluster ID, controller, brokers and their versions",
+		Long: `Show the cluster ID, the active controller and every broker with its
+address, rack and the Kafka version its ApiVersions answer looks like.
+--apis lists every API each broker serves with its version range.`,
+		Example: `  samsa cluster info
+  samsa cluster info --apis
+  samsa cluster info --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			ctx := commandContext(cmd)
+			adm, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			meta, err := adm.BrokerMetadata(ctx)
+			if err != nil {
+				return err
+			}
+			versions, err := adm.ApiVersions(ctx)
+			if err != nil {
+				return err
+			}
+			info := clusterInfo{ClusterID: meta.Cluster, Controller: meta.Controller, Brokers: []brokerInfo{}}
+			for _, b := range meta.Brokers {
+				bi := brokerInfo{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack, VersionGuess: "unknown"}
+				if v, ok := versions[b.NodeID]; ok && v.Err == nil {
+					bi.VersionGuess = v.VersionGuess()
+					if apis {
+						v.EachKeySorted(func(key, lo, hi int16) {
+							bi.APIs = append(bi.APIs, apiVersion{Key: key, Name: kmsg.NameForKey(key), Min: lo, Max: hi})
+						})
+					}
+				}
+				info.Brokers = append(info.Brokers, bi)
+			}
+			if format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), info)
+			}
+			return writeClusterInfo(cmd.OutOrStdout(), info)
+		},
+	}
+	addFormatFlag(cmd, &format)
+	cmd.Flags().BoolVar(&apis, "apis", false, "list the APIs each broker serves and their versions")
+	return cmd
+}
+
+func writeClusterInfo(w io.Writer, info clusterInfo) error {
+	summary := newTable(w)
+	summary.row("CLUSTER", info.ClusterID)
+	summary.row("CONTROLLER", info.Controller)
+	if err := summary.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	t := newTable(w, "ID", "HOST", "PORT", "RACK", "VERSION")
+	for _, b := range info.Brokers {
+		id := fmt.Sprint(b.ID)
+		if b.ID == info.Controller {
+			id += "*"
+		}
+		rack := ""
+		if b.Rack != nil {
+			rack = *b.Rack
+		}
+		t.row(id, b.Host, b.Port, rack, b.VersionGuess)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, b := range info.Brokers {
+		if len(b.APIs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nBROKER %d APIS\n", b.ID)
+		t := newTable(w, "KEY", "NAME", "MIN", "MAX")
+		for _, a := range b.APIs {
+			t.row(a.Key, a.Name, a.Min, a.Max)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func newConsumeCommand(g *globals) *cobra.Command {
+	var (
+		offset, group, format string
+		partitions            []int32
+		count                 int
+		exitAtEnd             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "consume TOPIC",
+		Short: "Print a topic's records",
+		Long: `Print records as they arrive (follow), or with --exit stop at the end of
+the partitions as they were when the command started.
+
+--offset picks where to start: beginning (default), end, an offset N in
+each partition, -N for the last N records of each partition, @TIMESTAMP
+(RFC 3339 or milliseconds since the epoch) or -DURATION ago (-15m, -2h).
+
+With --group the command joins the consumer group, starts from the group's
+committed offsets (--offset applies only to partitions with none), and
+commits what it printed.
+
+--format is "json" or a template; ` + templateHelp + `. The default is %v\n.`,
+		Example: `  samsa consume greetings --exit
+  samsa consume greetings -o beginning -e -f '%k=%v @%o\n'
+  samsa consume orders -o -10 -n 10 --format json
+  samsa consume orders -o -1h -p 0,1
+  samsa consume orders --group audit -o @2024-05-01T00:00:00Z`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeTopics(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			topic := args[0]
+			write, err := parseFormat(format)
+			if err != nil {
+				return err
+			}
+			start, err := parseStart(offset, time.Now())
+			if err != nil {
+				return err
+			}
+			ctx := commandContext(cmd)
+			cl, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			adm := kadm.NewClient(cl)
+			plan, err := planConsume(ctx, adm, topic, partitions, start, group)
+			cl.Close()
+			if err != nil {
+				return err
+			}
+			if exitAtEnd && plan.allDone() {
+				return nil
+			}
+
+			opts := []kgo.Opt{kgo.FetchMaxWait(time.Second)}
+			if group == "" {
+				assign := map[int32]kgo.Offset{}
+				for p, o := range plan.start {
+					assign[p] = kgo.NewOffset().At(o)
+				}
+				opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}))
+			} else {
+				opts = append(opts,
+					kgo.ConsumerGroup(group),
+					kgo.ConsumeTopics(topic),
+					kgo.ConsumeResetOffset(start.kgoOffset()),
+					kgo.DisableAutoCommit(),
+				)
+			}
+			cl, err = g.client(ctx, opts...)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+
+			out := cmd.OutOrStdout()
+			printed := 0
+			for {
+				fetches := cl.PollFetches(ctx)
+				if ctx.Err() != nil {
+					return nil // interrupted: not an error for a follower
+				}
+				if err := fetchError(fetches); err != nil {
+					return err
+				}
+				var toCommit []*kgo.Record
+				stop := false
+				fetches.EachRecord(func(r *kgo.Record) {
+					if stop || r.Partition >= 0 && !plan.wanted(r.Partition) {
+						return
+					}
+					if err == nil {
+						err = write(out, r)
+					}
+					toCommit = append(toCommit, r)
+					plan.advance(r.Partition, r.Offset+1)
+					printed++
+					if count > 0 && printed >= count || exitAtEnd && plan.allDone() {
+						stop = true
+					}
+				})
+				if err != nil {
+					return err
+				}
+				if group != "" && len(toCommit) > 0 {
+					if err := cl.CommitRecords(ctx, toCommit...); err != nil {
+						return fmt.Errorf("commit: %w", err)
+					}
+				}
+				if stop {
+					return nil
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&offset, "offset", "o", "beginning", "where to start: beginning, end, N, -N, @TIMESTAMP or -DURATION")
+	f.Int32SliceVarP(&partitions, "partitions", "p", nil, "only these partitions (comma-separated; not with --group)")
+	f.IntVarP(&count, "num", "n", 0, "exit after this many records")
+	f.BoolVarP(&exitAtEnd, "exit", "e", false, "exit at the end of the partitions instead of following")
+	f.StringVarP(&group, "group", "g", "", "consume as a member of this consumer group and commit")
+	f.StringVarP(&format, "format", "f", `%v\n`, "json, or a template like '%k=%v @%p/%o\\n'")
+	_ = cmd.RegisterFlagCompletionFunc("offset", cobra.FixedCompletions([]string{"beginning", "end"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.MarkFlagsMutuallyExclusive("partitions", "group")
+	return cmd
+}
+
+// startKind says how a consume's starting offsets are found.
+type startKind int
+
+const (
+	startBeginning startKind = iota
+	startEnd
+	startOffset    // an absolute offset in every partition
+	startFromEnd   // n records before the end
+	startTimestamp // the first record at or after a time
+)
+
+type startSpec struct {
+	kind startKind
+	n    int64 // offset, records from the end, or milliseconds
+}
+
+// parseStart reads --offset.
+func parseStart(s string, now time.Time) (startSpec, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "beginning", "start", "oldest", "earliest":
+		return startSpec{kind: startBeginning}, nil
+	case "end", "newest", "latest":
+		return startSpec{kind: startEnd}, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 {
+			return startSpec{kind: startFromEnd, n: -n}, nil
+		}
+		return startSpec{kind: startOffset, n: n}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "@"); ok {
+		if ms, err := strconv.ParseInt(rest, 10, 64); err == nil {
+			return startSpec{kind: startTimestamp, n: ms}, nil
+		}
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+			if t, err := time.Parse(layout, rest); err == nil {
+				return startSpec{kind: startTimestamp, n: t.UnixMilli()}, nil
+			}
+		}
+		return startSpec{}, fmt.Errorf("--offset %q: want @ followed by RFC 3339 time or milliseconds", s)
+	}
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		if d, err := time.ParseDuration(rest); err == nil {
+			return startSpec{kind: startTimestamp, n: now.Add(-d).UnixMilli()}, nil
+		}
+	}
+	return startSpec{}, fmt.Errorf("--offset %q: want beginning, end, N, -N, @TIMESTAMP or -DURATION", s)
+}
+
+// kgoOffset is the spec as a reset offset for a group member.
+func (s startSpec) kgoOffset() kgo.Offset {
+	switch s.kind {
+	case startEnd:
+		return kgo.NewOffset().AtEnd()
+	case startOffset:
+		return kgo.NewOffset().At(s.n)
+	case startFromEnd:
+		return kgo.NewOffset().AtEnd().Relative(-s.n)
+	case startTimestamp:
+		return kgo.NewOffset().AfterMilli(s.n)
+	}
+	return kgo.NewOffset().AtStart()
+}
+
+// consumePlan is where each partition starts and, for --exit, where it ends.
+type consumePlan struct {
+	start map[int32]int64
+	next  map[int32]int64 // next offset to print
+	end   map[int32]int64 // high watermark when the command started
+}
+
+func (p *consumePlan) wanted(partition int32) bool {
+	_, ok := p.end[partition]
+	return ok
+}
+
+func (p *consumePlan) advance(partition int32, next int64) { p.next[partition] = next }
+
+func (p *consumePlan) allDone() bool {
+	for part, end := range p.end {
+		if p.next[part] < end {
+			return false
+		}
+	}
+	return true
+}
+
+// planConsume resolves the start spec to offsets per partition. For a group
+// member, partitions with a committed offset start there.
+func planConsume(ctx context.Context, adm *kadm.Client, topic string, only []int32, spec startSpec, group string) (*consumePlan, error) {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	if err := ends.Error(); err != nil {
+		return nil, fmt.Errorf("topic %s: %w", topic, err)
+	}
+	var atTime kadm.ListedOffsets
+	if spec.kind == startTimestamp {
+		if atTime, err = adm.ListOffsetsAfterMilli(ctx, spec.n, topic); err != nil {
+			return nil, err
+		}
+	}
+	var committed kadm.OffsetResponses
+	if group != "" {
+		// A group the cluster has never seen has no offsets: not an error.
+		if committed, err = adm.FetchOffsets(ctx, group); err != nil {
+			committed = nil
+		}
+	}
+	plan := &consumePlan{start: map[int32]int64{}, next: map[int32]int64{}, end: map[int32]int64{}}
+	want := map[int32]bool{}
+	for _, p := range only {
+		want[p] = true
+	}
+	for p, e := range ends[topic] {
+		if len(want) > 0 && !want[p] {
+			continue
+		}
+		delete(want, p)
+		low := e.Offset
+		if s, ok := starts.Lookup(topic, p); ok && s.Err == nil {
+			low = s.Offset
+		}
+		var o int64
+		switch spec.kind {
+		case startBeginning:
+			o = low
+		case startEnd:
+			o = e.Offset
+		case startOffset:
+			o = min(max(spec.n, low), e.Offset)
+		case startFromEnd:
+			o = max(e.Offset-spec.n, low)
+		case startTimestamp:
+			o = e.Offset
+			if t, ok := atTime.Lookup(topic, p); ok && t.Err == nil && t.Offset >= 0 {
+				o = t.Offset
+			}
+		}
+		if c, ok := committed.Lookup(topic, p); ok && c.Err == nil && c.At >= 0 {
+			o = c.At
+		}
+		plan.start[p], plan.next[p], plan.end[p] = o, o, e.Offset
+	}
+	for p := range want {
+		return nil, fmt.Errorf("topic %s has no partition %d", topic, p)
+	}
+	if len(plan.end) == 0 {
+		return nil, fmt.Errorf("topic %s: no partitions", topic)
+	}
+	return plan, nil
+}
+
+// fetchError returns the first fetch error that is not the end of the
+// command's context.
+func fetchError(fetches kgo.Fetches) error {
+	var first error
+	fetches.EachError(func(topic string, partition int32, err error) {
+		if first != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return
+		}
+		if partition < 0 {
+			first = err
+			return
+		}
+		first = fmt.Errorf("%s[%d]: %w", topic, partition, err)
+	})
+	return first
+}

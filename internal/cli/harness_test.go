@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/broker"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+// startBroker starts a Samsa broker in-process on 127.0.0.1:0 and returns
+// its address.
+func startBroker(t *testing.T) string {
+	t.Helper()
+	b, err := broker.Start(broker.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b.Addr()
+}
+
+// result is what one command printed and returned.
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+// samsa runs one command line against brokers, with stdin as its input.
+func samsa(t *testing.T, brokers, stdin string, args ...string) result {
+	t.Helper()
+	root := &cobra.Command{Use: "samsa", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(Commands(Env{
+		Getenv:     func(string) string { return "" },
+		IsTerminal: func() bool { return false },
+	})...)
+	var out, errOut bytes.Buffer
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	if brokers != "" {
+		args = append(args, "--brokers", brokers)
+	}
+	root.SetArgs(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	return result{stdout: out.String(), stderr: errOut.String(), err: err}
+}
+
+// ok runs a command that must succeed and returns its standard output.
+func ok(t *testing.T, brokers, stdin string, args ...string) string {
+	t.Helper()
+	r := samsa(t, brokers, stdin, args...)
+	if r.err != nil {
+		t.Fatalf("samsa %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// normalisers replace what changes from run to run.
+var normalisers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},                                      // topic IDs
+	{regexp.MustCompile(`[A-Za-z0-9+/_-]{22}(==)?`), "<ID>"},                              // topic and cluster IDs, base64
+	{regexp.MustCompile(`\d+(\.\d+)? (B|KiB|MiB)\b`), "<SIZE>"},                          // sizes on disk
+	{regexp.MustCompile(`"size_bytes": \d+`), `"size_bytes": <SIZE>`},                    // sizes in JSON
+	{regexp.MustCompile(`"timestamp":\d+`), `"timestamp":<TS>`},                          // record timestamps
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "<BROKER>"},                                 // listener
+	{regexp.MustCompile(`"port": \d+`), `"port": <PORT>`},                                // listener
+	{regexp.MustCompile(`(?m)^(\d\*?\s+127\.0\.0\.1\s+)\d+`), "${1}<PORT>"},              // cluster info table
+	{regexp.MustCompile(`[a-z0-9-]*-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<MEMBER>"}, // member IDs
+}
+
+func normalise(s string) string {
+	for _, n := range normalisers {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	return s
+}
+
+// golden compares got, normalised, with testdata/NAME.golden; -update
+// rewrites the file.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	got = normalise(got)
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, path, got, want)
+	}
+}
+
+func adminFor(t *testing.T, brokers string) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newTopicCreateCommand(g *globals) *cobra.Command {
+	var (
+		partitions  int32
+		replication int16
+		configs     []string
+		dryRun      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create TOPIC...",
+		Short: "Create topics",
+		Long: `Create one or more topics. Without -p or -r the broker's num.partitions and
+default.replication.factor apply. Prints one row per topic; fails if any
+topic could not be created.`,
+		Example: `  samsa topic create greetings
+  samsa topic create orders payments -p 6 -r 1
+  samsa topic create audit -c retention.ms=604800000 -c cleanup.policy=compact`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, topics []string) error {
+			kv, err := parseKeyValues("-c", configs)
+			if err != nil {
+				return err
+			}
+			cfg := map[string]*string{}
+			for k, v := range kv {
+				cfg[k] = &v
+			}
+			ctx := commandContext(cmd)
+			adm, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			create := adm.CreateTopics
+			if dryRun {
+				create = adm.ValidateCreateTopics
+			}
+			resp, err := create(ctx, partitions, replication, cfg, topics...)
+			if err != nil {
+				return err
+			}
+			t := newTable(cmd.OutOrStdout(), "TOPIC", "PARTITIONS", "REPLICAS", "STATUS")
+			failed := 0
+			for _, name := range topics {
+				r := resp[name]
+				status := "created"
+				if dryRun {
+					status = "valid (dry run)"
+				}
+				if r.Err != nil {
+					failed++
+					status = errorText(r.Err, r.ErrMessage)
+					t.row(name, "-", "-", status)
+					continue
+				}
+				t.row(name, r.NumPartitions, r.ReplicationFactor, status)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			return itemError(failed, len(topics), "topics")
+		},
+	}
+	f := cmd.Flags()
+	f.Int32VarP(&partitions, "partitions", "p", -1, "partitions (default: the broker's num.partitions)")
+	f.Int16VarP(&replication, "replicas", "r", -1, "replication factor (default: the broker's default.replication.factor)")
+	f.StringArrayVarP(&configs, "config", "c", nil, "topic config name=value (repeatable)")
+	f.BoolVar(&dryRun, "dry-run", false, "validate only; create nothing")
+	return cmd
+}
+
+// errorText is a Kafka error with the broker's message, if it sent one.
+func errorText(err error, message string) string {
+	if message != "" && message != err.Error() {
+		return err.Error() + ": " + message
+	}
+	return err.Error()
+}
