@@ -93,7 +93,7 @@ func Start(cfg Config) (b *Broker, err error) {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
 	retentionCheck := time.Duration(brokerCfg.Int64("log.retention.check.interval.ms", nil)) * time.Millisecond
-	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{Logger: cfg.Logger}, retentionCheck)
+	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{Logger: cfg.Logger, Cleaner: cleanerOptions(brokerCfg)}, retentionCheck)
 	if err != nil {
 		return nil, err
 	}

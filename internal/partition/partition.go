@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,7 +77,42 @@ func StorageConfig(c config.Topic) storage.Config {
 		// append lock, so that concurrent producers share one fsync.
 		FlushMessages: math.MaxInt64,
 		FlushMs:       c.FlushMs,
+
+		Compact:                slices.Contains(c.CleanupPolicy, "compact"),
+		Delete:                 slices.Contains(c.CleanupPolicy, "delete"),
+		DeleteRetentionMs:      c.DeleteRetentionMs,
+		MinCleanableDirtyRatio: c.MinCleanableDirtyRatio,
+		MinCompactionLagMs:     c.MinCompactionLagMs,
+		MaxCompactionLagMs:     c.MaxCompactionLagMs,
 	}
+}
+
+// checkKeys refuses records without a key in a compacted topic, as Kafka
+// does: the cleaner could not keep them. Only compacted topics pay for
+// decoding the records.
+func checkKeys(cfg *config.Topic, records []byte) (int16, string) {
+	if !slices.Contains(cfg.CleanupPolicy, "compact") {
+		return 0, ""
+	}
+	code, msg := int16(0), ""
+	batch.Iterate(records, func(h batch.Header, b []byte) bool {
+		if h.Control() {
+			return true
+		}
+		recs, err := batch.Records(b)
+		if err != nil {
+			code, msg = kerr.CorruptMessage.Code, err.Error()
+			return false
+		}
+		for _, r := range recs {
+			if r.Key == nil {
+				code, msg = kerr.InvalidRecord.Code, "compacted topic cannot accept a record without a key"
+				return false
+			}
+		}
+		return true
+	})
+	return code, msg
 }
 
 // loadProducers reads the producer snapshot, if any, and replays the log
@@ -139,6 +175,11 @@ func (p *Partition) Append(records []byte) AppendResult {
 	if code != 0 {
 		p.mu.Unlock()
 		res.ErrorCode = code
+		return res
+	}
+	if code, msg := checkKeys(cfg, records); code != 0 {
+		p.mu.Unlock()
+		res.ErrorCode, res.ErrorMessage = code, msg
 		return res
 	}
 	now := p.now().UnixMilli()
