@@ -43,7 +43,9 @@ func newProduceCommand(g *globals) *cobra.Command {
 		Long: `Produce one record per input line, read from stdin or --file. With -K the
 text before the first separator is the key. With --format json each line is
 an object: {"key": "k", "value": "v", "headers": {"h": "x"}, "partition": 0}
-(a value that is not a JSON string is produced as its JSON text).
+(a value that is not a JSON string is produced as its JSON text; -p wins
+over a line's partition). The JSON that consume --format json prints is
+valid input.
 
 Idempotence is on by default and needs acks=all; with --acks 1 or 0 it is
 turned off. Records are sent as they are read; the command waits for every
@@ -141,7 +143,7 @@ acknowledgement and fails if any record failed.`,
 				}
 				r.Topic = topic
 				r.Headers = append(r.Headers, hdrs...)
-				if partition >= 0 && !r.hasPartition {
+				if partition >= 0 {
 					r.Partition, r.hasPartition = partition, true
 				}
 				rec := r.record()
@@ -166,7 +168,7 @@ acknowledgement and fails if any record failed.`,
 	f.StringVarP(&file, "file", "f", "", "read records from this file instead of stdin")
 	f.StringVarP(&keySep, "key-separator", "K", "", "split each line at the first SEP into key and value")
 	f.StringArrayVarP(&headers, "header", "H", nil, "add a header name=value to every record (repeatable)")
-	f.Int32VarP(&partition, "partition", "p", -1, "produce to this partition (default: by key, sticky for no key)")
+	f.Int32VarP(&partition, "partition", "p", -1, "produce every record to this partition (default: by key, sticky for no key)")
 	f.StringVar(&acks, "acks", "all", "acknowledgements: all, 1 or 0")
 	f.StringVarP(&compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	f.BoolVar(&idempotent, "idempotent", true, "idempotent producer (needs --acks all)")
