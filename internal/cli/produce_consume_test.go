@@ -59,7 +59,7 @@ func TestProduceJSONAndFile(t *testing.T) {
 	in := `{"key":"a","value":"plain","headers":{"h":"1"},"partition":2}
 {"key":null,"value":{"n":1},"partition":0}
 
-{"value":"no key"}
+{"value":"no key","partition":1}
 `
 	ok(t, b, in, "produce", "events", "--format", "json", "-z", "zstd")
 	got := ok(t, b, "", "consume", "events", "-e", "-p", "0,2", "-f", `%p %k=%v %h\n`)
