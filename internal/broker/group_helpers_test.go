@@ -98,7 +98,11 @@ func startMember(t *testing.T, tb *testBroker, group, topic string, opts ...kgo.
 				m.owned[p] = true
 			}
 		}),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { m.drop(r[topic]) }),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
+			// What the default revoke callback does: commit what was read.
+			cl.CommitUncommittedOffsets(ctx)
+			m.drop(r[topic])
+		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { m.drop(r[topic]) }),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
