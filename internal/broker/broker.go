@@ -59,18 +59,17 @@ type Broker struct {
 
 // Start builds and starts a broker. On error everything already started is
 // stopped again.
-func Start(cfg Config) (b *Broker, err error) {
+func Start(cfg Config) (_ *Broker, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "localhost:9092"
 	}
-	b = &Broker{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}
+	b := &Broker{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			b.Close()
-			b = nil
 		}
 	}()
 	brokerCfg, err := config.NewBroker(cfg.Static)
