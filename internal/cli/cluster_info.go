@@ -20,7 +20,8 @@ type brokerInfo struct {
 	Host         string       `json:"host"`
 	Port         int32        `json:"port"`
 	Rack         *string      `json:"rack"`
-	VersionGuess string       `json:"version_guess"`
+	APICount     int          `json:"api_count"`
+	VersionGuess string       `json:"version_guess"` // kversion's guess of the Kafka release with the same APIs
 	APIs         []apiVersion `json:"apis,omitempty"`
 }
 
@@ -40,7 +41,10 @@ func newClusterInfoCommand(g *globals) *cobra.Command {
 		Use:   "info",
 		Short: "Show the cluster ID, controller, brokers and their versions",
 		Long: `Show the cluster ID, the active controller and every broker with its
-address, rack and the Kafka version its ApiVersions answer looks like.
+address, rack, how many Kafka APIs it serves, and the Kafka release whose
+APIs its ApiVersions answer matches (franz-go's kversion guess: a broker
+that serves a newer release's APIs but not an older one's, as Samsa does
+without SASL and ACLs, is guessed low).
 --apis lists every API each broker serves with its version range.`,
 		Example: `  samsa cluster info
   samsa cluster info --apis
@@ -69,6 +73,7 @@ address, rack and the Kafka version its ApiVersions answer looks like.
 				bi := brokerInfo{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack, VersionGuess: "unknown"}
 				if v, ok := versions[b.NodeID]; ok && v.Err == nil {
 					bi.VersionGuess = v.VersionGuess()
+					v.EachKeySorted(func(int16, int16, int16) { bi.APICount++ })
 					if apis {
 						v.EachKeySorted(func(key, lo, hi int16) {
 							bi.APIs = append(bi.APIs, apiVersion{Key: key, Name: kmsg.NameForKey(key), Min: lo, Max: hi})
@@ -96,7 +101,7 @@ func writeClusterInfo(w io.Writer, info clusterInfo) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	t := newTable(w, "ID", "HOST", "PORT", "RACK", "VERSION")
+	t := newTable(w, "ID", "HOST", "PORT", "RACK", "APIS", "KAFKA-VERSION-GUESS")
 	for _, b := range info.Brokers {
 		id := fmt.Sprint(b.ID)
 		if b.ID == info.Controller {
@@ -106,7 +111,7 @@ func writeClusterInfo(w io.Writer, info clusterInfo) error {
 		if b.Rack != nil {
 			rack = *b.Rack
 		}
-		t.row(id, b.Host, b.Port, rack, b.VersionGuess)
+		t.row(id, b.Host, b.Port, rack, b.APICount, b.VersionGuess)
 	}
 	if err := t.flush(); err != nil {
 		return err

@@ -77,15 +77,15 @@ var normalisers = []struct {
 	re   *regexp.Regexp
 	with string
 }{
-	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},                                                            // topic IDs
-	{regexp.MustCompile(`[A-Za-z0-9+/_-]{22}(==)?`), "<ID>"},                                                    // topic and cluster IDs, base64
-	{regexp.MustCompile(`\d+(\.\d+)? (B|KiB|MiB)\b`), "<SIZE>"},                                                 // sizes on disk
-	{regexp.MustCompile(`"size_bytes": \d+`), `"size_bytes": <SIZE>`},                                           // sizes in JSON
-	{regexp.MustCompile(`"timestamp":\d+`), `"timestamp":<TS>`},                                                 // record timestamps
-	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "<BROKER>"},                                                        // listener
-	{regexp.MustCompile(`"port": \d+`), `"port": <PORT>`},                                                       // listener
-	{regexp.MustCompile(`(?m)^(\d\*?\s+127\.0\.0\.1\s+)\d+`), "${1}<PORT>"},                                     // cluster info table
-	{regexp.MustCompile(`[a-z0-9-]*-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<MEMBER>"}, // member IDs
+	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},                                                               // topic IDs
+	{regexp.MustCompile(`[A-Za-z0-9+/_-]{22}(==)?`), "<ID>"},                                                       // topic and cluster IDs, base64
+	{regexp.MustCompile(`\d+(\.\d+)? (B|KiB|MiB)\b`), "<SIZE>"},                                                    // sizes on disk
+	{regexp.MustCompile(`"size_bytes": \d+`), `"size_bytes": <SIZE>`},                                              // sizes in JSON
+	{regexp.MustCompile(`"timestamp":\d+`), `"timestamp":<TS>`},                                                    // record timestamps
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "<BROKER>"},                                                           // listener
+	{regexp.MustCompile(`"port": \d+`), `"port": <PORT>`},                                                          // listener
+	{regexp.MustCompile(`(?m)^(\d\*?\s+127\.0\.0\.1\s+)\d+(\s+\S+\s+)\d+\s+.*$`), "${1}<PORT>${2}<APIS>  <GUESS>"}, // cluster info table
+	{regexp.MustCompile(`[a-z0-9-]*-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "<MEMBER>"},    // member IDs
 }
 
 func normalise(s string) string {
