@@ -7,6 +7,7 @@ package api
 // until the rebalance it takes part in completes.
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -30,7 +31,9 @@ func joinGroup(h *Handlers, ctx context.Context, req *kmsg.JoinGroupRequest) (*k
 		RequireKnownMemberID: req.Version >= 4,
 	}
 	for _, p := range req.Protocols {
-		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: p.Metadata})
+		// The request's bytes alias the connection's read buffer: copy what
+		// the group keeps.
+		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: bytes.Clone(p.Metadata)})
 	}
 	r := h.Groups.JoinGroup(ctx, jr)
 	resp.ErrorCode, resp.MemberID = r.Err, r.MemberID

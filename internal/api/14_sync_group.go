@@ -6,6 +6,7 @@ package api
 // match the group's (INCONSISTENT_GROUP_PROTOCOL).
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,7 +22,7 @@ func syncGroup(h *Handlers, ctx context.Context, req *kmsg.SyncGroupRequest) (*k
 		Assignments: make(map[string][]byte, len(req.GroupAssignment)),
 	}
 	for _, a := range req.GroupAssignment {
-		sr.Assignments[a.MemberID] = a.MemberAssignment
+		sr.Assignments[a.MemberID] = bytes.Clone(a.MemberAssignment) // the request aliases the read buffer
 	}
 	r := h.Groups.SyncGroup(ctx, sr)
 	resp.ErrorCode = r.Err
