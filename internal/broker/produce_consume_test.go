@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
 )
 
 // TestProduceConsumeEveryCodec produces keyed records over 8 partitions
@@ -97,5 +100,48 @@ func checkSameRecords(t *testing.T, want, got []*kgo.Record) {
 				t.Fatalf("key %s record %d: got %q@%d/%d, want %q@%d/%d", k, i, g.Value, g.Partition, g.Offset, w.Value, w.Partition, w.Offset)
 			}
 		}
+	}
+}
+
+// TestTopicCompressionType checks that compression.type recompresses
+// batches to the topic's codec and that the records survive unchanged.
+func TestTopicCompressionType(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "zstd-topic", 1, map[string]*string{"compression.type": strp("zstd")})
+	cl := tb.client(kgo.DefaultProduceTopic("zstd-topic"), kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	var want []*kgo.Record
+	for i := range 50 {
+		r := &kgo.Record{Key: []byte("k"), Value: []byte(fmt.Sprintf("value %d %s", i, bytes.Repeat([]byte("z"), i))), Headers: []kgo.RecordHeader{{Key: "h", Value: []byte{byte(i)}}}}
+		want = append(want, r)
+		if err := cl.ProduceSync(ctxT(t), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := consumeAll(t, tb, "zstd-topic", len(want))
+	checkSameRecords(t, want, got)
+
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxBytes = 1 << 20
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = "zstd-topic", topicIDOf(t, tb, "zstd-topic")
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	batch.Iterate(resp.Topics[0].Partitions[0].RecordBatches, func(h batch.Header, _ []byte) bool {
+		if h.Codec() != batch.Zstd {
+			t.Fatalf("stored batch at %d has codec %v, want zstd", h.BaseOffset, h.Codec())
+		}
+		n++
+		return true
+	})
+	if n == 0 {
+		t.Fatal("no batches fetched")
 	}
 }

@@ -56,7 +56,7 @@ var brokerDefinitions = []definition{
 		doc: "The minimum number of in-sync replicas that must acknowledge a write with acks=all."},
 	{name: "compression.type", typ: TypeString, def: "producer", dynamic: true,
 		valid: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
-		doc:   "The final compression type for a topic: a codec, uncompressed, or producer to keep the producer's codec. Samsa stores batches as produced: values other than producer are accepted but not acted on yet."},
+		doc:   "The final compression type for a topic: a codec, uncompressed, or producer to keep the producer's codec. A batch in another codec is recompressed on produce."},
 
 	{name: "log.retention.hours", typ: TypeInt, def: "168", dynamic: true,
 		doc: "The number of hours to keep a log segment before deleting it, used when log.retention.ms and log.retention.minutes are unset."},
@@ -147,7 +147,7 @@ var topicDefinitions = []definition{
 	{name: "compression.type", typ: TypeString, def: "producer",
 		valid:    oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
 		synonyms: []string{"compression.type"},
-		doc:      "The final compression type for the topic: a codec, uncompressed, or producer to keep the producer's codec. Samsa stores batches as produced: values other than producer are accepted but not acted on yet."},
+		doc:      "The final compression type for the topic: a codec, uncompressed, or producer to keep the producer's codec. A batch in another codec is recompressed on produce."},
 	{name: "delete.retention.ms", typ: TypeLong, def: "86400000", valid: atLeast(0),
 		synonyms: []string{"log.cleaner.delete.retention.ms"},
 		doc:      "How long delete tombstones are kept in a compacted topic once the cleaner has cleaned their batch; after it the next cleaning removes them."},

@@ -189,6 +189,16 @@ func (p *Partition) Append(records []byte) AppendResult {
 		return res
 	}
 	h := p.hdrs[0]
+	if codec, recompress := targetCodec(cfg.CompressionType, h.Codec()); recompress {
+		// compression.type names a codec: store batches in it, as Kafka does.
+		rebuilt, err := recompressBatch(records, h, codec)
+		if err != nil {
+			p.mu.Unlock()
+			res.ErrorCode, res.ErrorMessage = kerr.CorruptMessage.Code, err.Error()
+			return res
+		}
+		records = rebuilt
+	}
 	if h.ProducerID >= 0 {
 		check := p.producers.Check(h)
 		if check.ErrorCode != 0 {
@@ -387,4 +397,42 @@ func (p *Partition) FindBatchByTimestamp(ts int64) ([]byte, bool, error) {
 // MaxTimestampBatch returns the batch holding the log's largest timestamp.
 func (p *Partition) MaxTimestampBatch() ([]byte, bool, error) {
 	return p.log.MaxTimestampBatch()
+}
+
+// targetCodec maps the topic's compression.type to the codec batches must
+// be stored in; recompress is false for "producer" or a batch already in it.
+func targetCodec(compressionType string, have batch.Codec) (batch.Codec, bool) {
+	var want batch.Codec
+	switch compressionType {
+	case "uncompressed":
+		want = batch.None
+	case "gzip":
+		want = batch.Gzip
+	case "snappy":
+		want = batch.Snappy
+	case "lz4":
+		want = batch.LZ4
+	case "zstd":
+		want = batch.Zstd
+	default:
+		return have, false
+	}
+	return want, want != have
+}
+
+// recompressBatch decodes one validated batch and encodes its records again
+// with codec, keeping the producer fields, attributes and timestamps.
+func recompressBatch(b []byte, h batch.Header, codec batch.Codec) ([]byte, error) {
+	recs, err := batch.Records(b)
+	if err != nil {
+		return nil, fmt.Errorf("recompressing batch: %w", err)
+	}
+	return batch.Build(batch.BuildOptions{
+		Codec:         codec,
+		ProducerID:    h.ProducerID,
+		ProducerEpoch: h.ProducerEpoch,
+		BaseSequence:  h.BaseSequence,
+		Transactional: h.Transactional(),
+		LogAppendTime: h.LogAppendTime(),
+	}, recs), nil
 }
