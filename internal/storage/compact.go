@@ -138,6 +138,7 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	st := passStats{minHorizon: math.MaxInt64}
 	om := newOffsetMap(c.mapEntries)
 	producers := map[int64]int64{} // producer ID -> last offset of its last batch
+	var scratch []byte
 	end := p.end
 	for i := p.dirty; i < end; i++ {
 		err := l.eachBatch(p.segs[i], p.sizes[i], c, &st, func(_ int64, h batchHeader, b []byte) error {
@@ -145,9 +146,12 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 			if b[attributesOffset+1]&attrControl != 0 {
 				return nil
 			}
-			data, err := decompressRecords(int(b[attributesOffset+1]&attrCodecMask), b[batchHeaderSize:])
+			data, err := decompressRecords(int(b[attributesOffset+1]&attrCodecMask), b[batchHeaderSize:], scratch)
 			if err != nil {
 				return err
+			}
+			if len(data) > 0 && len(b) > batchHeaderSize && &data[0] != &b[batchHeaderSize] {
+				scratch = data
 			}
 			return scanRecords(data, h.recordCount, func(r *rawRecord) {
 				if r.key != nil {
@@ -276,12 +280,13 @@ func (l *Log) eachHeader(s *segment, size int64, fn func(h batchHeader, hdr []by
 
 // groupWriter writes the cleaned copy of a group of segments.
 type groupWriter struct {
-	f    vfs.File
-	buf  []byte
-	pos  int64 // bytes written or buffered
-	idx  *indexBuilder
-	recs []rawRecord // scratch
-	body []byte      // scratch
+	f       vfs.File
+	buf     []byte
+	pos     int64 // bytes written or buffered
+	idx     *indexBuilder
+	recs    []rawRecord // scratch
+	body    []byte      // scratch
+	scratch []byte      // decompressed records
 }
 
 func (w *groupWriter) add(b []byte) error {
@@ -394,9 +399,12 @@ func (w *groupWriter) filter(now int64, cfg Config, h batchHeader, b []byte, om 
 	baseTs := int64(binary.BigEndian.Uint64(b[baseTimestampOffset:]))
 	hasHorizon := attrs&attrDeleteHorizon != 0
 	horizonPassed := hasHorizon && now >= baseTs
-	data, err := decompressRecords(codec, b[batchHeaderSize:])
+	data, err := decompressRecords(codec, b[batchHeaderSize:], w.scratch)
 	if err != nil {
 		return nil, err
+	}
+	if codec != codecNone {
+		w.scratch = data
 	}
 	w.recs = w.recs[:0]
 	tombstones := false

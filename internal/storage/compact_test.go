@@ -629,3 +629,25 @@ func isSubsequence(a, b []kv) bool {
 	}
 	return i == len(a)
 }
+
+// TestMaxCompactionLagRollsActiveSegment: the active segment of a compacted
+// log rolls once its first record is older than max.compaction.lag.ms, so
+// the cleaner can reach it.
+func TestMaxCompactionLagRollsActiveSegment(t *testing.T) {
+	e := newEnv(t)
+	cfg := compactConfig()
+	cfg.MaxCompactionLagMs = time.Minute.Milliseconds()
+	l := e.open(cfg)
+	mustAppend(t, l, keyedBatch(batch.None, e.clock.Ms(), "a", "1", "a", "2"))
+	e.clock.Add(2 * time.Minute)
+	if err := l.maintain(e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if segmentCount(l) != 2 {
+		t.Fatalf("%d segments", segmentCount(l))
+	}
+	mustClean(t, e, l)
+	if got := fmt.Sprint(records(t, l)); got != `[1:a="2"]` {
+		t.Fatal(got)
+	}
+}

@@ -5,8 +5,9 @@
 // A Manager owns the logs of one data directory. It runs one goroutine (when
 // created with a positive interval) that periodically enforces retention, rolls
 // segments older than segment.ms, flushes logs whose flush.ms is due and
-// checkpoints recovery points; Manager.Close stops it and waits for it. Logs
-// own no goroutines: Append, Flush and Read run on the caller's.
+// checkpoints recovery points, and Options.Cleaner.Threads log cleaner
+// goroutines (see Compaction); Manager.Close stops them and waits for them.
+// Logs own no goroutines: Append, Flush and Read run on the caller's.
 //
 // # Concurrency
 //
@@ -29,6 +30,9 @@
 //	    partition.metadata              "version: 0\ntopic_id: <base64url, no padding>\n"
 //	    recovery-point                  "version: 0\nrecovery_point: N\nclean_shutdown: true|false\n"
 //	    log-start-offset                "version: 0\nlog_start_offset: N\n"
+//	    cleaner-checkpoint              "version: 0\nfirst_dirty_offset: N\ndelete_horizon_ms: M\n"
+//	    00000000000000000000.log.cleaned  a cleaned group being written (also .index/.timeindex.cleaned)
+//	    00000000000000000000.log.swap     a cleaned group committed, replacing its segments
 //	<dataDir>/<topic>-<partition>.<hex>-delete/   a log being deleted
 //
 // The small text files are replaced atomically (write a .tmp, fsync, rename,
@@ -95,4 +99,38 @@
 // and their last entries against the log; missing or invalid ones are rebuilt
 // from the log. Each offset index entry a read uses is checked against the
 // batch it points at, so a wrong index costs a scan, never a wrong answer.
+//
+// # Compaction
+//
+// A log whose cleanup.policy has compact (Config.Compact) is cleaned by the
+// Manager's cleaner threads, Kafka's LogCleaner: each thread picks the log
+// that most needs it (max.compaction.lag.ms passed or a tombstone horizon
+// due first, then the highest dirty ratio at or above
+// min.cleanable.dirty.ratio), never the active segment nor segments with
+// records newer than min.compaction.lag.ms. A pass maps each key of the
+// dirty section (offsets from first_dirty_offset on) to its latest offset,
+// in an offset map bounded by log.cleaner.dedupe.buffer.size, then rewrites
+// every segment below the cleanable end in groups whose sizes fit
+// segment.bytes (so small cleaned segments merge), keeping the records no
+// later record of their key supersedes. Offsets never change. A batch whose
+// records all stay is copied as it is; one with survivors is rebuilt with
+// the same base offset, last offset delta (so the producer's last sequence
+// stays), producer fields and codec; an emptied batch goes, except an
+// idempotent producer's last batch and a group's last batch, which stay
+// as 61-byte headers without records. Records without a key go.
+//
+// Tombstones (null values) follow KIP-534: the first pass that rewrites a
+// batch with tombstones sets its attribute bit 6 and stores
+// now+delete.retention.ms in its base timestamp (record timestamp deltas are
+// rewritten against it); a pass after that horizon drops them. The earliest
+// horizon is kept in cleaner-checkpoint so the pass that drops them runs even
+// if nothing is written.
+//
+// A group is swapped in crash-safely (swap.go): written and synced as
+// <base>.*.cleaned, committed by renaming <base>.log.cleaned to
+// <base>.log.swap, then installed by renames and removals; OpenLog rolls
+// back .cleaned files and completes .swap files, so every group recovers to
+// either its old or its cleaned contents. Readers never block on a swap: a
+// swap marks the segments it replaces before touching their files, and a
+// read that used a marked segment retries on a fresh segment list.
 package storage

@@ -172,7 +172,7 @@ func (l *Log) shouldRollLocked(n, lastOffset, nowMs int64) bool {
 		return false
 	}
 	return a.seg.size+n > l.cfg.SegmentBytes ||
-		(a.rollBase >= 0 && nowMs-a.rollBase > l.cfg.SegmentMs) ||
+		(a.rollBase >= 0 && nowMs-a.rollBase > l.rollMsLocked()) ||
 		lastOffset-a.seg.base > math.MaxInt32
 }
 

@@ -137,8 +137,9 @@ var (
 // xerialMagic opens snappy data framed the Java client's way.
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
-// decompressRecords returns the records section of a batch in plain form.
-func decompressRecords(codec int, src []byte) ([]byte, error) {
+// decompressRecords returns the records section of a batch in plain form,
+// reusing scratch's memory where the codec allows.
+func decompressRecords(codec int, src, scratch []byte) ([]byte, error) {
 	var out []byte
 	var err error
 	switch codec {
@@ -158,18 +159,18 @@ func decompressRecords(codec int, src []byte) ([]byte, error) {
 					return nil, fmt.Errorf("%w: snappy: bad xerial chunk", ErrCorrupt)
 				}
 				var block []byte
-				if block, err = unsnappy(src[4 : 4+n]); err == nil {
+				if block, err = unsnappy(src[4:4+n], nil); err == nil {
 					out = append(out, block...)
 				}
 				src = src[4+n:]
 			}
 		} else {
-			out, err = unsnappy(src)
+			out, err = unsnappy(src, scratch)
 		}
 	case codecLZ4:
 		out, err = io.ReadAll(io.LimitReader(lz4.NewReader(bytes.NewReader(src)), maxDecompressed+1))
 	case codecZstd:
-		out, err = zstdDecoder().DecodeAll(src, nil)
+		out, err = zstdDecoder().DecodeAll(src, scratch[:0])
 	default:
 		return nil, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, codec)
 	}
@@ -182,7 +183,7 @@ func decompressRecords(codec int, src []byte) ([]byte, error) {
 	return out, nil
 }
 
-func unsnappy(src []byte) ([]byte, error) {
+func unsnappy(src, scratch []byte) ([]byte, error) {
 	n, err := snappy.DecodedLen(src)
 	if err != nil {
 		return nil, err
@@ -190,7 +191,7 @@ func unsnappy(src []byte) ([]byte, error) {
 	if n > maxDecompressed {
 		return nil, fmt.Errorf("decompresses past %d bytes", maxDecompressed)
 	}
-	return snappy.Decode(nil, src)
+	return snappy.Decode(scratch[:cap(scratch)], src)
 }
 
 // compressRecords appends src compressed with codec to dst. Snappy is one raw

@@ -127,6 +127,16 @@ func (l *Log) deleteOldestLocked(n int) (int, error) {
 	return n, nil
 }
 
+// rollMsLocked is how old the active segment may get: segment.ms, or less
+// for a compacted log whose max.compaction.lag.ms is shorter, since the
+// cleaner never cleans the active segment (KIP-354).
+func (l *Log) rollMsLocked() int64 {
+	if l.cfg.Compact {
+		return min(l.cfg.SegmentMs, l.cfg.MaxCompactionLagMs)
+	}
+	return l.cfg.SegmentMs
+}
+
 // maintain is the Manager's periodic work on one log: time-based roll, flush
 // by flush.ms and the recovery-point checkpoint. Retention is run separately.
 func (l *Log) maintain(now time.Time) error {
@@ -136,7 +146,7 @@ func (l *Log) maintain(now time.Time) error {
 		return err
 	}
 	var err error
-	if a := l.active; a.seg.size > 0 && a.rollBase >= 0 && now.UnixMilli()-a.rollBase > l.cfg.SegmentMs {
+	if a := l.active; a.seg.size > 0 && a.rollBase >= 0 && now.UnixMilli()-a.rollBase > l.rollMsLocked() {
 		err = l.rollLocked()
 	}
 	flushMs := l.cfg.FlushMs
