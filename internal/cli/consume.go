@@ -256,15 +256,15 @@ func planConsume(ctx context.Context, adm *kadm.Client, topic string, only []int
 		}
 	}
 	plan := &consumePlan{start: map[int32]int64{}, next: map[int32]int64{}, end: map[int32]int64{}}
-	want := map[int32]bool{}
+	want, missing := map[int32]bool{}, map[int32]bool{}
 	for _, p := range only {
-		want[p] = true
+		want[p], missing[p] = true, true
 	}
 	for p, e := range ends[topic] {
 		if len(want) > 0 && !want[p] {
 			continue
 		}
-		delete(want, p)
+		delete(missing, p)
 		low := e.Offset
 		if s, ok := starts.Lookup(topic, p); ok && s.Err == nil {
 			low = s.Offset
@@ -290,7 +290,7 @@ func planConsume(ctx context.Context, adm *kadm.Client, topic string, only []int
 		}
 		plan.start[p], plan.next[p], plan.end[p] = o, o, e.Offset
 	}
-	for p := range want {
+	for p := range missing {
 		return nil, fmt.Errorf("topic %s has no partition %d", topic, p)
 	}
 	if len(plan.end) == 0 {

@@ -133,7 +133,11 @@ func writeGroupDescription(w io.Writer, d groupDescription) error {
 	summary := newTable(w)
 	summary.row("GROUP", d.Group)
 	summary.row("STATE", d.State)
-	summary.row("PROTOCOL", d.ProtocolType+"/"+d.Protocol)
+	protocol := d.ProtocolType
+	if d.Protocol != "" {
+		protocol += "/" + d.Protocol
+	}
+	summary.row("PROTOCOL", protocol)
 	summary.row("COORDINATOR", d.Coordinator)
 	summary.row("MEMBERS", len(d.Members))
 	summary.row("TOTAL-LAG", d.TotalLag)

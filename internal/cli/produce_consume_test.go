@@ -86,7 +86,8 @@ func TestProduceJSONAndFile(t *testing.T) {
 	dump := ok(t, b, "", "consume", "events", "-e", "-p", "2", "--format", "json")
 	ok(t, b, dump, "produce", "copy", "--format", "json", "-p", "0", "--acks", "1")
 	var rec jsonRecord
-	if err := json.Unmarshal([]byte(ok(t, b, "", "consume", "copy", "-e", "--format", "json")), &rec); err != nil {
+	copied := ok(t, b, "", "consume", "copy", "-e", "--format", "json")
+	if err := json.Unmarshal([]byte(copied), &rec); err != nil {
 		t.Fatal(err)
 	}
 	if *rec.Key != "a" || string(rec.Value) != `"plain"` || rec.Headers["h"] != "1" {
