@@ -1,11 +1,13 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -172,4 +174,61 @@ func TestCompactedTopic(t *testing.T) {
 
 	setPolicy("delete")
 	waitKeyless(false)
+}
+
+// TestMeasureProduceLatencyWhileCleaning compares acks=all produce latency
+// to one topic while the cleaner is or is not cleaning another (about
+// 200 MiB, 1 in 50 records surviving). Run it with SAMSA_MEASURE=1 -v.
+func TestMeasureProduceLatencyWhileCleaning(t *testing.T) {
+	if os.Getenv("SAMSA_MEASURE") == "" {
+		t.Skip("set SAMSA_MEASURE=1 to measure")
+	}
+	tb := startBroker(t, "", map[string]string{"log.cleaner.backoff.ms": "10"})
+	createTopic(t, tb.admin(), "big", 1, map[string]*string{"segment.bytes": strp("16777216"), "retention.ms": strp("-1")})
+	createTopic(t, tb.admin(), "hot", 1, nil)
+	bulk := tb.client(kgo.DefaultProduceTopic("big"), kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerLinger(5*time.Millisecond))
+	rng := rand.New(rand.NewPCG(1, 1))
+	value := make([]byte, 100)
+	for i := 0; logBytes(t, tb.dir, "big") < 200<<20; i++ {
+		for k := range 50 {
+			value[k] = byte(rng.Uint32())
+		}
+		bulk.Produce(context.Background(), &kgo.Record{Key: fmt.Appendf(nil, "key-%06d", rng.IntN(20_000)), Value: bytes.Clone(value)}, nil)
+		if i%100_000 == 0 {
+			if err := bulk.Flush(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := bulk.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	hot := tb.client(kgo.DefaultProduceTopic("hot"))
+	measure := func(name string, stop func(n int) bool) {
+		var lat []time.Duration
+		start := time.Now()
+		for n := 0; !stop(n); n++ {
+			s := time.Now()
+			if err := hot.ProduceSync(ctxT(t), &kgo.Record{Value: value}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			lat = append(lat, time.Since(s))
+		}
+		slices.Sort(lat)
+		q := func(f float64) time.Duration { return lat[int(f*float64(len(lat)-1))] }
+		t.Logf("%-15s %6d produces in %v: p50 %v p90 %v p99 %v max %v", name, len(lat), time.Since(start).Round(time.Millisecond), q(.5), q(.9), q(.99), lat[len(lat)-1])
+	}
+	measure("idle", func(n int) bool { return n >= 3000 })
+	before := logBytes(t, tb.dir, "big")
+	alter, err := tb.admin().AlterTopicConfigs(ctxT(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "cleanup.policy", Value: strp("compact")}}, "big")
+	if err == nil {
+		_, err = alter.On("big", nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	measure("while cleaning", func(n int) bool { return n%50 == 0 && logBytes(t, tb.dir, "big") < before/4 })
+	t.Logf("big: %d MiB before, %d KiB after cleaning, which ended within %v of the switch to compact",
+		before>>20, logBytes(t, tb.dir, "big")>>10, time.Since(start).Round(time.Millisecond))
 }

@@ -155,6 +155,6 @@ func TestMeasureAppendLatencyWhileCleaning(t *testing.T) {
 	wg.Wait()
 	report("while cleaning", lat, took)
 	st := m.CleanerStats()
-	t.Logf("pass: %d MiB cleaned in %v (%.0f MiB/s), %d MiB written", st.BytesCleaned>>20, st.LastPass.Round(time.Millisecond),
-		float64(st.BytesCleaned)/(1<<20)/st.LastPass.Seconds(), st.BytesWritten>>20)
+	t.Logf("pass: %d MiB cleaned in %v (%.0f MiB/s), %d KiB written", st.BytesCleaned>>20, st.LastPass.Round(time.Millisecond),
+		float64(st.BytesCleaned)/(1<<20)/st.LastPass.Seconds(), st.BytesWritten>>10)
 }
