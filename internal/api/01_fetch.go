@@ -25,6 +25,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
@@ -35,7 +36,16 @@ type fetchTarget struct {
 	code int16                // error found while resolving
 }
 
-func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
+// fetchResponse is a Fetch response whose larger record sets are file
+// regions, sent with sendfile by the server.
+type fetchResponse struct {
+	*kmsg.FetchResponse
+	regions []server.FileRegion
+}
+
+func (r *fetchResponse) Regions() []server.FileRegion { return r.regions }
+
+func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	now := h.Now()
 	img := h.image()
@@ -151,9 +161,13 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (*kmsg.Fetc
 					}
 				}
 			}
-			h.fillFetchResponse(resp, targets, results, incremental)
+			regions := h.fillFetchResponse(resp, targets, results, incremental)
+			if len(regions) > 0 {
+				return &fetchResponse{FetchResponse: resp, regions: regions}, nil
+			}
 			return resp, nil
 		}
+		releaseResults(results)
 		if waiter == nil {
 			waiter = partition.NewWaiter()
 			for _, t := range targets {
@@ -174,10 +188,12 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (*kmsg.Fetc
 	}
 }
 
-// fetchResult is what one partition's read produced.
+// fetchResult is what one partition's read produced: records in memory,
+// or a file region to be sent with sendfile.
 type fetchResult struct {
 	code           int16
 	records        []byte
+	region         storage.Region
 	highWatermark  int64
 	lastStable     int64
 	logStartOffset int64
@@ -206,7 +222,7 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32) ([]fetchRe
 		if limit <= 0 && total > 0 {
 			continue
 		}
-		data, err := p.Read(t.sp.fetchOffset, int32(max(limit, 0)))
+		data, region, err := readPartition(p, t.sp.fetchOffset, int32(max(limit, 0)))
 		if err != nil {
 			if errors.Is(err, storage.ErrOffsetOutOfRange) {
 				r.code = kerr.OffsetOutOfRange.Code
@@ -216,22 +232,65 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32) ([]fetchRe
 			failed = true
 			continue
 		}
-		if len(data) > limit && total > 0 {
+		n := len(data) + int(region.Size)
+		if n > limit && total > 0 {
 			// Only the first non-empty partition may exceed the limits (KIP-74).
+			region.Release()
 			continue
 		}
-		r.records = data
-		total += len(data)
+		r.records, r.region = data, region
+		total += n
 	}
 	return results, total, failed
 }
 
-func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTarget, results []fetchResult, incremental bool) {
+// regionThreshold is the size from which records go out with sendfile:
+// below it, a copy costs less than flushing the socket buffer for a
+// separate system call.
+const regionThreshold = 32 << 10
+
+// readPartition reads records in memory or, for larger reads from files on
+// disk, as a file region.
+func readPartition(p *partition.Partition, offset int64, maxBytes int32) ([]byte, storage.Region, error) {
+	if maxBytes < regionThreshold {
+		data, err := p.Read(offset, maxBytes)
+		return data, storage.Region{}, err
+	}
+	region, err := p.ReadRegion(offset, maxBytes)
+	switch {
+	case errors.Is(err, storage.ErrNoRegion):
+		data, err := p.Read(offset, maxBytes)
+		return data, storage.Region{}, err
+	case err != nil:
+		return nil, storage.Region{}, err
+	case region.Size > 0 && region.Size < regionThreshold:
+		data := make([]byte, region.Size)
+		_, err := region.File.ReadAt(data, region.Pos)
+		region.Release()
+		if err != nil {
+			return nil, storage.Region{}, err
+		}
+		return data, storage.Region{}, nil
+	}
+	return nil, region, nil
+}
+
+// releaseResults lets go of the regions of results not sent.
+func releaseResults(results []fetchResult) {
+	for i := range results {
+		results[i].region.Release()
+	}
+}
+
+// fillFetchResponse puts the results in resp and returns the file regions
+// its placeholders stand for.
+func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTarget, results []fetchResult, incremental bool) []server.FileRegion {
 	var topic *kmsg.FetchResponseTopic
+	var regions []server.FileRegion
 	for i, t := range targets {
 		r := results[i]
 		sp := t.sp
-		if incremental && sp.sent && r.code == 0 && len(r.records) == 0 &&
+		if incremental && sp.sent && r.code == 0 && len(r.records) == 0 && r.region.Size == 0 &&
 			r.highWatermark == sp.highWatermark && r.lastStable == sp.lastStable && r.logStartOffset == sp.logStartOffset {
 			continue
 		}
@@ -247,6 +306,10 @@ func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTa
 		rp.ErrorCode = r.code
 		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = r.highWatermark, r.lastStable, r.logStartOffset
 		rp.RecordBatches = r.records
+		if r.region.Size > 0 {
+			rp.RecordBatches = server.Placeholder(len(regions))
+			regions = append(regions, server.FileRegion{File: r.region.File, Pos: r.region.Pos, Size: r.region.Size, Release: r.region.Release})
+		}
 		if rp.RecordBatches == nil {
 			// Empty, not null: librdkafka rejects a null record set.
 			rp.RecordBatches = []byte{}
@@ -257,4 +320,5 @@ func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTa
 		}
 		topic.Partitions = append(topic.Partitions, rp)
 	}
+	return regions
 }

@@ -275,6 +275,11 @@ func (p *Partition) Read(offset int64, maxBytes int32) ([]byte, error) {
 	return p.log.Read(offset, maxBytes, p.hw.Load())
 }
 
+// ReadRegion is Read as a file region, for sendfile.
+func (p *Partition) ReadRegion(offset int64, maxBytes int32) (storage.Region, error) {
+	return p.log.ReadRegion(offset, maxBytes, p.hw.Load())
+}
+
 // HighWatermark is the offset below which records are committed.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 

@@ -139,9 +139,22 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// response is one encoded frame on its way to the writer.
+// response is one encoded frame on its way to the writer: the bytes in
+// buf, or, for a response with file regions, the parts that make it up.
 type response struct {
-	buf *[]byte
+	buf     *[]byte
+	parts   []part
+	regions []FileRegion
+}
+
+// release lets go of the response's regions and buffer.
+func (r response) release() {
+	for _, fr := range r.regions {
+		if fr.Release != nil {
+			fr.Release()
+		}
+	}
+	putBuf(r.buf)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -180,19 +193,22 @@ func (s *Server) write(nc net.Conn, out <-chan response, done chan<- struct{}) {
 	failed := false
 	for r := range out {
 		if !failed {
-			if _, err := w.Write(*r.buf); err != nil {
-				failed = true
-			} else if len(out) == 0 {
-				// Flush when nothing else is queued: pipelined responses share a syscall.
-				if err := w.Flush(); err != nil {
-					failed = true
-				}
+			var err error
+			if r.parts == nil {
+				_, err = w.Write(*r.buf)
+			} else {
+				err = writeParts(nc, w, r.parts)
 			}
-			if failed {
+			if err == nil && len(out) == 0 {
+				// Flush when nothing else is queued: pipelined responses share a syscall.
+				err = w.Flush()
+			}
+			if err != nil {
+				failed = true
 				nc.Close()
 			}
 		}
-		putBuf(r.buf)
+		r.release()
 	}
 	if !failed {
 		w.Flush()
@@ -231,7 +247,12 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			return
 		}
 		if resp != nil {
-			out <- response{buf: encodeResponse(h, resp)}
+			r, err := encodeResponse(h, resp)
+			if err != nil {
+				s.cfg.Logger.Error("closing connection: encoding response", "remote", conn.Remote, "key", h.Key, "err", err)
+				return
+			}
+			out <- r
 		}
 		// Do not keep a huge frame buffer alive for an idle connection.
 		if cap(frame) > 1<<20 {
@@ -243,7 +264,7 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 // encodeResponse frames resp: size, correlation ID, the header's tagged
 // fields for flexible versions (never for ApiVersions, whose response header
 // stays v0 so that a client can always read it), then the body.
-func encodeResponse(h Header, resp kmsg.Response) *[]byte {
+func encodeResponse(h Header, resp kmsg.Response) (response, error) {
 	bp := bufPool.Get().(*[]byte)
 	if need := sizeHint(resp); cap(*bp) < need {
 		// Grow once rather than by doubling through a large fetch.
@@ -257,7 +278,37 @@ func encodeResponse(h Header, resp kmsg.Response) *[]byte {
 	b = resp.AppendTo(b)
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	*bp = b
-	return bp
+	r := response{buf: bp}
+	if rr, ok := resp.(RegionResponse); ok && len(rr.Regions()) > 0 {
+		r.regions = rr.Regions()
+		parts, err := splitRegions(b, r.regions, resp.IsFlexible())
+		if err != nil {
+			r.release()
+			return response{}, err
+		}
+		r.parts = parts
+	}
+	return r, nil
+}
+
+// writeParts writes a frame made of bytes and file regions; a region goes
+// out with sendfile once the buffered bytes before it are flushed.
+func writeParts(nc net.Conn, w *bufio.Writer, parts []part) error {
+	for _, p := range parts {
+		if p.region == nil {
+			if _, err := w.Write(p.data); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if err := sendFile(nc, p.region); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // String names the connection in logs.
