@@ -651,3 +651,33 @@ func TestMaxCompactionLagRollsActiveSegment(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// FuzzCleanBatch feeds arbitrary batches to the cleaner's filter: it must
+// not panic, and what it keeps must be a valid batch with the same offsets.
+func FuzzCleanBatch(f *testing.F) {
+	for _, codec := range []batch.Codec{batch.None, batch.Gzip, batch.Snappy, batch.LZ4, batch.Zstd} {
+		f.Add(keyedBatch(codec, 5, "a", "1", "b", "", "a", "2"), int64(2))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, latestA int64) {
+		h, err := parseHeader(b)
+		if err != nil || h.size != int64(len(b)) {
+			return
+		}
+		finishBatch(b) // the cleaner only sees batches whose CRC matches
+		om := newOffsetMap(10)
+		om.put([]byte("a"), latestA)
+		w := &groupWriter{}
+		var st passStats
+		out, err := w.filter(1_000, compactConfig(), h, b, om, map[int64]int64{}, &st)
+		if err != nil || out == nil {
+			return
+		}
+		oh, err := parseHeader(out)
+		if err != nil || oh.size != int64(len(out)) || !batchCRCValid(out) {
+			t.Fatalf("kept an invalid batch: %v", err)
+		}
+		if oh.baseOffset != h.baseOffset || oh.lastOffset() != h.lastOffset() {
+			t.Fatalf("offsets %d-%d became %d-%d", h.baseOffset, h.lastOffset(), oh.baseOffset, oh.lastOffset())
+		}
+	})
+}
