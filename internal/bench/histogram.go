@@ -13,6 +13,7 @@ import (
 type histogram struct {
 	counts [histogramBuckets]uint64
 	total  uint64
+	max    time.Duration // exact, unlike the buckets
 }
 
 const (
@@ -47,6 +48,7 @@ func (h *histogram) record(d time.Duration) {
 	}
 	h.counts[bucketOf(uint64(d))]++
 	h.total++
+	h.max = max(h.max, d)
 }
 
 func (h *histogram) merge(o *histogram) {
@@ -54,6 +56,7 @@ func (h *histogram) merge(o *histogram) {
 		h.counts[i] += c
 	}
 	h.total += o.total
+	h.max = max(h.max, o.max)
 }
 
 // quantile returns the duration at or below which a fraction q of the values

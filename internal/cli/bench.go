@@ -28,7 +28,9 @@ and the table shows medians of --runs runs for both, plus the ratios A/B.
 The subcommands produce, consume and e2e run one workload with every knob
 (linger, batch size, compression, target rate) and report latency
 percentiles.`,
-		Example: `  samsa bench --brokers localhost:9092
+		Example: `  samsa bench produce -n 1000000 -s 1KiB -p 8
+  samsa bench e2e --rate 10000 --duration 30s
+  samsa bench --brokers localhost:9092
   samsa bench --brokers localhost:9092 --compare localhost:9192 --sizes 1KiB --acks all
   samsa bench --brokers localhost:9092 --duration 10s --producers 4 --format json`,
 		Args: cobra.NoArgs,
@@ -61,6 +63,7 @@ percentiles.`,
 			return report.WriteTable(cmd.OutOrStdout())
 		},
 	}
+	cmd.AddCommand(newBenchProduceCommand(g), newBenchConsumeCommand(g), newBenchE2ECommand(g))
 	f := cmd.Flags()
 	f.StringVar(&compare, "compare", "", "bootstrap addresses of cluster B to compare with, comma-separated")
 	f.StringSliceVar(&sizes, "sizes", []string{"100", "1KiB"}, "record value sizes (bytes, or with B, KiB, MiB)")
