@@ -332,7 +332,15 @@ func TestCleanerMinAndMaxLag(t *testing.T) {
 // every read succeeds and every record read has the value appended at its
 // offset.
 func TestCleanWhileReading(t *testing.T) {
-	e := newEnv(t)
+	t.Run("mem", func(t *testing.T) { testCleanWhileReading(t, newEnv(t)) })
+	t.Run("os", func(t *testing.T) {
+		e := &env{t: t, fs: vfs.OS(), dir: t.TempDir(), clock: newClock()}
+		e.reopenManager()
+		testCleanWhileReading(t, e)
+	})
+}
+
+func testCleanWhileReading(t *testing.T, e *env) {
 	l := e.open(compactConfig())
 	all := fillKeyed(t, l, batch.Zstd, 80, 12, e.clock.Ms())
 	var mu sync.Mutex

@@ -94,6 +94,7 @@ func (c *clock) Ms() int64 { return c.Now().UnixMilli() }
 
 type env struct {
 	t     testing.TB
+	dir   string // "/data" if empty
 	fs    vfs.FS
 	mem   *vfs.MemFS
 	clock *clock
@@ -118,7 +119,11 @@ func (e *env) reopenManager() {
 			e.t.Fatal(err)
 		}
 	}
-	m, err := NewManager("/data", e.opts(), 0)
+	dir := e.dir
+	if dir == "" {
+		dir = "/data"
+	}
+	m, err := NewManager(dir, e.opts(), 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
