@@ -689,3 +689,25 @@ func FuzzCleanBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestFindByTimestampSkipsEmptiedBatches: a batch the cleaner emptied (kept
+// for its producer) is not an answer to a timestamp lookup.
+func TestFindByTimestampSkipsEmptiedBatches(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(compactConfig())
+	idem := batch.Build(batch.BuildOptions{ProducerID: 3, ProducerEpoch: 0, BaseSequence: 0},
+		[]batch.Record{{Key: []byte("x"), Value: []byte("1"), Timestamp: 100}})
+	mustAppend(t, l, idem)
+	mustAppend(t, l, keyedBatch(batch.None, 200, "y", "1"))
+	fillKeyed(t, l, batch.None, 20, 2, 300)
+	mustAppend(t, l, keyedBatch(batch.None, 400, "x", "2")) // empties the producer's batch
+	fillKeyed(t, l, batch.None, 20, 2, 500)
+	mustClean(t, e, l)
+	b, found, err := l.FindBatchByTimestamp(50)
+	if err != nil || !found {
+		t.Fatal(found, err)
+	}
+	if h, _ := batch.ParseHeader(b); h.NumRecords == 0 || h.MaxTimestamp != 200 {
+		t.Fatalf("found %+v", h)
+	}
+}

@@ -395,7 +395,9 @@ func (l *Log) findTimestampInView(v segView, ts, logStart int64, interval int32)
 		if err != nil {
 			return nil, false, err
 		}
-		if bh.maxTimestamp >= ts && bh.lastOffset() >= logStart {
+		// Batches the cleaner emptied keep their timestamps but hold no
+		// record to answer with.
+		if bh.maxTimestamp >= ts && bh.lastOffset() >= logStart && bh.recordCount > 0 {
 			b, err := readBatchAt(h.f, pos, bh)
 			return b, err == nil, err
 		}
