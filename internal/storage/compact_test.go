@@ -711,3 +711,52 @@ func TestFindByTimestampSkipsEmptiedBatches(t *testing.T) {
 		t.Fatalf("found %+v", h)
 	}
 }
+
+// TestCleanWithSmallOffsetMap: a pass whose offset map fills cleans only the
+// segments it mapped; later passes finish the job.
+func TestCleanWithSmallOffsetMap(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(compactConfig())
+	all := fillKeyed(t, l, batch.None, 60, 10, e.clock.Ms())
+	end := activeBase(l)
+	passes := 0
+	for ; passes < 20; passes++ {
+		p, ok, err := l.planClean(e.clock.Ms())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if _, err := l.clean(e.clock.Ms(), p, cleaner{mapEntries: 4}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if passes < 2 || l.firstDirty != end {
+		t.Fatalf("%d passes, first dirty offset %d, want %d", passes, l.firstDirty, end)
+	}
+	if got, want := records(t, l), compacted(all, end, false); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}
+
+func TestThrottler(t *testing.T) {
+	th := &throttler{rate: 10 << 20}
+	start := time.Now()
+	if !th.wait(1<<20, nil) {
+		t.Fatal("wait aborted")
+	}
+	if d := time.Since(start); d < 80*time.Millisecond {
+		t.Fatalf("1 MiB at 10 MiB/s took %v", d)
+	}
+	quit := make(chan struct{})
+	close(quit)
+	start = time.Now()
+	if th.wait(100<<20, quit) || time.Since(start) > time.Second {
+		t.Fatal("wait ignored quit")
+	}
+	var none *throttler
+	if !none.wait(1<<30, nil) {
+		t.Fatal("nil throttler waited")
+	}
+}
