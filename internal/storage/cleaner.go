@@ -157,8 +157,14 @@ type throttler struct {
 }
 
 // wait accounts n bytes and sleeps as long as the rate requires; it returns
-// false if quit closed meanwhile. A nil throttler never sleeps.
+// false if quit is closed, so that a pass stops soon after Manager.Close. A
+// nil throttler never sleeps.
 func (t *throttler) wait(n int64, quit <-chan struct{}) bool {
+	select {
+	case <-quit:
+		return false
+	default:
+	}
 	if t == nil {
 		return true
 	}

@@ -756,7 +756,7 @@ func TestThrottler(t *testing.T) {
 		t.Fatal("wait ignored quit")
 	}
 	var none *throttler
-	if !none.wait(1<<30, nil) {
-		t.Fatal("nil throttler waited")
+	if !none.wait(1<<30, nil) || none.wait(1, quit) {
+		t.Fatal("nil throttler waited or ignored quit")
 	}
 }
