@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -408,6 +409,7 @@ func testCleanWhileReading(t *testing.T, e *env) {
 // TestCleanerGoroutine runs the Manager's cleaner threads and waits for them
 // to clean a log, then checks Close stops them.
 func TestCleanerGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
 	e := newEnv(t)
 	l := e.open(compactConfig())
 	all := fillKeyed(t, l, batch.None, 60, 10, e.clock.Ms())
@@ -431,6 +433,12 @@ func TestCleanerGoroutine(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
+	}
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Close, %d before", n, before)
 	}
 	st := m.CleanerStats()
 	if st.BytesCleaned == 0 || st.BytesWritten == 0 || st.Duration == 0 {
