@@ -6,7 +6,9 @@ package api
 // generation of -1 with no member ID commits for a group without members
 // (a simple consumer or an admin tool). Partitions of unknown topics get
 // UNKNOWN_TOPIC_OR_PARTITION each. v2-v4's retention time is ignored:
-// offsets.retention.minutes applies. v6+ stores the leader epoch. v10
+// offsets.retention.minutes applies. v6+ stores the leader epoch. For a
+// KIP-848 group the generation is the member epoch (STALE_MEMBER_EPOCH when
+// it is not the member's current one). v10
 // (topic IDs) is not served.
 
 import (

@@ -5,7 +5,8 @@ package api
 // for every committed offset of the group with null topics. v5+ returns
 // leader epochs. require_stable (v7+) waits for no pending transactional
 // commits, and there are none until transactions exist. v9's member ID and
-// epoch belong to KIP-848 groups and are ignored for classic groups. v10
+// epoch are checked for KIP-848 groups (UNKNOWN_MEMBER_ID,
+// STALE_MEMBER_EPOCH) and ignored for classic groups. v10
 // (topic IDs) is not served.
 
 import (
@@ -64,7 +65,11 @@ func offsetFetch(h *Handlers, _ context.Context, req *kmsg.OffsetFetchRequest) (
 				}
 			}
 		}
-		offsets, code := h.Groups.FetchOffsets(rg.Group, tps)
+		var member *string
+		if req.Version >= 9 {
+			member = rg.MemberID
+		}
+		offsets, code := h.Groups.FetchOffsetsAs(rg.Group, member, rg.MemberEpoch, tps)
 		sg.ErrorCode = code
 		for _, o := range offsets {
 			if n := len(sg.Topics); n == 0 || sg.Topics[n-1].Topic != o.Topic {

@@ -2,7 +2,7 @@ package api
 
 // ListGroups v0-v5: the groups this broker coordinates. v4+ filters by
 // state (KIP-518) and reports it; v5+ filters by type (KIP-848) and reports
-// it: every group is "classic" until KIP-848 groups exist.
+// it: "classic" or "consumer".
 
 import (
 	"context"

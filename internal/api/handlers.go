@@ -105,6 +105,8 @@ func table() []entry {
 		{47, 0, 0, handle(offsetDelete)},
 		{60, 0, 1, handle(describeCluster)},
 		{61, 0, 0, handle(describeProducers)},
+		{68, 0, 1, handle(consumerGroupHeartbeat)},
+		{69, 0, 1, handle(consumerGroupDescribe)},
 	}
 }
 

@@ -40,7 +40,11 @@ func (b *Broker) startGroups(ctx context.Context, cfg *config.Broker) error {
 		RetentionCheckInterval: ms("offsets.retention.check.interval.ms"),
 		MaxMetadataBytes:       int(cfg.Int32("offset.metadata.max.bytes", nil)),
 		MaxGroupSize:           int(cfg.Int32("group.max.size", nil)),
-		Logger:                 b.logger,
+		Consumer: group.ConsumerConfig{
+			SessionTimeout:    ms("group.consumer.session.timeout.ms"),
+			HeartbeatInterval: ms("group.consumer.heartbeat.interval.ms"),
+		},
+		Logger: b.logger,
 	})
 	return b.syncGroups()
 }

@@ -97,6 +97,12 @@ func (g *group) join(req JoinRequest) (chan JoinResult, JoinResult) {
 	fail := func(code int16) (chan JoinResult, JoinResult) {
 		return nil, JoinResult{Err: code, MemberID: req.MemberID}
 	}
+	if g.consumer != nil && g.state != Dead {
+		if len(g.consumer.members) > 0 {
+			return fail(kerr.InconsistentGroupProtocol.Code)
+		}
+		g.consumer = nil // an empty KIP-848 group becomes classic
+	}
 	switch {
 	case g.state == Dead:
 		return fail(kerr.CoordinatorNotAvailable.Code)

@@ -33,8 +33,10 @@ type Config struct {
 	MaxMetadataBytes int
 	// MaxGroupSize bounds the members of a group (group.max.size).
 	MaxGroupSize int
-	Clock        Clock
-	Logger       *slog.Logger
+	// Consumer configures KIP-848 groups.
+	Consumer ConsumerConfig
+	Clock    Clock
+	Logger   *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -58,6 +60,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxGroupSize == 0 {
 		c.MaxGroupSize = 1 << 31 / 2
+	}
+	if c.Consumer.SessionTimeout == 0 {
+		c.Consumer.SessionTimeout = 45 * time.Second
+	}
+	if c.Consumer.HeartbeatInterval == 0 {
+		c.Consumer.HeartbeatInterval = 5 * time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = SystemClock{}

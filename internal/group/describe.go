@@ -45,6 +45,10 @@ func (c *Coordinator) DescribeGroup(groupID string) Description {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	d.State, d.ProtocolType = g.state.String(), g.protocolType
+	if g.consumer != nil {
+		d.Err, d.State = kerr.GroupIDNotFound.Code, Dead.String() // not a classic group
+		return d
+	}
 	if g.state == Dead {
 		d.Err = kerr.GroupIDNotFound.Code
 		return d
@@ -67,7 +71,7 @@ type Listing struct {
 	Group        string
 	ProtocolType string
 	State        string
-	Type         string // "classic"
+	Type         string // "classic" or "consumer" (KIP-848)
 }
 
 // ListGroups lists the groups this broker coordinates, filtered by state
@@ -89,6 +93,9 @@ func (c *Coordinator) ListGroups(states, types []string) []Listing {
 		for _, g := range s.all() {
 			g.mu.Lock()
 			l := Listing{Group: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
+			if g.consumer != nil && g.state != Dead {
+				l.State, l.Type = g.consumer.state(), "consumer"
+			}
 			g.mu.Unlock()
 			if l.State != Dead.String() && match(states, l.State) && match(types, l.Type) {
 				out = append(out, l)
@@ -110,11 +117,12 @@ func (c *Coordinator) DeleteGroup(groupID string) int16 {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	switch g.state {
-	case Dead:
+	switch {
+	case g.state == Dead:
 		return kerr.GroupIDNotFound.Code
-	case Empty:
-	default:
+	case g.consumer != nil && len(g.consumer.members) > 0:
+		return kerr.NonEmptyGroup.Code
+	case g.state != Empty:
 		return kerr.NonEmptyGroup.Code
 	}
 	var recs []batch.Record

@@ -1,7 +1,9 @@
 // Package group is the group coordinator: Kafka's classic consumer-group
 // protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, static membership
-// per KIP-345) and committed offsets, both kept in the internal compacted
-// topic __consumer_offsets.
+// per KIP-345), KIP-848 consumer groups (ConsumerGroupHeartbeat with the
+// server-side uniform and range assignors, see consumer.go) and committed
+// offsets. Classic groups and offsets are kept in the internal compacted
+// topic __consumer_offsets; KIP-848 membership is kept in memory only.
 //
 // # Ownership
 //

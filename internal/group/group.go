@@ -102,6 +102,9 @@ type group struct {
 	offsets      map[string]map[int32]Offset
 	stateTime    time.Time
 	seq          uint64
+	// consumer is set for a KIP-848 group; the classic fields above are
+	// then unused (no members, state Empty unless Dead).
+	consumer *consumerGroup
 
 	// timer is the one pending group timer: the initial rebalance delay,
 	// the rebalance timeout or the wait for SyncGroups.
@@ -169,6 +172,15 @@ func (g *group) unload() {
 		}
 		g.answerJoin(m, JoinResult{Err: kerr.NotCoordinator.Code})
 		g.answerSync(m, SyncResult{Err: kerr.NotCoordinator.Code})
+	}
+	if g.consumer != nil {
+		for _, m := range g.consumer.members {
+			if m.session != nil {
+				m.session.Stop()
+			}
+			m.sessionSeq++
+			m.stopRevokeTimer()
+		}
 	}
 	g.state = Dead
 }

@@ -51,7 +51,20 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 	if g.state == Dead {
 		return kerr.CoordinatorNotAvailable.Code, codes
 	}
-	if simple {
+	if cg := g.consumer; cg != nil {
+		// KIP-848: the generation is the member epoch.
+		if simple {
+			if len(cg.members) > 0 {
+				return kerr.UnknownMemberID.Code, codes
+			}
+		} else if m := cg.members[req.MemberID]; m == nil {
+			return kerr.UnknownMemberID.Code, codes
+		} else if req.Generation > m.epoch || req.Generation < min(m.previousEpoch, m.epoch) {
+			// Like Kafka 4.3 (KIP-1251), a commit sent just before the
+			// heartbeat that moved the member's epoch still counts.
+			return kerr.StaleMemberEpoch.Code, codes
+		}
+	} else if simple {
 		if g.state != Empty {
 			// Only a member may commit for a group with members.
 			return kerr.UnknownMemberID.Code, codes
@@ -107,6 +120,13 @@ type FetchedOffset struct {
 // FetchOffsets returns the group's committed offsets of the given
 // partitions, or all of them when partitions is nil.
 func (c *Coordinator) FetchOffsets(groupID string, partitions []TopicPartition) ([]FetchedOffset, int16) {
+	return c.FetchOffsetsAs(groupID, nil, -1, partitions)
+}
+
+// FetchOffsetsAs is FetchOffsets on behalf of a KIP-848 member (OffsetFetch
+// v9+), whose epoch must be current (STALE_MEMBER_EPOCH). A nil memberID
+// fetches as an admin; classic groups ignore the member.
+func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpoch int32, partitions []TopicPartition) ([]FetchedOffset, int16) {
 	_, g, code := c.lookup(groupID, false)
 	if code != 0 {
 		return nil, code
@@ -120,6 +140,15 @@ func (c *Coordinator) FetchOffsets(groupID string, partitions []TopicPartition) 
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.consumer != nil && memberID != nil {
+		m := g.consumer.members[*memberID]
+		if m == nil {
+			return nil, kerr.UnknownMemberID.Code
+		}
+		if m.epoch != memberEpoch {
+			return nil, kerr.StaleMemberEpoch.Code
+		}
+	}
 	if partitions == nil {
 		for topic, ps := range g.offsets {
 			for p, o := range ps {
@@ -162,7 +191,14 @@ func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition)
 		return kerr.GroupIDNotFound.Code, codes
 	}
 	var subscribed map[string]bool
-	if g.state != Empty {
+	if cg := g.consumer; cg != nil && len(cg.members) > 0 {
+		subscribed = map[string]bool{}
+		for _, m := range cg.members {
+			for _, t := range m.subscribed {
+				subscribed[t] = true
+			}
+		}
+	} else if g.state != Empty {
 		if g.protocolType != "consumer" {
 			return kerr.NonEmptyGroup.Code, codes
 		}
@@ -223,7 +259,7 @@ func (c *Coordinator) ExpireOffsets() {
 	for _, s := range c.allShards() {
 		for _, g := range s.all() {
 			g.mu.Lock()
-			if g.state != Empty {
+			if g.state != Empty || (g.consumer != nil && len(g.consumer.members) > 0) {
 				g.mu.Unlock()
 				continue
 			}

@@ -423,13 +423,20 @@ func (e *scriptEnv) run(line string) string {
 		e.t.Fatalf("unknown command %q", cmd)
 	}
 	var released []string
+	joined := map[string]JoinResult{}
 	for a, ch := range e.joins {
 		select {
 		case r := <-ch:
 			delete(e.joins, a)
-			released = append(released, "  -> join "+a+": "+e.joinString(a, r))
+			joined[a] = r
+			if r.MemberID != "" {
+				e.alias[r.MemberID] = a // before any answer names it
+			}
 		default:
 		}
+	}
+	for a, r := range joined {
+		released = append(released, "  -> join "+a+": "+e.joinString(a, r))
 	}
 	for a, ch := range e.syncs {
 		select {

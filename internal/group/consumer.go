@@ -1,0 +1,601 @@
+package group
+
+// KIP-848 consumer groups: members heartbeat with ConsumerGroupHeartbeat,
+// the coordinator computes the target assignment with a server-side
+// assignor whenever the group epoch moves (a member joins, leaves or
+// changes its subscription, or a subscribed topic changes), and each
+// member is reconciled towards its target: partitions it must give up are
+// revoked first, and a partition is handed to its new owner only once the
+// old owner has acknowledged the revocation (by no longer listing it), so
+// that no partition is ever owned twice. Membership lives in memory only:
+// after a restart or a coordinator move members get UNKNOWN_MEMBER_ID and
+// rejoin at epoch 0; committed offsets are persisted as for classic
+// groups.
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"hash/fnv"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// consumerGroup is the KIP-848 state of a group; the group's mutex guards
+// it.
+type consumerGroup struct {
+	epoch           int32 // group epoch
+	assignmentEpoch int32 // epoch of target
+	assignor        string
+	target          map[string]assignment
+	members         map[string]*consumerMember
+	static          map[string]string // instance ID -> member ID
+	topicsHash      uint64            // of the subscribed topics when target was computed
+}
+
+type consumerMember struct {
+	id               string
+	instanceID       *string
+	rackID           *string
+	clientID         string
+	clientHost       string
+	rebalanceTimeout time.Duration
+	subscribed       []string
+	regex            string
+	assignor         string
+
+	epoch         int32
+	previousEpoch int32
+	assigned      assignment // what the member owns, as far as we know
+	revoking      assignment // what it must give up before its epoch moves
+	sent          assignment // the assignment last sent, nil for none
+	left          bool       // a static member that left temporarily (epoch -2)
+
+	session    Timer
+	sessionSeq uint64
+	revoke     Timer
+	revokeSeq  uint64
+}
+
+// ConsumerHeartbeat is a ConsumerGroupHeartbeat request. Nil fields mean
+// "unchanged" (the client sends them only when they change).
+type ConsumerHeartbeat struct {
+	Group            string
+	MemberID         string
+	MemberEpoch      int32
+	InstanceID       *string
+	RackID           *string
+	RebalanceTimeout time.Duration // negative: unchanged
+	SubscribedTopics []string
+	SubscribedRegex  *string
+	ServerAssignor   *string
+	Owned            map[[16]byte][]int32 // nil: unchanged
+	ClientID         string
+	ClientHost       string
+	// Topics are the cluster's topics, by name.
+	Topics map[string]TopicInfo
+}
+
+// ConsumerHeartbeatResult is a ConsumerGroupHeartbeat response.
+type ConsumerHeartbeatResult struct {
+	Err               int16
+	ErrMessage        string
+	MemberID          string
+	MemberEpoch       int32
+	HeartbeatInterval time.Duration
+	Assignment        map[[16]byte][]int32 // nil: unchanged
+}
+
+// ConsumerConfig is the KIP-848 part of the coordinator's configuration.
+type ConsumerConfig struct {
+	// SessionTimeout (group.consumer.session.timeout.ms) and
+	// HeartbeatInterval (group.consumer.heartbeat.interval.ms).
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+}
+
+func newConsumerGroup() *consumerGroup {
+	return &consumerGroup{assignor: Assignors[0], target: map[string]assignment{}, members: map[string]*consumerMember{}, static: map[string]string{}}
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ConsumerGroupHeartbeat runs one KIP-848 heartbeat: joins (epoch 0),
+// leaves (-1, or -2 for a static member that will come back), or keeps a
+// member alive and moves it towards its target assignment.
+func (c *Coordinator) ConsumerGroupHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult {
+	fail := func(code int16, msg string) ConsumerHeartbeatResult {
+		return ConsumerHeartbeatResult{Err: code, ErrMessage: msg, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
+	}
+	if req.ServerAssignor != nil && *req.ServerAssignor != "" {
+		known := false
+		for _, a := range Assignors {
+			known = known || a == *req.ServerAssignor
+		}
+		if !known {
+			return fail(kerr.UnsupportedAssignor.Code, "unknown server assignor "+*req.ServerAssignor)
+		}
+	}
+	if req.SubscribedRegex != nil && *req.SubscribedRegex != "" {
+		if _, err := regexp.Compile(*req.SubscribedRegex); err != nil {
+			return fail(kerr.InvalidRegularExpression.Code, err.Error())
+		}
+	}
+	_, g, code := c.lookup(req.Group, req.MemberEpoch == 0)
+	if code != 0 {
+		return fail(code, "")
+	}
+	if g == nil {
+		return fail(kerr.UnknownMemberID.Code, "")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == Dead {
+		return fail(kerr.CoordinatorNotAvailable.Code, "")
+	}
+	if g.consumer == nil {
+		if len(g.members) > 0 || g.state != Empty {
+			return fail(kerr.GroupIDNotFound.Code, "group "+g.id+" is a classic group with members")
+		}
+		g.consumer = newConsumerGroup()
+		g.protocolType = "consumer"
+	}
+	return g.consumerHeartbeat(req)
+}
+
+func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult {
+	cg := g.consumer
+	fail := func(code int16, msg string) ConsumerHeartbeatResult {
+		return ConsumerHeartbeatResult{Err: code, ErrMessage: msg, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
+	}
+	if req.MemberEpoch < 0 {
+		m := cg.members[req.MemberID]
+		if m == nil && req.InstanceID != nil {
+			m = cg.members[cg.static[*req.InstanceID]]
+		}
+		if m == nil {
+			return fail(kerr.UnknownMemberID.Code, "")
+		}
+		if req.MemberEpoch == -2 && m.instanceID != nil {
+			// The static member keeps its assignment until its session
+			// times out or it rejoins.
+			m.left = true
+			g.scheduleConsumerSession(m)
+		} else {
+			g.removeConsumerMember(m)
+		}
+		return ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: req.MemberEpoch}
+	}
+
+	var m *consumerMember
+	if req.MemberEpoch == 0 {
+		if req.MemberID == "" {
+			req.MemberID = newUUID()
+		}
+		if req.InstanceID != nil {
+			if oldID, ok := cg.static[*req.InstanceID]; ok && oldID != req.MemberID {
+				old := cg.members[oldID]
+				if !old.left {
+					return fail(kerr.UnreleasedInstanceID.Code, "instance "+*req.InstanceID+" is in use by member "+oldID)
+				}
+				// The returning static member takes over its old
+				// incarnation's assignment and epoch: no rebalance.
+				target, hasTarget := cg.target[oldID]
+				delete(cg.members, oldID)
+				delete(cg.target, oldID)
+				if hasTarget {
+					cg.target[req.MemberID] = target
+				}
+				old.id, old.left = req.MemberID, false
+				cg.members[req.MemberID] = old
+				cg.static[*req.InstanceID] = req.MemberID
+				old.sent = nil
+			}
+		}
+		m = cg.members[req.MemberID]
+		if m == nil {
+			if len(cg.members) >= g.c.cfg.MaxGroupSize {
+				return fail(kerr.GroupMaxSizeReached.Code, "")
+			}
+			m = &consumerMember{id: req.MemberID, assigned: assignment{}, revoking: assignment{}}
+			cg.members[m.id] = m
+			if req.InstanceID != nil {
+				cg.static[*req.InstanceID] = m.id
+			}
+			cg.epoch++
+		} else if !m.left {
+			// Rejoining at epoch 0 with a known ID is how a member
+			// recovers from a lost response: it owns nothing now.
+			m.assigned, m.revoking, m.epoch, m.sent = assignment{}, assignment{}, 0, nil
+		}
+		m.left = false
+	} else {
+		m = cg.members[req.MemberID]
+		if m == nil {
+			return fail(kerr.UnknownMemberID.Code, "")
+		}
+		if req.MemberEpoch != m.epoch {
+			ownedOK := req.Owned == nil || subsetOf(req.Owned, m.assigned)
+			if req.MemberEpoch != m.previousEpoch || !ownedOK {
+				return fail(kerr.FencedMemberEpoch.Code, "")
+			}
+		}
+	}
+
+	changed := false
+	m.instanceID = req.InstanceID
+	if req.RackID != nil {
+		m.rackID = req.RackID
+	}
+	if req.RebalanceTimeout >= 0 {
+		m.rebalanceTimeout = req.RebalanceTimeout
+	}
+	m.clientID, m.clientHost = req.ClientID, req.ClientHost
+	if req.SubscribedTopics != nil {
+		subs := append([]string(nil), req.SubscribedTopics...)
+		sort.Strings(subs)
+		if !equalStrings(subs, m.subscribed) {
+			m.subscribed, changed = subs, true
+		}
+	}
+	if req.SubscribedRegex != nil && *req.SubscribedRegex != m.regex {
+		m.regex, changed = *req.SubscribedRegex, true
+	}
+	if req.ServerAssignor != nil && *req.ServerAssignor != m.assignor {
+		m.assignor, changed = *req.ServerAssignor, true
+	}
+	if changed {
+		cg.epoch++
+	}
+	if h := g.subscribedTopicsHash(req.Topics); h != cg.topicsHash {
+		cg.topicsHash = h
+		cg.epoch++
+	}
+	if cg.epoch > cg.assignmentEpoch {
+		g.computeTarget(req.Topics)
+	}
+	g.reconcile(m, req.Owned)
+	g.scheduleConsumerSession(m)
+
+	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: g.c.cfg.Consumer.HeartbeatInterval}
+	if req.Owned != nil || m.sent == nil || !equalAssignments(m.sent, m.assigned) {
+		res.Assignment = m.assigned
+		m.sent = m.assigned
+	}
+	return res
+}
+
+// subscribedTopicsHash fingerprints the topics the members subscribe to,
+// so that a new topic or new partitions move the group epoch.
+func (g *group) subscribedTopicsHash(topics map[string]TopicInfo) uint64 {
+	h := fnv.New64a()
+	for _, t := range g.subscribedTopicInfos(topics) {
+		h.Write([]byte(t.Name))
+		h.Write(t.ID[:])
+		h.Write([]byte{byte(t.Partitions >> 24), byte(t.Partitions >> 16), byte(t.Partitions >> 8), byte(t.Partitions)})
+	}
+	return h.Sum64()
+}
+
+func (g *group) subscribedTopicInfos(topics map[string]TopicInfo) []TopicInfo {
+	seen := map[string]bool{}
+	var out []TopicInfo
+	for _, m := range g.consumer.members {
+		for _, t := range memberTopics(m, topics) {
+			if !seen[t.Name] {
+				seen[t.Name] = true
+				out = append(out, t)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// memberTopics resolves a member's subscription against the cluster's
+// topics, sorted by name.
+func memberTopics(m *consumerMember, topics map[string]TopicInfo) []TopicInfo {
+	var out []TopicInfo
+	seen := map[string]bool{}
+	for _, name := range m.subscribed {
+		if t, ok := topics[name]; ok && !seen[name] {
+			seen[name] = true
+			out = append(out, t)
+		}
+	}
+	if m.regex != "" {
+		if re, err := regexp.Compile("^(?:" + m.regex + ")$"); err == nil {
+			for name, t := range topics {
+				if !seen[name] && re.MatchString(name) {
+					seen[name] = true
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// computeTarget runs the group's assignor over its members.
+func (g *group) computeTarget(topics map[string]TopicInfo) {
+	cg := g.consumer
+	votes := map[string]int{}
+	for _, m := range cg.members {
+		if m.assignor != "" {
+			votes[m.assignor]++
+		}
+	}
+	cg.assignor = Assignors[0]
+	best := 0
+	for _, a := range Assignors {
+		if votes[a] > best {
+			cg.assignor, best = a, votes[a]
+		}
+	}
+	ids := make([]string, 0, len(cg.members))
+	for id := range cg.members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	members := make([]assignorMember, len(ids))
+	for i, id := range ids {
+		members[i] = assignorMember{id: id, topics: memberTopics(cg.members[id], topics)}
+	}
+	if cg.assignor == "range" {
+		cg.target = assignRange(members)
+	} else {
+		cg.target = assignUniform(members, cg.target)
+	}
+	cg.assignmentEpoch = cg.epoch
+}
+
+// reconcile moves m towards its target: first it must revoke what it
+// owns outside its target; then it gets the target epoch and every target
+// partition no other member still owns.
+func (g *group) reconcile(m *consumerMember, owned map[[16]byte][]int32) {
+	cg := g.consumer
+	if owned != nil && len(m.revoking) > 0 {
+		ownedSet := assignment(owned).set()
+		still := map[topicPartition]bool{}
+		for tp := range m.revoking.set() {
+			if ownedSet[tp] {
+				still[tp] = true
+			}
+		}
+		m.revoking = fromSet(still)
+	}
+	if len(m.revoking) > 0 {
+		return
+	}
+	m.stopRevokeTimer()
+	target := cg.target[m.id].set()
+	revoke := map[topicPartition]bool{}
+	keep := map[topicPartition]bool{}
+	for tp := range m.assigned.set() {
+		if target[tp] {
+			keep[tp] = true
+		} else {
+			revoke[tp] = true
+		}
+	}
+	if len(revoke) > 0 {
+		m.assigned, m.revoking = fromSet(keep), fromSet(revoke)
+		g.scheduleRevokeTimeout(m)
+		return
+	}
+	others := map[topicPartition]bool{}
+	for _, o := range cg.members {
+		if o == m {
+			continue
+		}
+		for tp := range o.assigned.set() {
+			others[tp] = true
+		}
+		for tp := range o.revoking.set() {
+			others[tp] = true
+		}
+	}
+	next := map[topicPartition]bool{}
+	for tp := range target {
+		if !others[tp] {
+			next[tp] = true
+		}
+	}
+	if m.epoch != cg.assignmentEpoch {
+		m.previousEpoch, m.epoch = m.epoch, cg.assignmentEpoch
+	}
+	m.assigned = fromSet(next)
+}
+
+func (m *consumerMember) stopRevokeTimer() {
+	if m.revoke != nil {
+		m.revoke.Stop()
+		m.revoke = nil
+	}
+	m.revokeSeq++
+}
+
+// scheduleRevokeTimeout fences m if it has not revoked within its
+// rebalance timeout.
+func (g *group) scheduleRevokeTimeout(m *consumerMember) {
+	m.stopRevokeTimer()
+	seq := m.revokeSeq
+	d := m.rebalanceTimeout
+	if d <= 0 {
+		d = g.c.cfg.Consumer.SessionTimeout
+	}
+	m.revoke = g.c.afterFunc(d, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.consumer == nil || g.consumer.members[m.id] != m || m.revokeSeq != seq || g.state == Dead {
+			return
+		}
+		g.c.cfg.Logger.Info("consumer group member did not revoke in time", "group", g.id, "member", m.id)
+		g.removeConsumerMember(m)
+	})
+}
+
+func (g *group) scheduleConsumerSession(m *consumerMember) {
+	if m.session != nil {
+		m.session.Stop()
+	}
+	m.sessionSeq++
+	seq := m.sessionSeq
+	m.session = g.c.afterFunc(g.c.cfg.Consumer.SessionTimeout, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.consumer == nil || g.consumer.members[m.id] != m || m.sessionSeq != seq || g.state == Dead {
+			return
+		}
+		g.c.cfg.Logger.Info("consumer group member session expired", "group", g.id, "member", m.id)
+		g.removeConsumerMember(m)
+	})
+}
+
+// removeConsumerMember drops m, freeing its partitions, and moves the
+// group epoch so that the others get them.
+func (g *group) removeConsumerMember(m *consumerMember) {
+	cg := g.consumer
+	if m.session != nil {
+		m.session.Stop()
+	}
+	m.sessionSeq++
+	m.stopRevokeTimer()
+	delete(cg.members, m.id)
+	delete(cg.target, m.id)
+	if m.instanceID != nil && cg.static[*m.instanceID] == m.id {
+		delete(cg.static, *m.instanceID)
+	}
+	cg.epoch++
+	if len(cg.members) == 0 {
+		g.stateTime = g.c.now()
+	}
+}
+
+// consumerState is a KIP-848 group's state as ListGroups and
+// ConsumerGroupDescribe report it.
+func (cg *consumerGroup) state() string {
+	if len(cg.members) == 0 {
+		return "Empty"
+	}
+	if cg.epoch != cg.assignmentEpoch {
+		return "Assigning"
+	}
+	for _, m := range cg.members {
+		if m.epoch != cg.assignmentEpoch || len(m.revoking) > 0 {
+			return "Reconciling"
+		}
+	}
+	return "Stable"
+}
+
+func subsetOf(a map[[16]byte][]int32, b assignment) bool {
+	bs := b.set()
+	for tp := range assignment(a).set() {
+		if !bs[tp] {
+			return false
+		}
+	}
+	return true
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func equalAssignments(a, b assignment) bool {
+	as, bs := a.set(), b.set()
+	if len(as) != len(bs) {
+		return false
+	}
+	for tp := range as {
+		if !bs[tp] {
+			return false
+		}
+	}
+	return true
+}
+
+// ConsumerMemberDescription is one KIP-848 member as
+// ConsumerGroupDescribe reports it.
+type ConsumerMemberDescription struct {
+	MemberID         string
+	InstanceID       *string
+	RackID           *string
+	MemberEpoch      int32
+	ClientID         string
+	ClientHost       string
+	SubscribedTopics []string
+	SubscribedRegex  *string
+	Assignment       map[[16]byte][]int32
+	TargetAssignment map[[16]byte][]int32
+}
+
+// ConsumerDescription is a KIP-848 group as ConsumerGroupDescribe reports
+// it.
+type ConsumerDescription struct {
+	Err             int16
+	ErrMessage      string
+	Group           string
+	State           string
+	Epoch           int32
+	AssignmentEpoch int32
+	Assignor        string
+	Members         []ConsumerMemberDescription
+}
+
+// DescribeConsumerGroup describes a KIP-848 group.
+func (c *Coordinator) DescribeConsumerGroup(groupID string) ConsumerDescription {
+	d := ConsumerDescription{Group: groupID}
+	_, g, code := c.lookup(groupID, false)
+	if code != 0 {
+		d.Err = code
+		return d
+	}
+	if g == nil {
+		d.Err, d.ErrMessage = kerr.GroupIDNotFound.Code, "group "+groupID+" not found"
+		return d
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == Dead || g.consumer == nil {
+		d.Err, d.ErrMessage = kerr.GroupIDNotFound.Code, "group "+groupID+" is not a consumer group"
+		return d
+	}
+	cg := g.consumer
+	d.State, d.Epoch, d.AssignmentEpoch, d.Assignor = cg.state(), cg.epoch, cg.assignmentEpoch, cg.assignor
+	ids := make([]string, 0, len(cg.members))
+	for id := range cg.members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		m := cg.members[id]
+		md := ConsumerMemberDescription{
+			MemberID: m.id, InstanceID: m.instanceID, RackID: m.rackID, MemberEpoch: m.epoch,
+			ClientID: m.clientID, ClientHost: m.clientHost, SubscribedTopics: m.subscribed,
+			Assignment: m.assigned, TargetAssignment: cg.target[m.id],
+		}
+		if m.regex != "" {
+			r := m.regex
+			md.SubscribedRegex = &r
+		}
+		d.Members = append(d.Members, md)
+	}
+	return d
+}
