@@ -20,6 +20,17 @@
 // medians of Options.Runs runs per cluster plus the ratios A/B. On a shared
 // machine a ratio says more than an absolute figure.
 //
-// Goroutines: one per producer client during a run, joined before Run
+// RunWorkload runs one workload instead (`samsa bench produce|consume|e2e`),
+// with every producer knob (acks, compression, linger, batch size, a target
+// rate that paces each producer against its start time): produce measures
+// acknowledgement latency; consume fills a topic unmeasured and times one
+// consumer reading it back; e2e consumes while it produces, each value
+// starting with its send time in Unix nanoseconds (big-endian), and measures
+// each record's age on arrival. Latency is reported as p50, p95, p99, p99.9
+// (quantiles clamped to the exact maximum, which is reported too). A live
+// progress line, redrawn twice a second, is for terminals only.
+//
+// Goroutines: one per producer client during a run (plus, for e2e, the
+// consumer, and with a live progress line its ticker), joined before Run
 // returns; the kgo clients' own goroutines end when each run closes them.
 package bench

@@ -65,7 +65,9 @@ acknowledgement and fails if any record failed.`,
 			if err != nil {
 				return err
 			}
-			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0)}
+			// Like kcat and Kafka's console producer, let the broker create a
+			// missing topic if auto.create.topics.enable allows it.
+			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0), kgo.AllowAutoTopicCreation()}
 			switch strings.ToLower(acks) {
 			case "all", "-1":
 				opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
