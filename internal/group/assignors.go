@@ -109,7 +109,12 @@ func assignUniform(members []assignorMember, previous map[string]assignment) map
 			taken[tp] = true
 		}
 	}
+	// The most constrained partitions (fewest subscribed members) first,
+	// so that members with narrow subscriptions still fill their quota.
 	sort.Slice(all, func(a, b int) bool {
+		if la, lb := len(eligible[all[a]]), len(eligible[all[b]]); la != lb {
+			return la < lb
+		}
 		if all[a].id != all[b].id {
 			return string(all[a].id[:]) < string(all[b].id[:])
 		}

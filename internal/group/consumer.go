@@ -174,6 +174,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 	}
 
 	var m *consumerMember
+	joined := false
 	if req.MemberEpoch == 0 {
 		if req.MemberID == "" {
 			req.MemberID = newUUID()
@@ -208,7 +209,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 			if req.InstanceID != nil {
 				cg.static[*req.InstanceID] = m.id
 			}
-			cg.epoch++
+			joined = true
 		} else if !m.left {
 			// Rejoining at epoch 0 with a known ID is how a member
 			// recovers from a lost response: it owns nothing now.
@@ -228,7 +229,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		}
 	}
 
-	changed := false
+	changed := joined // one group epoch for everything this heartbeat changes
 	m.instanceID = req.InstanceID
 	if req.RackID != nil {
 		m.rackID = req.RackID
@@ -250,11 +251,10 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 	if req.ServerAssignor != nil && *req.ServerAssignor != m.assignor {
 		m.assignor, changed = *req.ServerAssignor, true
 	}
-	if changed {
-		cg.epoch++
-	}
 	if h := g.subscribedTopicsHash(req.Topics); h != cg.topicsHash {
-		cg.topicsHash = h
+		cg.topicsHash, changed = h, true
+	}
+	if changed {
 		cg.epoch++
 	}
 	if cg.epoch > cg.assignmentEpoch {
