@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,7 +33,8 @@ each partition, -N for the last N records of each partition, @TIMESTAMP
 
 With --group the command joins the consumer group, starts from the group's
 committed offsets (--offset applies only to partitions with none), and
-commits what it printed.
+commits what it printed; with --exit it stops when the partitions assigned
+to it have reached their end.
 
 --format is "json" or a template; ` + templateHelp + `. The default is %v\n.`,
 		Example: `  samsa consume greetings --exit
@@ -75,11 +77,15 @@ commits what it printed.
 				}
 				opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}))
 			} else {
+				plan.inGroup = true
 				opts = append(opts,
 					kgo.ConsumerGroup(group),
 					kgo.ConsumeTopics(topic),
 					kgo.ConsumeResetOffset(start.kgoOffset()),
 					kgo.DisableAutoCommit(),
+					kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { plan.assign(m[topic]) }),
+					kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { plan.revoke(m[topic]) }),
+					kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { plan.revoke(m[topic]) }),
 				)
 			}
 			cl, err = g.client(ctx, opts...)
@@ -91,7 +97,15 @@ commits what it printed.
 			out := cmd.OutOrStdout()
 			printed := 0
 			for {
-				fetches := cl.PollFetches(ctx)
+				// With --exit, polls return now and then even when nothing
+				// arrives, so a member whose partitions are all at their end
+				// notices.
+				pollCtx, cancel := ctx, context.CancelFunc(func() {})
+				if exitAtEnd {
+					pollCtx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
+				}
+				fetches := cl.PollFetches(pollCtx)
+				cancel()
 				if ctx.Err() != nil {
 					return nil // interrupted: not an error for a follower
 				}
@@ -122,7 +136,7 @@ commits what it printed.
 						return fmt.Errorf("commit: %w", err)
 					}
 				}
-				if stop {
+				if stop || exitAtEnd && plan.allDone() {
 					return nil
 				}
 			}
@@ -205,11 +219,35 @@ func (s startSpec) kgoOffset() kgo.Offset {
 	return kgo.NewOffset().AtStart()
 }
 
-// consumePlan is where each partition starts and, for --exit, where it ends.
+// consumePlan is where each partition starts and, for --exit, where it
+// ends. A group member is done when the partitions assigned to it are.
 type consumePlan struct {
 	start map[int32]int64
 	next  map[int32]int64 // next offset to print
 	end   map[int32]int64 // high watermark when the command started
+
+	inGroup  bool
+	mu       sync.Mutex     // guards assigned: kgo's rebalance callbacks set it
+	assigned map[int32]bool // partitions of the topic this member holds
+}
+
+func (p *consumePlan) assign(partitions []int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.assigned == nil {
+		p.assigned = map[int32]bool{}
+	}
+	for _, part := range partitions {
+		p.assigned[part] = true
+	}
+}
+
+func (p *consumePlan) revoke(partitions []int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, part := range partitions {
+		delete(p.assigned, part)
+	}
 }
 
 func (p *consumePlan) wanted(partition int32) bool {
@@ -220,6 +258,19 @@ func (p *consumePlan) wanted(partition int32) bool {
 func (p *consumePlan) advance(partition int32, next int64) { p.next[partition] = next }
 
 func (p *consumePlan) allDone() bool {
+	if p.inGroup {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.assigned) == 0 {
+			return false // not yet joined
+		}
+		for part := range p.assigned {
+			if p.next[part] < p.end[part] {
+				return false
+			}
+		}
+		return true
+	}
 	for part, end := range p.end {
 		if p.next[part] < end {
 			return false

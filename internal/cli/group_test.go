@@ -107,7 +107,8 @@ func TestGroupWithActiveMember(t *testing.T) {
 	ok(t, b, "", "topic", "create", "live", "-p", "2")
 	ok(t, b, "a\nb\n", "produce", "live", "-p", "1")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b), kgo.ConsumerGroup("active"), kgo.ConsumeTopics("live"),
-		kgo.ClientID("member-one"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ClientID("member-one"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.HeartbeatInterval(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,5 +134,18 @@ func TestGroupWithActiveMember(t *testing.T) {
 	}
 	if r := samsa(t, b, "", "group", "delete", "active"); r.err == nil {
 		t.Errorf("delete of an active group: want an error, got\n%s", r.stdout)
+	}
+
+	// A second member with --exit stops once the partitions it is given
+	// are at their end, though the first member keeps the others.
+	done := make(chan result, 1)
+	go func() { done <- samsa(t, b, "", "consume", "live", "-g", "active", "--exit") }()
+	select {
+	case r := <-done:
+		if r.err != nil || r.stdout != "" {
+			t.Errorf("second member: %v, printed %q", r.err, r.stdout)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("second member with --exit did not stop")
 	}
 }
