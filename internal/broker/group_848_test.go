@@ -70,6 +70,7 @@ func TestGroupKIP848ServerSideAssignment(t *testing.T) {
 	}
 
 	d := startMember(t, tb, "g848", "kip848", opts...)
+	watchOwnership(t, a, b, c, d)
 	disjoint := func(members ...*groupMember) func() bool {
 		return func() bool {
 			owned := map[int32]int{}

@@ -149,11 +149,48 @@ func (m *groupMember) stop() {
 	m.cl.Close()
 }
 
-// kill cuts the member off without a LeaveGroup, as a crash would.
+// kill cuts the member off without a LeaveGroup, as a crash would. A
+// dead member owns nothing, whatever its client still believes.
 func (m *groupMember) kill() {
 	m.dialer.cutOff()
 	m.cancel()
 	<-m.done
+	m.mu.Lock()
+	m.owned = map[int32]bool{}
+	m.mu.Unlock()
+}
+
+// watchOwnership samples the members' partitions until the test ends and
+// fails it if two members ever own one partition at once. A member's
+// revoke callback runs before the rebalance that lets another member be
+// assigned its partitions, so the samples see a true order.
+func watchOwnership(t *testing.T, members ...*groupMember) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			owner := map[int32]int{}
+			for i, m := range members {
+				for _, p := range m.partitions() {
+					if o, ok := owner[p]; ok {
+						t.Errorf("partition %d owned by members %d and %d at once", p, o, i)
+						return
+					}
+					owner[p] = i
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+	})
 }
 
 func (m *groupMember) partitions() []int32 {

@@ -49,6 +49,7 @@ func TestGroupSplitsPartitions(t *testing.T) {
 	}
 
 	d := startMember(t, tb, "split-group", "split")
+	watchOwnership(t, a, b, c, d)
 	waitFor(t, 20*time.Second, "the new member to get partitions", func() bool { return len(d.partitions()) > 0 })
 	waitFor(t, 20*time.Second, "a rebalanced, disjoint assignment", func() bool {
 		seen := map[int32]int{}
@@ -213,4 +214,21 @@ func TestGroupTwoGroupsIndependent(t *testing.T) {
 			t.Fatalf("group %s committed up to %d records, want 200", g, total)
 		}
 	}
+}
+
+// TestGroupEagerRebalance: with an eager balancer (range) every member
+// gives up everything before the group reassigns; members joining one by
+// one never share a partition.
+func TestGroupEagerRebalance(t *testing.T) {
+	tb := startBroker(t, "", groupStatic())
+	createTopic(t, tb.admin(), "eager", 6, nil)
+	opt := kgo.Balancers(kgo.RangeBalancer())
+	a := startMember(t, tb, "eager-group", "eager", opt)
+	waitBalanced(t, 6, []int{6}, a)
+	b := startMember(t, tb, "eager-group", "eager", opt)
+	c := startMember(t, tb, "eager-group", "eager", opt)
+	watchOwnership(t, a, b, c)
+	waitBalanced(t, 6, []int{2, 2, 2}, a, b, c)
+	b.stop()
+	waitBalanced(t, 6, []int{3, 3}, a, c)
 }
