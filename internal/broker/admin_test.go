@@ -2,12 +2,15 @@ package broker_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestTopicLifecycle(t *testing.T) {
@@ -220,5 +223,40 @@ func TestDeleteRecords(t *testing.T) {
 	start, _ := tb.admin().ListStartOffsets(ctxT(t), "dr")
 	if s, _ := start.Lookup("dr", 0); s.Offset != 6 {
 		t.Fatalf("log start offset after restart: %d", s.Offset)
+	}
+}
+
+func TestDeleteTopicByID(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "by-id", 2, nil)
+	id := topicIDOf(t, tb, "by-id")
+	cl := tb.client()
+	del := func(id [16]byte) int16 {
+		req := kmsg.NewPtrDeleteTopicsRequest()
+		req.SetVersion(6)
+		rt := kmsg.NewDeleteTopicsRequestTopic()
+		rt.TopicID = id
+		req.Topics = append(req.Topics, rt)
+		req.TimeoutMillis = 5000
+		resp, err := req.RequestWith(ctxT(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := resp.Topics[0].ErrorCode; c != 0 || resp.Topics[0].Topic == nil {
+			return c
+		}
+		if *resp.Topics[0].Topic != "by-id" {
+			t.Fatalf("deleted %q", *resp.Topics[0].Topic)
+		}
+		return 0
+	}
+	if code := del(id); code != 0 {
+		t.Fatalf("delete by ID: code %d", code)
+	}
+	if code := del(id); code != kerr.UnknownTopicID.Code {
+		t.Fatalf("second delete by ID: code %d, want UNKNOWN_TOPIC_ID", code)
+	}
+	if _, err := os.Stat(filepath.Join(tb.dir, "by-id-0")); !os.IsNotExist(err) {
+		t.Fatalf("partition directory still there: %v", err)
 	}
 }
