@@ -15,12 +15,17 @@ func TestUnreachableBroker(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	for _, args := range [][]string{{"topic", "list"}, {"cluster", "info"}, {"produce", "x"}, {"group", "list"}} {
+	for _, args := range [][]string{{"topic", "list"}, {"cluster", "info"}, {"produce", "x"}, {"consume", "x"}, {"group", "list"}, {"bench", "e2e"}, {"bench"}} {
 		r := samsa(t, addr, "", args...)
 		want := "cannot reach " + addr + ": connection refused"
 		if r.err == nil || r.err.Error() != want {
 			t.Errorf("samsa %s: error %v, want %q", strings.Join(args, " "), r.err, want)
 		}
+	}
+	// .invalid never resolves; the exact reason depends on the resolver.
+	r := samsa(t, "nosuchhost.invalid:9092", "", "topic", "list")
+	if r.err == nil || !strings.HasPrefix(r.err.Error(), "cannot reach nosuchhost.invalid:9092: ") || strings.Contains(r.err.Error(), "\n") {
+		t.Errorf("unresolvable host: %v", r.err)
 	}
 }
 
