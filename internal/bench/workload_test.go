@@ -110,3 +110,19 @@ func TestWorkloadOptions(t *testing.T) {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 }
+
+func TestWorkloadLiveProgress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	// 150 records at 200/s take 0.75 s: the line is drawn at least once.
+	if _, err := RunWorkload(ctx, WorkloadOptions{
+		Mode: ModeProduce, Brokers: newCluster(t), Records: 150, Rate: 200, Progress: &progress, Live: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out := progress.String()
+	if !strings.Contains(out, "\r\033[Kproduce") || !strings.Contains(out, "rec/s") || !strings.Contains(out, "\r\033[KA run 1/1") {
+		t.Errorf("live progress: %q", out)
+	}
+}
