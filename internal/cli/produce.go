@@ -41,7 +41,8 @@ func newProduceCommand(g *globals) *cobra.Command {
 		Use:   "produce TOPIC",
 		Short: "Produce records from stdin or a file, one per line",
 		Long: `Produce one record per input line, read from stdin or --file. With -K the
-text before the first separator is the key. With --format json each line is
+text before the first separator is the key (a line without the separator is
+all value, with no key). With --format json each line is
 an object: {"key": "k", "value": "v", "headers": {"h": "x"}, "partition": 0}
 (a value that is not a JSON string is produced as its JSON text; -p wins
 over a line's partition). The JSON that consume --format json prints is
@@ -131,7 +132,7 @@ acknowledgement and fails if any record failed.`,
 			}
 			sc := bufio.NewScanner(in)
 			sc.Buffer(make([]byte, 64<<10), maxLine)
-			line := 0
+			line, sent := 0, 0
 			for sc.Scan() {
 				line++
 				text := sc.Bytes()
@@ -148,8 +149,8 @@ acknowledgement and fails if any record failed.`,
 				if partition >= 0 {
 					r.Partition, r.hasPartition = partition, true
 				}
-				rec := r.record()
-				cl.Produce(ctx, rec, promise)
+				cl.Produce(ctx, r.record(), promise)
+				sent++
 			}
 			if err := sc.Err(); err != nil {
 				cl.Flush(ctx)
@@ -161,7 +162,7 @@ acknowledgement and fails if any record failed.`,
 			mu.Lock()
 			defer mu.Unlock()
 			if firstErr != nil {
-				return fmt.Errorf("%d of %d records failed: %w", failed, line, firstErr)
+				return fmt.Errorf("%d of %d records failed: %w", failed, sent, firstErr)
 			}
 			return nil
 		},
