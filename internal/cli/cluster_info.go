@@ -5,7 +5,9 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // clusterInfo is what `samsa cluster info` shows.
@@ -21,7 +23,7 @@ type brokerInfo struct {
 	Port         int32        `json:"port"`
 	Rack         *string      `json:"rack"`
 	APICount     int          `json:"api_count"`
-	VersionGuess string       `json:"version_guess"` // kversion's guess of the Kafka release with the same APIs
+	VersionGuess string       `json:"version_guess"` // kversion's guess of the Kafka release with the same API versions
 	APIs         []apiVersion `json:"apis,omitempty"`
 }
 
@@ -42,9 +44,8 @@ func newClusterInfoCommand(g *globals) *cobra.Command {
 		Short: "Show the cluster ID, controller, brokers and their versions",
 		Long: `Show the cluster ID, the active controller and every broker with its
 address, rack, how many Kafka APIs it serves, and the Kafka release whose
-APIs its ApiVersions answer matches (franz-go's kversion guess: a broker
-that serves a newer release's APIs but not an older one's, as Samsa does
-without SASL and ACLs, is guessed low).
+API versions match its ApiVersions answer (franz-go's kversion guess,
+judged on the APIs the broker serves).
 --apis lists every API each broker serves with its version range.`,
 		Example: `  samsa cluster info
   samsa cluster info --apis
@@ -72,7 +73,7 @@ without SASL and ACLs, is guessed low).
 			for _, b := range meta.Brokers {
 				bi := brokerInfo{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack, VersionGuess: "unknown"}
 				if v, ok := versions[b.NodeID]; ok && v.Err == nil {
-					bi.VersionGuess = v.VersionGuess()
+					bi.VersionGuess = versionGuess(v)
 					v.EachKeySorted(func(int16, int16, int16) { bi.APICount++ })
 					if apis {
 						v.EachKeySorted(func(key, lo, hi int16) {
@@ -91,6 +92,20 @@ without SASL and ACLs, is guessed low).
 	addFormatFlag(cmd, &format)
 	cmd.Flags().BoolVar(&apis, "apis", false, "list the APIs each broker serves and their versions")
 	return cmd
+}
+
+// versionGuess is kversion's guess of the Kafka release whose API versions
+// the broker's match, judged only on the APIs the broker serves: Samsa (and
+// kfake) leave out whole APIs, such as SASL and ACLs, which would otherwise
+// pin the guess to the last release without them.
+func versionGuess(v kadm.BrokerApiVersions) string {
+	var missing []int16
+	for key := int16(0); key <= kmsg.MaxKey; key++ {
+		if _, _, ok := v.KeyVersions(key); !ok {
+			missing = append(missing, key)
+		}
+	}
+	return v.VersionGuess(kversion.SkipKeys(missing...))
 }
 
 func writeClusterInfo(w io.Writer, info clusterInfo) error {
