@@ -26,7 +26,7 @@ func groupStatic() map[string]string {
 // groupMember is a franz-go group consumer polling in the background,
 // recording what it owns and what it reads.
 type groupMember struct {
-	t      *testing.T
+	t      testing.TB
 	cl     *kgo.Client
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -76,9 +76,15 @@ func (d *cuttableDialer) cutOff() {
 // start), so they win.
 func startMember(t *testing.T, tb *testBroker, group, topic string, opts ...kgo.Opt) *groupMember {
 	t.Helper()
+	return startMemberAt(t, tb.Addr(), group, topic, opts...)
+}
+
+// startMemberAt is startMember for a broker at addr (Samsa or another).
+func startMemberAt(t testing.TB, addr, group, topic string, opts ...kgo.Opt) *groupMember {
+	t.Helper()
 	m := &groupMember{t: t, owned: map[int32]bool{}, done: make(chan struct{}), dialer: &cuttableDialer{}}
 	base := []kgo.Opt{
-		kgo.SeedBrokers(tb.Addr()),
+		kgo.SeedBrokers(addr),
 		kgo.Dialer(m.dialer.dial),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
