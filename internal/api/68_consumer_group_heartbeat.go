@@ -8,7 +8,8 @@ package api
 // which matches Kafka's for the usual patterns, matched against whole
 // topic names; internal topics never match). Joining (epoch 0) requires a
 // rebalance timeout, a subscription and an empty owned-partitions list, as
-// Kafka does.
+// Kafka does. A static member leaving for now (epoch -2) is found by its
+// member ID: franz-go does not repeat its instance ID there.
 
 import (
 	"context"
@@ -33,8 +34,6 @@ func consumerGroupHeartbeat(h *Handlers, ctx context.Context, req *kmsg.Consumer
 		return invalid("MemberEpoch is invalid.")
 	case req.MemberID == "" && (req.Version >= 1 || req.MemberEpoch != 0):
 		return invalid("MemberId can't be empty.")
-	case req.MemberEpoch == -2 && req.InstanceID == nil:
-		return invalid("InstanceId can't be null when leaving with epoch -2.")
 	case req.MemberEpoch == 0 && req.RebalanceTimeoutMillis == -1:
 		return invalid("RebalanceTimeoutMs must be provided in first request.")
 	case req.MemberEpoch == 0 && (req.Topics == nil || len(req.Topics) > 0):

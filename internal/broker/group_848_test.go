@@ -131,3 +131,33 @@ func TestGroupKIP848RangeAssignor(t *testing.T) {
 		t.Fatalf("describe: %v %+v", err, described["range848"])
 	}
 }
+
+// TestGroupKIP848StaticMemberRestart: a static KIP-848 member leaves with
+// epoch -2 on close and its restart takes its partitions back without the
+// other member noticing.
+func TestGroupKIP848StaticMemberRestart(t *testing.T) {
+	tb := startBroker(t, "", static848())
+	createTopic(t, tb.admin(), "static848", 4, nil)
+	opts := func(id string) []kgo.Opt {
+		return []kgo.Opt{kgo.ServerSideBalancer(), kgo.InstanceID(id)}
+	}
+	a := startMember(t, tb, "s848", "static848", opts("a")...)
+	b := startMember(t, tb, "s848", "static848", opts("b")...)
+	waitBalanced(t, 4, []int{2, 2}, a, b)
+	before := b.partitions()
+	a.mu.Lock()
+	aAssigns, aRevokes := a.assigns, a.revokes
+	a.mu.Unlock()
+	b.stop()
+	b2 := startMember(t, tb, "s848", "static848", opts("b")...)
+	waitFor(t, 10*time.Second, "the restarted member's partitions", func() bool { return len(b2.partitions()) == 2 })
+	if got := b2.partitions(); !slices.Equal(got, before) {
+		t.Fatalf("restarted static member owns %v, had %v", got, before)
+	}
+	time.Sleep(300 * time.Millisecond)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.assigns != aAssigns || a.revokes != aRevokes {
+		t.Fatalf("the other member saw a rebalance: assigns %d->%d, revokes %d->%d", aAssigns, a.assigns, aRevokes, a.revokes)
+	}
+}

@@ -182,21 +182,24 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		if req.InstanceID != nil {
 			if oldID, ok := cg.static[*req.InstanceID]; ok && oldID != req.MemberID {
 				old := cg.members[oldID]
-				if !old.left {
+				switch {
+				case old == nil:
+					delete(cg.static, *req.InstanceID)
+				case !old.left:
 					return fail(kerr.UnreleasedInstanceID.Code, "instance "+*req.InstanceID+" is in use by member "+oldID)
+				default:
+					// The returning static member takes over its old
+					// incarnation's assignment and epoch: no rebalance.
+					target, hasTarget := cg.target[oldID]
+					delete(cg.members, oldID)
+					delete(cg.target, oldID)
+					if hasTarget {
+						cg.target[req.MemberID] = target
+					}
+					old.id, old.left, old.sent = req.MemberID, false, nil
+					cg.members[req.MemberID] = old
+					cg.static[*req.InstanceID] = req.MemberID
 				}
-				// The returning static member takes over its old
-				// incarnation's assignment and epoch: no rebalance.
-				target, hasTarget := cg.target[oldID]
-				delete(cg.members, oldID)
-				delete(cg.target, oldID)
-				if hasTarget {
-					cg.target[req.MemberID] = target
-				}
-				old.id, old.left = req.MemberID, false
-				cg.members[req.MemberID] = old
-				cg.static[*req.InstanceID] = req.MemberID
-				old.sent = nil
 			}
 		}
 		m = cg.members[req.MemberID]
@@ -229,8 +232,10 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		}
 	}
 
-	changed := joined // one group epoch for everything this heartbeat changes
-	m.instanceID = req.InstanceID
+	changed := joined          // one group epoch for everything this heartbeat changes
+	if req.InstanceID != nil { // keepalive heartbeats leave it out
+		m.instanceID = req.InstanceID
+	}
 	if req.RackID != nil {
 		m.rackID = req.RackID
 	}
