@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -241,7 +242,7 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			s.cfg.Logger.Warn("closing connection: malformed request header", "remote", conn.Remote)
 			return
 		}
-		resp, err := s.handler.Serve(s.ctx, conn, h, body)
+		resp, err := s.serve(conn, h, body)
 		if err != nil {
 			s.cfg.Logger.Debug("closing connection", "remote", conn.Remote, "key", h.Key, "version", h.Version, "err", err)
 			return
@@ -259,6 +260,19 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			frame = nil
 		}
 	}
+}
+
+// serve runs the handler. A panic in a handler is a bug, but one request
+// must not take the broker down with every other client: it is logged with
+// its stack and the connection closed, as a Go error from the handler is.
+func (s *Server) serve(conn *Conn, h Header, body []byte) (resp kmsg.Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.cfg.Logger.Error("handler panic; closing the connection", "remote", conn.Remote, "key", h.Key, "version", h.Version, "panic", r, "stack", string(debug.Stack()))
+			resp, err = nil, fmt.Errorf("server: handler panic: %v", r)
+		}
+	}()
+	return s.handler.Serve(s.ctx, conn, h, body)
 }
 
 // encodeResponse frames resp: size, correlation ID, the header's tagged
