@@ -231,7 +231,7 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			return
 		}
 		if cap(frame) < int(size) {
-			frame = make([]byte, size)
+			frame = getFrame(int(size))
 		}
 		frame = frame[:size]
 		if _, err := io.ReadFull(r, frame); err != nil {
@@ -255,8 +255,10 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			}
 			out <- r
 		}
-		// Do not keep a huge frame buffer alive for an idle connection.
+		// Do not keep a large frame buffer alive for an idle connection:
+		// hand it to the next connection that needs one instead.
 		if cap(frame) > 1<<20 {
+			putFrame(frame)
 			frame = nil
 		}
 	}
@@ -343,4 +345,27 @@ func sizeHint(resp kmsg.Response) int {
 		}
 	}
 	return n
+}
+
+// largeFrames recycles request buffers above 1 MiB between connections:
+// producers send multi-MiB requests back to back, and allocating (and
+// zeroing) each one cost more than the write to the log.
+var largeFrames sync.Pool
+
+func getFrame(size int) []byte {
+	if size > 1<<20 {
+		if b, ok := largeFrames.Get().(*[]byte); ok && cap(*b) >= size {
+			return (*b)[:size]
+		} else if ok {
+			largeFrames.Put(b)
+		}
+	}
+	return make([]byte, size)
+}
+
+func putFrame(b []byte) {
+	if cap(b) <= maxPooledBuffer {
+		b = b[:0]
+		largeFrames.Put(&b)
+	}
 }
