@@ -16,6 +16,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/storage"
 	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 const snapshotFile = "producer.snapshot"
@@ -121,7 +122,7 @@ func (p *Partition) loadProducers() error {
 	fs := p.log.FS()
 	from := p.log.LogStartOffset()
 	p.producers = txn.NewProducerState()
-	if b, err := readFile(fs, filepath.Join(p.log.Dir(), snapshotFile)); err == nil {
+	if b, err := vfs.ReadFile(fs, filepath.Join(p.log.Dir(), snapshotFile)); err == nil {
 		if ps, off, err := txn.UnmarshalSnapshot(b); err == nil && off <= p.log.LogEndOffset() && off >= from {
 			p.producers, from = ps, off
 		}
@@ -355,7 +356,7 @@ func (p *Partition) Close() error {
 	defer p.mu.Unlock()
 	p.wake()
 	snap := p.producers.MarshalSnapshot(p.log.LogEndOffset())
-	err := writeFileAtomic(p.log.FS(), filepath.Join(p.log.Dir(), snapshotFile), snap)
+	err := vfs.WriteFileAtomic(p.log.FS(), p.log.Dir(), filepath.Join(p.log.Dir(), snapshotFile), snap)
 	if cerr := p.log.Close(); err == nil {
 		err = cerr
 	}
