@@ -129,10 +129,8 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 			t.code = kerr.UnknownTopicID.Code
 		case t.part == nil:
 			t.code = kerr.UnknownTopicOrPartition.Code
-		case sp.currentLeaderEpoch >= 0 && sp.currentLeaderEpoch < t.part.LeaderEpoch():
-			t.code = kerr.FencedLeaderEpoch.Code
-		case sp.currentLeaderEpoch > t.part.LeaderEpoch():
-			t.code = kerr.UnknownLeaderEpoch.Code
+		default:
+			t.code = checkLeaderEpoch(t.part, sp.currentLeaderEpoch)
 		}
 		targets = append(targets, t)
 	}

@@ -26,13 +26,13 @@ func listOffsets(h *Handlers, _ context.Context, req *kmsg.ListOffsetsRequest) (
 			sp.Partition = rp.Partition
 			sp.Offset, sp.Timestamp, sp.LeaderEpoch = -1, -1, -1
 			p := h.Partitions.Get(rt.Topic, rp.Partition)
-			switch {
-			case p == nil:
+			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.LeaderEpoch():
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case rp.CurrentLeaderEpoch > p.LeaderEpoch():
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			} else {
+				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
+			}
+			switch {
+			case sp.ErrorCode != 0:
 			default:
 				sp.Offset, sp.Timestamp, sp.ErrorCode = offsetFor(p, rp.Timestamp, req.IsolationLevel)
 				if sp.Offset >= 0 {

@@ -23,13 +23,13 @@ func offsetForLeaderEpoch(h *Handlers, _ context.Context, req *kmsg.OffsetForLea
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
 			p := h.Partitions.Get(rt.Topic, rp.Partition)
-			switch {
-			case p == nil:
+			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.LeaderEpoch():
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case rp.CurrentLeaderEpoch > p.LeaderEpoch():
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			} else {
+				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
+			}
+			switch {
+			case sp.ErrorCode != 0:
 			case rp.LeaderEpoch > p.LeaderEpoch():
 			default:
 				sp.LeaderEpoch, sp.EndOffset = p.LeaderEpoch(), p.LogEndOffset()

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/partition"
 )
 
 // errorCode maps an error from a subsystem to a Kafka error code: a
@@ -33,4 +35,17 @@ func errorMessage(err error) *string {
 	}
 	s := err.Error()
 	return &s
+}
+
+// checkLeaderEpoch compares a client's current leader epoch (-1: not
+// checked) with the partition's: an older one is FENCED_LEADER_EPOCH, a
+// newer one UNKNOWN_LEADER_EPOCH (this broker has not caught up yet).
+func checkLeaderEpoch(p *partition.Partition, current int32) int16 {
+	switch epoch := p.LeaderEpoch(); {
+	case current >= 0 && current < epoch:
+		return kerr.FencedLeaderEpoch.Code
+	case current > epoch:
+		return kerr.UnknownLeaderEpoch.Code
+	}
+	return 0
 }
