@@ -31,9 +31,7 @@ func listOffsets(h *Handlers, _ context.Context, req *kmsg.ListOffsetsRequest) (
 			} else {
 				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
 			}
-			switch {
-			case sp.ErrorCode != 0:
-			default:
+			if sp.ErrorCode == 0 {
 				sp.Offset, sp.Timestamp, sp.ErrorCode = offsetFor(p, rp.Timestamp, req.IsolationLevel)
 				if sp.Offset >= 0 {
 					sp.LeaderEpoch = p.LeaderEpoch()
