@@ -1,6 +1,8 @@
 package broker_test
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -36,23 +38,7 @@ func TestGroupKIP848ServerSideAssignment(t *testing.T) {
 
 	const n = 300
 	produceN(t, tb, "kip848", 0, n)
-	waitFor(t, 20*time.Second, "every record consumed", func() bool {
-		return len(a.consumed())+len(b.consumed())+len(c.consumed()) >= n
-	})
-	seen := map[string]int{}
-	for _, m := range []*groupMember{a, b, c} {
-		for _, r := range m.consumed() {
-			seen[string(r.Value)]++
-		}
-	}
-	if len(seen) != n {
-		t.Fatalf("read %d distinct records, want %d", len(seen), n)
-	}
-	for v, k := range seen {
-		if k != 1 {
-			t.Fatalf("record %s read %d times", v, k)
-		}
-	}
+	readExactlyOnce(t, 20*time.Second, n, a, b, c)
 
 	ctx := ctxT(t)
 	described, err := adm.DescribeConsumerGroups(ctx, "g848")
@@ -159,5 +145,93 @@ func TestGroupKIP848StaticMemberRestart(t *testing.T) {
 	defer a.mu.Unlock()
 	if a.assigns != aAssigns || a.revokes != aRevokes {
 		t.Fatalf("the other member saw a rebalance: assigns %d->%d, revokes %d->%d", aAssigns, a.assigns, aRevokes, a.revokes)
+	}
+}
+
+// TestGroupKIP848SurvivesRestart: KIP-848 membership is kept in
+// __consumer_offsets, so when the broker restarts under franz-go members
+// they carry on with the same member IDs, epochs and partitions: nobody
+// rejoins, nothing is revoked or lost, and the records produced after the
+// restart are read exactly once.
+func TestGroupKIP848SurvivesRestart(t *testing.T) {
+	static := static848()
+	static["group.consumer.session.timeout.ms"] = "10000"
+	tb := startBroker(t, "", static)
+	createTopic(t, tb.admin(), "restart848", 4, nil)
+	opts := []kgo.Opt{kgo.ServerSideBalancer(), kgo.RetryTimeout(30 * time.Second)}
+	a := startMember(t, tb, "r848", "restart848", opts...)
+	b := startMember(t, tb, "r848", "restart848", opts...)
+	waitBalanced(t, 4, []int{2, 2}, a, b)
+
+	describe := func(tb *testBroker) kadm.DescribedConsumerGroup {
+		t.Helper()
+		adm := kadm.NewClient(tb.client())
+		defer adm.Close()
+		d, err := adm.DescribeConsumerGroups(ctxT(t), "r848")
+		if err != nil || d["r848"].Err != nil {
+			t.Fatalf("describe: %v %+v", err, d["r848"])
+		}
+		return d["r848"]
+	}
+	summary := func(d kadm.DescribedConsumerGroup) string {
+		out := fmt.Sprintf("%s epoch %d assignment epoch %d:", d.State, d.Epoch, d.AssignmentEpoch)
+		ms := slices.Clone(d.Members)
+		slices.SortFunc(ms, func(x, y kadm.ConsumerGroupMember) int { return cmp.Compare(x.MemberID, y.MemberID) })
+		for _, m := range ms {
+			out += fmt.Sprintf(" %s@%d=%v", m.MemberID, m.MemberEpoch, m.Assignment.Sorted())
+		}
+		return out
+	}
+	var before string
+	waitFor(t, 10*time.Second, "a stable group", func() bool {
+		d := describe(tb)
+		before = summary(d)
+		return d.State == "Stable"
+	})
+	counts := func() string {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return fmt.Sprint(a.assigns, a.revokes, b.assigns, b.revokes)
+	}
+	callbacks := counts()
+
+	tb = tb.restartInPlace()
+	const n = 200
+	produceN(t, tb, "restart848", 0, n)
+	readExactlyOnce(t, 30*time.Second, n, a, b)
+	if after := summary(describe(tb)); after != before {
+		t.Fatalf("group changed across the restart:\nbefore %s\nafter  %s", before, after)
+	}
+	if got := counts(); got != callbacks {
+		t.Fatalf("members saw assignments or revocations across the restart (assigns, revokes of a and b): %s -> %s", callbacks, got)
+	}
+}
+
+// readExactlyOnce waits until the members have read n records between
+// them and fails unless they are n distinct records, each read once.
+func readExactlyOnce(t *testing.T, timeout time.Duration, n int, members ...*groupMember) {
+	t.Helper()
+	waitFor(t, timeout, "every record consumed", func() bool {
+		total := 0
+		for _, m := range members {
+			total += len(m.consumed())
+		}
+		return total >= n
+	})
+	seen := map[string]int{}
+	for _, m := range members {
+		for _, r := range m.consumed() {
+			seen[string(r.Value)]++
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("read %d distinct records, want %d", len(seen), n)
+	}
+	for v, k := range seen {
+		if k != 1 {
+			t.Fatalf("record %s read %d times", v, k)
+		}
 	}
 }

@@ -42,6 +42,23 @@ func (tb *testBroker) restart() *testBroker {
 	return startBroker(tb.t, tb.dir, tb.static)
 }
 
+// restartInPlace is restart on the same address, so that clients
+// already connected find the broker again.
+func (tb *testBroker) restartInPlace() *testBroker {
+	tb.t.Helper()
+	addr := tb.Addr()
+	if err := tb.Close(); err != nil {
+		tb.t.Fatalf("close: %v", err)
+	}
+	b, err := broker.Start(broker.Config{DataDir: tb.dir, Listen: addr, Static: tb.static})
+	if err != nil {
+		tb.t.Fatalf("start broker on %s: %v", addr, err)
+	}
+	next := &testBroker{Broker: b, t: tb.t, dir: tb.dir, static: tb.static}
+	tb.t.Cleanup(func() { next.Close() })
+	return next
+}
+
 func (tb *testBroker) client(opts ...kgo.Opt) *kgo.Client {
 	tb.t.Helper()
 	opts = append([]kgo.Opt{kgo.SeedBrokers(tb.Addr()), kgo.RetryTimeout(10 * time.Second)}, opts...)

@@ -1,6 +1,8 @@
 package group
 
 import (
+	"bytes"
+	"slices"
 	"sort"
 )
 
@@ -38,6 +40,30 @@ func fromSet(s map[topicPartition]bool) assignment {
 		sort.Slice(a[id], func(i, j int) bool { return a[id][i] < a[id][j] })
 	}
 	return a
+}
+
+// sortedIDs lists the assignment's topic IDs in byte order.
+func (a assignment) sortedIDs() [][16]byte {
+	ids := make([][16]byte, 0, len(a))
+	for id := range a {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(x, y [16]byte) int { return bytes.Compare(x[:], y[:]) })
+	return ids
+}
+
+// normalize sorts each topic's partitions and drops duplicates and
+// topics without partitions.
+func (a assignment) normalize() {
+	for id, ps := range a {
+		slices.Sort(ps)
+		ps = slices.Compact(ps)
+		if len(ps) == 0 {
+			delete(a, id)
+			continue
+		}
+		a[id] = ps
+	}
 }
 
 func (a assignment) count() int {

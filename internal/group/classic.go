@@ -101,7 +101,13 @@ func (g *group) join(req JoinRequest) (chan JoinResult, JoinResult) {
 		if len(g.consumer.members) > 0 {
 			return fail(kerr.InconsistentGroupProtocol.Code)
 		}
-		g.consumer = nil // an empty KIP-848 group becomes classic
+		// An empty KIP-848 group becomes classic; its records go.
+		if recs := g.consumer.tombstones(g.id); len(recs) > 0 {
+			if code := g.append(recs); code != 0 {
+				return fail(code)
+			}
+		}
+		g.consumer = nil
 	}
 	switch {
 	case g.state == Dead:

@@ -7,10 +7,9 @@ package group
 // member is reconciled towards its target: partitions it must give up are
 // revoked first, and a partition is handed to its new owner only once the
 // old owner has acknowledged the revocation (by no longer listing it), so
-// that no partition is ever owned twice. Membership lives in memory only:
-// after a restart or a coordinator move members get UNKNOWN_MEMBER_ID and
-// rejoin at epoch 0; committed offsets are persisted as for classic
-// groups.
+// that no partition is ever owned twice. Every change is written to
+// __consumer_offsets in Kafka's records (see consumer_store.go), so after
+// a restart or a coordinator move the members carry on where they were.
 
 import (
 	"crypto/rand"
@@ -33,6 +32,13 @@ type consumerGroup struct {
 	members         map[string]*consumerMember
 	static          map[string]string // instance ID -> member ID
 	topicsHash      uint64            // of the subscribed topics when target was computed
+
+	// What __consumer_offsets holds for the group, by record, and what
+	// may differ from it (see consumer_store.go).
+	written     map[consumerKey][]byte
+	dirty       map[string]bool // members touched since the last write
+	targetDirty bool            // target recomputed since the last write
+	dropClassic bool            // the group was classic: tombstone its record
 }
 
 type consumerMember struct {
@@ -144,9 +150,14 @@ func (c *Coordinator) ConsumerGroupHeartbeat(req ConsumerHeartbeat) ConsumerHear
 			return fail(kerr.GroupIDNotFound.Code, "group "+g.id+" is a classic group with members")
 		}
 		g.consumer = newConsumerGroup()
+		g.consumer.dropClassic = true
 		g.protocolType = "consumer"
 	}
-	return g.consumerHeartbeat(req)
+	res := g.consumerHeartbeat(req)
+	if code := g.persistConsumer(); code != 0 && res.Err == 0 {
+		return fail(code, "writing the group to __consumer_offsets failed")
+	}
+	return res
 }
 
 func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult {
@@ -162,6 +173,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		if m == nil {
 			return fail(kerr.UnknownMemberID.Code, "")
 		}
+		cg.touch(m.id)
 		if req.MemberEpoch == -2 && m.instanceID != nil {
 			// The static member keeps its assignment until its session
 			// times out or it rejoins.
@@ -191,6 +203,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 					// The returning static member takes over its old
 					// incarnation's assignment and epoch: no rebalance.
 					target, hasTarget := cg.target[oldID]
+					cg.touch(oldID)
 					delete(cg.members, oldID)
 					delete(cg.target, oldID)
 					if hasTarget {
@@ -232,6 +245,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		}
 	}
 
+	cg.touch(m.id)
 	changed := joined          // one group epoch for everything this heartbeat changes
 	if req.InstanceID != nil { // keepalive heartbeats leave it out
 		m.instanceID = req.InstanceID
@@ -328,22 +342,29 @@ func memberTopics(m *consumerMember, topics map[string]TopicInfo) []TopicInfo {
 	return out
 }
 
-// computeTarget runs the group's assignor over its members.
-func (g *group) computeTarget(topics map[string]TopicInfo) {
-	cg := g.consumer
+// chooseAssignor is the assignor most members ask for, the default when
+// none do.
+func (cg *consumerGroup) chooseAssignor() string {
 	votes := map[string]int{}
 	for _, m := range cg.members {
 		if m.assignor != "" {
 			votes[m.assignor]++
 		}
 	}
-	cg.assignor = Assignors[0]
-	best := 0
+	chosen, best := Assignors[0], 0
 	for _, a := range Assignors {
 		if votes[a] > best {
-			cg.assignor, best = a, votes[a]
+			chosen, best = a, votes[a]
 		}
 	}
+	return chosen
+}
+
+// computeTarget runs the group's assignor over its members.
+func (g *group) computeTarget(topics map[string]TopicInfo) {
+	cg := g.consumer
+	cg.assignor = cg.chooseAssignor()
+	cg.targetDirty = true
 	ids := make([]string, 0, len(cg.members))
 	for id := range cg.members {
 		ids = append(ids, id)
@@ -444,6 +465,7 @@ func (g *group) scheduleRevokeTimeout(m *consumerMember) {
 		}
 		g.c.cfg.Logger.Info("consumer group member did not revoke in time", "group", g.id, "member", m.id)
 		g.removeConsumerMember(m)
+		g.persistAfterTimer()
 	})
 }
 
@@ -461,6 +483,7 @@ func (g *group) scheduleConsumerSession(m *consumerMember) {
 		}
 		g.c.cfg.Logger.Info("consumer group member session expired", "group", g.id, "member", m.id)
 		g.removeConsumerMember(m)
+		g.persistAfterTimer()
 	})
 }
 
@@ -468,6 +491,7 @@ func (g *group) scheduleConsumerSession(m *consumerMember) {
 // group epoch so that the others get them.
 func (g *group) removeConsumerMember(m *consumerMember) {
 	cg := g.consumer
+	cg.touch(m.id)
 	if m.session != nil {
 		m.session.Stop()
 	}
@@ -481,6 +505,14 @@ func (g *group) removeConsumerMember(m *consumerMember) {
 	cg.epoch++
 	if len(cg.members) == 0 {
 		g.stateTime = g.c.now()
+	}
+}
+
+// persistAfterTimer writes what a timer changed; a failure is retried
+// with the next change.
+func (g *group) persistAfterTimer() {
+	if code := g.persistConsumer(); code != 0 {
+		g.c.cfg.Logger.Warn("writing consumer group to __consumer_offsets", "group", g.id, "err", kerr.ErrorForCode(code))
 	}
 }
 

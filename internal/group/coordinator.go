@@ -270,19 +270,29 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 	s := &shard{partition: p, log: l, groups: make(map[string]*group)}
 	metadata := make(map[string]*storedGroup)
 	offsets := make(map[string]map[string]map[int32]Offset)
+	consumers := make(map[string]*loadedConsumer)
 	err := l.Replay(func(r batch.Record) error {
 		d, err := decodeRecord(r)
 		if err != nil {
 			c.cfg.Logger.Warn("skipping undecodable __consumer_offsets record", "partition", p, "offset", r.Offset, "err", err)
 			return nil
 		}
-		if d.isOffset {
+		switch {
+		case d.ignore:
+			return nil
+		case d.kind >= consumerGroupMetadataType:
+			replayConsumer(consumers, d)
+			return nil
+		case d.isOffset:
 			byTopic := offsets[d.group]
 			if d.offset == nil {
 				if byTopic != nil && byTopic[d.topic] != nil {
 					delete(byTopic[d.topic], d.partition)
 					if len(byTopic[d.topic]) == 0 {
 						delete(byTopic, d.topic)
+					}
+					if len(byTopic) == 0 {
+						delete(offsets, d.group)
 					}
 				}
 				return nil
@@ -297,9 +307,11 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 			byTopic[d.topic][d.partition] = *d.offset
 			return nil
 		}
+		// A classic group's tombstone: a deleted group's offsets have
+		// tombstones of their own, and a group that became a KIP-848
+		// group keeps them.
 		if d.metadata == nil {
 			delete(metadata, d.group)
-			delete(offsets, d.group) // a group tombstone follows its offsets' tombstones
 			return nil
 		}
 		metadata[d.group] = d.metadata
@@ -311,6 +323,14 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 	for id, m := range metadata {
 		g := newGroup(c, s, id)
 		g.restore(m)
+		s.groups[id] = g
+	}
+	for id, lc := range consumers {
+		if lc.group == nil || s.groups[id] != nil {
+			continue // no group record, or a classic group wrote after it
+		}
+		g := newGroup(c, s, id)
+		g.restoreConsumer(lc)
 		s.groups[id] = g
 	}
 	for id, o := range offsets {

@@ -2,8 +2,8 @@
 // protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, static membership
 // per KIP-345), KIP-848 consumer groups (ConsumerGroupHeartbeat with the
 // server-side uniform and range assignors, see consumer.go) and committed
-// offsets. Classic groups and offsets are kept in the internal compacted
-// topic __consumer_offsets; KIP-848 membership is kept in memory only.
+// offsets. Groups of both kinds and their offsets are kept in the
+// internal compacted topic __consumer_offsets.
 //
 // # Ownership
 //
@@ -32,7 +32,8 @@
 //
 // # Records
 //
-// __consumer_offsets holds Kafka's records, encoded with kmsg:
+// __consumer_offsets holds Kafka's records, the classic ones encoded with
+// kmsg, the KIP-848 ones with kbin (kmsg has no codecs for them):
 //
 //	offset commit   key   int16 version=1 | string group | string topic | int32 partition
 //	                value OffsetCommitValue v3: int16 3 | int64 offset | int32 leader epoch |
@@ -41,6 +42,13 @@
 //	                value GroupMetadataValue v3 (protocol type, generation,
 //	                      protocol, leader, state timestamp, members)
 //
-// A null value is a tombstone: the offset or the group was deleted. On
-// load the partition is replayed from its start, later records winning.
+//	KIP-848 group   key   int16 record type 3 to 8 | string group [| string member]
+//	                value Kafka's ConsumerGroup* records: group epoch, member
+//	                      metadata, target assignment and its epoch, current
+//	                      assignment (see consumer_records.go)
+//
+// A null value is a tombstone: the offset, the group or the member was
+// deleted. A group that changes kind tombstones the records of its old
+// kind; its offsets stay. On load the partition is replayed from its
+// start, later records winning.
 package group

@@ -280,6 +280,9 @@ func (c *Coordinator) ExpireOffsets() {
 			if len(del) == len(g.offsets) && len(g.offsets) == 0 || len(recs) > 0 {
 				dropGroup := countOffsets(g.offsets) == len(del)
 				if dropGroup {
+					if g.consumer != nil {
+						recs = append(recs, g.consumer.tombstones(g.id)...)
+					}
 					recs = append(recs, batch.Record{Key: groupKey(g.id)})
 				}
 				if code := g.append(recs); code == 0 {

@@ -82,15 +82,25 @@ func groupValue(s storedGroup) []byte {
 	return v.AppendTo(nil)
 }
 
-// decoded is one __consumer_offsets record: an offset (topic set) or a
-// group's metadata. A nil offset or group is a tombstone.
+// decoded is one __consumer_offsets record: an offset (topic set), a
+// classic group's metadata, or one of a KIP-848 group's records (kind 3 to
+// 8, see consumer_records.go). A nil value field is a tombstone.
 type decoded struct {
+	kind      int16 // the key version: 0 and 1 offsets, 2 classic group
 	group     string
 	topic     string
 	partition int32
 	isOffset  bool
 	offset    *Offset
 	metadata  *storedGroup
+
+	member         string // of kinds 5, 7 and 8
+	ignore         bool   // a record type Samsa does not use
+	consumerGroup  *storedConsumerGroup
+	consumerMember *storedConsumerMember
+	targetEpoch    *storedTargetEpoch
+	target         assignment
+	current        *storedCurrentAssignment
 }
 
 func decodeRecord(r batch.Record) (decoded, error) {
@@ -104,7 +114,7 @@ func decodeRecord(r batch.Record) (decoded, error) {
 		if err := k.ReadFrom(r.Key); err != nil {
 			return decoded{}, fmt.Errorf("%w: offset key: %v", ErrCorrupt, err)
 		}
-		d := decoded{group: k.Group, topic: k.Topic, partition: k.Partition, isOffset: true}
+		d := decoded{kind: version, group: k.Group, topic: k.Topic, partition: k.Partition, isOffset: true}
 		if r.Value != nil {
 			var v kmsg.OffsetCommitValue
 			if err := v.ReadFrom(r.Value); err != nil {
@@ -122,7 +132,7 @@ func decodeRecord(r batch.Record) (decoded, error) {
 		if err := k.ReadFrom(r.Key); err != nil {
 			return decoded{}, fmt.Errorf("%w: group key: %v", ErrCorrupt, err)
 		}
-		d := decoded{group: k.Group}
+		d := decoded{kind: version, group: k.Group}
 		if r.Value != nil {
 			var v kmsg.GroupMetadataValue
 			if err := v.ReadFrom(r.Value); err != nil {
@@ -138,6 +148,9 @@ func decodeRecord(r batch.Record) (decoded, error) {
 			d.metadata = s
 		}
 		return d, nil
+	case consumerGroupMetadataType, consumerPartitionMetadata, consumerMemberMetadataType,
+		consumerTargetMetadataType, consumerTargetMemberType, consumerCurrentAssignmentTyp, consumerRegexType:
+		return decodeConsumerRecord(version, r.Key, r.Value)
 	}
 	return decoded{}, fmt.Errorf("%w: key version %d", ErrCorrupt, version)
 }
