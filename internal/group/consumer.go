@@ -32,6 +32,10 @@ type consumerGroup struct {
 	members         map[string]*consumerMember
 	static          map[string]string // instance ID -> member ID
 	topicsHash      uint64            // of the subscribed topics when target was computed
+	// resolved are the names of the topics the members' subscriptions
+	// (regular expressions included) matched when the target was
+	// computed; nil until then.
+	resolved map[string]bool
 
 	// What __consumer_offsets holds for the group, by record, and what
 	// may differ from it (see consumer_store.go).
@@ -371,8 +375,12 @@ func (g *group) computeTarget(topics map[string]TopicInfo) {
 	}
 	sort.Strings(ids)
 	members := make([]assignorMember, len(ids))
+	cg.resolved = map[string]bool{}
 	for i, id := range ids {
 		members[i] = assignorMember{id: id, topics: memberTopics(cg.members[id], topics)}
+		for _, t := range members[i].topics {
+			cg.resolved[t.Name] = true
+		}
 	}
 	if cg.assignor == "range" {
 		cg.target = assignRange(members)
@@ -506,6 +514,26 @@ func (g *group) removeConsumerMember(m *consumerMember) {
 	if len(cg.members) == 0 {
 		g.stateTime = g.c.now()
 	}
+}
+
+// subscribedTopicNames are the topics the members subscribe to: by name,
+// and by regular expression as resolved when the target was last
+// computed. It is not known (false) for a group with a regular expression
+// that has not been resolved since the group was loaded.
+func (cg *consumerGroup) subscribedTopicNames() (map[string]bool, bool) {
+	names := map[string]bool{}
+	for t := range cg.resolved {
+		names[t] = true
+	}
+	for _, m := range cg.members {
+		if m.regex != "" && cg.resolved == nil {
+			return names, false
+		}
+		for _, t := range m.subscribed {
+			names[t] = true
+		}
+	}
+	return names, true
 }
 
 // persistAfterTimer writes what a timer changed; a failure is retried

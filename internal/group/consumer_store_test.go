@@ -18,7 +18,9 @@ func reload(t *testing.T, c *Coordinator, clock *fakeClock) *Coordinator {
 	l := c.shards[0].log
 	c.mu.RUnlock()
 	c.Close()
-	next := New(Config{Clock: clock, Consumer: c.cfg.Consumer})
+	cfg := c.cfg
+	cfg.Clock = clock
+	next := New(cfg)
 	t.Cleanup(next.Close)
 	if err := next.Sync(1, map[int32]Log{0: l}); err != nil {
 		t.Fatal(err)

@@ -192,12 +192,7 @@ func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition)
 	}
 	var subscribed map[string]bool
 	if cg := g.consumer; cg != nil && len(cg.members) > 0 {
-		subscribed = map[string]bool{}
-		for _, m := range cg.members {
-			for _, t := range m.subscribed {
-				subscribed[t] = true
-			}
-		}
+		subscribed, _ = cg.subscribedTopicNames()
 	} else if g.state != Empty {
 		if g.protocolType != "consumer" {
 			return kerr.NonEmptyGroup.Code, codes
@@ -249,52 +244,76 @@ func (g *group) subscribedTopics() map[string]bool {
 	return topics
 }
 
-// ExpireOffsets removes the offsets of groups that have been empty for
-// longer than the offsets retention (groups without members or a protocol,
-// which only commit, by each offset's commit time), and forgets groups left
-// with nothing.
+// ExpireOffsets removes offsets past the offsets retention, as Kafka does
+// (KIP-211, KIP-496): those of a group that has been empty for that long
+// (counting from the later of its emptying and each commit; groups without
+// a protocol, which only commit, by commit time), and in a group with
+// members those of topics no member subscribes to, by commit time. A
+// group left empty with nothing is forgotten.
 func (c *Coordinator) ExpireOffsets() {
-	now := c.now()
+	now := c.now().UnixMilli()
 	retention := c.cfg.OffsetsRetention.Milliseconds()
 	for _, s := range c.allShards() {
 		for _, g := range s.all() {
 			g.mu.Lock()
-			if g.state != Empty || (g.consumer != nil && len(g.consumer.members) > 0) {
-				g.mu.Unlock()
-				continue
-			}
-			var recs []batch.Record
-			var del []TopicPartition
-			for topic, ps := range g.offsets {
-				for p, o := range ps {
-					base := o.CommitTime
-					if g.protocolType != "" {
-						base = max(base, g.stateTime.UnixMilli())
-					}
-					if now.UnixMilli()-base >= retention {
-						recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
-						del = append(del, TopicPartition{topic, p})
-					}
-				}
-			}
-			if len(del) == len(g.offsets) && len(g.offsets) == 0 || len(recs) > 0 {
-				dropGroup := countOffsets(g.offsets) == len(del)
-				if dropGroup {
-					if g.consumer != nil {
-						recs = append(recs, g.consumer.tombstones(g.id)...)
-					}
-					recs = append(recs, batch.Record{Key: groupKey(g.id)})
-				}
-				if code := g.append(recs); code == 0 {
-					g.forget(del)
-					if dropGroup {
-						g.state = Dead
-						s.remove(g)
-					}
-				}
-			}
+			g.expireOffsets(s, now, retention)
 			g.mu.Unlock()
 		}
+	}
+}
+
+func (g *group) expireOffsets(s *shard, now, retention int64) {
+	if g.state == Dead {
+		return
+	}
+	empty := g.state == Empty && (g.consumer == nil || len(g.consumer.members) == 0)
+	var subscribed map[string]bool // offsets of these topics stay
+	if !empty {
+		known := false
+		switch {
+		case g.consumer != nil:
+			subscribed, known = g.consumer.subscribedTopicNames()
+		case g.state == Stable && g.protocolType == "consumer":
+			subscribed, known = g.subscribedTopics(), true
+		}
+		if !known {
+			return // a rebalance is under way, or not a consumer group
+		}
+	}
+	var recs []batch.Record
+	var del []TopicPartition
+	for topic, ps := range g.offsets {
+		if subscribed[topic] {
+			continue
+		}
+		for p, o := range ps {
+			base := o.CommitTime
+			if empty && g.protocolType != "" {
+				base = max(base, g.stateTime.UnixMilli())
+			}
+			if now-base >= retention {
+				recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
+				del = append(del, TopicPartition{topic, p})
+			}
+		}
+	}
+	dropGroup := empty && countOffsets(g.offsets) == len(del)
+	if dropGroup {
+		if g.consumer != nil {
+			recs = append(recs, g.consumer.tombstones(g.id)...)
+		}
+		recs = append(recs, batch.Record{Key: groupKey(g.id)})
+	}
+	if len(recs) == 0 {
+		return
+	}
+	if code := g.append(recs); code != 0 {
+		return
+	}
+	g.forget(del)
+	if dropGroup {
+		g.state = Dead
+		s.remove(g)
 	}
 }
 
