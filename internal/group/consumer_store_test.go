@@ -61,6 +61,21 @@ func TestConsumerGroupReloadMidReconciliation(t *testing.T) {
 	if d := c.DescribeConsumerGroup("g"); d.State != "Stable" || d.Epoch != 2 || d.AssignmentEpoch != 2 {
 		t.Fatalf("describe: %+v", d)
 	}
+	// Keepalive heartbeats of a stable group change nothing and write
+	// nothing.
+	c.mu.RLock()
+	l := c.shards[0].log.(*memoryLog)
+	c.mu.RUnlock()
+	l.mu.Lock()
+	written := len(l.recs)
+	l.mu.Unlock()
+	a.heartbeat(t, c, topicT)
+	b.heartbeat(t, c, topicT)
+	l.mu.Lock()
+	if len(l.recs) != written {
+		t.Fatalf("keepalive heartbeats wrote %d records", len(l.recs)-written)
+	}
+	l.mu.Unlock()
 
 	// Reloaded members that stop heartbeating expire as any member does.
 	c = reload(t, c, clock)
