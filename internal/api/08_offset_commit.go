@@ -1,6 +1,6 @@
 package api
 
-// OffsetCommit v2-v9 (Kafka 4's range). Commits from group members are
+// OffsetCommit v2-v10 (Kafka 4.2's range). Commits from group members are
 // checked against the group's generation (ILLEGAL_GENERATION) and members
 // (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID for v7+ static members); a
 // generation of -1 with no member ID commits for a group without members
@@ -8,8 +8,12 @@ package api
 // UNKNOWN_TOPIC_OR_PARTITION each. v2-v4's retention time is ignored:
 // offsets.retention.minutes applies. v6+ stores the leader epoch. For a
 // KIP-848 group the generation is the member epoch (STALE_MEMBER_EPOCH when
-// it is not the member's current one). v10
-// (topic IDs) is not served.
+// it is not the member's current one). v10 names topics by ID only, request
+// and response (KIP-848, KAFKA-14690): like Kafka, an ID the metadata image
+// does not know gets UNKNOWN_TOPIC_ID on each of its partitions, and a
+// missing partition of a known topic still UNKNOWN_TOPIC_OR_PARTITION.
+// Offsets are stored by topic name, so v9 by name and v10 by ID read and
+// write the same commits.
 
 import (
 	"context"
@@ -18,24 +22,34 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
 func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest) (*kmsg.OffsetCommitResponse, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	img := h.image()
+	byID := req.Version >= 10
 	cr := group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID}
 	type slot struct{ topic, partition, commit int }
 	var slots []slot
 	for ti, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
-		st.Topic = rt.Topic
-		t := img.Topics[rt.Topic]
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *metadata.Topic
+		if byID {
+			t = img.TopicByID(metadata.TopicID(rt.TopicID))
+		} else {
+			t = img.Topic(rt.Topic)
+		}
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+			switch {
+			case t == nil && byID:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
+			default:
 				epoch := int32(-1)
 				if req.Version >= 6 {
 					epoch = rp.LeaderEpoch
@@ -46,13 +60,18 @@ func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest)
 				}
 				slots = append(slots, slot{ti, pi, len(cr.Commits)})
 				cr.Commits = append(cr.Commits, group.Commit{
-					TopicPartition: group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition},
+					TopicPartition: group.TopicPartition{Topic: t.Name, Partition: rp.Partition},
 					Offset:         group.Offset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: meta},
 				})
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if len(cr.Commits) == 0 {
+		// Like Kafka, a request with nothing to commit does not reach the
+		// coordinator, so it cannot create an empty group.
+		return resp, nil
 	}
 	code, codes := h.Groups.CommitOffsets(cr)
 	for _, s := range slots {
