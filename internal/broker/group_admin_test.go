@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // TestGroupAdmin drives the group admin APIs through kadm and raw kmsg
@@ -98,7 +99,11 @@ func TestGroupAdmin(t *testing.T) {
 		t.Fatalf("offset fetch: %+v", ofresp.Groups)
 	}
 
-	// OffsetCommit errors: stale generation, unknown member, unknown topic.
+	// OffsetCommit errors: stale generation, unknown member, unknown topic,
+	// by topic name, which v10 no longer carries.
+	byName := kversion.Stable()
+	byName.SetMaxKeyVersion(8, 9)
+	cl9 := tb.client(kgo.MaxVersions(byName))
 	commit := func(gen int32, member, topic string) *kmsg.OffsetCommitResponse {
 		req := kmsg.NewPtrOffsetCommitRequest()
 		req.Group, req.Generation, req.MemberID = "live", gen, member
@@ -108,7 +113,7 @@ func TestGroupAdmin(t *testing.T) {
 		rp.Offset = 1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
+		resp, err := req.RequestWith(ctx, cl9)
 		if err != nil {
 			t.Fatal(err)
 		}
