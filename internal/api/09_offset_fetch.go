@@ -10,11 +10,9 @@ package api
 // classic groups. v10 names topics by ID only (KIP-848, KAFKA-14691), as
 // Kafka 4.2 does: an ID the metadata image does not know gets offset -1 and
 // UNKNOWN_TOPIC_ID on each of its partitions, and all offsets (null topics)
-// leaves out topics without an ID, deleted ones, which a v10 response
-// cannot name. Offsets are stored by topic name, so a topic deleted and
-// created again under the same name shows its old commits under its new
-// ID; Kafka, which keeps the committing topic's ID with each offset, answers
-// -1 there.
+// leaves out topics without an ID, which a v10 response cannot name.
+// Deleting a topic deletes its committed offsets, so a topic created again
+// under the same name starts with none, as in Kafka.
 
 import (
 	"context"

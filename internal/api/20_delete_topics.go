@@ -2,7 +2,8 @@ package api
 
 // DeleteTopics v1-v6. v6 names topics by name or by ID. Deleting a topic
 // removes its partitions' data; a topic re-created with the same name gets
-// a new ID.
+// a new ID; every group's committed offsets of a deleted topic are deleted
+// with it, as in Kafka.
 
 import (
 	"context"
@@ -29,7 +30,7 @@ func deleteTopics(h *Handlers, ctx context.Context, req *kmsg.DeleteTopicsReques
 			targets = append(targets, target{name: &n})
 		}
 	}
-	deleted := false
+	var deleted []string
 	for _, t := range targets {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = t.name, t.id
@@ -55,13 +56,14 @@ func deleteTopics(h *Handlers, ctx context.Context, req *kmsg.DeleteTopicsReques
 			if err := h.Controller.DeleteTopic(ctx, topic.ID); err != nil {
 				st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
 			} else {
-				deleted = true
+				deleted = append(deleted, name)
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	if deleted {
+	if len(deleted) > 0 {
 		h.Partitions.Sync()
+		h.Groups.TopicsDeleted(deleted)
 	}
 	return resp, nil
 }

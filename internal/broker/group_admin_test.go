@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -166,4 +167,68 @@ func TestGroupAdmin(t *testing.T) {
 	if listed, err = adm.ListGroups(ctx); err != nil || len(listed) != 0 {
 		t.Fatalf("groups left: %v %+v", err, listed)
 	}
+}
+
+// TestDeleteTopicDeletesOffsets: deleting a topic deletes every group's
+// committed offsets of it, as Kafka does: a group that had only those is
+// gone, another keeps its other topics' offsets, a topic created again
+// under the same name starts with no commits, and a restart brings none
+// back.
+func TestDeleteTopicDeletesOffsets(t *testing.T) {
+	tb := startBroker(t, "", groupStatic())
+	adm := tb.admin()
+	createTopic(t, adm, "doomed", 2, nil)
+	createTopic(t, adm, "kept", 1, nil)
+	ctx := ctxT(t)
+	commit := func(group string, offsets map[string]map[int32]int64) {
+		t.Helper()
+		os := kadm.Offsets{}
+		for topic, ps := range offsets {
+			for p, o := range ps {
+				os.AddOffset(topic, p, o, -1)
+			}
+		}
+		resp, err := adm.CommitOffsets(ctx, group, os)
+		if err != nil || resp.Error() != nil {
+			t.Fatalf("commit %s: %v %v", group, err, resp.Error())
+		}
+	}
+	commit("only-doomed", map[string]map[int32]int64{"doomed": {0: 3, 1: 4}})
+	commit("both", map[string]map[int32]int64{"doomed": {1: 5}, "kept": {0: 6}})
+
+	check := func(when string) {
+		t.Helper()
+		listed, err := adm.ListGroups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := listed["only-doomed"]; ok || len(listed) != 1 {
+			t.Fatalf("%s: groups %v, want only \"both\"", when, listed.Groups())
+		}
+		fetched, err := adm.FetchOffsets(ctx, "both")
+		if err != nil || fetched.Error() != nil {
+			t.Fatalf("%s: fetch: %v %v", when, err, fetched.Error())
+		}
+		var got []string
+		fetched.Each(func(o kadm.OffsetResponse) { got = append(got, fmt.Sprintf("%s/%d=%d", o.Topic, o.Partition, o.At)) })
+		if len(got) != 1 || got[0] != "kept/0=6" {
+			t.Fatalf("%s: offsets of \"both\" %v, want kept/0=6", when, got)
+		}
+	}
+	dresp, err := adm.DeleteTopics(ctx, "doomed")
+	if err != nil || dresp.Error() != nil {
+		t.Fatalf("delete: %v %v", err, dresp.Error())
+	}
+	check("after the delete")
+	createTopic(t, adm, "doomed", 2, nil)
+	fetched, err := adm.FetchOffsets(ctx, "both")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := fetched.Lookup("doomed", 1); ok && o.At != -1 {
+		t.Fatalf("the re-created topic has offset %d", o.At)
+	}
+	tb = tb.restart()
+	adm = tb.admin()
+	check("after a restart")
 }

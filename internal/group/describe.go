@@ -131,10 +131,7 @@ func (c *Coordinator) DeleteGroup(groupID string) int16 {
 			recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
 		}
 	}
-	if g.consumer != nil {
-		recs = append(recs, g.consumer.tombstones(g.id)...)
-	}
-	recs = append(recs, batch.Record{Key: groupKey(g.id)})
+	recs = append(recs, g.deathRecords()...)
 	if code := g.append(recs); code != 0 {
 		return code
 	}

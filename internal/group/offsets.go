@@ -299,10 +299,7 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 	}
 	dropGroup := empty && countOffsets(g.offsets) == len(del)
 	if dropGroup {
-		if g.consumer != nil {
-			recs = append(recs, g.consumer.tombstones(g.id)...)
-		}
-		recs = append(recs, batch.Record{Key: groupKey(g.id)})
+		recs = append(recs, g.deathRecords()...)
 	}
 	if len(recs) == 0 {
 		return
@@ -315,6 +312,58 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 		g.state = Dead
 		s.remove(g)
 	}
+}
+
+// TopicsDeleted removes every group's committed offsets of deleted
+// topics, as Kafka does when a topic goes, and forgets the empty groups
+// this leaves with nothing.
+func (c *Coordinator) TopicsDeleted(topics []string) {
+	for _, s := range c.allShards() {
+		for _, g := range s.all() {
+			g.mu.Lock()
+			g.dropTopics(s, topics)
+			g.mu.Unlock()
+		}
+	}
+}
+
+func (g *group) dropTopics(s *shard, topics []string) {
+	if g.state == Dead {
+		return
+	}
+	var recs []batch.Record
+	var del []TopicPartition
+	for _, topic := range topics {
+		for p := range g.offsets[topic] {
+			recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
+			del = append(del, TopicPartition{topic, p})
+		}
+	}
+	if len(recs) == 0 {
+		return
+	}
+	empty := g.state == Empty && (g.consumer == nil || len(g.consumer.members) == 0)
+	dropGroup := empty && countOffsets(g.offsets) == len(del)
+	if dropGroup {
+		recs = append(recs, g.deathRecords()...)
+	}
+	if code := g.append(recs); code != 0 {
+		return
+	}
+	g.forget(del)
+	if dropGroup {
+		g.state = Dead
+		s.remove(g)
+	}
+}
+
+// deathRecords are the tombstones of the group itself, of whichever kind.
+func (g *group) deathRecords() []batch.Record {
+	var recs []batch.Record
+	if g.consumer != nil {
+		recs = g.consumer.tombstones(g.id)
+	}
+	return append(recs, batch.Record{Key: groupKey(g.id)})
 }
 
 func countOffsets(o map[string]map[int32]Offset) int {
