@@ -266,7 +266,7 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 	if g.state == Dead {
 		return
 	}
-	empty := g.state == Empty && (g.consumer == nil || len(g.consumer.members) == 0)
+	empty := g.empty()
 	var subscribed map[string]bool // offsets of these topics stay
 	if !empty {
 		known := false
@@ -280,7 +280,6 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 			return // a rebalance is under way, or not a consumer group
 		}
 	}
-	var recs []batch.Record
 	var del []TopicPartition
 	for topic, ps := range g.offsets {
 		if subscribed[topic] {
@@ -292,17 +291,32 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 				base = max(base, g.stateTime.UnixMilli())
 			}
 			if now-base >= retention {
-				recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
 				del = append(del, TopicPartition{topic, p})
 			}
 		}
 	}
+	g.removeOffsets(s, del)
+}
+
+// empty reports whether the group has no members, of either kind.
+func (g *group) empty() bool {
+	return g.state == Empty && (g.consumer == nil || len(g.consumer.members) == 0)
+}
+
+// removeOffsets deletes the offsets del; an empty group left with no
+// offsets is forgotten.
+func (g *group) removeOffsets(s *shard, del []TopicPartition) {
+	empty := g.empty()
 	dropGroup := empty && countOffsets(g.offsets) == len(del)
+	if len(del) == 0 && !dropGroup {
+		return
+	}
+	recs := make([]batch.Record, 0, len(del)+1)
+	for _, tp := range del {
+		recs = append(recs, batch.Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
+	}
 	if dropGroup {
 		recs = append(recs, g.deathRecords()...)
-	}
-	if len(recs) == 0 {
-		return
 	}
 	if code := g.append(recs); code != 0 {
 		return
@@ -331,29 +345,14 @@ func (g *group) dropTopics(s *shard, topics []string) {
 	if g.state == Dead {
 		return
 	}
-	var recs []batch.Record
 	var del []TopicPartition
 	for _, topic := range topics {
 		for p := range g.offsets[topic] {
-			recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
 			del = append(del, TopicPartition{topic, p})
 		}
 	}
-	if len(recs) == 0 {
-		return
-	}
-	empty := g.state == Empty && (g.consumer == nil || len(g.consumer.members) == 0)
-	dropGroup := empty && countOffsets(g.offsets) == len(del)
-	if dropGroup {
-		recs = append(recs, g.deathRecords()...)
-	}
-	if code := g.append(recs); code != 0 {
-		return
-	}
-	g.forget(del)
-	if dropGroup {
-		g.state = Dead
-		s.remove(g)
+	if len(del) > 0 {
+		g.removeOffsets(s, del)
 	}
 }
 
