@@ -43,6 +43,7 @@ func (b *Broker) startGroups(ctx context.Context, cfg *config.Broker) error {
 		Consumer: group.ConsumerConfig{
 			SessionTimeout:    ms("group.consumer.session.timeout.ms"),
 			HeartbeatInterval: ms("group.consumer.heartbeat.interval.ms"),
+			MaxSize:           int(cfg.Int32("group.consumer.max.size", nil)),
 		},
 		Logger: b.logger,
 	})

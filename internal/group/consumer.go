@@ -104,6 +104,8 @@ type ConsumerConfig struct {
 	// HeartbeatInterval (group.consumer.heartbeat.interval.ms).
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
+	// MaxSize bounds the members of a group (group.consumer.max.size).
+	MaxSize int
 }
 
 func newConsumerGroup() *consumerGroup {
@@ -221,7 +223,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		}
 		m = cg.members[req.MemberID]
 		if m == nil {
-			if len(cg.members) >= g.c.cfg.MaxGroupSize {
+			if len(cg.members) >= g.c.cfg.Consumer.MaxSize {
 				return fail(kerr.GroupMaxSizeReached.Code, "")
 			}
 			m = &consumerMember{id: req.MemberID, assigned: assignment{}, revoking: assignment{}}

@@ -221,3 +221,29 @@ func TestAssignors(t *testing.T) {
 		t.Fatalf("range: %s", got)
 	}
 }
+
+// TestConsumerGroupMaxSize: group.consumer.max.size bounds a KIP-848
+// group; a member beyond it gets GROUP_MAX_SIZE_REACHED, and a member that
+// leaves makes room.
+func TestConsumerGroupMaxSize(t *testing.T) {
+	c := New(Config{Clock: newFakeClock(), Consumer: ConsumerConfig{SessionTimeout: time.Second, MaxSize: 1}})
+	t.Cleanup(c.Close)
+	if err := c.Sync(1, map[int32]Log{0: &memoryLog{}}); err != nil {
+		t.Fatal(err)
+	}
+	join := func(id string) int16 {
+		return c.ConsumerGroupHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: id, RebalanceTimeout: time.Second, SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT}}).Err
+	}
+	if code := join("a"); code != 0 {
+		t.Fatalf("first member: %v", kerr.ErrorForCode(code))
+	}
+	if code := join("b"); code != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("member beyond the maximum: %v", kerr.ErrorForCode(code))
+	}
+	if r := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: "a", MemberEpoch: -1, RebalanceTimeout: -1}); r.Err != 0 {
+		t.Fatalf("leave: %v", kerr.ErrorForCode(r.Err))
+	}
+	if code := join("b"); code != 0 {
+		t.Fatalf("member after one left: %v", kerr.ErrorForCode(code))
+	}
+}

@@ -31,7 +31,7 @@ type Config struct {
 	// MaxMetadataBytes bounds a committed offset's metadata string
 	// (offset.metadata.max.bytes).
 	MaxMetadataBytes int
-	// MaxGroupSize bounds the members of a group (group.max.size).
+	// MaxGroupSize bounds the members of a classic group (group.max.size).
 	MaxGroupSize int
 	// Consumer configures KIP-848 groups.
 	Consumer ConsumerConfig
@@ -60,6 +60,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxGroupSize == 0 {
 		c.MaxGroupSize = 1 << 31 / 2
+	}
+	if c.Consumer.MaxSize == 0 {
+		c.Consumer.MaxSize = 1 << 31 / 2
 	}
 	if c.Consumer.SessionTimeout == 0 {
 		c.Consumer.SessionTimeout = 45 * time.Second
