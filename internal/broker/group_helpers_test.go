@@ -251,10 +251,10 @@ func waitBalanced(t *testing.T, n int, each []int, members ...*groupMember) {
 }
 
 // produceN produces n records with values "v<i>" round-robin over the
-// topic's partitions.
-func produceN(t *testing.T, tb *testBroker, topic string, from, n int) {
+// topic's partitions; opts add to or override the producer's options.
+func produceN(t *testing.T, tb *testBroker, topic string, from, n int, opts ...kgo.Opt) {
 	t.Helper()
-	cl := tb.client(kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	cl := tb.client(append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner())}, opts...)...)
 	var recs []*kgo.Record
 	for i := from; i < from+n; i++ {
 		recs = append(recs, &kgo.Record{Value: []byte("v" + itoa(i))})
