@@ -182,8 +182,11 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		cg.touch(m.id)
 		if req.MemberEpoch == -2 && m.instanceID != nil {
 			// The static member keeps its assignment until its session
-			// times out or it rejoins.
-			m.left = true
+			// times out or it rejoins. It has stopped consuming, so what
+			// it was revoking is free, as in Kafka; its previous epoch
+			// no longer matters (Kafka's record keeps only one epoch).
+			m.left, m.previousEpoch, m.revoking = true, m.epoch, assignment{}
+			m.stopRevokeTimer()
 			g.scheduleConsumerSession(m)
 		} else {
 			g.removeConsumerMember(m)
