@@ -414,6 +414,9 @@ func (g *group) reconcile(m *consumerMember, owned map[[16]byte][]int32) {
 		return
 	}
 	m.stopRevokeTimer()
+	if m.epoch == cg.assignmentEpoch && equalAssignments(m.assigned, cg.target[m.id]) {
+		return // reconciled: the keepalive of a stable member
+	}
 	target := cg.target[m.id].set()
 	revoke := map[topicPartition]bool{}
 	keep := map[topicPartition]bool{}
