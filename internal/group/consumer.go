@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"hash/fnv"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 
@@ -32,10 +33,6 @@ type consumerGroup struct {
 	members         map[string]*consumerMember
 	static          map[string]string // instance ID -> member ID
 	topicsHash      uint64            // of the subscribed topics when target was computed
-	// resolved are the names of the topics the members' subscriptions
-	// (regular expressions included) matched when the target was
-	// computed; nil until then.
-	resolved map[string]bool
 
 	// What __consumer_offsets holds for the group, by record, and what
 	// may differ from it (see consumer_store.go).
@@ -246,6 +243,11 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		if m == nil {
 			return fail(kerr.UnknownMemberID.Code, "")
 		}
+		if m.left {
+			// Kafka records the static member's epoch as -2: it must
+			// come back at epoch 0.
+			return fail(kerr.FencedMemberEpoch.Code, "")
+		}
 		if req.MemberEpoch != m.epoch {
 			ownedOK := req.Owned == nil || subsetOf(req.Owned, m.assigned)
 			if req.MemberEpoch != m.previousEpoch || !ownedOK {
@@ -380,12 +382,8 @@ func (g *group) computeTarget(topics map[string]TopicInfo) {
 	}
 	sort.Strings(ids)
 	members := make([]assignorMember, len(ids))
-	cg.resolved = map[string]bool{}
 	for i, id := range ids {
 		members[i] = assignorMember{id: id, topics: memberTopics(cg.members[id], topics)}
-		for _, t := range members[i].topics {
-			cg.resolved[t.Name] = true
-		}
 	}
 	if cg.assignor == "range" {
 		cg.target = assignRange(members)
@@ -524,24 +522,20 @@ func (g *group) removeConsumerMember(m *consumerMember) {
 	}
 }
 
-// subscribedTopicNames are the topics the members subscribe to: by name,
-// and by regular expression as resolved when the target was last
-// computed. It is not known (false) for a group with a regular expression
-// that has not been resolved since the group was loaded.
-func (cg *consumerGroup) subscribedTopicNames() (map[string]bool, bool) {
-	names := map[string]bool{}
-	for t := range cg.resolved {
-		names[t] = true
-	}
+// subscribesTo reports whether a member subscribes to topic, by name or
+// by regular expression.
+func (cg *consumerGroup) subscribesTo(topic string) bool {
 	for _, m := range cg.members {
-		if m.regex != "" && cg.resolved == nil {
-			return names, false
+		if slices.Contains(m.subscribed, topic) {
+			return true
 		}
-		for _, t := range m.subscribed {
-			names[t] = true
+		if m.regex != "" {
+			if re, err := regexp.Compile("^(?:" + m.regex + ")$"); err == nil && re.MatchString(topic) {
+				return true
+			}
 		}
 	}
-	return names, true
+	return false
 }
 
 // persistAfterTimer writes what a timer changed; a failure is retried

@@ -12,19 +12,28 @@ package group
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
 )
 
-// consumerRecordOrder is the order of a batch's records, Kafka's: a
-// member's metadata before the group epoch it moved, targets before the
-// target epoch, current assignments last; tombstones the other way round,
-// the group's own record last.
-var consumerRecordOrder = map[int16]int{
-	consumerMemberMetadataType: 0, consumerGroupMetadataType: 1, consumerTargetMemberType: 2,
-	consumerTargetMetadataType: 3, consumerCurrentAssignmentTyp: 4,
-}
+// The order of a batch's records is Kafka's, so that a Kafka broker could
+// replay them too: tombstones first (a departing member's partitions are
+// released before anyone else's record claims them), current assignment,
+// target, target epoch, member and the group's own record last; then the
+// writes: a member's metadata before the group epoch it moved, targets
+// before the target epoch, current assignments last.
+var (
+	tombstoneOrder = map[int16]int{
+		consumerCurrentAssignmentTyp: 0, consumerTargetMemberType: 1, consumerTargetMetadataType: 2,
+		consumerMemberMetadataType: 3, consumerGroupMetadataType: 4,
+	}
+	consumerRecordOrder = map[int16]int{
+		consumerMemberMetadataType: 0, consumerGroupMetadataType: 1, consumerTargetMemberType: 2,
+		consumerTargetMetadataType: 3, consumerCurrentAssignmentTyp: 4,
+	}
+)
 
 // touch marks a member whose records may have changed.
 func (cg *consumerGroup) touch(id string) {
@@ -146,22 +155,15 @@ func sortChanges(cs []consumerChange) {
 		switch {
 		case at != bt:
 			if at {
-				return 1
+				return -1
 			}
-			return -1
-		case a.key.kind != b.key.kind:
-			d := consumerRecordOrder[a.key.kind] - consumerRecordOrder[b.key.kind]
-			if at {
-				d = -d
-			}
-			return d
-		}
-		if a.key.member < b.key.member {
-			return -1
-		} else if a.key.member > b.key.member {
 			return 1
+		case a.key.kind != b.key.kind && at:
+			return tombstoneOrder[a.key.kind] - tombstoneOrder[b.key.kind]
+		case a.key.kind != b.key.kind:
+			return consumerRecordOrder[a.key.kind] - consumerRecordOrder[b.key.kind]
 		}
-		return 0
+		return strings.Compare(a.key.member, b.key.member)
 	})
 }
 

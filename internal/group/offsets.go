@@ -38,7 +38,10 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 	if req.Group == "" {
 		return kerr.InvalidGroupID.Code, codes
 	}
-	simple := req.Generation < 0 && req.MemberID == ""
+	// Generation -1 is a commit from outside the group (an admin tool or
+	// a consumer without a group), accepted while the group is empty,
+	// whatever member ID it names, as in Kafka.
+	simple := req.Generation < 0
 	_, g, code := c.lookup(req.Group, simple)
 	if code != 0 {
 		return code, codes
@@ -53,10 +56,8 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 	}
 	if cg := g.consumer; cg != nil {
 		// KIP-848: the generation is the member epoch.
-		if simple {
-			if len(cg.members) > 0 {
-				return kerr.UnknownMemberID.Code, codes
-			}
+		if simple && len(cg.members) == 0 {
+			// from outside the group
 		} else if m := cg.members[req.MemberID]; m == nil {
 			return kerr.UnknownMemberID.Code, codes
 		} else if req.Generation > m.epoch || req.Generation < min(m.previousEpoch, m.epoch) {
@@ -64,11 +65,11 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 			// heartbeat that moved the member's epoch still counts.
 			return kerr.StaleMemberEpoch.Code, codes
 		}
-	} else if simple {
-		if g.state != Empty {
-			// Only a member may commit for a group with members.
-			return kerr.UnknownMemberID.Code, codes
-		}
+	} else if simple && g.state == Empty {
+		// from outside the group
+	} else if simple && req.MemberID == "" && req.InstanceID == nil {
+		// Only a member may commit for a group with members.
+		return kerr.UnknownMemberID.Code, codes
 	} else {
 		m, code := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
 		if code != 0 {
@@ -192,7 +193,10 @@ func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition)
 	}
 	var subscribed map[string]bool
 	if cg := g.consumer; cg != nil && len(cg.members) > 0 {
-		subscribed, _ = cg.subscribedTopicNames()
+		subscribed = map[string]bool{}
+		for _, tp := range partitions {
+			subscribed[tp.Topic] = cg.subscribesTo(tp.Topic)
+		}
 	} else if g.state != Empty {
 		if g.protocolType != "consumer" {
 			return kerr.NonEmptyGroup.Code, codes
@@ -245,11 +249,11 @@ func (g *group) subscribedTopics() map[string]bool {
 }
 
 // ExpireOffsets removes offsets past the offsets retention, as Kafka does
-// (KIP-211, KIP-496): those of a group that has been empty for that long
-// (counting from the later of its emptying and each commit; groups without
-// a protocol, which only commit, by commit time), and in a group with
-// members those of topics no member subscribes to, by commit time. A
-// group left empty with nothing is forgotten.
+// (KIP-211, KIP-496): those of an empty classic group counting from the
+// later of its emptying and each commit; those of an empty KIP-848 group
+// or of a group without a protocol (which only commits) by commit time;
+// and in a group with members those of topics no member subscribes to, by
+// commit time. A group left empty with nothing is forgotten.
 func (c *Coordinator) ExpireOffsets() {
 	now := c.now().UnixMilli()
 	retention := c.cfg.OffsetsRetention.Milliseconds()
@@ -267,27 +271,28 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 		return
 	}
 	empty := g.empty()
-	var subscribed map[string]bool // offsets of these topics stay
-	if !empty {
-		known := false
-		switch {
-		case g.consumer != nil:
-			subscribed, known = g.consumer.subscribedTopicNames()
-		case g.state == Stable && g.protocolType == "consumer":
-			subscribed, known = g.subscribedTopics(), true
-		}
-		if !known {
-			return // a rebalance is under way, or not a consumer group
-		}
+	keep := func(string) bool { return false } // offsets of these topics stay
+	switch {
+	case empty:
+	case g.consumer != nil:
+		keep = g.consumer.subscribesTo
+	case g.state == Stable && g.protocolType == "consumer":
+		subscribed := g.subscribedTopics()
+		keep = func(topic string) bool { return subscribed[topic] }
+	default:
+		return // a rebalance is under way, or not a consumer group
 	}
 	var del []TopicPartition
 	for topic, ps := range g.offsets {
-		if subscribed[topic] {
+		if keep(topic) {
 			continue
 		}
 		for p, o := range ps {
+			// A classic group's offsets count from when it emptied (Kafka
+			// keeps that time in the group's record); a KIP-848 group's
+			// from their commit, as in Kafka.
 			base := o.CommitTime
-			if empty && g.protocolType != "" {
+			if empty && g.protocolType != "" && g.consumer == nil {
 				base = max(base, g.stateTime.UnixMilli())
 			}
 			if now-base >= retention {

@@ -322,14 +322,12 @@ func TestReviewKafkaReplayOrdinary(t *testing.T) {
 	}
 }
 
-// TestReviewBugKafkaReplayStaticReturn: when a static member comes back
-// under a new member ID, the batch writes the new member's current
-// assignment (owning the old incarnation's partitions) before the old
-// incarnation's tombstones. Kafka's replay of that batch finds each
-// partition owned twice and fails to load the partition; Kafka itself
-// writes the old member's tombstones first.
-func TestReviewBugKafkaReplayStaticReturn(t *testing.T) {
-	t.Skip("bug: a static return writes the new member before the old member's tombstones (sortChanges, consumer_store.go)")
+// TestReviewKafkaReplayStaticReturn: when a static member comes back
+// under a new member ID, the batch writes the old incarnation's tombstones
+// before the new member's current assignment (owning the same
+// partitions), as Kafka does: the other order makes Kafka's replay find
+// each partition owned twice and fail to load the partition.
+func TestReviewKafkaReplayStaticReturn(t *testing.T) {
 	c, _ := consumerEnv(t)
 	inst := "i"
 	join := func(id string) ConsumerHeartbeatResult {
@@ -352,14 +350,13 @@ func TestReviewBugKafkaReplayStaticReturn(t *testing.T) {
 	}
 }
 
-// TestReviewBugKafkaReplayDeleteAfterFailedWrite: a member's leave whose
+// TestReviewKafkaReplayDeleteAfterFailedWrite: a member's leave whose
 // write failed leaves its records in the log; DeleteGroup then tombstones
-// them along with the group's, but in the order current assignment,
-// target epoch, target, group, member metadata: Kafka refuses the target
-// epoch's tombstone while a target remains, and the group's while a member
+// them along with the group's in Kafka's order (current assignment,
+// target, target epoch, member, group): Kafka refuses the target epoch's
+// tombstone while a target remains, and the group's while a member
 // remains.
-func TestReviewBugKafkaReplayDeleteAfterFailedWrite(t *testing.T) {
-	t.Skip("bug: tombstones are not in Kafka's order (sortChanges, consumer_store.go)")
+func TestReviewKafkaReplayDeleteAfterFailedWrite(t *testing.T) {
 	c, clock := consumerEnv(t)
 	l := logOf(c)
 	a := &member848{id: "a"}
@@ -385,15 +382,12 @@ func TestReviewBugKafkaReplayDeleteAfterFailedWrite(t *testing.T) {
 	}
 }
 
-// TestReviewBugConsumerOffsetRetentionRestartsOnReload: an empty KIP-848
+// TestReviewConsumerOffsetRetentionAcrossReload: an empty KIP-848
 // group's offsets expire offsets.retention after their commit (Kafka's
 // ConsumerGroup.offsetExpirationCondition uses the commit timestamp
-// only). Samsa counts from the later of the commit and the group's state
-// time, and a KIP-848 group's state time is not persisted: a reload resets
-// it to the load time, so every restart or coordinator move restarts the
-// retention of every empty KIP-848 group.
-func TestReviewBugConsumerOffsetRetentionRestartsOnReload(t *testing.T) {
-	t.Skip("bug: KIP-848 offsets expire from the unpersisted state time (expireOffsets, offsets.go)")
+// only), so a reload, which cannot know when the group emptied, does not
+// restart the retention.
+func TestReviewConsumerOffsetRetentionAcrossReload(t *testing.T) {
 	c, clock := expiryEnv(t) // retention 30s
 	a := &member848{id: "a"}
 	a.heartbeat(t, c, topicT)
@@ -412,14 +406,11 @@ func TestReviewBugConsumerOffsetRetentionRestartsOnReload(t *testing.T) {
 	}
 }
 
-// TestReviewBugStaticMemberFencedAfterTemporaryLeave: after a static
+// TestReviewStaticMemberFencedAfterTemporaryLeave: after a static
 // member's temporary leave (epoch -2) Kafka records it at epoch -2, so a
-// heartbeat at its old epoch is FENCED_MEMBER_EPOCH. Samsa keeps its epoch
-// and only sets left, so the heartbeat is accepted and the member goes on
-// "left" (its records say epoch -2, and another process with its
-// instance ID can take it over while it heartbeats).
-func TestReviewBugStaticMemberFencedAfterTemporaryLeave(t *testing.T) {
-	t.Skip("bug: a member left with -2 is not fenced (consumerHeartbeat, consumer.go)")
+// heartbeat at its old epoch is FENCED_MEMBER_EPOCH: it must come back at
+// epoch 0.
+func TestReviewStaticMemberFencedAfterTemporaryLeave(t *testing.T) {
 	c, _ := consumerEnv(t)
 	inst := "i"
 	r := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{
@@ -438,13 +429,10 @@ func TestReviewBugStaticMemberFencedAfterTemporaryLeave(t *testing.T) {
 	}
 }
 
-// TestReviewBugDeleteOffsetsRegexSubscribedAfterReload: a member
-// subscribed by regular expression keeps its topics' offsets from
-// DeleteOffsets (GROUP_SUBSCRIBED_TO_TOPIC), but not after a reload: the
-// resolved subscription is not persisted and DeleteOffsets ignores that
-// it is unknown.
-func TestReviewBugDeleteOffsetsRegexSubscribedAfterReload(t *testing.T) {
-	t.Skip("bug: DeleteOffsets ignores an unresolved regular expression (DeleteOffsets, offsets.go)")
+// TestReviewDeleteOffsetsRegexSubscribedAfterReload: a member subscribed
+// by regular expression keeps its topics' offsets from DeleteOffsets
+// (GROUP_SUBSCRIBED_TO_TOPIC), also after a reload.
+func TestReviewDeleteOffsetsRegexSubscribedAfterReload(t *testing.T) {
 	c, clock := consumerEnv(t)
 	regex := "re.*"
 	topics := map[string]TopicInfo{"red": {Name: "red", ID: [16]byte{2}, Partitions: 1}}
@@ -464,14 +452,11 @@ func TestReviewBugDeleteOffsetsRegexSubscribedAfterReload(t *testing.T) {
 	}
 }
 
-// TestReviewBugAdminCommitWithMemberID: Kafka accepts a commit at
+// TestReviewAdminCommitWithMemberID: Kafka accepts a commit at
 // generation (member epoch) -1 to a group that does not exist or is empty
 // whatever member ID it carries (OffsetMetadataManager.validateOffsetCommit,
-// ConsumerGroup/ClassicGroup.validateOffsetCommit). Samsa treats it as
-// from outside the group only with an empty member ID: ILLEGAL_GENERATION
-// for a missing group, UNKNOWN_MEMBER_ID for an empty one.
-func TestReviewBugAdminCommitWithMemberID(t *testing.T) {
-	t.Skip("bug: a commit at generation -1 with a member ID is refused (CommitOffsets, offsets.go)")
+// ConsumerGroup/ClassicGroup.validateOffsetCommit).
+func TestReviewAdminCommitWithMemberID(t *testing.T) {
 	c, _ := consumerEnv(t)
 	commit := []Commit{{TopicPartition{"t", 0}, Offset{Offset: 1, LeaderEpoch: -1}}}
 	if code, codes := c.CommitOffsets(CommitRequest{Group: "missing", Generation: -1, MemberID: "old", Commits: commit}); code != 0 || codes[0] != 0 {
