@@ -3,8 +3,8 @@ package api
 // OffsetCommit v2-v10 (Kafka 4.2's range). Commits from group members are
 // checked against the group's generation (ILLEGAL_GENERATION) and members
 // (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID for v7+ static members); a
-// generation of -1 with no member ID commits for a group without members
-// (a simple consumer or an admin tool). Partitions of unknown topics get
+// generation of -1 commits for a group without members, whatever member ID
+// it names (a simple consumer or an admin tool), as in Kafka. Partitions of unknown topics get
 // UNKNOWN_TOPIC_OR_PARTITION each. v2-v4's retention time is ignored:
 // offsets.retention.minutes applies. v6+ stores the leader epoch. For a
 // KIP-848 group the generation is the member epoch (STALE_MEMBER_EPOCH when
