@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
 func consumerGroupHeartbeat(h *Handlers, ctx context.Context, req *kmsg.ConsumerGroupHeartbeatRequest) (*kmsg.ConsumerGroupHeartbeatResponse, error) {
@@ -41,20 +42,15 @@ func consumerGroupHeartbeat(h *Handlers, ctx context.Context, req *kmsg.Consumer
 	case req.MemberEpoch == 0 && req.SubscribedTopicNames == nil && req.SubscribedTopicRegex == nil:
 		return invalid("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
 	}
-	img := h.image()
-	topics := make(map[string]group.TopicInfo, len(img.Topics))
-	for name, t := range img.Topics {
-		if !isInternalTopic(name) {
-			topics[name] = group.TopicInfo{Name: name, ID: t.ID, Partitions: int32(len(t.Partitions))}
-		}
-	}
+	topics := h.groupTopics()
 	cl := client(ctx)
 	hb := group.ConsumerHeartbeat{
 		Group: req.Group, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch,
 		InstanceID: req.InstanceID, RackID: req.RackID,
 		RebalanceTimeout: time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond,
 		SubscribedTopics: req.SubscribedTopicNames, SubscribedRegex: req.SubscribedTopicRegex,
-		ServerAssignor: req.ServerAssignor, ClientID: cl.id, ClientHost: cl.host, Topics: topics,
+		ServerAssignor: req.ServerAssignor, ClientID: cl.id, ClientHost: cl.host,
+		Topics: topics.byName, TopicsVersion: topics.version,
 	}
 	if req.RebalanceTimeoutMillis < 0 {
 		hb.RebalanceTimeout = -1
@@ -89,4 +85,28 @@ func consumerGroupHeartbeat(h *Handlers, ctx context.Context, req *kmsg.Consumer
 		resp.Assignment = &a
 	}
 	return resp, nil
+}
+
+// groupTopics are the cluster's topics as KIP-848 assignors see them,
+// built once per metadata image rather than on every heartbeat; the
+// version changes with the image. Nothing may modify the map.
+type groupTopics struct {
+	img     *metadata.Image
+	version uint64
+	byName  map[string]group.TopicInfo
+}
+
+func (h *Handlers) groupTopics() *groupTopics {
+	img := h.image()
+	if t := h.topics.Load(); t != nil && t.img == img {
+		return t
+	}
+	t := &groupTopics{img: img, version: h.topicsVersion.Add(1), byName: make(map[string]group.TopicInfo, len(img.Topics))}
+	for name, topic := range img.Topics {
+		if !isInternalTopic(name) {
+			t.byName[name] = group.TopicInfo{Name: name, ID: topic.ID, Partitions: int32(len(topic.Partitions))}
+		}
+	}
+	h.topics.Store(t)
+	return t
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -46,6 +47,9 @@ type Handlers struct {
 
 	once  sync.Once
 	table [maxKey + 1]*entry
+
+	topics        atomic.Pointer[groupTopics] // see groupTopics
+	topicsVersion atomic.Uint64
 }
 
 // entry is one row of the handler table.

@@ -2,8 +2,10 @@ package broker_test
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,4 +236,47 @@ func readExactlyOnce(t *testing.T, timeout time.Duration, n int, members ...*gro
 			t.Fatalf("record %s read %d times", v, k)
 		}
 	}
+}
+
+// TestGroupKIP848NewPartitions: partitions added to a subscribed topic
+// move the group epoch and are assigned to the members, and a topic
+// created later that matches a member's regular expression is assigned
+// too.
+func TestGroupKIP848NewPartitions(t *testing.T) {
+	tb := startBroker(t, "", static848())
+	adm := tb.admin()
+	createTopic(t, adm, "grow848", 2, nil)
+	opts := []kgo.Opt{kgo.ServerSideBalancer()}
+	a := startMember(t, tb, "grow848", "grow848", opts...)
+	b := startMember(t, tb, "grow848", "grow848", opts...)
+	waitBalanced(t, 2, []int{1, 1}, a, b)
+	if _, err := adm.UpdatePartitions(ctxT(t), 4, "grow848"); err != nil {
+		t.Fatal(err)
+	}
+	waitBalanced(t, 4, []int{2, 2}, a, b)
+
+	var mu sync.Mutex
+	assigned := map[string]int{}
+	re := tb.client(kgo.ConsumerGroup("regex848"), kgo.ConsumeRegex(), kgo.ConsumeTopics("late848.*"), kgo.ServerSideBalancer(),
+		kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(500*time.Millisecond),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+			mu.Lock()
+			defer mu.Unlock()
+			for topic, ps := range a {
+				assigned[topic] += len(ps)
+			}
+		}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			re.PollFetches(ctx)
+		}
+	}()
+	createTopic(t, adm, "late848a", 3, nil)
+	waitFor(t, 15*time.Second, "the regex member is assigned the topic created after it joined", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return assigned["late848a"] == 3
+	})
 }

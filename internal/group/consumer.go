@@ -33,6 +33,12 @@ type consumerGroup struct {
 	members         map[string]*consumerMember
 	static          map[string]string // instance ID -> member ID
 	topicsHash      uint64            // of the subscribed topics when target was computed
+	// subscriptions counts changes of membership and subscriptions; the
+	// topics hash was last computed for hashedSubscriptions and the
+	// topics of hashedTopics.
+	subscriptions       uint64
+	hashedSubscriptions uint64
+	hashedTopics        uint64
 
 	// What __consumer_offsets holds for the group, by record, and what
 	// may differ from it (see consumer_store.go).
@@ -81,8 +87,11 @@ type ConsumerHeartbeat struct {
 	Owned            map[[16]byte][]int32 // nil: unchanged
 	ClientID         string
 	ClientHost       string
-	// Topics are the cluster's topics, by name.
-	Topics map[string]TopicInfo
+	// Topics are the cluster's topics, by name, and TopicsVersion
+	// changes whenever they do (0: unknown), so that the subscribed
+	// topics need not be resolved again on every heartbeat.
+	Topics        map[string]TopicInfo
+	TopicsVersion uint64
 }
 
 // ConsumerHeartbeatResult is a ConsumerGroupHeartbeat response.
@@ -228,6 +237,7 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 			}
 			m = &consumerMember{id: req.MemberID, assigned: assignment{}, revoking: assignment{}}
 			cg.members[m.id] = m
+			cg.subscriptions++
 			if req.InstanceID != nil {
 				cg.static[*req.InstanceID] = m.id
 			}
@@ -273,16 +283,24 @@ func (g *group) consumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult
 		sort.Strings(subs)
 		if !equalStrings(subs, m.subscribed) {
 			m.subscribed, changed = subs, true
+			cg.subscriptions++
 		}
 	}
 	if req.SubscribedRegex != nil && *req.SubscribedRegex != m.regex {
 		m.regex, changed = *req.SubscribedRegex, true
+		cg.subscriptions++
 	}
 	if req.ServerAssignor != nil && *req.ServerAssignor != m.assignor {
 		m.assignor, changed = *req.ServerAssignor, true
 	}
-	if h := g.subscribedTopicsHash(req.Topics); h != cg.topicsHash {
-		cg.topicsHash, changed = h, true
+	if req.TopicsVersion == 0 || req.TopicsVersion != cg.hashedTopics || cg.subscriptions != cg.hashedSubscriptions {
+		// Resolving every member's subscription (regular expressions
+		// against every topic) is the costly part of a heartbeat: only
+		// when the topics or the subscriptions changed.
+		cg.hashedTopics, cg.hashedSubscriptions = req.TopicsVersion, cg.subscriptions
+		if h := g.subscribedTopicsHash(req.Topics); h != cg.topicsHash {
+			cg.topicsHash, changed = h, true
+		}
 	}
 	if changed {
 		cg.epoch++
@@ -513,6 +531,7 @@ func (g *group) removeConsumerMember(m *consumerMember) {
 	m.stopRevokeTimer()
 	delete(cg.members, m.id)
 	delete(cg.target, m.id)
+	cg.subscriptions++
 	if m.instanceID != nil && cg.static[*m.instanceID] == m.id {
 		delete(cg.static, *m.instanceID)
 	}

@@ -39,7 +39,7 @@ func BenchmarkConsumerHeartbeatKeepalive(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		m := members[i%len(members)]
-		r := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: m.id, MemberEpoch: m.epoch, RebalanceTimeout: -1, Topics: topics})
+		r := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: m.id, MemberEpoch: m.epoch, RebalanceTimeout: -1, Topics: topics, TopicsVersion: 1})
 		if r.Err != 0 {
 			b.Fatal(r.Err)
 		}

@@ -34,13 +34,14 @@ func randomReloads(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 848))
 	c, clock := consumerEnv(t)
 	topic := topicT
+	topicsVersion := uint64(1) // as the API layer does: it moves with the topics
 	inst := "static"
 	members := []*randomMember{{id: "a"}, {id: "b"}, {id: "c"}, {id: "d", instance: &inst}}
 	incarnation := 0
 	var steps []string
 
 	heartbeat := func(m *randomMember, epoch int32) ConsumerHeartbeatResult {
-		req := ConsumerHeartbeat{Group: "g", MemberID: m.id, MemberEpoch: epoch, InstanceID: m.instance, RebalanceTimeout: time.Second, Owned: m.owned, Topics: map[string]TopicInfo{"t": topic}}
+		req := ConsumerHeartbeat{Group: "g", MemberID: m.id, MemberEpoch: epoch, InstanceID: m.instance, RebalanceTimeout: time.Second, Owned: m.owned, Topics: map[string]TopicInfo{"t": topic}, TopicsVersion: topicsVersion}
 		if epoch == 0 {
 			req.SubscribedTopics, req.Owned = []string{"t"}, map[[16]byte][]int32{}
 		}
@@ -89,6 +90,7 @@ func randomReloads(t *testing.T, seed uint64) {
 			steps = append(steps, fmt.Sprintf("advance %v", d))
 		case op == 7 && topic.Partitions < 12:
 			topic.Partitions++
+			topicsVersion++
 			steps = append(steps, fmt.Sprintf("partitions %d", topic.Partitions))
 		default:
 			before := snapshot(c)

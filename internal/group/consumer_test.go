@@ -247,3 +247,43 @@ func TestConsumerGroupMaxSize(t *testing.T) {
 		t.Fatalf("member after one left: %v", kerr.ErrorForCode(code))
 	}
 }
+
+// TestConsumerGroupTopicsVersion: the subscribed topics are resolved again
+// when the topics' version moves or a subscription changes, and only then.
+func TestConsumerGroupTopicsVersion(t *testing.T) {
+	c, _ := consumerEnv(t)
+	other := TopicInfo{Name: "u", ID: [16]byte{2}, Partitions: 2}
+	hb := func(id string, epoch int32, version uint64, subs []string, topics ...TopicInfo) ConsumerHeartbeatResult {
+		t.Helper()
+		req := ConsumerHeartbeat{Group: "g", MemberID: id, MemberEpoch: epoch, RebalanceTimeout: -1, SubscribedTopics: subs, Topics: map[string]TopicInfo{}, TopicsVersion: version}
+		if epoch == 0 {
+			req.RebalanceTimeout, req.Owned = time.Second, map[[16]byte][]int32{}
+		}
+		for _, tp := range topics {
+			req.Topics[tp.Name] = tp
+		}
+		r := c.ConsumerGroupHeartbeat(req)
+		if r.Err != 0 {
+			t.Fatalf("heartbeat: %v", kerr.ErrorForCode(r.Err))
+		}
+		return r
+	}
+	r := hb("a", 0, 1, []string{"t"}, topicT, other)
+	if count(r.Assignment) != 6 || r.MemberEpoch != 1 {
+		t.Fatalf("join: %+v", r)
+	}
+	grown := topicT
+	grown.Partitions = 8
+	// The same version stands for the same topics: nothing is resolved.
+	if r = hb("a", 1, 1, nil, grown, other); r.MemberEpoch != 1 {
+		t.Fatalf("same version: epoch %d", r.MemberEpoch)
+	}
+	// A new version: the new partitions are found and assigned.
+	if r = hb("a", 1, 2, nil, grown, other); r.MemberEpoch != 2 || count(r.Assignment) != 8 {
+		t.Fatalf("new version: %+v", r)
+	}
+	// A new subscription with the same version is resolved too.
+	if r = hb("a", 2, 2, []string{"t", "u"}, grown, other); r.MemberEpoch != 3 || count(r.Assignment) != 10 {
+		t.Fatalf("new subscription: %+v", r)
+	}
+}
