@@ -63,7 +63,9 @@ func TestProduceJSONAndFile(t *testing.T) {
 `
 	ok(t, b, in, "produce", "events", "--format", "json", "-z", "zstd")
 	got := ok(t, b, "", "consume", "events", "-e", "-p", "0,2", "-f", `%p %k=%v %h\n`)
-	lines := strings.Split(strings.TrimSpace(got), "\n")
+	// Only the newline goes: the keyless record's line ends in a space (no
+	// headers), wherever the partitions' order puts it.
+	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
 	want := map[string]bool{`2 a=plain h=1`: true, `0 ={"n":1} `: true}
 	found := 0
 	for _, l := range lines {
