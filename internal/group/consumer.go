@@ -28,7 +28,6 @@ import (
 type consumerGroup struct {
 	epoch           int32 // group epoch
 	assignmentEpoch int32 // epoch of target
-	assignor        string
 	target          map[string]assignment
 	members         map[string]*consumerMember
 	static          map[string]string // instance ID -> member ID
@@ -115,7 +114,7 @@ type ConsumerConfig struct {
 }
 
 func newConsumerGroup() *consumerGroup {
-	return &consumerGroup{assignor: Assignors[0], target: map[string]assignment{}, members: map[string]*consumerMember{}, static: map[string]string{}}
+	return &consumerGroup{target: map[string]assignment{}, members: map[string]*consumerMember{}, static: map[string]string{}}
 }
 
 func newUUID() string {
@@ -357,13 +356,11 @@ func memberTopics(m *consumerMember, topics map[string]TopicInfo) []TopicInfo {
 			out = append(out, t)
 		}
 	}
-	if m.regex != "" {
-		if re, err := regexp.Compile("^(?:" + m.regex + ")$"); err == nil {
-			for name, t := range topics {
-				if !seen[name] && re.MatchString(name) {
-					seen[name] = true
-					out = append(out, t)
-				}
+	if re := m.subscribedRegexp(); re != nil {
+		for name, t := range topics {
+			if !seen[name] && re.MatchString(name) {
+				seen[name] = true
+				out = append(out, t)
 			}
 		}
 	}
@@ -372,7 +369,8 @@ func memberTopics(m *consumerMember, topics map[string]TopicInfo) []TopicInfo {
 }
 
 // chooseAssignor is the assignor most members ask for, the default when
-// none do.
+// none do. Like Kafka's preferred server assignor it is derived from the
+// members, not kept.
 func (cg *consumerGroup) chooseAssignor() string {
 	votes := map[string]int{}
 	for _, m := range cg.members {
@@ -392,7 +390,6 @@ func (cg *consumerGroup) chooseAssignor() string {
 // computeTarget runs the group's assignor over its members.
 func (g *group) computeTarget(topics map[string]TopicInfo) {
 	cg := g.consumer
-	cg.assignor = cg.chooseAssignor()
 	cg.targetDirty = true
 	ids := make([]string, 0, len(cg.members))
 	for id := range cg.members {
@@ -403,7 +400,7 @@ func (g *group) computeTarget(topics map[string]TopicInfo) {
 	for i, id := range ids {
 		members[i] = assignorMember{id: id, topics: memberTopics(cg.members[id], topics)}
 	}
-	if cg.assignor == "range" {
+	if cg.chooseAssignor() == "range" {
 		cg.target = assignRange(members)
 	} else {
 		cg.target = assignUniform(members, cg.target)
@@ -541,6 +538,19 @@ func (g *group) removeConsumerMember(m *consumerMember) {
 	}
 }
 
+// subscribedRegexp is the member's regular expression, which must match a
+// whole topic name (as Kafka's RE2J matches()), or nil for none.
+func (m *consumerMember) subscribedRegexp() *regexp.Regexp {
+	if m.regex == "" {
+		return nil
+	}
+	re, err := regexp.Compile("^(?:" + m.regex + ")$")
+	if err != nil {
+		return nil // refused when the member sent it
+	}
+	return re
+}
+
 // subscribesTo reports whether a member subscribes to topic, by name or
 // by regular expression.
 func (cg *consumerGroup) subscribesTo(topic string) bool {
@@ -548,10 +558,8 @@ func (cg *consumerGroup) subscribesTo(topic string) bool {
 		if slices.Contains(m.subscribed, topic) {
 			return true
 		}
-		if m.regex != "" {
-			if re, err := regexp.Compile("^(?:" + m.regex + ")$"); err == nil && re.MatchString(topic) {
-				return true
-			}
+		if re := m.subscribedRegexp(); re != nil && re.MatchString(topic) {
+			return true
 		}
 	}
 	return false
@@ -664,7 +672,7 @@ func (c *Coordinator) DescribeConsumerGroup(groupID string) ConsumerDescription 
 		return d
 	}
 	cg := g.consumer
-	d.State, d.Epoch, d.AssignmentEpoch, d.Assignor = cg.state(), cg.epoch, cg.assignmentEpoch, cg.assignor
+	d.State, d.Epoch, d.AssignmentEpoch, d.Assignor = cg.state(), cg.epoch, cg.assignmentEpoch, cg.chooseAssignor()
 	ids := make([]string, 0, len(cg.members))
 	for id := range cg.members {
 		ids = append(ids, id)

@@ -134,7 +134,6 @@ type memberSnapshot struct {
 
 type groupSnapshot struct {
 	epoch, assignmentEpoch int32
-	assignor               string
 	topicsHash             uint64
 	members                map[string]memberSnapshot
 	static                 map[string]string
@@ -151,7 +150,7 @@ func snapshot(c *Coordinator) *groupSnapshot {
 	if cg == nil {
 		return nil
 	}
-	s := &groupSnapshot{epoch: cg.epoch, assignmentEpoch: cg.assignmentEpoch, assignor: cg.assignor, topicsHash: cg.topicsHash, members: map[string]memberSnapshot{}, static: cg.static}
+	s := &groupSnapshot{epoch: cg.epoch, assignmentEpoch: cg.assignmentEpoch, topicsHash: cg.topicsHash, members: map[string]memberSnapshot{}, static: cg.static}
 	norm := func(a assignment) assignment {
 		out := assignment{}
 		for id, ps := range a {

@@ -308,7 +308,6 @@ func (g *group) restoreConsumer(lc *loadedConsumer) {
 			cg.target[id] = a
 		}
 	}
-	cg.assignor = cg.chooseAssignor()
 	g.consumer, g.protocolType, g.state = cg, "consumer", Empty
 	cg.markWritten(g.changes(true))
 	for _, m := range cg.members {

@@ -63,19 +63,12 @@ func TestConsumerGroupReloadMidReconciliation(t *testing.T) {
 	}
 	// Keepalive heartbeats of a stable group change nothing and write
 	// nothing.
-	c.mu.RLock()
-	l := c.shards[0].log.(*memoryLog)
-	c.mu.RUnlock()
-	l.mu.Lock()
-	written := len(l.recs)
-	l.mu.Unlock()
+	written := len(logRecords(logOf(c)))
 	a.heartbeat(t, c, topicT)
 	b.heartbeat(t, c, topicT)
-	l.mu.Lock()
-	if len(l.recs) != written {
-		t.Fatalf("keepalive heartbeats wrote %d records", len(l.recs)-written)
+	if n := len(logRecords(logOf(c))); n != written {
+		t.Fatalf("keepalive heartbeats wrote %d records", n-written)
 	}
-	l.mu.Unlock()
 
 	// Reloaded members that stop heartbeating expire as any member does.
 	c = reload(t, c, clock)
@@ -98,12 +91,7 @@ func TestConsumerGroupReloadMidReconciliation(t *testing.T) {
 func TestConsumerGroupReloadStaticMember(t *testing.T) {
 	c, clock := consumerEnv(t)
 	inst := "i"
-	join := func(c *Coordinator, id string) ConsumerHeartbeatResult {
-		return c.ConsumerGroupHeartbeat(ConsumerHeartbeat{
-			Group: "g", MemberID: id, InstanceID: &inst, RebalanceTimeout: time.Second,
-			SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT},
-		})
-	}
+	join := func(c *Coordinator, id string) ConsumerHeartbeatResult { return joinStatic(c, &inst, id) }
 	r := join(c, "one")
 	if r.Err != 0 || count(r.Assignment) != 6 {
 		t.Fatalf("join: %+v", r)
@@ -199,21 +187,15 @@ func TestConsumerGroupReloadTypeChanges(t *testing.T) {
 // writes what the failed one could not.
 func TestConsumerGroupWriteFailure(t *testing.T) {
 	c, clock := consumerEnv(t)
-	c.mu.RLock()
-	l := c.shards[0].log.(*memoryLog)
-	c.mu.RUnlock()
+	l := logOf(c)
 	a := &member848{id: "a"}
 	a.heartbeat(t, c, topicT)
-	l.mu.Lock()
-	l.fail = true
-	l.mu.Unlock()
+	l.setFailing(true)
 	b := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: "b", RebalanceTimeout: time.Second, SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT}})
 	if b.Err != kerr.CoordinatorNotAvailable.Code {
 		t.Fatalf("heartbeat with a failing log: %+v", b)
 	}
-	l.mu.Lock()
-	l.fail = false
-	l.mu.Unlock()
+	l.setFailing(false)
 	a.heartbeat(t, c, topicT)
 	before := c.DescribeConsumerGroup("g")
 	c = reload(t, c, clock)

@@ -150,18 +150,22 @@ func TestConsumerGroupReconciliation(t *testing.T) {
 	}
 }
 
+// joinStatic joins static member id (instance inst) to group "g",
+// subscribed to topicT.
+func joinStatic(c *Coordinator, inst *string, id string) ConsumerHeartbeatResult {
+	return c.ConsumerGroupHeartbeat(ConsumerHeartbeat{
+		Group: "g", MemberID: id, InstanceID: inst, RebalanceTimeout: time.Second,
+		SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT},
+	})
+}
+
 // TestConsumerGroupStaticMember: a static member leaving with epoch -2
 // keeps its partitions for its return under a new member ID; a second
 // live member with the same instance ID is refused.
 func TestConsumerGroupStaticMember(t *testing.T) {
 	c, _ := consumerEnv(t)
 	inst := "i"
-	join := func(id string) ConsumerHeartbeatResult {
-		return c.ConsumerGroupHeartbeat(ConsumerHeartbeat{
-			Group: "g", MemberID: id, InstanceID: &inst, RebalanceTimeout: time.Second,
-			SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT},
-		})
-	}
+	join := func(id string) ConsumerHeartbeatResult { return joinStatic(c, &inst, id) }
 	r := join("one")
 	if r.Err != 0 || count(r.Assignment) != 6 {
 		t.Fatalf("join: %+v", r)

@@ -3,8 +3,7 @@ package group
 import (
 	"fmt"
 	"math/rand"
-	"sort"
-	"strings"
+	"reflect"
 	"testing"
 	"time"
 
@@ -12,51 +11,6 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/batch"
 )
-
-// consumerSnapshot renders the persisted part of a KIP-848 group's state.
-func consumerSnapshot(c *Coordinator, id string) string {
-	_, g, _ := c.lookup(id, false)
-	if g == nil {
-		return "<none>"
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	cg := g.consumer
-	if cg == nil {
-		return "<classic>"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "epoch=%d aepoch=%d hash=%x\n", cg.epoch, cg.assignmentEpoch, cg.topicsHash)
-	ids := make([]string, 0, len(cg.members))
-	for id := range cg.members {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		m := cg.members[id]
-		inst := "-"
-		if m.instanceID != nil {
-			inst = *m.instanceID
-		}
-		fmt.Fprintf(&b, "  %s inst=%s e=%d pe=%d left=%v assigned=%v revoking=%v target=%v subs=%v re=%q as=%q rt=%v\n",
-			id, inst, m.epoch, m.previousEpoch, m.left, fmtA(m.assigned), fmtA(m.revoking), fmtA(cg.target[id]), m.subscribed, m.regex, m.assignor, m.rebalanceTimeout)
-	}
-	var st []string
-	for k, v := range cg.static {
-		st = append(st, k+"->"+v)
-	}
-	sort.Strings(st)
-	fmt.Fprintf(&b, "  static=%v targets=%d\n", st, len(cg.target))
-	return b.String()
-}
-
-func fmtA(a assignment) string {
-	var out []string
-	for _, id := range a.sortedIDs() {
-		out = append(out, fmt.Sprintf("%d:%v", id[0], a[id]))
-	}
-	return strings.Join(out, ",")
-}
 
 // TestReviewReloadRandom: random heartbeats, leaves, static leaves and
 // returns, subscription and topic changes and session expiries; after
@@ -135,18 +89,12 @@ func TestReviewReloadRandom(t *testing.T) {
 					u.Partitions++
 					topics["u"] = u
 				case op == 9 && rnd.Intn(3) == 0:
-					c.mu.RLock()
-					l := c.shards[0].log.(*memoryLog)
-					c.mu.RUnlock()
-					l.mu.Lock()
-					l.fail = true
-					l.mu.Unlock()
+					l := logOf(c)
+					l.setFailing(true)
 					y := clients[rnd.Intn(len(clients))]
 					c.ConsumerGroupHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: y.id, MemberEpoch: -1, InstanceID: y.inst, RebalanceTimeout: -1})
 					y.live, y.epoch, y.owned = false, 0, nil
-					l.mu.Lock()
-					l.fail = false
-					l.mu.Unlock()
+					l.setFailing(false)
 				case op == 9:
 					if _, g, _ := c.lookup("g", false); g != nil {
 						g.mu.Lock()
@@ -155,13 +103,18 @@ func TestReviewReloadRandom(t *testing.T) {
 						}
 						g.mu.Unlock()
 					}
-					before := consumerSnapshot(c, "g")
-					if strings.Contains(before, "left=true") {
-						sawLeft++
+					before := snapshot(c)
+					if before != nil {
+						for _, m := range before.members {
+							if m.left {
+								sawLeft++
+								break
+							}
+						}
 					}
 					c = reload(t, c, clock)
-					if after := consumerSnapshot(c, "g"); after != before {
-						t.Fatalf("step %d: reload differs:\nbefore %s\nafter  %s", step, before, after)
+					if after := snapshot(c); !reflect.DeepEqual(before, after) {
+						t.Fatalf("step %d: reload differs:\nbefore %+v\nafter  %+v", step, before, after)
 					}
 				}
 			}
@@ -284,18 +237,6 @@ func kafkaReplay(recs []batch.Record) error {
 	return nil
 }
 
-func logOf(c *Coordinator) *memoryLog {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.shards[0].log.(*memoryLog)
-}
-
-func logRecords(l *memoryLog) []batch.Record {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]batch.Record(nil), l.recs...)
-}
-
 // TestReviewKafkaReplayOrdinary: the records of ordinary joins,
 // reconciliation, leaves, expiry and deletion replay under Kafka's
 // invariants.
@@ -330,12 +271,7 @@ func TestReviewKafkaReplayOrdinary(t *testing.T) {
 func TestReviewKafkaReplayStaticReturn(t *testing.T) {
 	c, _ := consumerEnv(t)
 	inst := "i"
-	join := func(id string) ConsumerHeartbeatResult {
-		return c.ConsumerGroupHeartbeat(ConsumerHeartbeat{
-			Group: "g", MemberID: id, InstanceID: &inst, RebalanceTimeout: time.Second,
-			SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT},
-		})
-	}
+	join := func(id string) ConsumerHeartbeatResult { return joinStatic(c, &inst, id) }
 	if r := join("one"); r.Err != 0 || count(r.Assignment) != 6 {
 		t.Fatalf("join: %+v", r)
 	}
@@ -413,10 +349,7 @@ func TestReviewConsumerOffsetRetentionAcrossReload(t *testing.T) {
 func TestReviewStaticMemberFencedAfterTemporaryLeave(t *testing.T) {
 	c, _ := consumerEnv(t)
 	inst := "i"
-	r := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{
-		Group: "g", MemberID: "one", InstanceID: &inst, RebalanceTimeout: time.Second,
-		SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT},
-	})
+	r := joinStatic(c, &inst, "one")
 	if r.Err != 0 {
 		t.Fatalf("join: %+v", r)
 	}
@@ -479,10 +412,7 @@ func TestReviewAdminCommitWithMemberID(t *testing.T) {
 func TestReviewStaticLeaveFreesRevoking(t *testing.T) {
 	c, clock := consumerEnv(t)
 	inst := "i"
-	r := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{
-		Group: "g", MemberID: "a", InstanceID: &inst, RebalanceTimeout: time.Second,
-		SubscribedTopics: []string{"t"}, Owned: map[[16]byte][]int32{}, Topics: map[string]TopicInfo{"t": topicT},
-	})
+	r := joinStatic(c, &inst, "a")
 	if r.Err != 0 || count(r.Assignment) != 6 {
 		t.Fatalf("join: %+v", r)
 	}
@@ -502,11 +432,11 @@ func TestReviewStaticLeaveFreesRevoking(t *testing.T) {
 	if count(b.owned) != 3 {
 		t.Fatalf("b after a left temporarily mid-revocation owns %v, want the 3 partitions a was revoking", b.owned)
 	}
-	before := consumerSnapshot(c, "g")
-	if !strings.Contains(before, "left=true") {
-		t.Fatalf("a is not marked left: %s", before)
+	before := snapshot(c)
+	if !before.members["a"].left {
+		t.Fatalf("a is not marked left: %+v", before)
 	}
-	if c = reload(t, c, clock); consumerSnapshot(c, "g") != before {
-		t.Fatalf("reload differs:\nbefore %s\nafter  %s", before, consumerSnapshot(c, "g"))
+	if c = reload(t, c, clock); !reflect.DeepEqual(snapshot(c), before) {
+		t.Fatalf("reload differs:\nbefore %+v\nafter  %+v", before, snapshot(c))
 	}
 }

@@ -103,6 +103,26 @@ func (l *memoryLog) Append(recs []batch.Record) error {
 	return nil
 }
 
+func (l *memoryLog) setFailing(fail bool) {
+	l.mu.Lock()
+	l.fail = fail
+	l.mu.Unlock()
+}
+
+// logOf is the memory log of a coordinator's only shard.
+func logOf(c *Coordinator) *memoryLog {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.shards[0].log.(*memoryLog)
+}
+
+// logRecords copies what l holds.
+func logRecords(l *memoryLog) []batch.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]batch.Record(nil), l.recs...)
+}
+
 func (l *memoryLog) Replay(fn func(batch.Record) error) error {
 	l.mu.Lock()
 	recs := append([]batch.Record(nil), l.recs...)
