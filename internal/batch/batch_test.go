@@ -120,35 +120,36 @@ func TestValidate(t *testing.T) {
 		code  int16
 		nhdrs int
 	}{
-		{"ok", good, ValidateOptions{}, 0, 1},
-		{"ok idempotent", Build(idem, sampleRecords(2)), ValidateOptions{}, 0, 1},
+		{"ok", good, ValidateOptions{MaxBatchBytes: -1}, 0, 1},
+		{"ok idempotent", Build(idem, sampleRecords(2)), ValidateOptions{MaxBatchBytes: -1}, 0, 1},
 		{"ok at the size limit", good, ValidateOptions{MaxBatchBytes: int32(len(good))}, 0, 1},
-		{"ok nonzero base offset", edit(func(b []byte) []byte { SetBaseOffset(b, 99); return b }), ValidateOptions{}, 0, 1},
-		{"ok control when allowed", Build(control, sampleRecords(1)), ValidateOptions{AllowControl: true}, 0, 1},
-		{"empty", nil, ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"short header", good[:HeaderSize-1], ValidateOptions{}, kerr.CorruptMessage.Code, 0},
-		{"truncated", good[:len(good)-1], ValidateOptions{}, kerr.CorruptMessage.Code, 0},
-		{"magic 1", edit(func(b []byte) []byte { b[posMagic] = 1; return b }), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"magic 3", edit(func(b []byte) []byte { b[posMagic] = 3; return b }), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"length too small", edit(put32(posLength, minLength-1)), ValidateOptions{}, kerr.CorruptMessage.Code, 0},
-		{"negative length", edit(put32(posLength, -5)), ValidateOptions{}, kerr.CorruptMessage.Code, 0},
-		{"two batches", append(bytes.Clone(good), good...), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"trailing garbage", append(bytes.Clone(good), 1, 2, 3), ValidateOptions{}, kerr.CorruptMessage.Code, 0},
+		{"ok nonzero base offset", edit(func(b []byte) []byte { SetBaseOffset(b, 99); return b }), ValidateOptions{MaxBatchBytes: -1}, 0, 1},
+		{"ok control when allowed", Build(control, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1, AllowControl: true}, 0, 1},
+		{"empty", nil, ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"short header", good[:HeaderSize-1], ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
+		{"truncated", good[:len(good)-1], ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
+		{"magic 1", edit(func(b []byte) []byte { b[posMagic] = 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"magic 3", edit(func(b []byte) []byte { b[posMagic] = 3; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"length too small", edit(put32(posLength, minLength-1)), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
+		{"negative length", edit(put32(posLength, -5)), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
+		{"two batches", append(bytes.Clone(good), good...), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"trailing garbage", append(bytes.Clone(good), 1, 2, 3), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
 		{"too large", good, ValidateOptions{MaxBatchBytes: int32(len(good) - 1)}, kerr.MessageTooLarge.Code, 0},
-		{"bad crc", edit(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ValidateOptions{}, kerr.CorruptMessage.Code, 0},
-		{"bad crc field", edit(func(b []byte) []byte { b[posCRC] ^= 1; return b }), ValidateOptions{}, kerr.CorruptMessage.Code, 0},
-		{"unknown codec", edit(func(b []byte) []byte { b[posAttributes+1] |= 5; return fixCRC(b) }), ValidateOptions{}, kerr.CorruptMessage.Code, 0},
-		{"count mismatch", edit(put32(posNumRecords, 2)), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"zero records", Build(plain(), nil), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
+		{"limit zero rejects every batch", good, ValidateOptions{MaxBatchBytes: 0}, kerr.MessageTooLarge.Code, 0},
+		{"bad crc", edit(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
+		{"bad crc field", edit(func(b []byte) []byte { b[posCRC] ^= 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
+		{"unknown codec", edit(func(b []byte) []byte { b[posAttributes+1] |= 5; return fixCRC(b) }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
+		{"count mismatch", edit(put32(posNumRecords, 2)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"zero records", Build(plain(), nil), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
 		{"zero count", edit(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[posNumRecords:], 0)
 			binary.BigEndian.PutUint32(b[posLastOffsetDelta:], 0xffffffff)
 			return fixCRC(b)
-		}), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"negative offset delta", edit(put32(posLastOffsetDelta, -3)), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"control from client", Build(control, sampleRecords(1)), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"producer without sequence", Build(noSeq, sampleRecords(1)), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
-		{"transactional without producer", Build(txnNoPID, sampleRecords(1)), ValidateOptions{}, kerr.InvalidRecord.Code, 0},
+		}), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"negative offset delta", edit(put32(posLastOffsetDelta, -3)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"control from client", Build(control, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"producer without sequence", Build(noSeq, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"transactional without producer", Build(txnNoPID, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hdrs, code, msg := Validate(tc.b, tc.opts, nil)
@@ -230,7 +231,7 @@ func TestRecordsDecodesFranzGoBatches(t *testing.T) {
 	recs := sampleRecords(30)
 	recs[3].Value = bytes.Repeat([]byte("v"), 300) // multi-byte length varints
 	b := kmsgBatch(recs, 1_700_000_000_000)
-	if _, code, msg := Validate(b, ValidateOptions{}, nil); code != 0 {
+	if _, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil); code != 0 {
 		t.Fatalf("Validate: %d %s", code, msg)
 	}
 	got, err := Records(b)
@@ -278,7 +279,7 @@ func TestXerialSnappy(t *testing.T) {
 	binary.BigEndian.PutUint32(b[posLength:], uint32(len(b)-prefixSize))
 	binary.BigEndian.PutUint16(b[posAttributes:], uint16(Snappy))
 	fixCRC(b)
-	if _, code, msg := Validate(b, ValidateOptions{}, nil); code != 0 {
+	if _, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil); code != 0 {
 		t.Fatalf("Validate: %d %s", code, msg)
 	}
 	got, err := Records(b)
@@ -338,7 +339,7 @@ func TestSetters(t *testing.T) {
 	SetPartitionLeaderEpoch(b, 9)
 	SetLogAppendTime(b, 42)
 	b = b[:n]
-	hdrs, code, msg := Validate(b, ValidateOptions{}, nil)
+	hdrs, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil)
 	if code != 0 {
 		t.Fatalf("Validate after setters: %d %s", code, msg)
 	}

@@ -9,7 +9,8 @@ import (
 // ValidateOptions are the topic settings Validate enforces.
 type ValidateOptions struct {
 	// MaxBatchBytes is the topic's max.message.bytes: the largest batch,
-	// header included, accepted. Zero or less means no limit.
+	// header included, accepted. Zero rejects every batch, as in Kafka;
+	// only a negative value means no limit.
 	MaxBatchBytes int32
 	// AllowControl accepts control batches. Clients may not write them
 	// (Kafka answers INVALID_RECORD); the broker's own transaction-marker
@@ -61,7 +62,7 @@ func Validate(records []byte, opts ValidateOptions, hdrs []Header) ([]Header, in
 		}
 		return hdrs, kerr.CorruptMessage.Code, fmt.Sprintf("%d trailing bytes after the record batch", len(rest))
 	}
-	if opts.MaxBatchBytes > 0 && size > int(opts.MaxBatchBytes) {
+	if opts.MaxBatchBytes >= 0 && size > int(opts.MaxBatchBytes) {
 		return hdrs, kerr.MessageTooLarge.Code, fmt.Sprintf("the record batch size is %d bytes which exceeds the maximum configured value of %d", size, opts.MaxBatchBytes)
 	}
 	if crc := computeCRC(records[:size]); crc != h.CRC {
