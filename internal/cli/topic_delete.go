@@ -5,13 +5,15 @@ import (
 )
 
 func newTopicDeleteCommand(g *globals) *cobra.Command {
+	var ids []string
 	cmd := &cobra.Command{
-		Use:     "delete TOPIC...",
+		Use:     "delete TOPIC... | --topic-id ID...",
 		Aliases: []string{"rm"},
 		Short:   "Delete topics and all their records",
 		Example: `  samsa topic delete greetings
-  samsa topic delete orders payments`,
-		Args:              cobra.MinimumNArgs(1),
+  samsa topic delete orders payments
+  samsa topic delete --topic-id bCloNBPFSkCvqKYLlr75Ew`,
+		Args:              topicsOrIDs(&ids),
 		ValidArgsFunction: completeTopics(g),
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			ctx := commandContext(cmd)
@@ -20,6 +22,11 @@ func newTopicDeleteCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer adm.Close()
+			byID, err := topicNamesByID(ctx, adm, ids)
+			if err != nil {
+				return err
+			}
+			topics = append(topics, byID...)
 			resp, err := adm.DeleteTopics(ctx, topics...)
 			if err != nil {
 				return err
@@ -45,5 +52,6 @@ func newTopicDeleteCommand(g *globals) *cobra.Command {
 			return itemError(failed, len(topics), "topics")
 		},
 	}
+	addTopicIDFlag(cmd, &ids)
 	return cmd
 }

@@ -35,17 +35,21 @@ type partitionDescription struct {
 }
 
 func newTopicDescribeCommand(g *globals) *cobra.Command {
-	var format string
+	var (
+		format string
+		ids    []string
+	)
 	cmd := &cobra.Command{
-		Use:   "describe TOPIC...",
+		Use:   "describe TOPIC... | --topic-id ID...",
 		Short: "Show a topic's partitions, offsets, size and non-default configs",
 		Long: `For each topic: its ID and replication factor; per partition the leader and
 its epoch, replicas, in-sync replicas (ISR), log start and end offsets and
 size on disk (DescribeLogDirs); and the configs that differ from the
 defaults.`,
 		Example: `  samsa topic describe greetings
-  samsa topic describe orders payments --format json`,
-		Args:              cobra.MinimumNArgs(1),
+  samsa topic describe orders payments --format json
+  samsa topic describe --topic-id bCloNBPFSkCvqKYLlr75Ew`,
+		Args:              topicsOrIDs(&ids),
 		ValidArgsFunction: completeTopics(g),
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			if err := checkFormat(format); err != nil {
@@ -57,6 +61,11 @@ defaults.`,
 				return err
 			}
 			defer adm.Close()
+			byID, err := topicNamesByID(ctx, adm, ids)
+			if err != nil {
+				return err
+			}
+			topics = append(topics, byID...)
 			var out []topicDescription
 			for _, name := range topics {
 				d, err := describeTopic(ctx, adm, name)
@@ -80,6 +89,7 @@ defaults.`,
 		},
 	}
 	addFormatFlag(cmd, &format)
+	addTopicIDFlag(cmd, &ids)
 	return cmd
 }
 
@@ -97,7 +107,7 @@ func describeTopic(ctx context.Context, adm *kadm.Client, name string) (topicDes
 	}
 	d := topicDescription{
 		Name:              name,
-		ID:                td.ID.String(),
+		ID:                formatTopicID(td.ID),
 		Internal:          td.IsInternal,
 		ReplicationFactor: td.Partitions.NumReplicas(),
 	}

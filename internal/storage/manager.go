@@ -2,6 +2,7 @@ package storage
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -183,7 +184,7 @@ func (m *Manager) preparePartitionDir(dir string, topicID [16]byte) error {
 		case perr != nil:
 			m.logger.Warn("rewriting corrupt partition.metadata", "dir", dir, "err", perr)
 		case id != topicID:
-			m.logger.Warn("removing directory of a deleted topic", "dir", dir, "topic_id", hex.EncodeToString(id[:]))
+			m.logger.Warn("removing directory of a deleted topic", "dir", dir, "topic_id", base64.RawURLEncoding.EncodeToString(id[:])) // as Kafka prints IDs
 			if err := m.removeDir(dir); err != nil {
 				return err
 			}
