@@ -6,7 +6,10 @@ package api
 // why). ValidateOnly runs every check and creates nothing. v5+ returns the
 // topic's partitions, replication factor and configs; v7+ its ID. Manual
 // replica assignments are refused until the multi-broker issue places
-// replicas by hand.
+// replicas by hand. As in Kafka's controller, a request whose topics (names
+// not repeated) would create more than quorum.MaxPartitionsPerRequest
+// partitions in total is refused whole: every such topic gets
+// POLICY_VIOLATION "Excessively large number of partitions per request."
 
 import (
 	"context"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/quorum"
 )
 
 func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsRequest) (*kmsg.CreateTopicsResponse, error) {
@@ -26,6 +30,7 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 		seen[rt.Topic]++
 	}
 	img := h.image()
+	tooMany := totalPartitions(req, seen, h.Config.Int32("num.partitions", img.BrokerConfigs)) > quorum.MaxPartitionsPerRequest
 	created := false
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
@@ -59,6 +64,8 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 		switch {
 		case seen[rt.Topic] > 1:
 			fail(kerr.InvalidRequest.Code, "topic %q appears more than once in the request", rt.Topic)
+		case tooMany:
+			fail(kerr.PolicyViolation.Code, "%s", quorum.TooManyPartitionsMessage)
 		case len(rt.ReplicaAssignment) > 0:
 			fail(kerr.InvalidReplicaAssignment.Code, "manual replica assignment is not supported yet")
 		case configErr != nil:
@@ -97,6 +104,26 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 	return resp, nil
 }
 
+// totalPartitions is what req asks to create, counted as Kafka's controller
+// does (validateTotalNumberOfPartitions): -1 is the default count, a manual
+// assignment counts its partitions, other counts below 1 count nothing.
+// Names given more than once are refused on their own and not counted.
+func totalPartitions(req *kmsg.CreateTopicsRequest, seen map[string]int, defaultPartitions int32) int64 {
+	var total int64
+	for _, rt := range req.Topics {
+		switch {
+		case seen[rt.Topic] > 1:
+		case len(rt.ReplicaAssignment) > 0:
+			total += int64(len(rt.ReplicaAssignment))
+		case rt.NumPartitions == -1:
+			total += int64(defaultPartitions)
+		case rt.NumPartitions > 0:
+			total += int64(rt.NumPartitions)
+		}
+	}
+	return total
+}
+
 // validateNewTopic runs the controller's checks without proposing anything.
 func validateNewTopic(img *metadata.Image, name string, partitions int32, rf int16) error {
 	if err := metadata.ValidateTopicName(name); err != nil {
@@ -107,6 +134,9 @@ func validateNewTopic(img *metadata.Image, name string, partitions int32, rf int
 	}
 	if partitions <= 0 {
 		return fmt.Errorf("%w: number of partitions must be larger than 0", kerr.InvalidPartitions)
+	}
+	if partitions > quorum.MaxPartitionsPerRequest {
+		return quorum.ErrTooManyPartitions
 	}
 	if rf <= 0 || int(rf) > len(img.Brokers) {
 		return fmt.Errorf("%w: replication factor %d with %d brokers", kerr.InvalidReplicationFactor, rf, len(img.Brokers))

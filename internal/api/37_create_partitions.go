@@ -1,7 +1,11 @@
 package api
 
 // CreatePartitions v0-v3: raise a topic's partition count. Manual
-// assignments are refused until replicas can be placed by hand.
+// assignments are refused until replicas can be placed by hand. A request
+// that would add more than quorum.MaxPartitionsPerRequest partitions over
+// all its topics is refused whole, every topic with POLICY_VIOLATION "Unable
+// to perform excessively large batch operation." (what Kafka's controller
+// answers an operation over its record limit), before anything is proposed.
 
 import (
 	"context"
@@ -9,17 +13,24 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/quorum"
 )
 
 func createPartitions(h *Handlers, ctx context.Context, req *kmsg.CreatePartitionsRequest) (*kmsg.CreatePartitionsResponse, error) {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	changed := false
+	img := h.image()
+	tooLarge := newPartitions(img, req) > quorum.MaxPartitionsPerRequest
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
-		t := h.image().Topics[rt.Topic]
+		t := img.Topics[rt.Topic]
 		var err error
 		switch {
+		case tooLarge:
+			err = quorum.ErrTooLargeBatch
 		case t == nil:
 			err = kerr.UnknownTopicOrPartition
 		case len(rt.Assignment) > 0:
@@ -39,4 +50,15 @@ func createPartitions(h *Handlers, ctx context.Context, req *kmsg.CreatePartitio
 		h.Partitions.Sync()
 	}
 	return resp, nil
+}
+
+// newPartitions is how many partitions req would add to the topics of img.
+func newPartitions(img *metadata.Image, req *kmsg.CreatePartitionsRequest) int64 {
+	var total int64
+	for _, rt := range req.Topics {
+		if t := img.Topics[rt.Topic]; t != nil && int(rt.Count) > len(t.Partitions) {
+			total += int64(rt.Count) - int64(len(t.Partitions))
+		}
+	}
+	return total
 }

@@ -8,10 +8,24 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/raft-wal/segment"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
 )
+
+// maxRecordBytes bounds one encoded metadata record. raft-wal reads back
+// entries up to segment.MaxEntrySize (64 MiB, including its own header) and
+// refuses larger ones as corruption on every later start; we stay well below,
+// at one WAL segment: 10,000 partitions (MaxPartitionsPerRequest) with three
+// replicas encode to 1.2 MB (TestLargestRecordWithinLimit), so no request
+// within the limits comes near it.
+const maxRecordBytes = walSegmentSize
+
+// The limit must stay below what raft-wal can read back, with room for its
+// entry header (index, term, type, times: well under 1 KiB); the build
+// fails if it does not.
+const _ = uint(segment.MaxEntrySize - 1024 - maxRecordBytes)
 
 // propose replicates r and returns apply's result. A record rejected by apply
 // comes back as its bare *kerr.Error. Raft failures are wrapped around
@@ -25,6 +39,12 @@ func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.R
 	data, err := metadata.EncodeRecord(r)
 	if err != nil {
 		return metadata.Result{}, err
+	}
+	if len(data) > maxRecordBytes {
+		// Refused before raft sees it: an entry the WAL cannot read back
+		// would make every later start fail.
+		return metadata.Result{}, &Error{Code: kerr.PolicyViolation, Message: fmt.Sprintf(
+			"metadata record of %d bytes is larger than the metadata log's limit of %d bytes", len(data), maxRecordBytes)}
 	}
 	if err := ctx.Err(); err != nil {
 		return metadata.Result{}, fmt.Errorf("quorum: %w: %w", kerr.RequestTimedOut, err)
@@ -62,14 +82,18 @@ func (c *Controller) RegisterBroker(ctx context.Context, b metadata.Broker) erro
 // round-robin on the registered brokers (leader = first replica, ISR = all
 // replicas, epochs 0) and returns it. Defaults such as partitions = -1 are the
 // caller's to resolve. Errors: kerr.InvalidTopicException,
-// kerr.InvalidPartitions (partitions <= 0), kerr.InvalidReplicationFactor
-// (<= 0 or more than the registered brokers), kerr.TopicAlreadyExists.
+// kerr.InvalidPartitions (partitions <= 0), ErrTooManyPartitions (more than
+// MaxPartitionsPerRequest), kerr.InvalidReplicationFactor (<= 0 or more than
+// the registered brokers), kerr.TopicAlreadyExists.
 func (c *Controller) CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16, configs map[string]string) (*metadata.Topic, error) {
 	if metadata.ValidateTopicName(name) != nil {
 		return nil, kerr.InvalidTopicException
 	}
 	if partitions <= 0 {
 		return nil, kerr.InvalidPartitions
+	}
+	if partitions > MaxPartitionsPerRequest {
+		return nil, ErrTooManyPartitions
 	}
 	img := c.Image()
 	brokers := brokerIDs(img)
@@ -105,7 +129,8 @@ func (c *Controller) DeleteTopic(ctx context.Context, id metadata.TopicID) error
 // CreatePartitions grows topic name to totalCount partitions, placing the new
 // ones like CreateTopic with the topic's replication factor. Errors:
 // kerr.UnknownTopicOrPartition, kerr.InvalidPartitions (totalCount not above
-// the current count), kerr.InvalidReplicationFactor (too few brokers).
+// the current count), ErrTooLargeBatch (more than MaxPartitionsPerRequest
+// new partitions), kerr.InvalidReplicationFactor (too few brokers).
 func (c *Controller) CreatePartitions(ctx context.Context, name string, totalCount int32) error {
 	img := c.Image()
 	t := img.Topics[name]
@@ -115,6 +140,9 @@ func (c *Controller) CreatePartitions(ctx context.Context, name string, totalCou
 	current := len(t.Partitions)
 	if int(totalCount) <= current {
 		return kerr.InvalidPartitions
+	}
+	if int(totalCount)-current > MaxPartitionsPerRequest {
+		return ErrTooLargeBatch
 	}
 	brokers := brokerIDs(img)
 	replicationFactor := len(t.Partitions[0].Replicas)
