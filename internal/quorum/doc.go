@@ -19,6 +19,13 @@
 // A snapshot is taken every SnapshotThreshold (1024) entries, after which raft
 // keeps TrailingLogs (1024) entries of log: the log stays bounded.
 //
+// No record over maxRecordBytes (4 MiB) is proposed: raft-wal cannot read
+// back entries over its MaxEntrySize, and raft panics on an entry it cannot
+// read. For the same reason Open reads every entry back before starting raft
+// (checkLog) and turns a damaged log (an unreadable or undecodable entry, a
+// segment cut short, a corrupt segment list) into an error that names the
+// directory, instead of a panic on every start.
+//
 // # Nodes and transport
 //
 // For now a node is a one-voter quorum, bootstrapped the first time Open sees

@@ -90,11 +90,19 @@ func Open(cfg Config) (*Controller, error) {
 func (c *Controller) start() error {
 	start := time.Now()
 	hl := newHCLogger(c.logger)
-	var err error
-	c.log, err = wal.Open(filepath.Join(c.cfg.Dir, "wal"),
-		wal.WithLogger(hl), wal.WithMetaStore(c.meta), wal.WithSegmentSize(walSegmentSize))
+	walDir := filepath.Join(c.cfg.Dir, "wal")
+	err := noPanic("open raft log", func() (err error) {
+		c.log, err = wal.Open(walDir, wal.WithLogger(hl), wal.WithMetaStore(c.meta), wal.WithSegmentSize(walSegmentSize))
+		return err
+	})
+	if err != nil && notDamage(err) {
+		return fmt.Errorf("quorum: open the metadata log in %s: %w", walDir, err)
+	}
+	if err == nil {
+		err = noPanic("read raft log", func() error { return checkLog(c.log) })
+	}
 	if err != nil {
-		return fmt.Errorf("quorum: open raft log: %w", err)
+		return damaged(walDir, err)
 	}
 	snapshots, err := raft.NewFileSnapshotStoreWithLogger(c.cfg.Dir, snapshotsRetained, hl)
 	if err != nil {
@@ -109,9 +117,12 @@ func (c *Controller) start() error {
 	c.notifier = newNotifier()
 	c.fsm = newFSM(c.notifier, c.logger)
 
-	c.raft, err = raft.NewRaft(c.raftConfig(hl), c.fsm, c.log, c.log, snapshots, transport)
+	err = noPanic("start raft", func() (err error) {
+		c.raft, err = raft.NewRaft(c.raftConfig(hl), c.fsm, c.log, c.log, snapshots, transport)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("quorum: start raft: %w", err)
+		return fmt.Errorf("quorum: start raft on %s: %w", c.cfg.Dir, err)
 	}
 	if existing {
 		if err := c.checkVoter(); err != nil {
