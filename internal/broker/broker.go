@@ -77,6 +77,10 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, err
 	}
 	nodeID := brokerCfg.Int32("node.id", nil)
+	connLimits, err := brokerCfg.ConnectionLimits()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -155,7 +159,13 @@ func Start(cfg Config) (_ *Broker, err error) {
 	}
 	b.server = server.New(server.Config{
 		MaxRequestBytes: brokerCfg.Int32("socket.request.max.bytes", nil),
-		Logger:          cfg.Logger,
+		Limits: &server.Limits{
+			MaxConnections:      connLimits.MaxConnections,
+			MaxConnectionsPerIP: connLimits.MaxConnectionsPerIP,
+			PerIPOverrides:      connLimits.PerIPOverrides,
+			MaxIdle:             connLimits.MaxIdle,
+		},
+		Logger: cfg.Logger,
 	}, b.handlers)
 	if err := b.server.Serve(l); err != nil {
 		return nil, err

@@ -9,6 +9,12 @@
 // lets in-flight requests finish and their responses reach the socket, then
 // waits for every goroutine.
 //
+// Accept errors (a process out of file descriptors) back off from 5 ms to
+// 1 s and retry, as net/http does, and are logged at most every 10 s. Kafka's
+// connection quotas apply: at max.connections the accept loop waits for a
+// connection to close; a connection past max.connections.per.ip is closed at
+// once; one silent for connections.max.idle.ms is closed by its read deadline.
+//
 // A frame on the wire:
 //
 //	+---------+--------+---------+---------------+-----------+------------------+------+

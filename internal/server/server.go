@@ -9,8 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -37,20 +39,29 @@ type Conn struct {
 type Config struct {
 	// MaxRequestBytes bounds a request frame (socket.request.max.bytes).
 	MaxRequestBytes int32
-	Logger          *slog.Logger
+	// Limits bounds connections; nil means no limits.
+	Limits *Limits
+	Logger *slog.Logger
 }
 
 // Server accepts connections and serves Kafka requests on them.
 type Server struct {
 	cfg     Config
+	limits  Limits
 	handler Handler
 	ctx     context.Context
 	cancel  context.CancelFunc
+	logs    *LogLimiter
+	// closing is closed, readable without mu: a reader that has just moved
+	// its idle deadline checks it so that Close's deadline is never lost.
+	closing atomic.Bool
 
 	mu        sync.Mutex
 	closed    bool
 	listeners []net.Listener
-	conns     map[net.Conn]struct{}
+	conns     map[net.Conn]netip.Addr // open connections and their remote IPs
+	perIP     map[netip.Addr]int      // open connections by remote IP
+	slotFree  *sync.Cond              // on mu: a connection closed, or the server did
 	wg        sync.WaitGroup
 }
 
@@ -62,8 +73,18 @@ func New(cfg Config, h Handler) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	limits := noLimits
+	if cfg.Limits != nil {
+		limits = *cfg.Limits
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, handler: h, ctx: ctx, cancel: cancel, conns: make(map[net.Conn]struct{})}
+	s := &Server{
+		cfg: cfg, limits: limits, handler: h, ctx: ctx, cancel: cancel,
+		logs:  NewLogLimiter(acceptLogInterval, nil),
+		conns: make(map[net.Conn]netip.Addr), perIP: make(map[netip.Addr]int),
+	}
+	s.slotFree = sync.NewCond(&s.mu)
+	return s
 }
 
 // Listen starts accepting on addr (host:port; port 0 picks a free one) and
@@ -93,29 +114,6 @@ func (s *Server) Serve(l net.Listener) error {
 	return nil
 }
 
-func (s *Server) accept(l net.Listener) {
-	defer s.wg.Done()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			return
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.Close()
-			return
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serveConn(c)
-	}
-}
-
 // Close stops accepting, answers requests already being served, closes
 // every connection and waits for all goroutines.
 func (s *Server) Close() error {
@@ -126,6 +124,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.closing.Store(true)
+	s.slotFree.Broadcast()
 	for _, l := range s.listeners {
 		l.Close()
 	}
@@ -180,9 +180,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	close(out)
 	<-writerDone
 	nc.Close()
-	s.mu.Lock()
-	delete(s.conns, nc)
-	s.mu.Unlock()
+	s.release(nc)
 }
 
 // write sends encoded responses in order. After a write error it drains the
@@ -222,7 +220,11 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 	var frame []byte
 	var sizeBuf [4]byte
 	for {
+		if !s.extendIdle(nc) {
+			return
+		}
 		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			s.logIdle(conn, err)
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
@@ -234,7 +236,11 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			frame = getFrame(int(size))
 		}
 		frame = frame[:size]
+		if !s.extendIdle(nc) {
+			return
+		}
 		if _, err := io.ReadFull(r, frame); err != nil {
+			s.logIdle(conn, err)
 			return
 		}
 		h, body, err := ParseHeader(frame)
@@ -261,6 +267,25 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			putFrame(frame)
 			frame = nil
 		}
+	}
+}
+
+// extendIdle moves the connection's read deadline to connections.max.idle.ms
+// from now. It reports false when the server is closing: Close has set (or is
+// about to set) a deadline of its own that this one must not replace.
+func (s *Server) extendIdle(nc net.Conn) bool {
+	if s.limits.MaxIdle >= 0 {
+		nc.SetReadDeadline(time.Now().Add(s.limits.MaxIdle))
+	}
+	return !s.closing.Load()
+}
+
+// logIdle notes a connection closed for idling (a read that timed out while
+// the server is not closing).
+func (s *Server) logIdle(conn *Conn, err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !s.closing.Load() {
+		s.cfg.Logger.Debug("closing idle connection", "remote", conn.Remote, "connections.max.idle.ms", s.limits.MaxIdle.Milliseconds())
 	}
 }
 
