@@ -29,6 +29,7 @@ type cleanPlan struct {
 	dirty      int   // index in segs of the first segment with uncleaned records
 	end        int   // segments [0, end) are cleaned; end <= len(segs)-1
 	firstDirty int64 // offsets below were cleaned by earlier passes
+	leo        int64 // the log end offset at the time
 	dirtyBytes int64
 	totalBytes int64 // of segments [0, end)
 	ratio      float64
@@ -46,7 +47,7 @@ func (l *Log) planClean(now int64) (cleanPlan, bool, error) {
 		l.mu.Unlock()
 		return cleanPlan{}, false, err
 	}
-	p := cleanPlan{cfg: l.cfg, segs: l.segments, firstDirty: max(l.firstDirty, l.logStart.Load())}
+	p := cleanPlan{cfg: l.cfg, segs: l.segments, firstDirty: max(l.firstDirty, l.logStart.Load()), leo: l.leo.Load()}
 	p.sizes = make([]int64, len(p.segs))
 	for i, s := range p.segs {
 		p.sizes[i] = s.size
@@ -328,29 +329,28 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 		}
 	}()
 	w := &groupWriter{f: f, idx: newIndexBuilder(ns.base, p.cfg.IndexIntervalBytes)}
-	var lastDropped []byte // header of the group's last batch if it went
 	for k, s := range group {
 		err := l.eachBatch(s, p.sizes[i+k], c, st, func(_ int64, h batchHeader, b []byte) error {
 			out, err := w.filter(now, p.cfg, h, b, om, producers, st)
 			if err != nil {
 				return err
 			}
+			if out == nil && h.lastOffset()+1 == p.leo {
+				// The batch ending at the high watermark (which follows the
+				// log end offset on a single replica) stays, empty, so
+				// that the log end offset survives cleaning, as Kafka's
+				// cleaner keeps it (KAFKA-17076, KAFKA-20452). No other
+				// emptied batch without producer state is kept: a fetch
+				// answered with nothing but an empty batch sends
+				// kafka-go's Reader back to the start of the partition.
+				out = emptyBatch(b)
+			}
 			if out == nil {
-				lastDropped = append(lastDropped[:0], b[:batchHeaderSize]...)
 				return nil
 			}
-			lastDropped = lastDropped[:0]
 			return w.add(out)
 		})
 		if err != nil {
-			return err
-		}
-	}
-	if len(lastDropped) > 0 {
-		// Keep the group's last offset in the log: recovery from a crash
-		// during the swap finds the segments the group replaced by it, and
-		// consumers skip past it (KAFKA-5443).
-		if err := w.add(emptyBatch(lastDropped)); err != nil {
 			return err
 		}
 	}

@@ -768,3 +768,91 @@ func TestThrottler(t *testing.T) {
 		t.Fatal("nil throttler waited or ignored quit")
 	}
 }
+
+// TestCleanKeepsNoEmptiedBatches: batches whose records all go leave
+// nothing behind, not even at the end of a group of segments (an empty
+// batch alone in a fetch sends kafka-go's Reader back to the start), and
+// every offset still reads on from the next record kept.
+func TestCleanKeepsNoEmptiedBatches(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(compactConfig())
+	all := fillKeyed(t, l, batch.None, 40, 3, e.clock.Ms()) // k0..k2 over several segments
+	all = append(all, fillKeyed(t, l, batch.None, 1, 4, e.clock.Ms())...)
+	if segmentCount(l) < 4 {
+		t.Fatalf("%d segments", segmentCount(l))
+	}
+	end := activeBase(l)
+	mustClean(t, e, l)
+	want := compacted(all, end, false)
+	if got := records(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after cleaning:\n got %v\nwant %v", got, want)
+	}
+	for _, b := range readAll(t, l) {
+		if h, _ := batch.ParseHeader(b); h.NumRecords == 0 {
+			t.Fatalf("empty batch kept: %+v", h)
+		}
+	}
+	// A fetch at any offset returns the first kept record at or after it.
+	for off := int64(0); off < l.LogEndOffset(); off++ {
+		b, err := l.Read(off, 1<<20, l.LogEndOffset())
+		if err != nil || len(b) == 0 {
+			t.Fatalf("read at %d: %d bytes, %v", off, len(b), err)
+		}
+		recs, err := batch.Records(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := -1
+		for i, r := range want {
+			if r.offset >= off {
+				first = i
+				break
+			}
+		}
+		var got int64 = -1
+		for _, r := range recs {
+			if r.Offset >= off {
+				got = r.Offset
+				break
+			}
+		}
+		if got != want[first].offset {
+			t.Fatalf("read at %d: first record at or after it %d, want %d", off, got, want[first].offset)
+		}
+	}
+}
+
+// TestCleanKeepsEmptyBatchAtLogEnd: the batch ending at the log end offset
+// stays, emptied, when its records go, so the log end offset survives
+// cleaning and a restart (Kafka's KAFKA-17076 as narrowed by KAFKA-20452).
+func TestCleanKeepsEmptyBatchAtLogEnd(t *testing.T) {
+	e := newEnv(t)
+	cfg := compactConfig()
+	l := e.open(cfg)
+	fillKeyed(t, l, batch.None, 30, 2, e.clock.Ms())
+	mustAppend(t, l, keyedBatch(batch.None, e.clock.Ms(), "k0", "", "k1", ""))
+	l.mu.Lock()
+	if err := l.rollLocked(); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Unlock()
+	leo := l.LogEndOffset()
+	mustClean(t, e, l) // the tombstones stay until delete.retention.ms passes
+	if got := fmt.Sprint(records(t, l)); got != fmt.Sprintf("[%d:k0=%q %d:k1=%q]", leo-2, []byte(nil), leo-1, []byte(nil)) {
+		t.Fatal(got)
+	}
+	e.clock.Add(time.Hour + time.Second)
+	mustClean(t, e, l)
+	batches := readAll(t, l)
+	if len(batches) != 1 {
+		t.Fatalf("%d batches kept", len(batches))
+	}
+	if h, _ := batch.ParseHeader(batches[0]); h.NumRecords != 0 || h.LastOffset() != leo-1 {
+		t.Fatalf("kept %+v, want the empty batch ending at %d", h, leo-1)
+	}
+	e.reopenManager()
+	l = e.open(cfg)
+	if l.LogEndOffset() != leo {
+		t.Fatalf("log end offset %d after reopening, want %d", l.LogEndOffset(), leo)
+	}
+}

@@ -116,8 +116,11 @@
 // records all stay is copied as it is; one with survivors is rebuilt with
 // the same base offset, last offset delta (so the producer's last sequence
 // stays), producer fields and codec; an emptied batch goes, except an
-// idempotent producer's last batch and a group's last batch, which stay
-// as 61-byte headers without records. Records without a key go.
+// idempotent producer's last batch and the batch ending at the log end
+// offset, which stay as 61-byte headers without records (as Kafka 4's
+// cleaner keeps only those; an empty batch alone in a fetch stalls
+// kafka-go's Reader). A group emptied whole leaves an empty segment, merged
+// with its neighbours by the next pass. Records without a key go.
 //
 // Tombstones (null values) follow KIP-534: the first pass that rewrites a
 // batch with tombstones sets its attribute bit 6 and stores
@@ -130,7 +133,9 @@
 // <base>.*.cleaned, committed by renaming <base>.log.cleaned to
 // <base>.log.swap, then installed by renames and removals; OpenLog rolls
 // back .cleaned files and completes .swap files, so every group recovers to
-// either its old or its cleaned contents. Readers never block on a swap: a
+// either its old or its cleaned contents (or, when cleaning emptied the end
+// of the group, the cleaned contents followed by some of the group's old
+// segments past them: still a valid log, cleaned again by the next pass). Readers never block on a swap: a
 // swap marks the segments it replaces before touching their files, and a
 // read that used a marked segment retries on a fresh segment list.
 package storage

@@ -23,8 +23,11 @@ import (
 // Opening a log (completeSwaps) removes .cleaned files without a .log.swap
 // (the old segments stand) and finishes step 3 for each .log.swap: the
 // segments it replaces are those with a base offset inside its offset range,
-// since a cleaned group always ends with the group's last offset (see
-// cleanGroup).
+// as Kafka's log loader decides. Cleaning may have emptied the end of the
+// group (cleanGroup keeps no empty batch there): the group's segments past
+// the cleaned file's last offset then stay as they were, records the
+// cleaned copy dropped, which is a valid log (offsets still increase) that
+// the next pass cleans again.
 
 const (
 	cleanedSuffix = ".cleaned"
