@@ -53,6 +53,9 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 			default:
 				r := p.Append(rp.Records)
 				code, msg = r.ErrorCode, r.ErrorMessage
+				if code == kerr.KafkaStorageError.Code {
+					h.logStorageError("produce", name, rp.Partition, msg)
+				}
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = r.BaseOffset, r.LogAppendTime, r.LogStartOffset
 			}
 			sp.ErrorCode = code

@@ -50,6 +50,7 @@ type Handlers struct {
 
 	topics        atomic.Pointer[groupTopics] // see groupTopics
 	topicsVersion atomic.Uint64
+	storageErrors storageErrorLog
 }
 
 // entry is one row of the handler table.

@@ -22,6 +22,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/storage"
 	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 // Config is what a broker needs to start.
@@ -36,6 +37,9 @@ type Config struct {
 	// Static are broker configs (from --config and --set), Kafka's names.
 	Static map[string]string
 	Logger *slog.Logger
+	// FS holds the partition logs; nil is the operating system's. Tests
+	// inject faults (a full disk) through it.
+	FS vfs.FS
 }
 
 // Broker is one running Samsa node.
@@ -96,7 +100,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
 	retentionCheck := time.Duration(brokerCfg.Int64("log.retention.check.interval.ms", nil)) * time.Millisecond
-	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{Logger: cfg.Logger, Cleaner: cleanerOptions(brokerCfg)}, retentionCheck)
+	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{FS: cfg.FS, Logger: cfg.Logger, Cleaner: cleanerOptions(brokerCfg)}, retentionCheck)
 	if err != nil {
 		return nil, err
 	}
