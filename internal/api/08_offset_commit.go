@@ -1,12 +1,12 @@
 package api
 
-// OffsetCommit v2-v10 (Kafka 4.2's range). Commits from group members are
-// checked against the group's generation (ILLEGAL_GENERATION) and members
-// (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID for v7+ static members); a
-// generation of -1 commits for a group without members, whatever member ID
-// it names (a simple consumer or an admin tool), as in Kafka. Partitions of unknown topics get
-// UNKNOWN_TOPIC_OR_PARTITION each. v2-v4's retention time is ignored:
-// offsets.retention.minutes applies. v6+ stores the leader epoch. For a
+// OffsetCommit v0-v10 (Kafka 3.9's minimum, Kafka 4.2's maximum). Commits
+// from group members are checked against the group's generation
+// (ILLEGAL_GENERATION) and members (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID
+// for v7+ static members); a generation of -1 commits for a group without
+// members, whatever member ID it names (a simple consumer or an admin
+// tool), as in Kafka. Partitions of unknown topics get
+// UNKNOWN_TOPIC_OR_PARTITION each. v6+ stores the leader epoch. For a
 // KIP-848 group the generation is the member epoch (STALE_MEMBER_EPOCH when
 // it is not the member's current one). v10 names topics by ID only, request
 // and response (KIP-848, KAFKA-14690): like Kafka, an ID the metadata image
@@ -14,6 +14,16 @@ package api
 // missing partition of a known topic still UNKNOWN_TOPIC_OR_PARTITION.
 // Offsets are stored by topic name, so v9 by name and v10 by ID read and
 // write the same commits.
+//
+// The versions Kafka 4 removed, as Kafka 3.9 served them: v0 has neither
+// generation nor member, so it commits as generation -1 does. Kafka 3.9
+// wrote v0 commits to ZooKeeper (and refused them without one); Samsa has
+// no ZooKeeper, so they go to the group coordinator like the others and
+// every OffsetFetch version reads them. v1's per-partition commit
+// timestamp, when not -1, is the commit time from which
+// offsets.retention.minutes counts. v2-v4's retention time, when not -1,
+// replaces offsets.retention.minutes for those offsets: they expire that
+// long after the commit (KIP-211's old semantics).
 
 import (
 	"context"
@@ -30,6 +40,10 @@ func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest)
 	img := h.image()
 	byID := req.Version >= 10
 	cr := group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID}
+	var expire int64 // v2-v4 with a retention time
+	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
+		expire = h.Now().UnixMilli() + req.RetentionTimeMillis
+	}
 	type slot struct{ topic, partition, commit int }
 	var slots []slot
 	for ti, rt := range req.Topics {
@@ -58,10 +72,14 @@ func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest)
 				if rp.Metadata != nil {
 					meta = *rp.Metadata
 				}
+				var commitTime int64 // now
+				if req.Version == 1 && rp.Timestamp != -1 {
+					commitTime = rp.Timestamp
+				}
 				slots = append(slots, slot{ti, pi, len(cr.Commits)})
 				cr.Commits = append(cr.Commits, group.Commit{
 					TopicPartition: group.TopicPartition{Topic: t.Name, Partition: rp.Partition},
-					Offset:         group.Offset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: meta},
+					Offset:         group.Offset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: meta, CommitTime: commitTime, ExpireTime: expire},
 				})
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -1,6 +1,6 @@
 package api
 
-// OffsetFetch v1-v10. v1 reports errors per partition, v2-v7 also at the
+// OffsetFetch v0-v10. v0 and v1 report errors per partition, v2-v7 also at the
 // top level, v8+ per group, several groups per request (KIP-709), with one
 // response topic per request topic. v2+ asks for every committed offset of
 // the group with null topics. v5+ returns leader epochs. require_stable
@@ -12,7 +12,9 @@ package api
 // UNKNOWN_TOPIC_ID on each of its partitions, and all offsets (null topics)
 // leaves out topics without an ID, which a v10 response cannot name.
 // Deleting a topic deletes its committed offsets, so a topic created again
-// under the same name starts with none, as in Kafka.
+// under the same name starts with none, as in Kafka. Kafka 3.9 read v0
+// from ZooKeeper, where v0 commits went; Samsa keeps those in the
+// coordinator (see OffsetCommit), so v0 reads the same offsets as v1.
 
 import (
 	"context"

@@ -1,6 +1,7 @@
 package api
 
-// JoinGroup v2-v9 (Kafka 4's range). v4+ hands a new dynamic member its ID
+// JoinGroup v0-v9 (Kafka 3.9's range). v0 has no rebalance timeout: like
+// Kafka, it is the session timeout. v4+ hands a new dynamic member its ID
 // with MEMBER_ID_REQUIRED (KIP-394); v5+ carries group.instance.id for
 // static members (KIP-345); v7+ returns the protocol type; v9 tells a
 // restarted static leader to skip assigning (KIP-814). The request waits
@@ -29,6 +30,9 @@ func joinGroup(h *Handlers, ctx context.Context, req *kmsg.JoinGroupRequest) (*k
 		RebalanceTimeout:     time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond,
 		ProtocolType:         req.ProtocolType,
 		RequireKnownMemberID: req.Version >= 4,
+	}
+	if req.Version == 0 {
+		jr.RebalanceTimeout = jr.SessionTimeout
 	}
 	for _, p := range req.Protocols {
 		// The request's bytes alias the connection's read buffer: copy what

@@ -1,6 +1,7 @@
 package api
 
-// CreateTopics v2-v7. NumPartitions and ReplicationFactor of -1 (v4+) take
+// CreateTopics v0-v7. v0 has no validate_only and no error messages in
+// its response (v1 adds both). NumPartitions and ReplicationFactor of -1 (v4+) take
 // the broker's num.partitions and default.replication.factor. Every config
 // is validated before anything is created (INVALID_CONFIG says which and
 // why). ValidateOnly runs every check and creates nothing. v5+ returns the

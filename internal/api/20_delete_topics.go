@@ -1,6 +1,6 @@
 package api
 
-// DeleteTopics v1-v6. v6 names topics by name or by ID. Deleting a topic
+// DeleteTopics v0-v6 (v0 has no throttle time). v6 names topics by name or by ID. Deleting a topic
 // removes its partitions' data; a topic re-created with the same name gets
 // a new ID; every group's committed offsets of a deleted topic are deleted
 // with it, as in Kafka.

@@ -1,10 +1,12 @@
 package api
 
-// OffsetForLeaderEpoch v2-v4: the end offset of a leader epoch, so that a
+// OffsetForLeaderEpoch v0-v4: the end offset of a leader epoch, so that a
 // consumer (or, later, a follower) can detect log truncation. A single node
 // never changes leader, so every batch is in the current epoch: the end
 // offset of the current epoch is the log end offset, and an epoch newer
-// than the current one is unknown (-1, -1).
+// than the current one is unknown (-1, -1). v0 answers the end offset
+// alone (v1 adds the epoch); v0 and v1 carry no current leader epoch to
+// check (v2 adds it).
 
 import (
 	"context"

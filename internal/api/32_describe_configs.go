@@ -1,9 +1,10 @@
 package api
 
-// DescribeConfigs v1-v4 for topics (resource type 2) and brokers (4): every
+// DescribeConfigs v0-v4 for topics (resource type 2) and brokers (4): every
 // config with its value, source and, when asked (v1+), its synonyms in
 // Kafka's order; documentation and types from v3. A broker resource is named
-// by this broker's ID, or "" for the cluster-wide defaults.
+// by this broker's ID, or "" for the cluster-wide defaults. v0 has no
+// config source: is_default says whether the value is the default.
 
 import (
 	"context"

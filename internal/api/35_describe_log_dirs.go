@@ -1,7 +1,8 @@
 package api
 
-// DescribeLogDirs v1-v4: the one log directory, the size of every
-// partition in it, and (v4) the filesystem's total and usable bytes.
+// DescribeLogDirs v0-v4 (v1 is the same as v0): the one log directory,
+// the size of every partition in it, and (v4) the filesystem's total and
+// usable bytes.
 
 import (
 	"context"

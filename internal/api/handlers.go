@@ -78,32 +78,34 @@ func handle[Req kmsg.Request, Resp kmsg.Response](fn func(h *Handlers, ctx conte
 }
 
 // table lists every API we serve with the versions we serve. Minimums are
-// Kafka 4's (KIP-896), except Produce, which like Kafka 4 advertises v0-v2
-// (librdkafka checks them before it enables compression) and refuses them.
+// Kafka 3.9's: Kafka 4 removed many old versions (KIP-896), and the
+// tools that still send them (Burrow, old sarama, kafka-python) work
+// here. Produce advertises v0-v2 (librdkafka checks them before it
+// enables compression) and refuses them.
 func table() []entry {
 	return []entry{
 		{0, 0, 12, handle(produce)},
 		{1, 4, 16, handle(fetch)},
-		{2, 1, 8, handle(listOffsets)},
+		{2, 0, 9, handle(listOffsets)},
 		{3, 0, 12, handle(metadataHandler)},
-		{8, 2, 10, handle(offsetCommit)},
-		{9, 1, 10, handle(offsetFetch)},
+		{8, 0, 10, handle(offsetCommit)},
+		{9, 0, 10, handle(offsetFetch)},
 		{10, 0, 6, handle(findCoordinator)},
-		{11, 2, 9, handle(joinGroup)},
+		{11, 0, 9, handle(joinGroup)},
 		{12, 0, 4, handle(heartbeat)},
 		{13, 0, 5, handle(leaveGroup)},
 		{14, 0, 5, handle(syncGroup)},
 		{15, 0, 6, handle(describeGroups)},
 		{16, 0, 5, handle(listGroups)},
 		{18, 0, 4, handle(apiVersions)},
-		{19, 2, 7, handle(createTopics)},
-		{20, 1, 6, handle(deleteTopics)},
+		{19, 0, 7, handle(createTopics)},
+		{20, 0, 6, handle(deleteTopics)},
 		{21, 0, 2, handle(deleteRecords)},
 		{22, 0, 5, handle(initProducerID)},
-		{23, 2, 4, handle(offsetForLeaderEpoch)},
-		{32, 1, 4, handle(describeConfigs)},
+		{23, 0, 4, handle(offsetForLeaderEpoch)},
+		{32, 0, 4, handle(describeConfigs)},
 		{33, 0, 2, handle(alterConfigs)},
-		{35, 1, 4, handle(describeLogDirs)},
+		{35, 0, 4, handle(describeLogDirs)},
 		{37, 0, 3, handle(createPartitions)},
 		{42, 0, 2, handle(deleteGroups)},
 		{44, 0, 1, handle(incrementalAlterConfigs)},

@@ -15,7 +15,9 @@ type TopicPartition struct {
 	Partition int32
 }
 
-// Commit is one offset to commit.
+// Commit is one offset to commit. Its CommitTime is 0 for now, unless an
+// old client gave one; its ExpireTime 0 unless an old client asked for a
+// retention time.
 type Commit struct {
 	TopicPartition
 	Offset
@@ -88,7 +90,9 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 			codes[i] = kerr.OffsetMetadataTooLarge.Code
 			continue
 		}
-		cm.CommitTime = now
+		if cm.CommitTime == 0 {
+			cm.CommitTime = now
+		}
 		req.Commits[i] = cm
 		recs = append(recs, batch.Record{Key: offsetKey(g.id, cm.Topic, cm.Partition), Value: offsetValue(cm.Offset)})
 		ok = append(ok, i)
@@ -253,7 +257,10 @@ func (g *group) subscribedTopics() map[string]bool {
 // later of its emptying and each commit; those of an empty KIP-848 group
 // or of a group without a protocol (which only commits) by commit time;
 // and in a group with members those of topics no member subscribes to, by
-// commit time. A group left empty with nothing is forgotten.
+// commit time. An offset committed with a retention time (OffsetCommit
+// v2-v4) expires at its expire time instead, whichever of these bases
+// would apply, as Kafka's old semantics. A group left empty with nothing
+// is forgotten.
 func (c *Coordinator) ExpireOffsets() {
 	now := c.now().UnixMilli()
 	retention := c.cfg.OffsetsRetention.Milliseconds()
@@ -295,7 +302,7 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 			if empty && g.protocolType != "" && g.consumer == nil {
 				base = max(base, g.stateTime.UnixMilli())
 			}
-			if now-base >= retention {
+			if o.ExpireTime != 0 && now >= o.ExpireTime || o.ExpireTime == 0 && now-base >= retention {
 				del = append(del, TopicPartition{topic, p})
 			}
 		}

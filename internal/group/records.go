@@ -29,7 +29,14 @@ type Offset struct {
 	Offset      int64
 	LeaderEpoch int32 // -1 when the client did not say
 	Metadata    string
-	CommitTime  int64 // unix milliseconds
+	// CommitTime is when the offset was committed, in unix milliseconds:
+	// the coordinator's clock, or the commit timestamp an OffsetCommit v1
+	// client gave.
+	CommitTime int64
+	// ExpireTime, if not 0, is when the offset expires (unix
+	// milliseconds): the retention time an OffsetCommit v2-v4 client
+	// asked for, which replaces offsets.retention.minutes (KIP-211).
+	ExpireTime int64
 }
 
 const (
@@ -44,9 +51,16 @@ func offsetKey(group, topic string, partition int32) []byte {
 	return k.AppendTo(nil)
 }
 
+// offsetValue encodes o as version 3, or as version 1, the only one with
+// an expire timestamp, when o has one (as Kafka does; the commits that set
+// it, v2-v4, carry no leader epoch to lose).
 func offsetValue(o Offset) []byte {
 	v := kmsg.NewOffsetCommitValue()
 	v.Version = offsetValueVersion
+	if o.ExpireTime != 0 {
+		v.Version = 1
+		v.ExpireTimestamp = o.ExpireTime
+	}
 	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.Offset, o.LeaderEpoch, o.Metadata, o.CommitTime
 	return v.AppendTo(nil)
 }
@@ -125,6 +139,9 @@ func decodeRecord(r batch.Record) (decoded, error) {
 				epoch = v.LeaderEpoch
 			}
 			d.offset = &Offset{Offset: v.Offset, LeaderEpoch: epoch, Metadata: v.Metadata, CommitTime: v.CommitTimestamp}
+			if v.Version == 1 && v.ExpireTimestamp != -1 {
+				d.offset.ExpireTime = v.ExpireTimestamp
+			}
 		}
 		return d, nil
 	case 2:
