@@ -28,9 +28,11 @@ const maxRecordBytes = walSegmentSize
 const _ = uint(segment.MaxEntrySize - 1024 - maxRecordBytes)
 
 // propose replicates r and returns apply's result. A record rejected by apply
-// comes back as its bare *kerr.Error. Raft failures are wrapped around
-// kerr.NotController (this node cannot lead the change; the client should
-// retry, possibly elsewhere) or kerr.RequestTimedOut.
+// comes back as its bare *kerr.Error. While the metadata log cannot be
+// written (a full disk; see logStore) the error is kerr.KafkaStorageError.
+// Other raft failures are wrapped around kerr.NotController (this node cannot
+// lead the change; the client should retry, possibly elsewhere) or
+// kerr.RequestTimedOut.
 //
 // ctx bounds the wait to enqueue the proposal; once raft has it, the call
 // waits for the commit, which raft itself bounds by failing the proposal when
@@ -55,8 +57,20 @@ func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.R
 			return metadata.Result{}, fmt.Errorf("quorum: %w: %w", kerr.RequestTimedOut, context.DeadlineExceeded)
 		}
 	}
+	if err := c.log.writable(); err != nil {
+		// Raft would only step down again: answer at once.
+		return metadata.Result{}, storageError(err)
+	}
 	future := c.raft.Apply(data, timeout)
 	if err := future.Error(); err != nil {
+		var lw *logWriteError
+		if errors.As(err, &lw) {
+			return metadata.Result{}, storageError(err)
+		}
+		if werr := c.log.writable(); werr != nil {
+			// Raft lost leadership because the log cannot be written.
+			return metadata.Result{}, storageError(werr)
+		}
 		if errors.Is(err, raft.ErrEnqueueTimeout) {
 			return metadata.Result{}, fmt.Errorf("quorum: %w: %w", kerr.RequestTimedOut, err)
 		}
@@ -70,6 +84,11 @@ func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.R
 		return res, res.Err
 	}
 	return res, nil
+}
+
+// storageError is the answer to a proposal the metadata log cannot take.
+func storageError(err error) error {
+	return &Error{Code: kerr.KafkaStorageError, Message: "quorum: the metadata log cannot be written: " + err.Error()}
 }
 
 // RegisterBroker records b, replacing any registration with the same ID.

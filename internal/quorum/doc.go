@@ -26,6 +26,16 @@
 // segment cut short, a corrupt segment list) into an error that names the
 // directory, instead of a panic on every start.
 //
+// # A full disk
+//
+// raft-wal v0.4.0 does not recover from a failed write (a full disk at
+// segment rotation jams it with "segment is sealed" until a restart, or for
+// good). The log store raft writes through (logStore) reopens the WAL from
+// its files after a failed write, with backoff, completing a rotation that
+// could not finish; meanwhile proposals fail with KAFKA_STORAGE_ERROR and
+// the image keeps serving. Once space returns the quorum writes again by
+// itself.
+//
 // # Nodes and transport
 //
 // For now a node is a one-voter quorum, bootstrapped the first time Open sees

@@ -13,8 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
+	walfs "github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/types"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
 )
@@ -35,6 +36,8 @@ type Config struct {
 	// Knobs for tests; zero means the production value.
 	snapshotThreshold uint64
 	snapshotInterval  time.Duration
+	walVFS            types.VFS                             // raft-wal's segment files
+	wrapMeta          func(types.MetaStore) types.MetaStore // raft-wal's segment list and stable store
 }
 
 // Timings for a one-voter quorum: nobody else can win an election, so there is
@@ -54,8 +57,8 @@ type Controller struct {
 	raft      *raft.Raft
 	fsm       *fsm
 	notifier  *notifier
-	log       *wal.WAL
-	meta      *metadb.BoltMetaDB
+	log       *logStore
+	meta      types.MetaStore
 	transport raft.Transport
 
 	closeOnce sync.Once
@@ -80,6 +83,9 @@ func Open(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("quorum: %w", err)
 	}
 	c := &Controller{cfg: cfg, logger: cfg.Logger, meta: &metadb.BoltMetaDB{}}
+	if cfg.wrapMeta != nil {
+		c.meta = cfg.wrapMeta(c.meta)
+	}
 	if err := c.start(); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -92,7 +98,11 @@ func (c *Controller) start() error {
 	hl := newHCLogger(c.logger)
 	walDir := filepath.Join(c.cfg.Dir, "wal")
 	err := noPanic("open raft log", func() (err error) {
-		c.log, err = wal.Open(walDir, wal.WithLogger(hl), wal.WithMetaStore(c.meta), wal.WithSegmentSize(walSegmentSize))
+		vfs := c.cfg.walVFS
+		if vfs == nil {
+			vfs = walfs.New()
+		}
+		c.log, err = openLogStore(walDir, vfs, c.meta, hl, c.logger)
 		return err
 	})
 	if err != nil && notDamage(err) {
@@ -246,6 +256,9 @@ func (c *Controller) Close() error {
 
 func (c *Controller) close() error {
 	var errs []error
+	if c.log != nil {
+		c.log.abort()
+	}
 	if c.raft != nil {
 		// Shutdown also closes the transport (raft.WithClose).
 		errs = append(errs, c.raft.Shutdown().Error())
