@@ -13,7 +13,11 @@ package api
 // even when larger, so a consumer always makes progress.
 //
 // A fetch that finds fewer than MinBytes parks for up to MaxWaitMillis on
-// every partition it reads and wakes as soon as any of them is appended to.
+// every partition it reads and wakes as soon as any of them is appended to,
+// or closed: a partition whose topic is deleted (or re-created) under a
+// parked fetch answers it at once with UNKNOWN_TOPIC_OR_PARTITION, or
+// UNKNOWN_TOPIC_ID by topic ID, as Kafka does; KAFKA_STORAGE_ERROR is kept
+// for disk failures.
 
 import (
 	"context"
@@ -148,7 +152,7 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 	deadline := now.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var waiter partition.Waiter
 	for {
-		results, total, failed := h.readTargets(targets, req.MaxBytes)
+		results, total, failed := h.readTargets(targets, req.MaxBytes, byID)
 		wait := !failed && total < int(req.MinBytes) && req.MaxWaitMillis > 0
 		remaining := time.Until(deadline)
 		if !wait || remaining <= 0 || ctx.Err() != nil {
@@ -201,7 +205,7 @@ type fetchResult struct {
 // whether any partition has an error, which answers the fetch at once.
 // read_committed reads up to the last stable offset; until transactions
 // exist that is the high watermark, which bounds every read anyway.
-func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32) ([]fetchResult, int, bool) {
+func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool) ([]fetchResult, int, bool) {
 	results := make([]fetchResult, len(targets))
 	total, failed := 0, false
 	if maxBytes <= 0 {
@@ -222,9 +226,12 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32) ([]fetchRe
 		}
 		data, region, err := readPartition(p, t.sp.fetchOffset, int32(max(limit, 0)))
 		if err != nil {
-			if errors.Is(err, storage.ErrOffsetOutOfRange) {
+			switch {
+			case errors.Is(err, storage.ErrOffsetOutOfRange):
 				r.code = kerr.OffsetOutOfRange.Code
-			} else {
+			case errors.Is(err, partition.ErrClosed):
+				r.code = h.closedCode(p, byID)
+			default:
 				r.code = kerr.KafkaStorageError.Code
 			}
 			failed = true
@@ -240,6 +247,21 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32) ([]fetchRe
 		total += n
 	}
 	return results, total, failed
+}
+
+// closedCode answers a read of a partition closed under the fetch: its
+// topic was deleted, or re-created under a new ID, as Kafka answers a
+// fetch for a partition it no longer has; otherwise (the broker is
+// stopping) the replica is gone from here.
+func (h *Handlers) closedCode(p *partition.Partition, byID bool) int16 {
+	img := h.image()
+	switch {
+	case byID && img.TopicsByID[metadata.TopicID(p.TopicID)] == nil:
+		return kerr.UnknownTopicID.Code
+	case !byID && (img.Topics[p.Topic] == nil || img.Topics[p.Topic].ID != metadata.TopicID(p.TopicID)):
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	return kerr.NotLeaderForPartition.Code
 }
 
 // regionThreshold is the size from which records go out with sendfile:

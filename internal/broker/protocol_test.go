@@ -226,18 +226,7 @@ func TestLongPollWakesOnProduce(t *testing.T) {
 	cl := tb.client()
 	done := make(chan *kmsg.FetchResponse, 1)
 	go func() {
-		req := kmsg.NewPtrFetchRequest()
-		req.MaxWaitMillis = 30_000
-		req.MinBytes = 1
-		req.MaxBytes = 1 << 20
-		req.SessionEpoch = -1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = "poll", topicID
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.PartitionMaxBytes = 1 << 20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(context.Background(), cl)
+		resp, err := longPoll("poll", topicID, 0, 1, 30*time.Second).RequestWith(context.Background(), cl)
 		if err != nil {
 			t.Error(err)
 		}

@@ -21,6 +21,13 @@ import (
 
 const snapshotFile = "producer.snapshot"
 
+// ErrClosed is returned by reads of a partition that was closed: its topic
+// was deleted (or re-created) or the broker is stopping. It is never a disk
+// problem: the fetch handler answers it from the metadata
+// (UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID), not with
+// KAFKA_STORAGE_ERROR.
+var ErrClosed = errors.New("partition: closed")
+
 // Partition is this broker's replica of one partition.
 type Partition struct {
 	Topic   string
@@ -223,6 +230,11 @@ func (p *Partition) Append(records []byte) AppendResult {
 	if err != nil {
 		p.mu.Unlock()
 		res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
+		if errors.Is(err, storage.ErrClosed) {
+			// The topic went meanwhile (or the broker is stopping): not a
+			// disk problem.
+			res.ErrorCode = kerr.NotLeaderForPartition.Code
+		}
 		return res
 	}
 	if h.ProducerID >= 0 {
@@ -271,14 +283,24 @@ func (p *Partition) checkTimestamps(cfg *config.Topic, now int64) (int16, string
 }
 
 // Read returns whole batches from offset up to maxBytes, bounded by the
-// high watermark.
+// high watermark. A closed partition returns ErrClosed.
 func (p *Partition) Read(offset int64, maxBytes int32) ([]byte, error) {
-	return p.log.Read(offset, maxBytes, p.hw.Load())
+	b, err := p.log.Read(offset, maxBytes, p.hw.Load())
+	return b, closedErr(err)
 }
 
 // ReadRegion is Read as a file region, for sendfile.
 func (p *Partition) ReadRegion(offset int64, maxBytes int32) (storage.Region, error) {
-	return p.log.ReadRegion(offset, maxBytes, p.hw.Load())
+	r, err := p.log.ReadRegion(offset, maxBytes, p.hw.Load())
+	return r, closedErr(err)
+}
+
+// closedErr turns the closed log's error into ErrClosed.
+func closedErr(err error) error {
+	if errors.Is(err, storage.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // HighWatermark is the offset below which records are committed.
@@ -350,16 +372,19 @@ func (p *Partition) Producers() []txn.ProducerEntry {
 	return p.producers.Producers()
 }
 
-// Close snapshots the producer state and closes the log.
+// Close snapshots the producer state, closes the log and then wakes the
+// parked fetches: in that order, a fetch woken reads the closed log
+// (ErrClosed) and is answered at once, and one that parks later reads it
+// before waiting.
 func (p *Partition) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.wake()
 	snap := p.producers.MarshalSnapshot(p.log.LogEndOffset())
 	err := vfs.WriteFileAtomic(p.log.FS(), p.log.Dir(), filepath.Join(p.log.Dir(), snapshotFile), snap)
 	if cerr := p.log.Close(); err == nil {
 		err = cerr
 	}
+	p.mu.Unlock()
+	p.wake()
 	return err
 }
 

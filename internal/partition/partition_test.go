@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -146,5 +147,36 @@ func BenchmarkRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.SetBytes(int64(len(data)))
+	}
+}
+
+// TestCloseWakesAfterClosing: a parked fetch woken by Close finds the log
+// closed (ErrClosed, not a storage error), and so does a read after Close;
+// an append gets NOT_LEADER_OR_FOLLOWER, not KAFKA_STORAGE_ERROR.
+func TestCloseWakesAfterClosing(t *testing.T) {
+	p, m := openTest(t, vfs.NewMem(), "/data", nil)
+	defer m.Close()
+	if r := p.Append(batch.Build(batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, records(1, 10))); r.ErrorCode != 0 {
+		t.Fatal(r)
+	}
+	w := NewWaiter()
+	p.Watch(w)
+	read := make(chan error, 1)
+	go func() {
+		<-w
+		_, err := p.Read(1, 1<<20)
+		read <- err
+	}()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-read; !errors.Is(err, ErrClosed) {
+		t.Fatalf("read when woken by Close: %v, want ErrClosed", err)
+	}
+	if _, err := p.ReadRegion(0, 1<<20); !errors.Is(err, ErrClosed) {
+		t.Fatalf("region read after Close: %v", err)
+	}
+	if r := p.Append(batch.Build(batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, records(1, 10))); r.ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("append after Close: %+v", r)
 	}
 }
