@@ -1,10 +1,12 @@
 package api
 
-// Produce v0-v12. v0-v2 carry magic v0/v1 message sets, which Kafka 4 no
-// longer accepts; like Kafka 4 we advertise them (librdkafka looks at them
-// before it enables compression) and refuse them with UNSUPPORTED_VERSION.
-// From v3 each partition carries exactly one record batch (magic v2);
-// zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE before).
+// Produce v0-v12. v0-v2 carry message sets of magic 0 or 1, which Kafka 4
+// no longer accepts; like Kafka 3.x we convert them to one v2 batch
+// (batch.UpConvert) before the normal append path. As Kafka 3.x, v0-v2 may
+// also carry a v2 batch, which goes through unchanged (ProduceRequest's
+// validateRecords checks magic only from v3). From v3 each partition
+// carries exactly one record batch (magic v2; a magic 0/1 set gets
+// INVALID_RECORD); zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE before).
 // acks=0 gets no response at all. Transactions are not served yet, so a
 // transactional produce is refused with INVALID_TXN_STATE.
 
@@ -16,6 +18,9 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/batch"
 )
+
+// legacyMagicPos is where both a v0/v1 message and a v2 batch keep their magic.
+const legacyMagicPos = 16
 
 func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.ProduceResponse, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
@@ -35,23 +40,27 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			code, msg := int16(0), ""
 			p := h.Partitions.Get(name, rp.Partition)
-			first, _ := batch.ParseHeader(rp.Records) // a zero header if short; Append validates
+			records, legacyCode, legacyMsg := rp.Records, int16(0), ""
+			if req.Version < 3 && len(records) > legacyMagicPos && records[legacyMagicPos] < 2 {
+				records, legacyCode, legacyMsg = batch.UpConvert(records)
+			}
+			first, _ := batch.ParseHeader(records) // a zero header if short; Append validates
 			switch {
-			case req.Version < 3:
-				code = kerr.UnsupportedVersion.Code
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				code = kerr.InvalidRequiredAcks.Code
 			case p == nil && req.Version >= 13:
 				code = kerr.UnknownTopicID.Code
 			case p == nil:
 				code = kerr.UnknownTopicOrPartition.Code
+			case legacyCode != 0:
+				code, msg = legacyCode, legacyMsg
 			case req.TransactionID != nil || first.Transactional():
 				// No transaction coordinator yet: nothing could have begun a transaction.
 				code, msg = kerr.InvalidTxnState.Code, "transactions are not supported by this broker yet"
 			case req.Version < 7 && first.Codec() == batch.Zstd:
 				code = kerr.UnsupportedCompressionType.Code
 			default:
-				r := p.Append(rp.Records)
+				r := p.Append(records)
 				code, msg = r.ErrorCode, r.ErrorMessage
 				if code == kerr.KafkaStorageError.Code {
 					h.logStorageError("produce", name, rp.Partition, msg)

@@ -1,6 +1,7 @@
 package api
 
-// Fetch v4-v16. v4+ has isolation levels (read_committed reads up to the
+// Fetch v0-v16. v0-v3 get their records as message sets of magic 0/1,
+// converted from the log's batches (fetch_legacy.go). v4+ has isolation levels (read_committed reads up to the
 // last stable offset, which equals the high watermark until transactions
 // exist); v5+ log start offsets; v7+ incremental fetch sessions (KIP-227);
 // v9+ current leader epochs (fenced/unknown epochs get FENCED_LEADER_EPOCH /
@@ -162,6 +163,9 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 						t.part.Unwatch(waiter)
 					}
 				}
+			}
+			if req.Version < 4 {
+				downConvertResults(targets, results, req.Version) // fetch_legacy.go
 			}
 			regions := h.fillFetchResponse(resp, targets, results, incremental)
 			if len(regions) > 0 {

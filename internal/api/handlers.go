@@ -80,12 +80,12 @@ func handle[Req kmsg.Request, Resp kmsg.Response](fn func(h *Handlers, ctx conte
 // table lists every API we serve with the versions we serve. Minimums are
 // Kafka 3.9's: Kafka 4 removed many old versions (KIP-896), and the
 // tools that still send them (Burrow, old sarama, kafka-python) work
-// here. Produce advertises v0-v2 (librdkafka checks them before it
-// enables compression) and refuses them.
+// here. Produce v0-v2 and Fetch v0-v3 carry message formats 0 and 1,
+// converted to and from v2 batches as Kafka 3.x did.
 func table() []entry {
 	return []entry{
 		{0, 0, 12, handle(produce)},
-		{1, 4, 16, handle(fetch)},
+		{1, 0, 16, handle(fetch)},
 		{2, 0, 9, handle(listOffsets)},
 		{3, 0, 12, handle(metadataHandler)},
 		{8, 0, 10, handle(offsetCommit)},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/snappy"
@@ -50,6 +51,14 @@ func Build(o BuildOptions, recs []Record) []byte {
 		out = append(out, compress(o.Codec, body)...)
 	}
 
+	finishBatch(out, o, len(recs), baseTS, maxTS)
+	return out
+}
+
+// finishBatch writes the header of batch out, whose records section is
+// already in place after HeaderSize bytes: n records with offset deltas
+// 0..n-1, and the CRC.
+func finishBatch(out []byte, o BuildOptions, n int, baseTS, maxTS int64) {
 	attrs := uint16(o.Codec) & attrCodecMask
 	if o.LogAppendTime {
 		attrs |= attrLogAppendTime
@@ -66,32 +75,51 @@ func Build(o BuildOptions, recs []Record) []byte {
 	be.PutUint32(out[posLeaderEpoch:], uint32(o.PartitionLeaderEpoch))
 	out[posMagic] = byte(currentMagic)
 	be.PutUint16(out[posAttributes:], attrs)
-	be.PutUint32(out[posLastOffsetDelta:], uint32(int32(len(recs)-1)))
+	be.PutUint32(out[posLastOffsetDelta:], uint32(int32(n-1)))
 	be.PutUint64(out[posBaseTimestamp:], uint64(baseTS))
 	be.PutUint64(out[posMaxTimestamp:], uint64(maxTS))
 	be.PutUint64(out[posProducerID:], uint64(o.ProducerID))
 	be.PutUint16(out[posProducerEpoch:], uint16(o.ProducerEpoch))
 	be.PutUint32(out[posBaseSequence:], uint32(o.BaseSequence))
-	be.PutUint32(out[posNumRecords:], uint32(len(recs)))
+	be.PutUint32(out[posNumRecords:], uint32(n))
 	be.PutUint32(out[posCRC:], computeCRC(out))
-	return out
 }
 
+// appendRecord appends one encoded record. It sizes the record first, so
+// that it writes straight into dst without a scratch buffer.
 func appendRecord(dst []byte, offsetDelta int32, timestampDelta int64, r Record) []byte {
-	var body []byte
-	body = append(body, 0) // attributes
-	body = binary.AppendVarint(body, timestampDelta)
-	body = binary.AppendVarint(body, int64(offsetDelta))
-	body = appendBytes(body, r.Key)
-	body = appendBytes(body, r.Value)
-	body = binary.AppendVarint(body, int64(len(r.Headers)))
+	n := 1 + varintLen(timestampDelta) + varintLen(int64(offsetDelta)) +
+		bytesLen(r.Key) + bytesLen(r.Value) + varintLen(int64(len(r.Headers)))
 	for _, h := range r.Headers {
-		body = binary.AppendVarint(body, int64(len(h.Key)))
-		body = append(body, h.Key...)
-		body = appendBytes(body, h.Value)
+		n += varintLen(int64(len(h.Key))) + len(h.Key) + bytesLen(h.Value)
 	}
-	dst = binary.AppendVarint(dst, int64(len(body)))
-	return append(dst, body...)
+	dst = binary.AppendVarint(dst, int64(n))
+	dst = append(dst, 0) // attributes
+	dst = binary.AppendVarint(dst, timestampDelta)
+	dst = binary.AppendVarint(dst, int64(offsetDelta))
+	dst = appendBytes(dst, r.Key)
+	dst = appendBytes(dst, r.Value)
+	dst = binary.AppendVarint(dst, int64(len(r.Headers)))
+	for _, h := range r.Headers {
+		dst = binary.AppendVarint(dst, int64(len(h.Key)))
+		dst = append(dst, h.Key...)
+		dst = appendBytes(dst, h.Value)
+	}
+	return dst
+}
+
+// varintLen is the size of v as a zig-zag varint.
+func varintLen(v int64) int {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	return (bits.Len64(u|1) + 6) / 7
+}
+
+// bytesLen is the encoded size of b as a varint length and bytes.
+func bytesLen(b []byte) int {
+	if b == nil {
+		return 1
+	}
+	return varintLen(int64(len(b))) + len(b)
 }
 
 func appendBytes(dst, b []byte) []byte {

@@ -50,6 +50,24 @@
 //	keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
 //	headerCount varint | { keyLength varint | key | valueLength varint | value }*
 //
+// # Message sets v0 and v1 (magic 0 and 1)
+//
+// Before record batches, Kafka stored message sets: a run of messages,
+// each with its own CRC. Samsa never stores them; [UpConvert] turns a
+// Produce v0-v2 request's set into a v2 batch and [DownConvert] writes
+// Fetch v0-v3 responses from v2 batches (legacy*.go). Each message:
+//
+//	offset int64 | size int32 | crc uint32 | magic int8 | attributes int8 |
+//	[timestamp int64, magic 1 only] | keyLength int32 (-1 = null) | key |
+//	valueLength int32 (-1 = null) | value
+//
+// size counts the bytes after itself; crc is CRC-32 (IEEE) of magic..end.
+// Attribute bits 0-2 are the codec, bit 3 (magic 1) LogAppendTime. A
+// compressed message (a wrapper) has a null key and, as its value, the
+// compressed message set of its inner messages, which are not compressed.
+// A magic 1 wrapper's offset is its last inner message's and inner offsets
+// are relative (0..n-1, KIP-31); magic 0 inner offsets are absolute.
+//
 // Snappy payloads come either as one raw block (librdkafka, franz-go) or in
 // xerial framing (the Java client): an 8-byte magic "\x82SNAPPY\x00", two
 // int32 versions, then int32-length-prefixed blocks. LZ4 uses the standard
