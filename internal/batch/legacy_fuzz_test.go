@@ -56,7 +56,7 @@ func checkLegacySet(t *testing.T, set []byte) {
 	if readErr != nil {
 		t.Fatalf("UpConvert accepted what ReadLegacy refuses: %v", readErr)
 	}
-	if _, code, msg := Validate(b, ValidateOptions{}, nil); code != 0 {
+	if _, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil); code != 0 {
 		t.Fatalf("UpConvert made an invalid batch: %d %s", code, msg)
 	}
 	recs, err := Records(b)

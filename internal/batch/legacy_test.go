@@ -91,7 +91,7 @@ func TestUpConvert(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("UpConvert: %d %s", code, msg)
 				}
-				hdrs, code, msg := Validate(b, ValidateOptions{}, nil)
+				hdrs, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil)
 				if code != 0 {
 					t.Fatalf("Validate: %d %s", code, msg)
 				}
