@@ -24,6 +24,11 @@ package api
 // offsets.retention.minutes counts. v2-v4's retention time, when not -1,
 // replaces offsets.retention.minutes for those offsets: they expire that
 // long after the commit (KIP-211's old semantics).
+//
+// As in Kafka, an empty group ID is a group like any other; a member's
+// commit to a group that does not exist is GROUP_ID_NOT_FOUND from v9
+// (ILLEGAL_GENERATION before), and a KIP-848 member must commit with v9+
+// (UNSUPPORTED_VERSION).
 
 import (
 	"context"
@@ -39,7 +44,7 @@ func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	img := h.image()
 	byID := req.Version >= 10
-	cr := group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID}
+	cr := group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID, BeforeV9: req.Version < 9}
 	var expire int64 // v2-v4 with a retention time
 	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
 		expire = h.Now().UnixMilli() + req.RetentionTimeMillis

@@ -28,19 +28,28 @@ func consumerGroupHeartbeat(h *Handlers, ctx context.Context, req *kmsg.Consumer
 		resp.ErrorCode, resp.ErrorMessage = kerr.InvalidRequest.Code, &msg
 		return resp, nil
 	}
+	// Kafka's checks in Kafka's order (GroupCoordinatorService's
+	// throwIfConsumerGroupHeartbeatRequestIsInvalid), before it looks for
+	// the group's coordinator. One exception: a static member leaving
+	// (-2) need not repeat its instance ID, which franz-go leaves out.
+	empty := func(s *string) bool { return s != nil && *s == "" }
 	switch {
+	case req.MemberID == "" && (req.Version >= 1 || req.MemberEpoch > 0 || req.MemberEpoch == -1):
+		return invalid("MemberId can't be empty.")
 	case req.Group == "":
 		return invalid("GroupId can't be empty.")
-	case req.MemberEpoch < -2:
-		return invalid("MemberEpoch is invalid.")
-	case req.MemberID == "" && (req.Version >= 1 || req.MemberEpoch != 0):
-		return invalid("MemberId can't be empty.")
+	case empty(req.InstanceID):
+		return invalid("InstanceId can't be empty.")
+	case empty(req.RackID):
+		return invalid("RackId can't be empty.")
 	case req.MemberEpoch == 0 && req.RebalanceTimeoutMillis == -1:
 		return invalid("RebalanceTimeoutMs must be provided in first request.")
 	case req.MemberEpoch == 0 && (req.Topics == nil || len(req.Topics) > 0):
 		return invalid("TopicPartitions must be empty when (re-)joining.")
 	case req.MemberEpoch == 0 && req.SubscribedTopicNames == nil && req.SubscribedTopicRegex == nil:
-		return invalid("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
+		return invalid("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.")
+	case req.MemberEpoch < -2:
+		return invalid("MemberEpoch is invalid.")
 	}
 	topics := h.groupTopics()
 	cl := client(ctx)

@@ -61,14 +61,16 @@ func newMemberID(prefix string) string {
 // JoinGroup joins a member to a group, waiting (until ctx is done) for the
 // rebalance it takes part in to complete.
 func (c *Coordinator) JoinGroup(ctx context.Context, req JoinRequest) JoinResult {
+	// Kafka's order (GroupCoordinatorService.joinGroup): the group ID, then
+	// the session timeout, then whether this broker coordinates the group.
+	if req.Group == "" {
+		return JoinResult{Err: kerr.InvalidGroupID.Code, MemberID: req.MemberID}
+	}
 	if req.SessionTimeout < c.cfg.MinSessionTimeout || req.SessionTimeout > c.cfg.MaxSessionTimeout {
 		return JoinResult{Err: kerr.InvalidSessionTimeout.Code, MemberID: req.MemberID}
 	}
 	if req.RebalanceTimeout <= 0 {
 		req.RebalanceTimeout = req.SessionTimeout
-	}
-	if req.Group == "" {
-		return JoinResult{Err: kerr.InvalidGroupID.Code, MemberID: req.MemberID}
 	}
 	_, g, code := c.lookup(req.Group, req.MemberID == "")
 	if code != 0 {
@@ -289,6 +291,9 @@ type SyncRequest struct {
 // SyncGroup hands out the leader's assignment, waiting (until ctx is done)
 // for the leader when the member is early.
 func (c *Coordinator) SyncGroup(ctx context.Context, req SyncRequest) SyncResult {
+	if req.Group == "" {
+		return SyncResult{Err: kerr.InvalidGroupID.Code}
+	}
 	_, g, code := c.lookup(req.Group, false)
 	if code != 0 {
 		return SyncResult{Err: code}
@@ -314,8 +319,14 @@ func (g *group) checkMember(memberID string, instanceID *string, generation int3
 	if g.state == Dead {
 		return nil, kerr.CoordinatorNotAvailable.Code
 	}
+	// As Kafka's ClassicGroup.validateMember: a request naming an instance
+	// ID is judged by it, an unknown one being an unknown member.
 	if instanceID != nil {
-		if id, ok := g.static[*instanceID]; ok && id != memberID {
+		id, ok := g.static[*instanceID]
+		if !ok {
+			return nil, kerr.UnknownMemberID.Code
+		}
+		if id != memberID {
 			return nil, kerr.FencedInstanceID.Code
 		}
 	}
@@ -379,6 +390,9 @@ func (g *group) sync(req SyncRequest) (chan SyncResult, SyncResult) {
 // Heartbeat keeps a member's session alive and tells it whether a
 // rebalance is under way.
 func (c *Coordinator) Heartbeat(groupID string, generation int32, memberID string, instanceID *string) int16 {
+	if groupID == "" {
+		return kerr.InvalidGroupID.Code
+	}
 	_, g, code := c.lookup(groupID, false)
 	if code != 0 {
 		return code
@@ -413,6 +427,9 @@ type LeavingMember struct {
 // code per member.
 func (c *Coordinator) LeaveGroup(groupID string, leaving []LeavingMember) (int16, []int16) {
 	codes := make([]int16, len(leaving))
+	if groupID == "" {
+		return kerr.InvalidGroupID.Code, codes
+	}
 	_, g, code := c.lookup(groupID, false)
 	if code != 0 {
 		return code, codes

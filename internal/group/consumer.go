@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -136,7 +137,7 @@ func (c *Coordinator) ConsumerGroupHeartbeat(req ConsumerHeartbeat) ConsumerHear
 			known = known || a == *req.ServerAssignor
 		}
 		if !known {
-			return fail(kerr.UnsupportedAssignor.Code, "unknown server assignor "+*req.ServerAssignor)
+			return fail(kerr.UnsupportedAssignor.Code, "ServerAssignor "+*req.ServerAssignor+" is not supported. Supported assignors: "+strings.Join(Assignors, ", ")+".")
 		}
 	}
 	if req.SubscribedRegex != nil && *req.SubscribedRegex != "" {
@@ -656,6 +657,10 @@ type ConsumerDescription struct {
 // DescribeConsumerGroup describes a KIP-848 group.
 func (c *Coordinator) DescribeConsumerGroup(groupID string) ConsumerDescription {
 	d := ConsumerDescription{Group: groupID}
+	if groupID == "" {
+		d.Err = kerr.InvalidGroupID.Code
+		return d
+	}
 	_, g, code := c.lookup(groupID, false)
 	if code != 0 {
 		d.Err = code

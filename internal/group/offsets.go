@@ -31,15 +31,20 @@ type CommitRequest struct {
 	MemberID   string
 	InstanceID *string
 	Commits    []Commit
+	// BeforeV9 marks an OffsetCommit older than v9: a member's commit to a
+	// group that does not exist is then ILLEGAL_GENERATION (from v9
+	// GROUP_ID_NOT_FOUND), and a KIP-848 member may not commit
+	// (UNSUPPORTED_VERSION), as in Kafka's OffsetMetadataManager and
+	// ConsumerGroup.validateOffsetCommit.
+	BeforeV9 bool
 }
 
 // CommitOffsets stores offsets. It returns an error for the whole request,
 // or one code per commit.
 func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 	codes := make([]int16, len(req.Commits))
-	if req.Group == "" {
-		return kerr.InvalidGroupID.Code, codes
-	}
+	// An empty group ID is a group like any other here: Kafka accepts
+	// commits for it, for old clients' sake.
 	// Generation -1 is a commit from outside the group (an admin tool or
 	// a consumer without a group), accepted while the group is empty,
 	// whatever member ID it names, as in Kafka.
@@ -49,7 +54,10 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 		return code, codes
 	}
 	if g == nil {
-		return kerr.IllegalGeneration.Code, codes
+		if req.BeforeV9 {
+			return kerr.IllegalGeneration.Code, codes
+		}
+		return kerr.GroupIDNotFound.Code, codes
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -62,6 +70,8 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 			// from outside the group
 		} else if m := cg.members[req.MemberID]; m == nil {
 			return kerr.UnknownMemberID.Code, codes
+		} else if req.BeforeV9 {
+			return kerr.UnsupportedVersion.Code, codes
 		} else if req.Generation > m.epoch || req.Generation < min(m.previousEpoch, m.epoch) {
 			// Like Kafka 4.3 (KIP-1251), a commit sent just before the
 			// heartbeat that moved the member's epoch still counts.
@@ -183,6 +193,9 @@ func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpo
 // (GROUP_SUBSCRIBED_TO_TOPIC).
 func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition) (int16, []int16) {
 	codes := make([]int16, len(partitions))
+	if groupID == "" {
+		return kerr.InvalidGroupID.Code, codes
+	}
 	_, g, code := c.lookup(groupID, false)
 	if code != 0 {
 		return code, codes
