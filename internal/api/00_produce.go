@@ -48,6 +48,8 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 			switch {
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				code = kerr.InvalidRequiredAcks.Code
+			case p == nil && h.Partitions.Offline(name, rp.Partition) != nil:
+				code = kerr.KafkaStorageError.Code
 			case p == nil && req.Version >= 13:
 				code = kerr.UnknownTopicID.Code
 			case p == nil:

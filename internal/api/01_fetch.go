@@ -130,6 +130,8 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 			t.part = h.Partitions.Get(topic.Name, sp.key.partition)
 		}
 		switch {
+		case t.part == nil && topic != nil && h.Partitions.Offline(topic.Name, sp.key.partition) != nil:
+			t.code = kerr.KafkaStorageError.Code
 		case t.part == nil && byID && topic == nil:
 			t.code = kerr.UnknownTopicID.Code
 		case t.part == nil:

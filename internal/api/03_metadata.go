@@ -138,6 +138,9 @@ func (h *Handlers) describeTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
 		mp.OfflineReplicas = []int32{}
 		if p.Leader == h.NodeID && h.Partitions.Get(t.Name, p.Partition) == nil {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+			if h.Partitions.Offline(t.Name, p.Partition) != nil {
+				mp.OfflineReplicas = []int32{h.NodeID}
+			}
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}

@@ -11,6 +11,8 @@ package api
 // not repeated) would create more than quorum.MaxPartitionsPerRequest
 // partitions in total is refused whole: every such topic gets
 // POLICY_VIOLATION "Excessively large number of partitions per request."
+// So is one whose partitions would not fit the broker's file-descriptor
+// limit (Partitions.CheckCapacity): refused, not half created.
 
 import (
 	"context"
@@ -31,7 +33,12 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 		seen[rt.Topic]++
 	}
 	img := h.image()
-	tooMany := totalPartitions(req, seen, h.Config.Int32("num.partitions", img.BrokerConfigs)) > quorum.MaxPartitionsPerRequest
+	total := totalPartitions(req, seen, h.Config.Int32("num.partitions", img.BrokerConfigs))
+	tooMany := total > quorum.MaxPartitionsPerRequest
+	var capacityErr error
+	if !tooMany {
+		capacityErr = h.Partitions.CheckCapacity(int(total))
+	}
 	created := false
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
@@ -67,6 +74,8 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 			fail(kerr.InvalidRequest.Code, "topic %q appears more than once in the request", rt.Topic)
 		case tooMany:
 			fail(kerr.PolicyViolation.Code, "%s", quorum.TooManyPartitionsMessage)
+		case capacityErr != nil:
+			fail(errorCode(capacityErr), "%v", capacityErr)
 		case len(rt.ReplicaAssignment) > 0:
 			fail(kerr.InvalidReplicaAssignment.Code, "manual replica assignment is not supported yet")
 		case configErr != nil:

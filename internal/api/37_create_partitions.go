@@ -5,7 +5,9 @@ package api
 // that would add more than quorum.MaxPartitionsPerRequest partitions over
 // all its topics is refused whole, every topic with POLICY_VIOLATION "Unable
 // to perform excessively large batch operation." (what Kafka's controller
-// answers an operation over its record limit), before anything is proposed.
+// answers an operation over its record limit), before anything is proposed,
+// and so is one whose partitions would not fit the broker's file-descriptor
+// limit (Partitions.CheckCapacity).
 
 import (
 	"context"
@@ -22,7 +24,12 @@ func createPartitions(h *Handlers, ctx context.Context, req *kmsg.CreatePartitio
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	changed := false
 	img := h.image()
-	tooLarge := newPartitions(img, req) > quorum.MaxPartitionsPerRequest
+	added := newPartitions(img, req)
+	tooLarge := added > quorum.MaxPartitionsPerRequest
+	var capacityErr error
+	if !tooLarge {
+		capacityErr = h.Partitions.CheckCapacity(int(added))
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
@@ -31,6 +38,8 @@ func createPartitions(h *Handlers, ctx context.Context, req *kmsg.CreatePartitio
 		switch {
 		case tooLarge:
 			err = quorum.ErrTooLargeBatch
+		case capacityErr != nil:
+			err = capacityErr
 		case t == nil:
 			err = kerr.UnknownTopicOrPartition
 		case len(rt.Assignment) > 0:

@@ -27,6 +27,12 @@ type Partitions interface {
 	// called after a metadata change made by a request so that the response
 	// (and the next request) sees the new partitions.
 	Sync()
+	// Offline returns why the local replica of topic/partition could not be
+	// opened (it answers KAFKA_STORAGE_ERROR), or nil.
+	Offline(topic string, index int32) error
+	// CheckCapacity returns a Kafka error (with its message) if n more local
+	// partitions would not fit this broker's file-descriptor limit.
+	CheckCapacity(n int) error
 }
 
 // Handlers serves every Kafka API this broker supports.

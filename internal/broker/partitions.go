@@ -27,7 +27,8 @@ type partitions struct {
 	image   func() *metadata.Image
 	logger  *slog.Logger
 
-	syncMu sync.Mutex // serialises reconcile
+	syncMu  sync.Mutex // serialises reconcile
+	offline offline    // replicas that failed to open
 
 	mu     sync.RWMutex
 	topics map[string]*localTopic
@@ -66,6 +67,7 @@ func (r *partitions) reconcile(img *metadata.Image) {
 		lt := r.topics[name]
 		delete(r.topics, name)
 		r.mu.Unlock()
+		r.offline.forget(name)
 		for i, p := range lt.parts {
 			if p == nil {
 				continue
@@ -79,6 +81,8 @@ func (r *partitions) reconcile(img *metadata.Image) {
 		}
 	}
 
+	failed := openFailures{}
+	defer failed.log(r.logger)
 	for name, t := range img.Topics {
 		cfg := r.config.ResolveTopic(t.Configs, img.BrokerConfigs)
 		r.mu.RLock()
@@ -109,9 +113,13 @@ func (r *partitions) reconcile(img *metadata.Image) {
 				}
 				continue
 			}
+			if r.offline.skip(name, t.ID, mp.Partition) {
+				continue
+			}
 			p, err := partition.Open(r.storage, name, mp.Partition, t.ID, mp.LeaderEpoch, cfg, nil)
 			if err != nil {
-				r.logger.Error("opening partition", "topic", name, "partition", mp.Partition, "err", err)
+				r.offline.mark(name, t.ID, mp.Partition, err)
+				failed.add(name, mp.Partition, err)
 				continue
 			}
 			if !changed {
