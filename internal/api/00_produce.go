@@ -8,7 +8,9 @@ package api
 // carries exactly one record batch (magic v2; a magic 0/1 set gets
 // INVALID_RECORD); zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE before).
 // acks=0 gets no response at all. Transactions are not served yet, so a
-// transactional produce is refused with INVALID_TXN_STATE.
+// transactional produce is refused with INVALID_TXN_STATE. Every record of
+// every batch is checked (batch.Validate); records refused for their key or
+// timestamp are listed in v8+ record_errors, as Kafka does.
 
 import (
 	"context"
@@ -68,6 +70,7 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 					h.logStorageError("produce", name, rp.Partition, msg)
 				}
 				sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = r.BaseOffset, r.LogAppendTime, r.LogStartOffset
+				sp.ErrorRecords = recordErrors(r.RecordErrors)
 			}
 			sp.ErrorCode = code
 			if msg != "" {
@@ -81,4 +84,18 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 		return nil, nil
 	}
 	return resp, nil
+}
+
+// recordErrors lists the records Append refused (v8+ record_errors: each
+// record's index in its batch and why), as Kafka does for records that fail
+// the key or timestamp checks.
+func recordErrors(errs []batch.RecordError) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(errs))
+	for i, e := range errs {
+		out[i].RelativeOffset, out[i].ErrorMessage = e.Index, &e.Message
+	}
+	return out
 }

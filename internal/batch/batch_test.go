@@ -114,50 +114,49 @@ func TestValidate(t *testing.T) {
 	control.Control = true
 
 	for _, tc := range []struct {
-		name  string
-		b     []byte
-		opts  ValidateOptions
-		code  int16
-		nhdrs int
+		name string
+		b    []byte
+		opts ValidateOptions
+		code int16
 	}{
-		{"ok", good, ValidateOptions{MaxBatchBytes: -1}, 0, 1},
-		{"ok idempotent", Build(idem, sampleRecords(2)), ValidateOptions{MaxBatchBytes: -1}, 0, 1},
-		{"ok at the size limit", good, ValidateOptions{MaxBatchBytes: int32(len(good))}, 0, 1},
-		{"ok nonzero base offset", edit(func(b []byte) []byte { SetBaseOffset(b, 99); return b }), ValidateOptions{MaxBatchBytes: -1}, 0, 1},
-		{"ok control when allowed", Build(control, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1, AllowControl: true}, 0, 1},
-		{"empty", nil, ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"short header", good[:HeaderSize-1], ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"truncated", good[:len(good)-1], ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"magic 1", edit(func(b []byte) []byte { b[posMagic] = 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"magic 3", edit(func(b []byte) []byte { b[posMagic] = 3; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"length too small", edit(put32(posLength, minLength-1)), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"negative length", edit(put32(posLength, -5)), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"two batches", append(bytes.Clone(good), good...), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"trailing garbage", append(bytes.Clone(good), 1, 2, 3), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"too large", good, ValidateOptions{MaxBatchBytes: int32(len(good) - 1)}, kerr.MessageTooLarge.Code, 0},
-		{"limit zero rejects every batch", good, ValidateOptions{MaxBatchBytes: 0}, kerr.MessageTooLarge.Code, 0},
-		{"bad crc", edit(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"bad crc field", edit(func(b []byte) []byte { b[posCRC] ^= 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"unknown codec", edit(func(b []byte) []byte { b[posAttributes+1] |= 5; return fixCRC(b) }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code, 0},
-		{"count mismatch", edit(put32(posNumRecords, 2)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"zero records", Build(plain(), nil), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		{"ok", good, ValidateOptions{MaxBatchBytes: -1}, 0},
+		{"ok idempotent", Build(idem, sampleRecords(2)), ValidateOptions{MaxBatchBytes: -1}, 0},
+		{"ok at the size limit", good, ValidateOptions{MaxBatchBytes: int32(len(good))}, 0},
+		{"ok nonzero base offset", edit(func(b []byte) []byte { SetBaseOffset(b, 99); return b }), ValidateOptions{MaxBatchBytes: -1}, 0},
+		{"ok control when allowed", Build(control, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1, AllowControl: true}, 0},
+		{"empty", nil, ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"short header", good[:HeaderSize-1], ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"truncated", good[:len(good)-1], ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"magic 1", edit(func(b []byte) []byte { b[posMagic] = 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"magic 3", edit(func(b []byte) []byte { b[posMagic] = 3; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"length too small", edit(put32(posLength, minLength-1)), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"negative length", edit(put32(posLength, -5)), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"two batches", append(bytes.Clone(good), good...), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"trailing garbage", append(bytes.Clone(good), 1, 2, 3), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"too large", good, ValidateOptions{MaxBatchBytes: int32(len(good) - 1)}, kerr.MessageTooLarge.Code},
+		{"limit zero rejects every batch", good, ValidateOptions{MaxBatchBytes: 0}, kerr.MessageTooLarge.Code},
+		{"bad crc", edit(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"bad crc field", edit(func(b []byte) []byte { b[posCRC] ^= 1; return b }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"unknown codec", edit(func(b []byte) []byte { b[posAttributes+1] |= 5; return fixCRC(b) }), ValidateOptions{MaxBatchBytes: -1}, kerr.CorruptMessage.Code},
+		{"count mismatch", edit(put32(posNumRecords, 2)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"zero records", Build(plain(), nil), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
 		{"zero count", edit(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[posNumRecords:], 0)
 			binary.BigEndian.PutUint32(b[posLastOffsetDelta:], 0xffffffff)
 			return fixCRC(b)
-		}), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"negative offset delta", edit(put32(posLastOffsetDelta, -3)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"control from client", Build(control, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"producer without sequence", Build(noSeq, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
-		{"transactional without producer", Build(txnNoPID, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code, 0},
+		}), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"negative offset delta", edit(put32(posLastOffsetDelta, -3)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"control from client", Build(control, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"producer without sequence", Build(noSeq, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
+		{"transactional without producer", Build(txnNoPID, sampleRecords(1)), ValidateOptions{MaxBatchBytes: -1}, kerr.InvalidRecord.Code},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hdrs, code, msg := Validate(tc.b, tc.opts, nil)
-			if code != tc.code || len(hdrs) != tc.nhdrs {
-				t.Fatalf("code %d (%s), %d headers; want %d, %d", code, msg, len(hdrs), tc.code, tc.nhdrs)
+			res := Validate(tc.b, tc.opts)
+			if res.Code != tc.code {
+				t.Fatalf("code %d (%s), want %d", res.Code, res.Message, tc.code)
 			}
-			if (code == 0) != (msg == "") {
-				t.Fatalf("code %d with message %q", code, msg)
+			if (res.Code == 0) != (res.Message == "") || (res.Code == 0) != (res.Header.Magic == 2) {
+				t.Fatalf("code %d with message %q and header %+v", res.Code, res.Message, res.Header)
 			}
 		})
 	}
@@ -170,11 +169,11 @@ func TestRoundTripEveryCodec(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/logAppendTime=%v", c, lat), func(t *testing.T) {
 				o := BuildOptions{Codec: c, BaseOffset: 1000, PartitionLeaderEpoch: 4, ProducerID: 5, ProducerEpoch: 1, BaseSequence: 10, Transactional: true, LogAppendTime: lat}
 				b := Build(o, recs)
-				hdrs, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: 1 << 20}, make([]Header, 0, 1))
-				if code != 0 {
-					t.Fatalf("Validate: %d %s", code, msg)
+				res := Validate(b, ValidateOptions{MaxBatchBytes: 1 << 20})
+				if res.Code != 0 {
+					t.Fatalf("Validate: %d %s", res.Code, res.Message)
 				}
-				h := hdrs[0]
+				h := res.Header
 				if h.Codec() != c || h.NumRecords != 200 || h.LastOffset() != 1199 || h.ProducerID != 5 ||
 					h.ProducerEpoch != 1 || h.BaseSequence != 10 || h.LastSequence() != 209 || !h.Transactional() ||
 					h.Control() || h.LogAppendTime() != lat || h.PartitionLeaderEpoch != 4 {
@@ -231,8 +230,8 @@ func TestRecordsDecodesFranzGoBatches(t *testing.T) {
 	recs := sampleRecords(30)
 	recs[3].Value = bytes.Repeat([]byte("v"), 300) // multi-byte length varints
 	b := kmsgBatch(recs, 1_700_000_000_000)
-	if _, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil); code != 0 {
-		t.Fatalf("Validate: %d %s", code, msg)
+	if res := Validate(b, ValidateOptions{MaxBatchBytes: -1}); res.Code != 0 {
+		t.Fatalf("Validate: %d %s", res.Code, res.Message)
 	}
 	got, err := Records(b)
 	if err != nil {
@@ -279,8 +278,8 @@ func TestXerialSnappy(t *testing.T) {
 	binary.BigEndian.PutUint32(b[posLength:], uint32(len(b)-prefixSize))
 	binary.BigEndian.PutUint16(b[posAttributes:], uint16(Snappy))
 	fixCRC(b)
-	if _, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil); code != 0 {
-		t.Fatalf("Validate: %d %s", code, msg)
+	if res := Validate(b, ValidateOptions{MaxBatchBytes: -1}); res.Code != 0 {
+		t.Fatalf("Validate: %d %s", res.Code, res.Message)
 	}
 	got, err := Records(b)
 	if err != nil {
@@ -339,11 +338,11 @@ func TestSetters(t *testing.T) {
 	SetPartitionLeaderEpoch(b, 9)
 	SetLogAppendTime(b, 42)
 	b = b[:n]
-	hdrs, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil)
-	if code != 0 {
-		t.Fatalf("Validate after setters: %d %s", code, msg)
+	res := Validate(b, ValidateOptions{MaxBatchBytes: -1})
+	if res.Code != 0 {
+		t.Fatalf("Validate after setters: %d %s", res.Code, res.Message)
 	}
-	h := hdrs[0]
+	h := res.Header
 	if h.BaseOffset != 500 || h.PartitionLeaderEpoch != 9 || !h.LogAppendTime() || h.MaxTimestamp != 42 || h.BaseTimestamp == 42 {
 		t.Fatalf("header %+v", h)
 	}
@@ -400,23 +399,5 @@ func TestIterate(t *testing.T) {
 	bad[first.Size()+posMagic] = 1
 	if got, err := collect(bad, 100); !errors.Is(err, ErrCorrupt) || len(got) != 1 {
 		t.Fatalf("bad magic: %v %v", got, err)
-	}
-}
-
-func BenchmarkValidate16KiB(b *testing.B) {
-	recs := make([]Record, 16)
-	for i := range recs {
-		recs[i] = Record{Timestamp: int64(i), Value: bytes.Repeat([]byte{'x'}, 1000)}
-	}
-	batch := Build(BuildOptions{ProducerID: 1, Codec: None}, recs)
-	hdrs := make([]Header, 0, 1)
-	b.SetBytes(int64(len(batch)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var code int16
-		hdrs, code, _ = Validate(batch, ValidateOptions{MaxBatchBytes: 1 << 20}, hdrs[:0])
-		if code != 0 {
-			b.Fatal(code)
-		}
 	}
 }

@@ -2,17 +2,22 @@
 // that travels from a producer's request to disk and on to a consumer's fetch
 // response unchanged.
 //
-// The hot path (produce validation, offset assignment, replay) only ever reads
-// or patches the fixed 61-byte header in place: [ParseHeader], [Validate],
-// [Iterate], [SetBaseOffset], [SetPartitionLeaderEpoch] and
-// [SetLogAppendTime] never decode records and [Validate] never allocates.
-// [Records] (decompress and decode every record) and [Build] (encode) are for
-// the cold paths: ListOffsets by timestamp, compaction, internal topics and
-// tests.
+// The hot path reads batches in place. [Validate] checks a produced batch
+// the way Kafka's LogValidator does: the header and CRC, then every record,
+// decompressing compressed batches as a stream through a 64 KiB window, so
+// that no batch a consumer cannot read is ever stored; it does not allocate
+// for a batch it accepts. Offset assignment and replay ([ParseHeader],
+// [Iterate], [SetBaseOffset], [SetPartitionLeaderEpoch], [SetLogAppendTime],
+// [SetMaxTimestamp]) touch only the fixed 61-byte header. [Records]
+// (decompress and decode every record into values) and [Build] (encode) are
+// for the cold paths: ListOffsets by timestamp, compaction, internal topics
+// and tests.
 //
-// The package owns no goroutines. Its only package-level state is a lazily
-// built zstd encoder and decoder, which are safe for concurrent use and costly
-// to build, so one pair is shared.
+// The package owns no goroutines. Its package-level state is a lazily built
+// zstd encoder and decoder, which are safe for concurrent use and costly to
+// build, so one pair is shared; and a sync.Pool of the streaming
+// decompressors Validate uses (their zstd decoders run synchronously, so a
+// decompressor the pool drops leaves no goroutine behind).
 //
 // # The bytes of a batch
 //

@@ -184,6 +184,14 @@ func SetPartitionLeaderEpoch(b []byte, epoch int32) {
 func SetLogAppendTime(b []byte, ts int64) {
 	attrs := binary.BigEndian.Uint16(b[posAttributes:])
 	binary.BigEndian.PutUint16(b[posAttributes:], attrs|attrLogAppendTime)
+	SetMaxTimestamp(b, ts)
+}
+
+// SetMaxTimestamp writes the max timestamp of a whole batch b and
+// recomputes the CRC. Kafka sets a CreateTime batch's to its records'
+// largest timestamp ([Result].MaxTimestamp), whatever the producer wrote,
+// so the time index is built from the records.
+func SetMaxTimestamp(b []byte, ts int64) {
 	binary.BigEndian.PutUint64(b[posMaxTimestamp:], uint64(ts))
 	end := min(len(b), prefixSize+int(int32(binary.BigEndian.Uint32(b[posLength:]))))
 	binary.BigEndian.PutUint32(b[posCRC:], computeCRC(b[:max(end, HeaderSize)]))

@@ -56,8 +56,8 @@ func checkLegacySet(t *testing.T, set []byte) {
 	if readErr != nil {
 		t.Fatalf("UpConvert accepted what ReadLegacy refuses: %v", readErr)
 	}
-	if _, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil); code != 0 {
-		t.Fatalf("UpConvert made an invalid batch: %d %s", code, msg)
+	if res := Validate(b, ValidateOptions{MaxBatchBytes: -1}); res.Code != 0 {
+		t.Fatalf("UpConvert made an invalid batch: %d %s", res.Code, res.Message)
 	}
 	recs, err := Records(b)
 	if err != nil || len(recs) != len(read) {

@@ -91,11 +91,11 @@ func TestUpConvert(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("UpConvert: %d %s", code, msg)
 				}
-				hdrs, code, msg := Validate(b, ValidateOptions{MaxBatchBytes: -1}, nil)
-				if code != 0 {
-					t.Fatalf("Validate: %d %s", code, msg)
+				res := Validate(b, ValidateOptions{MaxBatchBytes: -1})
+				if res.Code != 0 {
+					t.Fatalf("Validate: %d %s", res.Code, res.Message)
 				}
-				h := hdrs[0]
+				h := res.Header
 				if h.Codec() != c || h.NumRecords != 60 || h.ProducerID != -1 || h.BaseSequence != -1 || h.Transactional() || h.LogAppendTime() {
 					t.Fatalf("header %+v", h)
 				}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -258,14 +259,14 @@ func unsnappy(dst, src []byte) ([]byte, error) {
 	if n > maxDecompressed-len(dst) {
 		return nil, fmt.Errorf("%w: snappy: decompresses past %d bytes", ErrCorrupt, maxDecompressed)
 	}
-	out, err := snappy.Decode(nil, src)
+	// Decode writes into the room it is given when that is enough, so a
+	// reused dst makes this allocation-free.
+	dst = slices.Grow(dst, n)
+	out, err := snappy.Decode(dst[len(dst):len(dst)+n], src)
 	if err != nil {
 		return nil, fmt.Errorf("%w: snappy: %v", ErrCorrupt, err)
 	}
-	if len(dst) == 0 {
-		return out, nil
-	}
-	return append(dst, out...), nil
+	return dst[:len(dst)+len(out)], nil
 }
 
 // unxerial decodes xerial-framed snappy: magic, two int32 versions, then

@@ -40,7 +40,6 @@ type Partition struct {
 	// mu serialises appends with the producer state they check and update.
 	mu        sync.Mutex
 	producers *txn.ProducerState
-	hdrs      []batch.Header // scratch for Validate, reused under mu
 
 	cfg         atomic.Pointer[config.Topic]
 	hw          atomic.Int64
@@ -95,34 +94,6 @@ func StorageConfig(c config.Topic) storage.Config {
 	}
 }
 
-// checkKeys refuses records without a key in a compacted topic, as Kafka
-// does: the cleaner could not keep them. Only compacted topics pay for
-// decoding the records.
-func checkKeys(cfg *config.Topic, records []byte) (int16, string) {
-	if !slices.Contains(cfg.CleanupPolicy, "compact") {
-		return 0, ""
-	}
-	code, msg := int16(0), ""
-	batch.Iterate(records, func(h batch.Header, b []byte) bool {
-		if h.Control() {
-			return true
-		}
-		recs, err := batch.Records(b)
-		if err != nil {
-			code, msg = kerr.CorruptMessage.Code, err.Error()
-			return false
-		}
-		for _, r := range recs {
-			if r.Key == nil {
-				code, msg = kerr.InvalidRecord.Code, "compacted topic cannot accept a record without a key"
-				return false
-			}
-		}
-		return true
-	})
-	return code, msg
-}
-
 // loadProducers reads the producer snapshot, if any, and replays the log
 // after it. A missing or corrupt snapshot means replaying from the start.
 func (p *Partition) loadProducers() error {
@@ -169,6 +140,7 @@ type AppendResult struct {
 	LogStartOffset int64
 	ErrorCode      int16
 	ErrorMessage   string
+	RecordErrors   []batch.RecordError // the refused records, for Produce v8+
 }
 
 // Append validates records (one produce request's records for this
@@ -177,36 +149,30 @@ type AppendResult struct {
 func (p *Partition) Append(records []byte) AppendResult {
 	cfg := p.cfg.Load()
 	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
-	p.mu.Lock()
-	var code int16
-	p.hdrs, code, res.ErrorMessage = batch.Validate(records, batch.ValidateOptions{MaxBatchBytes: cfg.MaxMessageBytes}, p.hdrs[:0])
-	if code != 0 {
-		p.mu.Unlock()
-		res.ErrorCode = code
-		return res
-	}
-	if code, msg := checkKeys(cfg, records); code != 0 {
-		p.mu.Unlock()
-		res.ErrorCode, res.ErrorMessage = code, msg
-		return res
-	}
 	now := p.now().UnixMilli()
-	if code, msg := p.checkTimestamps(cfg, now); code != 0 {
-		p.mu.Unlock()
-		res.ErrorCode, res.ErrorMessage = code, msg
+	// Validation reads only the request's bytes and the configs, so it runs
+	// before the lock: producers to one partition decompress in parallel.
+	v := batch.Validate(records, validateOptions(cfg, now))
+	if v.Code != 0 {
+		res.ErrorCode, res.ErrorMessage, res.RecordErrors = v.Code, v.Message, v.RecordErrors
 		return res
 	}
-	h := p.hdrs[0]
+	h := v.Header
 	if codec, recompress := targetCodec(cfg.CompressionType, h.Codec()); recompress {
 		// compression.type names a codec: store batches in it, as Kafka does.
 		rebuilt, err := recompressBatch(records, h, codec)
 		if err != nil {
-			p.mu.Unlock()
 			res.ErrorCode, res.ErrorMessage = kerr.CorruptMessage.Code, err.Error()
 			return res
 		}
 		records = rebuilt
+	} else if !h.LogAppendTime() && cfg.TimestampType != "LogAppendTime" && h.MaxTimestamp != v.MaxTimestamp {
+		// As Kafka, the records' timestamps, not the producer's header, say
+		// what the time index holds.
+		batch.SetMaxTimestamp(records, v.MaxTimestamp)
+		h.MaxTimestamp = v.MaxTimestamp
 	}
+	p.mu.Lock()
 	if h.ProducerID >= 0 {
 		check := p.producers.Check(h)
 		if check.ErrorCode != 0 {
@@ -265,21 +231,17 @@ func (p *Partition) Append(records []byte) AppendResult {
 	return res
 }
 
-// checkTimestamps applies message.timestamp.before.max.ms and
-// message.timestamp.after.max.ms to CreateTime batches.
-func (p *Partition) checkTimestamps(cfg *config.Topic, now int64) (int16, string) {
-	if cfg.TimestampType == "LogAppendTime" {
-		return 0, ""
+// validateOptions are the checks the topic's configs ask of a produced batch.
+func validateOptions(cfg *config.Topic, now int64) batch.ValidateOptions {
+	return batch.ValidateOptions{
+		MaxBatchBytes: cfg.MaxMessageBytes,
+		Compacted:     slices.Contains(cfg.CleanupPolicy, "compact"),
+		Timestamps:    true,
+		LogAppendTime: cfg.TimestampType == "LogAppendTime",
+		Now:           now,
+		BeforeMaxMs:   cfg.MessageTimestampBeforeMaxMs,
+		AfterMaxMs:    cfg.MessageTimestampAfterMaxMs,
 	}
-	for _, h := range p.hdrs {
-		if before := cfg.MessageTimestampBeforeMaxMs; before > 0 && before < now && h.MaxTimestamp < now-before {
-			return kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms=%d before the broker's time", h.MaxTimestamp, before)
-		}
-		if after := cfg.MessageTimestampAfterMaxMs; after >= 0 && after < (1<<62) && h.MaxTimestamp > now+after {
-			return kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms=%d after the broker's time", h.MaxTimestamp, after)
-		}
-	}
-	return 0, ""
 }
 
 // Read returns whole batches from offset up to maxBytes, bounded by the

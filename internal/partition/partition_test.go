@@ -99,8 +99,8 @@ func TestLogAppendTimeAndLimits(t *testing.T) {
 	if !h.LogAppendTime() || h.MaxTimestamp != r.LogAppendTime {
 		t.Fatalf("stored batch: append time %v, max timestamp %d, want %d", h.LogAppendTime(), h.MaxTimestamp, r.LogAppendTime)
 	}
-	if _, code, _ := batch.Validate(data, batch.ValidateOptions{MaxBatchBytes: -1}, nil); code != 0 {
-		t.Fatalf("stored batch no longer valid (CRC not recomputed?): code %d", code)
+	if res := batch.Validate(data, batch.ValidateOptions{MaxBatchBytes: -1}); res.Code != 0 {
+		t.Fatalf("stored batch no longer valid (CRC not recomputed?): code %d", res.Code)
 	}
 	big := batch.Build(batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, records(3, 1000))
 	if r := p.Append(big); r.ErrorCode != kerr.MessageTooLarge.Code {
@@ -178,5 +178,31 @@ func TestCloseWakesAfterClosing(t *testing.T) {
 	}
 	if r := p.Append(batch.Build(batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, records(1, 10))); r.ErrorCode != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("append after Close: %+v", r)
+	}
+}
+
+// TestMaxTimestampFromRecords stores a CreateTime batch with its records'
+// largest timestamp, whatever the producer's header says, as Kafka does, so
+// the time index (ListOffsets by timestamp) follows the records.
+func TestMaxTimestampFromRecords(t *testing.T) {
+	p, m := openTest(t, vfs.NewMem(), "/data", nil)
+	defer m.Close()
+	defer p.Close()
+	recs := records(3, 10)
+	recs[1].Timestamp += 500
+	b := batch.Build(batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
+	batch.SetMaxTimestamp(b, recs[0].Timestamp-1000) // the header lies
+	if r := p.Append(b); r.ErrorCode != 0 {
+		t.Fatalf("append: %+v", r)
+	}
+	data, err := p.Read(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := batch.ParseHeader(data); h.MaxTimestamp != recs[1].Timestamp {
+		t.Fatalf("stored max timestamp %d, want %d", h.MaxTimestamp, recs[1].Timestamp)
+	}
+	if res := batch.Validate(data, batch.ValidateOptions{MaxBatchBytes: -1}); res.Code != 0 {
+		t.Fatalf("stored batch invalid (CRC not recomputed?): %s", res.Message)
 	}
 }
