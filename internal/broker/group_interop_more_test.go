@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,8 +84,8 @@ func kafkajs(t *testing.T) clientProgram {
 // the committed offsets are the partitions' ends (kadm) and the group has
 // no members left. The records
 // are gzipped: neither client decodes franz-go's default, snappy, without
-// an extra library.
-func testGroupScript(t *testing.T, prog clientProgram, name, source string) {
+// an extra library. It returns the versions of the requests the runs sent.
+func testGroupScript(t *testing.T, prog clientProgram, name, source string) map[string][]int {
 	tb := startBroker(t, "", groupStatic())
 	const group, topic = "script-g", "script-group"
 	createTopic(t, tb.admin(), topic, 4, nil)
@@ -102,12 +103,25 @@ func testGroupScript(t *testing.T, prog clientProgram, name, source string) {
 
 	produceN(t, tb, topic, 80, 40, gzip)
 	start = time.Now()
+	requests := res.Requests
+	if requests == nil {
+		requests = map[string][]int{}
+	}
 	res = groupRun{}
 	runClientScript(t, prog, name, source, "", func() {}, &res, tb.Addr(), group, topic, "40", "1", "4")
 	logScriptRun(t, "a later member", start, res.Client, res.APIVersion, res.Requests)
 	checkGroupRun(t, res, 1, 4, 80, 120)
 	checkCommittedAtEnds(t, tb, group, topic)
 	checkGroupLeft(t, tb, group)
+	for name, versions := range res.Requests {
+		for _, v := range versions {
+			if !slices.Contains(requests[name], v) {
+				requests[name] = append(requests[name], v)
+			}
+		}
+		slices.Sort(requests[name])
+	}
+	return requests
 }
 
 // checkGroupLeft checks that group has no members: the scripts close
