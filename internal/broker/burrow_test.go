@@ -121,7 +121,7 @@ func zkOK(addr string) bool {
 
 // burrowConfig is Burrow 1.2's burrow.toml: one Kafka cluster "samsa"
 // with a kafka consumer module reading __consumer_offsets, refreshed
-// every second.
+// every second, the client speaking as kafka-version (%[5]s).
 const burrowConfig = `[general]
 pidfile="%[1]s/burrow.pid"
 
@@ -132,11 +132,11 @@ level="info"
 [zookeeper]
 servers=["%[2]s"]
 timeout=6
-root-path="/burrow"
+root-path="/burrow-%[5]s"
 
 [client-profile.samsa]
 client-id="burrow-test"
-kafka-version="2.0.0"
+kafka-version="%[5]s"
 
 [cluster.samsa]
 class-name="kafka"
@@ -163,13 +163,13 @@ expire-group=604800
 min-distance=1
 `
 
-// startBurrow runs Burrow against broker and returns its HTTP address
-// and the path of its log.
-func startBurrow(t *testing.T, burrow, zookeeper, broker string) (string, string) {
+// startBurrow runs Burrow against broker, as a client of kafkaVersion,
+// and returns its HTTP address and the path of its log.
+func startBurrow(t *testing.T, burrow, zookeeper, broker, kafkaVersion string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cfg := fmt.Sprintf(burrowConfig, dir, zookeeper, broker, httpAddr)
+	cfg := fmt.Sprintf(burrowConfig, dir, zookeeper, broker, httpAddr, kafkaVersion)
 	if err := os.WriteFile(filepath.Join(dir, "burrow.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -230,10 +230,11 @@ type burrowLag struct {
 	} `json:"status"`
 }
 
-// TestBurrow: Burrow reports a Samsa broker's topics with their exact end
-// offsets, the consumer groups that committed (one through the current
-// OffsetCommit, one through v1 as a 0.8.2 client would), each group's
-// committed offsets and its lag per partition, exactly.
+// TestBurrow: Burrow, as a 0.10.0 and as a 2.0.0 client, reports a Samsa
+// broker's topics with their exact end offsets, the consumer groups that
+// committed (one through the current OffsetCommit, one through v1 as a
+// 0.8.2 client would), each group's committed offsets and its lag per
+// partition, exactly.
 func TestBurrow(t *testing.T) {
 	burrow, java := burrowPrograms(t)
 	tb := startBroker(t, "", groupStatic())
@@ -276,9 +277,29 @@ func TestBurrow(t *testing.T) {
 		t.Fatalf("OffsetCommit v1 for burrow-old: error %d", code)
 	}
 
+	wantLag := map[string]map[string]int64{ // group -> "topic/partition" -> committed offset
+		"burrow-g":   {"burrow-a/0": 10, "burrow-a/1": 15, "burrow-a/2": 0, "burrow-b/0": 5},
+		"burrow-old": {"burrow-a/0": 3},
+	}
 	zk := startZooKeeper(t, java)
-	addr, log := startBurrow(t, burrow, zk, tb.Addr())
-	start := time.Now()
+	// 0.10.0 is the Debian example's kafka-version (sarama fetches
+	// __consumer_offsets with Fetch v2: message sets), 2.0.0 a client that
+	// fetches record batches. ListOffsets is v0 either way.
+	for _, kafkaVersion := range []string{"0.10.0", "2.0.0"} {
+		t.Run(kafkaVersion, func(t *testing.T) {
+			addr, log := startBurrow(t, burrow, zk, tb.Addr(), kafkaVersion)
+			start := time.Now()
+			checkBurrow(t, addr, log, ends, wantLag)
+			t.Logf("Burrow reported every topic, group and lag %v after it started", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// checkBurrow polls Burrow until it reports exactly the topics and their
+// end offsets (ends), the groups, and each group's committed offset and
+// lag per partition (wantLag: group -> "topic/partition" -> offset).
+func checkBurrow(t *testing.T, addr, log string, ends map[string][]int64, wantLag map[string]map[string]int64) {
+	t.Helper()
 
 	var topics struct {
 		Topics []string `json:"topics"`
@@ -304,10 +325,6 @@ func TestBurrow(t *testing.T) {
 		return slices.Contains(consumers.Consumers, "burrow-g") && slices.Contains(consumers.Consumers, "burrow-old")
 	})
 
-	wantLag := map[string]map[string]int64{ // group -> "topic/partition" -> committed offset
-		"burrow-g":   {"burrow-a/0": 10, "burrow-a/1": 15, "burrow-a/2": 0, "burrow-b/0": 5},
-		"burrow-old": {"burrow-a/0": 3},
-	}
 	for group, committed := range wantLag {
 		var lag burrowLag
 		var got map[string]string
@@ -334,5 +351,4 @@ func TestBurrow(t *testing.T) {
 			t.Errorf("Burrow's %s total lag %d, want %d", group, lag.Status.TotalLag, total)
 		}
 	}
-	t.Logf("Burrow reported every topic, group and lag %v after it started", time.Since(start).Round(time.Millisecond))
 }
