@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/snappy"
@@ -130,15 +131,21 @@ func appendBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
+// gzipWriters keeps gzip writers for reuse: each holds about 1 MB of
+// compressor state, which dominated the cost of compressing one batch.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
 // compress encodes the records section with codec c. Snappy is written as one
 // raw block, as librdkafka and franz-go do.
 func compress(c Codec, src []byte) []byte {
 	switch c {
 	case Gzip:
 		var buf bytes.Buffer
-		w := gzip.NewWriter(&buf)
+		w := gzipWriters.Get().(*gzip.Writer)
+		w.Reset(&buf)
 		w.Write(src) // writes to a bytes.Buffer cannot fail
 		w.Close()
+		gzipWriters.Put(w)
 		return buf.Bytes()
 	case Snappy:
 		return snappy.Encode(nil, src)

@@ -85,6 +85,7 @@ func ReadLegacy(set []byte) ([]LegacyMessage, error) {
 func walkLegacy(set []byte, rules legacyRules, fn func(*LegacyMessage)) (int, error) {
 	pos, count := 0, 0
 	firstMagic, compressed := int8(-1), false
+	var m LegacyMessage // one for the walk: fn's pointer makes it escape
 	for len(set)-pos >= legacyLogOverhead {
 		size := int32(binary.BigEndian.Uint32(set[pos+legacyPosSize:]))
 		if size < legacyOverheadV0 {
@@ -97,8 +98,8 @@ func walkLegacy(set []byte, rules legacyRules, fn func(*LegacyMessage)) (int, er
 			return pos, nil
 		}
 		end := pos + legacyLogOverhead + int(size)
-		m, err := parseLegacy(set[pos:end:end])
-		if err != nil {
+		var err error
+		if m, err = parseLegacy(set[pos:end:end]); err != nil {
 			return pos, fmt.Errorf("message at byte %d: %w", pos, err)
 		}
 		if rules.produce {
@@ -225,11 +226,11 @@ func expandWrapper(w *LegacyMessage, fn func(*LegacyMessage)) error {
 		}
 		base = w.Offset - lastInner
 	}
+	var m LegacyMessage
 	for pos := 0; pos < len(data); {
 		size := int(int32(binary.BigEndian.Uint32(data[pos+legacyPosSize:])))
 		end := pos + legacyLogOverhead + size
-		m, err := parseLegacy(data[pos:end:end])
-		if err != nil {
+		if m, err = parseLegacy(data[pos:end:end]); err != nil {
 			return fmt.Errorf("inner message at byte %d: %w", pos, err)
 		}
 		if m.Magic != w.Magic {
