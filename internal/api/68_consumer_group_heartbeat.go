@@ -6,7 +6,8 @@ package api
 // v0 members get their ID from the broker; v1 members (KIP-1082) bring
 // their own and may subscribe by regular expression (Go's RE2 syntax,
 // which matches Kafka's for the usual patterns, matched against whole
-// topic names; internal topics never match). Joining (epoch 0) requires a
+// topic names). Subscriptions resolve against every topic, internal ones
+// like __consumer_offsets included, as in Kafka. Joining (epoch 0) requires a
 // rebalance timeout, a subscription and an empty owned-partitions list, as
 // Kafka does. A static member leaving for now (epoch -2) is found by its
 // member ID: franz-go does not repeat its instance ID there.
@@ -111,10 +112,11 @@ func (h *Handlers) groupTopics() *groupTopics {
 		return t
 	}
 	t := &groupTopics{img: img, version: h.topicsVersion.Add(1), byName: make(map[string]group.TopicInfo, len(img.Topics))}
+	// Every topic, internal ones included: Kafka resolves subscriptions,
+	// by name and by regular expression, against the whole metadata image
+	// (filtered only by DESCRIBE authorization).
 	for name, topic := range img.Topics {
-		if !isInternalTopic(name) {
-			t.byName[name] = group.TopicInfo{Name: name, ID: topic.ID, Partitions: int32(len(topic.Partitions))}
-		}
+		t.byName[name] = group.TopicInfo{Name: name, ID: topic.ID, Partitions: int32(len(topic.Partitions))}
 	}
 	h.topics.Store(t)
 	return t

@@ -280,3 +280,62 @@ func TestGroupKIP848NewPartitions(t *testing.T) {
 		return assigned["late848a"] == 3
 	})
 }
+
+// TestGroupKIP848InternalTopics: Kafka resolves KIP-848 subscriptions
+// against every topic of the metadata image, internal ones included, so a
+// franz-go member subscribing to __consumer_offsets by name or by regular
+// expression is assigned all its partitions.
+func TestGroupKIP848InternalTopics(t *testing.T) {
+	tb := startBroker(t, "", static848())
+	createTopic(t, tb.admin(), "plain848", 1, nil)
+	const partitions = 10 // offsets.topic.num.partitions in groupStatic
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+	}{
+		{"by name", []kgo.Opt{kgo.ConsumeTopics("__consumer_offsets")}},
+		// franz-go's own regex filter skips internal topics: a member
+		// joins once it matches some topic, then adopts the internal
+		// ones the broker assigns.
+		{"by regex", []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics("__consumer_off.*", "plain848")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			assigned := map[string]int{}
+			opts := append([]kgo.Opt{kgo.ConsumerGroup("internal848-" + tc.name[3:]), kgo.ServerSideBalancer(),
+				kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+					mu.Lock()
+					defer mu.Unlock()
+					for topic, ps := range a {
+						assigned[topic] += len(ps)
+					}
+				})}, tc.opts...)
+			cl := tb.client(opts...)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for ctx.Err() == nil {
+					cl.PollFetches(ctx)
+				}
+			}()
+			defer func() { cancel(); <-done }()
+			defer func() {
+				if t.Failed() {
+					d, err := tb.admin().DescribeConsumerGroups(context.Background(), "internal848-"+tc.name[3:])
+					t.Logf("described: %v %+v", err, d)
+				}
+			}()
+			waitFor(t, 15*time.Second, "__consumer_offsets assigned to the KIP-848 member", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return assigned["__consumer_offsets"] == partitions
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if want := map[bool]int{true: 1}[tc.name == "by regex"]; assigned["plain848"] != want {
+				t.Fatalf("plain848: %d partitions assigned, want %d", assigned["plain848"], want)
+			}
+		})
+	}
+}

@@ -135,9 +135,13 @@ func TestGroupRequestValidationOrder(t *testing.T) {
 		{"OffsetDelete unknown group", &kmsg.OffsetDeleteRequest{Group: "nosuch", Topics: []kmsg.OffsetDeleteRequestTopic{{Topic: "orders", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}},
 			func(r kmsg.Response) (int16, string) { return r.(*kmsg.OffsetDeleteResponse).ErrorCode, "" }, kerr.GroupIDNotFound.Code, ""},
 		{"ConsumerGroupDescribe empty group", &kmsg.ConsumerGroupDescribeRequest{Version: 1, Groups: []string{""}},
-			func(r kmsg.Response) (int16, string) { return r.(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode, "" }, kerr.InvalidGroupID.Code, ""},
+			func(r kmsg.Response) (int16, string) {
+				return r.(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode, ""
+			}, kerr.InvalidGroupID.Code, ""},
 		{"ConsumerGroupDescribe unknown group", &kmsg.ConsumerGroupDescribeRequest{Version: 1, Groups: []string{"nosuch"}},
-			func(r kmsg.Response) (int16, string) { return r.(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode, "" }, kerr.GroupIDNotFound.Code, ""},
+			func(r kmsg.Response) (int16, string) {
+				return r.(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode, ""
+			}, kerr.GroupIDNotFound.Code, ""},
 		{"ConsumerGroupHeartbeat member ID before group ID", heartbeat848(func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.Group, r.MemberID = "", "" }),
 			heartbeat848Code, kerr.InvalidRequest.Code, "MemberId can't be empty."},
 		{"ConsumerGroupHeartbeat empty group", heartbeat848(func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.Group, r.MemberEpoch = "", -3 }),
