@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/raft-wal/types"
+
 	"github.com/samsa-streaming/samsa/internal/api"
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/group"
@@ -40,6 +42,9 @@ type Config struct {
 	// FS holds the partition logs; nil is the operating system's. Tests
 	// inject faults (a full disk) through it.
 	FS vfs.FS
+	// MetadataFS holds the metadata log's segment files (quorum.Config.WALFS);
+	// nil is the operating system's. Tests inject a full disk through it.
+	MetadataFS types.VFS
 }
 
 // Broker is one running Samsa node.
@@ -95,6 +100,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		Dir:    filepath.Join(cfg.DataDir, "__metadata"),
 		NodeID: nodeID,
 		Logger: cfg.Logger,
+		WALFS:  cfg.MetadataFS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)

@@ -4,86 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	walfs "github.com/hashicorp/raft-wal/fs"
-	"github.com/hashicorp/raft-wal/types"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/quorum/walfault"
 )
-
-// disk injects ENOSPC into raft-wal's files: with full set every write,
-// sync, new segment and segment-list commit fails; noCreate fails only new
-// segments (their preallocation is what needs free space while the
-// preallocated tail still takes writes); noCommit fails only commits of the
-// segment list (a bolt transaction).
-type disk struct {
-	types.VFS
-	full, noCreate, noCommit atomic.Bool
-	failures                 atomic.Int64
-}
-
-func (d *disk) fail(op, name string) error {
-	d.failures.Add(1)
-	return &fs.PathError{Op: op, Path: name, Err: syscall.ENOSPC}
-}
-
-func (d *disk) Create(dir, name string, size uint64) (types.WritableFile, error) {
-	if d.full.Load() || d.noCreate.Load() {
-		return nil, d.fail("fallocate", name)
-	}
-	f, err := d.VFS.Create(dir, name, size)
-	if err != nil {
-		return nil, err
-	}
-	return &diskFile{f, d, name}, nil
-}
-
-func (d *disk) OpenWriter(dir, name string) (types.WritableFile, error) {
-	f, err := d.VFS.OpenWriter(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	return &diskFile{f, d, name}, nil
-}
-
-type diskFile struct {
-	types.WritableFile
-	d    *disk
-	name string
-}
-
-func (f *diskFile) WriteAt(p []byte, off int64) (int, error) {
-	if f.d.full.Load() {
-		return 0, f.d.fail("write", f.name)
-	}
-	return f.WritableFile.WriteAt(p, off)
-}
-
-func (f *diskFile) Sync() error {
-	if f.d.full.Load() {
-		return f.d.fail("fsync", f.name)
-	}
-	return f.WritableFile.Sync()
-}
-
-type diskMeta struct {
-	types.MetaStore
-	d *disk
-}
-
-func (m diskMeta) CommitState(st types.PersistentState) error {
-	if m.d.full.Load() || m.d.noCommit.Load() {
-		return m.d.fail("commit", "wal-meta.db")
-	}
-	return m.MetaStore.CommitState(st)
-}
 
 // lockedBuffer collects log lines from several goroutines.
 type lockedBuffer struct {
@@ -111,10 +41,10 @@ func (b *lockedBuffer) count(s string) int {
 // returns — for each way raft-wal meets a full disk.
 func TestDiskFullRecovers(t *testing.T) {
 	dir := t.TempDir()
-	d := &disk{VFS: walfs.New()}
+	d := walfault.New()
 	var logs lockedBuffer
 	cfg := Config{Dir: dir, NodeID: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		walVFS: d, wrapMeta: func(m types.MetaStore) types.MetaStore { return diskMeta{m, d} }}
+		WALFS: d, wrapMeta: d.Meta}
 	c, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -147,14 +77,14 @@ func TestDiskFullRecovers(t *testing.T) {
 	// while the disk stays full and that the image still answers.
 	jam := func(what string) {
 		t.Helper()
-		failures := d.failures.Load()
+		failures := d.Failures()
 		var err error
 		for range 16 {
 			if err = bigWrite(); err != nil {
 				break
 			}
 		}
-		if err == nil || d.failures.Load() == failures {
+		if err == nil || d.Failures() == failures {
 			t.Fatalf("%s: writes did not fail (%v)", what, err)
 		}
 		wantStorageError(err)
@@ -198,29 +128,29 @@ func TestDiskFullRecovers(t *testing.T) {
 
 	// The segment fills and its successor cannot be preallocated: raft-wal's
 	// rotation fails and the sealed segment stays the tail.
-	d.noCreate.Store(true)
+	d.NoCreate.Store(true)
 	jam("no space for a new segment")
-	d.noCreate.Store(false)
+	d.NoCreate.Store(false)
 	freed("no space for a new segment", "after-create")
 
 	// The rotation's segment-list commit fails: reopened as is, raft-wal
 	// would take the sealed segment for the tail again.
-	d.noCommit.Store(true)
+	d.NoCommit.Store(true)
 	jam("segment list commit fails")
-	d.noCommit.Store(false)
+	d.NoCommit.Store(false)
 	freed("segment list commit fails", "after-commit")
 
 	// Every write fails.
-	d.full.Store(true)
+	d.Full.Store(true)
 	jam("disk full")
-	d.full.Store(false)
+	d.Full.Store(false)
 	freed("disk full", "after-full")
 
 	if got := logs.count("metadata changes fail with KAFKA_STORAGE_ERROR"); got != 3 {
 		t.Errorf("%d failure reports logged, want one per failure (3)", got)
 	}
 	t.Log(logs.buf.String())
-	t.Logf("%d injected ENOSPC; raft logged %q %d times", d.failures.Load(), "failed to commit logs", logs.count("failed to commit logs"))
+	t.Logf("%d injected ENOSPC; raft logged %q %d times", d.Failures(), "failed to commit logs", logs.count("failed to commit logs"))
 
 	want := c.Image()
 	if err := c.Close(); err != nil {
@@ -250,13 +180,13 @@ func TestDiskFullRecovers(t *testing.T) {
 // as the tail and refuses every append, so the next start could never write.
 func TestDiskFullRestart(t *testing.T) {
 	dir := t.TempDir()
-	d := &disk{VFS: walfs.New()}
-	c, err := Open(Config{Dir: dir, NodeID: 1, walVFS: d, wrapMeta: func(m types.MetaStore) types.MetaStore { return diskMeta{m, d} }})
+	d := walfault.New()
+	c, err := Open(Config{Dir: dir, NodeID: 1, WALFS: d, wrapMeta: d.Meta})
 	if err != nil {
 		t.Fatal(err)
 	}
 	register(t, c, 1)
-	d.noCommit.Store(true)
+	d.NoCommit.Store(true)
 	value := strings.Repeat("v", 1<<20)
 	for i := 0; ; i++ {
 		err := c.AlterBrokerConfigs(ctx(t), map[string]string{fmt.Sprintf("big-%d", i%8): value}, nil)

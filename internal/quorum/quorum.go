@@ -32,6 +32,9 @@ type Config struct {
 	// StartTimeout bounds how long Open waits for leadership and for the log
 	// to be applied; 0 means 30 seconds.
 	StartTimeout time.Duration
+	// WALFS holds the raft log's segment files; nil is the operating
+	// system's. Tests inject a full disk through it (package walfault).
+	WALFS types.VFS
 
 	// Knobs for tests; zero means the production value.
 	snapshotThreshold uint64
@@ -98,7 +101,7 @@ func (c *Controller) start() error {
 	hl := newHCLogger(c.logger)
 	walDir := filepath.Join(c.cfg.Dir, "wal")
 	err := noPanic("open raft log", func() (err error) {
-		vfs := c.cfg.walVFS
+		vfs := c.cfg.WALFS
 		if vfs == nil {
 			vfs = walfs.New()
 		}
