@@ -222,6 +222,31 @@ func TestLegacyProduceRefused(t *testing.T) {
 	}
 }
 
+// TestLegacyProduceValidated: a converted set goes through the v2 path's
+// validation: a compacted topic refuses null keys, a CreateTime window
+// refuses old magic 1 timestamps, and magic 0 messages, which have none,
+// pass it (Kafka skips NO_TIMESTAMP).
+func TestLegacyProduceValidated(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	adm := tb.admin()
+	addr := tb.Addr()
+	createTopic(t, adm, "compacted", 1, map[string]*string{"cleanup.policy": strp("compact")})
+	if r := legacyProduce(t, addr, 2, "compacted", batch.BuildLegacy(1, batch.Gzip, legacyMessages(1, "c", 3))); r.ErrorCode != kerr.InvalidRecord.Code {
+		t.Fatalf("null key to a compacted topic: code %d", r.ErrorCode)
+	}
+	createTopic(t, adm, "window", 1, map[string]*string{"message.timestamp.before.max.ms": strp("3600000")})
+	if r := legacyProduce(t, addr, 2, "window", batch.BuildLegacy(1, batch.None, legacyMessages(1, "old", 2))); r.ErrorCode != kerr.InvalidTimestamp.Code {
+		t.Fatalf("2023 timestamps with a one-hour window: code %d", r.ErrorCode)
+	}
+	if r := legacyProduce(t, addr, 1, "window", batch.BuildLegacy(0, batch.None, legacyMessages(0, "none", 2))); r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("magic 0 (no timestamps) with a one-hour window: %+v", r)
+	}
+	now := time.Now().UnixMilli()
+	if r := legacyProduce(t, addr, 2, "window", batch.BuildLegacy(1, batch.None, []batch.LegacyMessage{{Timestamp: now, Value: []byte("now")}})); r.ErrorCode != 0 || r.BaseOffset != 2 {
+		t.Fatalf("a current timestamp: %+v", r)
+	}
+}
+
 // TestLegacyFetchConversions: LogAppendTime topics give magic 1 consumers
 // the broker's time, marked so; zstd batches cannot be written as message
 // sets (UNSUPPORTED_COMPRESSION_TYPE); headers are dropped; a read large
