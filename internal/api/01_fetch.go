@@ -239,6 +239,7 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool)
 				r.code = h.closedCode(p, byID)
 			default:
 				r.code = kerr.KafkaStorageError.Code
+				h.logStorageError("fetch", p.Topic, p.Index, err.Error())
 			}
 			failed = true
 			continue
