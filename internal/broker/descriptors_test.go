@@ -99,7 +99,8 @@ func TestPartitionOpenFailureOffline(t *testing.T) {
 	}
 
 	fs.FailAfterWrites(1)
-	createTopic(t, adm, "bad", 3, nil) // committed: the metadata log is not on fs
+	createTopic(t, adm, "gone", 2, nil) // committed: the metadata log is not on fs
+	createTopic(t, adm, "bad", 3, nil)
 	fs.Heal()
 	createTopic(t, adm, "later", 1, nil) // another metadata change: no retry of "bad"
 
@@ -137,14 +138,31 @@ func TestPartitionOpenFailureOffline(t *testing.T) {
 	if code := fresp.Topics[0].Partitions[0].ErrorCode; code != kerr.KafkaStorageError.Code {
 		t.Fatalf("fetch from an offline partition: error %d", code)
 	}
-	// One line for the topic, however many partitions and metadata changes.
+	// A deleted offline topic leaves no directories (the failed open made
+	// gone-0's), and its name can be used again.
+	if _, err := os.Stat(filepath.Join(dir, "gone-0")); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := adm.DeleteTopic(ctx, "gone"); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(dir, "gone-*")); len(dirs) != 0 {
+		t.Fatalf("directories of the deleted offline topic: %v", dirs)
+	}
+	createTopic(t, adm, "gone", 1, nil)
+	again := tb.client(kgo.DefaultProduceTopic("gone"))
+	if err := again.ProduceSync(ctx, &kgo.Record{Value: []byte("again")}).FirstErr(); err != nil {
+		t.Fatalf("produce to the re-created topic: %v", err)
+	}
+
+	// One line per topic, however many partitions and metadata changes.
 	var lines []string
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, "offline") {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 1 || !strings.Contains(lines[0], "topic=bad") || !strings.Contains(lines[0], "count=3") {
+	if len(lines) != 2 || !strings.Contains(logs.String(), "topic=bad count=3") || !strings.Contains(logs.String(), "topic=gone count=2") {
 		t.Fatalf("logged:\n%s", strings.Join(lines, "\n"))
 	}
 	t.Log(lines[0])

@@ -64,11 +64,16 @@ func (o *offline) err(topic string, index int32) error {
 	return nil
 }
 
-// forget drops a deleted topic.
-func (o *offline) forget(topic string) {
+// forget drops a deleted topic and returns its offline partitions.
+func (o *offline) forget(topic string) map[int32]error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	t := o.topics[topic]
 	delete(o.topics, topic)
+	if t == nil {
+		return nil
+	}
+	return t.errs
 }
 
 // openFailures collects the opens of one reconcile that failed, to be logged

@@ -67,12 +67,14 @@ func (r *partitions) reconcile(img *metadata.Image) {
 		lt := r.topics[name]
 		delete(r.topics, name)
 		r.mu.Unlock()
-		r.offline.forget(name)
+		offline := r.offline.forget(name)
 		for i, p := range lt.parts {
-			if p == nil {
+			if p == nil && offline[int32(i)] == nil {
 				continue
 			}
-			if err := p.Close(); err != nil {
+			if p == nil {
+				// Offline: its directory may hold what the failed open left.
+			} else if err := p.Close(); err != nil {
 				r.logger.Warn("closing partition of deleted topic", "topic", name, "partition", i, "err", err)
 			}
 			if err := r.storage.DeleteLog(name, int32(i)); err != nil {
