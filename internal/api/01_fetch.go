@@ -166,8 +166,8 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 					}
 				}
 			}
-			if req.Version < 4 {
-				downConvertResults(targets, results, req.Version) // fetch_legacy.go
+			if req.Version < 10 {
+				oldFetchResults(targets, results, req.Version) // fetch_legacy.go
 			}
 			regions := h.fillFetchResponse(resp, targets, results, incremental)
 			if len(regions) > 0 {

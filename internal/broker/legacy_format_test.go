@@ -284,6 +284,20 @@ func TestLegacyFetchConversions(t *testing.T) {
 	if p := legacyFetch(t, addr, 3, "zstd", 0, 1<<20); p.ErrorCode != kerr.UnsupportedCompressionType.Code {
 		t.Fatalf("fetch v3 of a zstd batch: code %d", p.ErrorCode)
 	}
+	// A topic with compression.type=zstd is closed to every Fetch before v10
+	// (KIP-110), as in Kafka 3.x, whatever its batches.
+	createTopic(t, adm, "zstd-topic", 1, map[string]*string{"compression.type": strp("zstd")})
+	if r := legacyProduce(t, addr, 2, "zstd-topic", batch.BuildLegacy(1, batch.None, legacyMessages(1, "z", 2))); r.ErrorCode != 0 {
+		t.Fatalf("produce v2 to a zstd topic: code %d", r.ErrorCode)
+	}
+	for _, v := range []int16{0, 3, 4, 9} {
+		if p := legacyFetch(t, addr, v, "zstd-topic", 0, 1<<20); p.ErrorCode != kerr.UnsupportedCompressionType.Code || p.HighWatermark != -1 || len(p.RecordBatches) != 0 {
+			t.Fatalf("fetch v%d of a zstd topic: code %d, high watermark %d, %d bytes", v, p.ErrorCode, p.HighWatermark, len(p.RecordBatches))
+		}
+	}
+	if p := legacyFetch(t, addr, 10, "zstd-topic", 0, 1<<20); p.ErrorCode != 0 || p.HighWatermark != 2 || len(p.RecordBatches) == 0 {
+		t.Fatalf("fetch v10 of a zstd topic: code %d, high watermark %d", p.ErrorCode, p.HighWatermark)
+	}
 
 	createTopic(t, adm, "big", 1, nil)
 	cl = tb.client(kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.DefaultProduceTopic("big"), kgo.ProducerBatchMaxBytes(16<<10))
