@@ -11,10 +11,12 @@ package api
 // Byte limits follow KIP-74: partitions are filled in request order up to
 // the response's MaxBytes and each partition's PartitionMaxBytes, except
 // that the first batch of the first non-empty partition is returned whole
-// even when larger, so a consumer always makes progress.
+// even when larger, so a consumer always makes progress. A partition's
+// records run across segment boundaries up to those limits.
 //
-// A fetch that finds fewer than MinBytes parks for up to MaxWaitMillis on
-// every partition it reads and wakes as soon as any of them is appended to,
+// A fetch that finds fewer than MinBytes, and no partition with more below
+// its high watermark than the limits let in, parks for up to MaxWaitMillis
+// on every partition it reads and wakes as soon as any of them is appended to,
 // or closed: a partition whose topic is deleted (or re-created) under a
 // parked fetch answers it at once with UNKNOWN_TOPIC_OR_PARTITION, or
 // UNKNOWN_TOPIC_ID by topic ID, as Kafka does; KAFKA_STORAGE_ERROR is kept
@@ -28,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/server"
@@ -155,8 +158,8 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 	deadline := now.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var waiter partition.Waiter
 	for {
-		results, total, failed := h.readTargets(targets, req.MaxBytes, byID)
-		wait := !failed && total < int(req.MinBytes) && req.MaxWaitMillis > 0
+		results, total, answer := h.readTargets(targets, req.MaxBytes, byID)
+		wait := !answer && total < int(req.MinBytes) && req.MaxWaitMillis > 0
 		remaining := time.Until(deadline)
 		if !wait || remaining <= 0 || ctx.Err() != nil {
 			if waiter != nil {
@@ -197,7 +200,7 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 }
 
 // fetchResult is what one partition's read produced: records in memory,
-// or a file region to be sent with sendfile.
+// or file regions (one per segment file) to be sent with sendfile.
 type fetchResult struct {
 	code           int16
 	records        []byte
@@ -207,13 +210,16 @@ type fetchResult struct {
 	logStartOffset int64
 }
 
-// readTargets reads every target within the byte limits. failed reports
-// whether any partition has an error, which answers the fetch at once.
-// read_committed reads up to the last stable offset; until transactions
-// exist that is the high watermark, which bounds every read anyway.
+// readTargets reads every target within the byte limits. answer reports
+// whether the fetch must be answered at once, whatever MinBytes says: a
+// partition has an error, or holds more below its high watermark than the
+// limits let in (waiting could not add to the response; reads run across
+// segments, so this is not a segment boundary). read_committed reads up to
+// the last stable offset; until transactions exist that is the high
+// watermark, which bounds every read anyway.
 func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool) ([]fetchResult, int, bool) {
 	results := make([]fetchResult, len(targets))
-	total, failed := 0, false
+	total, answer := 0, false
 	if maxBytes <= 0 {
 		maxBytes = 1<<31 - 1
 	}
@@ -221,13 +227,14 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool)
 		r := &results[i]
 		r.highWatermark, r.lastStable, r.logStartOffset = -1, -1, -1
 		if t.code != 0 {
-			r.code, failed = t.code, true
+			r.code, answer = t.code, true
 			continue
 		}
 		p := t.part
 		r.highWatermark, r.lastStable, r.logStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
 		limit := min(int(t.sp.maxBytes), int(maxBytes)-total)
 		if limit <= 0 && total > 0 {
+			answer = answer || t.sp.fetchOffset < r.highWatermark
 			continue
 		}
 		data, region, err := readPartition(p, t.sp.fetchOffset, int32(max(limit, 0)))
@@ -241,19 +248,36 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool)
 				r.code = kerr.KafkaStorageError.Code
 				h.logStorageError("fetch", p.Topic, p.Index, err.Error())
 			}
-			failed = true
+			answer = true
 			continue
 		}
 		n := len(data) + int(region.Size)
 		if n > limit && total > 0 {
 			// Only the first non-empty partition may exceed the limits (KIP-74).
 			region.Release()
+			answer = true
 			continue
 		}
 		r.records, r.region = data, region
 		total += n
+		switch {
+		case region.Size > 0:
+			answer = answer || region.End < r.highWatermark
+		case len(data) > 0:
+			answer = answer || recordsEnd(data) < r.highWatermark
+		}
 	}
-	return results, total, failed
+	return results, total, answer
+}
+
+// recordsEnd returns the offset after the last batch of records.
+func recordsEnd(records []byte) int64 {
+	end := int64(-1)
+	batch.Iterate(records, func(h batch.Header, _ []byte) bool {
+		end = h.LastOffset() + 1
+		return true
+	})
+	return end
 }
 
 // closedCode answers a read of a partition closed under the fetch: its
@@ -291,8 +315,7 @@ func readPartition(p *partition.Partition, offset int64, maxBytes int32) ([]byte
 	case err != nil:
 		return nil, storage.Region{}, err
 	case region.Size > 0 && region.Size < regionThreshold:
-		data := make([]byte, region.Size)
-		_, err := region.File.ReadAt(data, region.Pos)
+		data, err := region.Bytes()
 		region.Release()
 		if err != nil {
 			return nil, storage.Region{}, err
@@ -334,8 +357,17 @@ func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTa
 		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = r.highWatermark, r.lastStable, r.logStartOffset
 		rp.RecordBatches = r.records
 		if r.region.Size > 0 {
-			rp.RecordBatches = server.Placeholder(len(regions))
-			regions = append(regions, server.FileRegion{File: r.region.File, Pos: r.region.Pos, Size: r.region.Size, Release: r.region.Release})
+			// One region per segment the records span, their placeholders
+			// one after the other; the last one releases them all.
+			rp.RecordBatches = nil
+			for k, part := range r.region.Parts {
+				fr := server.FileRegion{File: part.File, Pos: part.Pos, Size: part.Size}
+				if k == len(r.region.Parts)-1 {
+					fr.Release = r.region.Release
+				}
+				rp.RecordBatches = append(rp.RecordBatches, server.Placeholder(len(regions))...)
+				regions = append(regions, fr)
+			}
 		}
 		if rp.RecordBatches == nil {
 			// Empty, not null: librdkafka rejects a null record set.

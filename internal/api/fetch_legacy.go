@@ -52,8 +52,8 @@ func downConvertResults(targets []fetchTarget, results []fetchResult, version in
 		}
 		data := r.records
 		if r.region.Size > 0 {
-			data = make([]byte, r.region.Size)
-			_, err := r.region.File.ReadAt(data, r.region.Pos)
+			var err error
+			data, err = r.region.Bytes()
 			r.region.Release()
 			r.region.Size = 0
 			if err != nil {

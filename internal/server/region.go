@@ -25,7 +25,10 @@ type FileRegion struct {
 // RegionResponse is a response some of whose bytes fields are file
 // regions. The handler puts Placeholder(i) where region i's bytes belong
 // (a records field); the server encodes the response, then replaces each
-// placeholder and its length prefix with the region.
+// placeholder and its length prefix with the region. A field made of
+// several regions (records spanning segment files) holds their
+// placeholders one after the other, in order: the length prefix then
+// covers them all.
 type RegionResponse interface {
 	kmsg.Response
 	Regions() []FileRegion
@@ -64,27 +67,36 @@ type part struct {
 func splitRegions(frame []byte, regions []FileRegion, flexible bool) ([]part, error) {
 	parts := make([]part, 0, 2*len(regions)+1)
 	from, size := 0, len(frame)-4
-	for i := range regions {
-		r := &regions[i]
+	for i := 0; i < len(regions); {
 		at := bytes.Index(frame[from:], Placeholder(i))
 		if at < 0 {
 			return nil, fmt.Errorf("server: placeholder of region %d not in the response", i)
 		}
 		at += from
+		// The regions whose placeholders follow directly share the field.
+		n, total := 1, regions[i].Size
+		for i+n < len(regions) && bytes.HasPrefix(frame[at+n*placeholderSize:], Placeholder(i+n)) {
+			total += regions[i+n].Size
+			n++
+		}
 		var prefix []byte
 		oldPrefix := 4
 		if flexible {
-			oldPrefix = 1 // uvarint(placeholderSize+1) is one byte
-			prefix = binary.AppendUvarint(nil, uint64(r.Size)+1)
+			oldPrefix = len(binary.AppendUvarint(nil, uint64(n*placeholderSize)+1))
+			prefix = binary.AppendUvarint(nil, uint64(total)+1)
 		} else {
-			prefix = binary.BigEndian.AppendUint32(nil, uint32(r.Size))
+			prefix = binary.BigEndian.AppendUint32(nil, uint32(total))
 		}
 		if at-oldPrefix < from {
 			return nil, fmt.Errorf("server: placeholder of region %d has no length prefix", i)
 		}
-		parts = append(parts, part{data: frame[from : at-oldPrefix]}, part{data: prefix}, part{region: r})
-		size += len(prefix) - oldPrefix + int(r.Size) - placeholderSize
-		from = at + placeholderSize
+		parts = append(parts, part{data: frame[from : at-oldPrefix]}, part{data: prefix})
+		for k := range n {
+			parts = append(parts, part{region: &regions[i+k]})
+		}
+		size += len(prefix) - oldPrefix + int(total) - n*placeholderSize
+		from = at + n*placeholderSize
+		i += n
 	}
 	parts = append(parts, part{data: frame[from:]})
 	binary.BigEndian.PutUint32(frame, uint32(size))

@@ -33,7 +33,14 @@ func TestRegionsReplacePlaceholders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	spans := [][2]int64{{10, 200000}, {0, 0}, {300000, 19999}, {5, 1}}
+	// Each partition's record set: file ranges sent one after the other
+	// (none: inline bytes). Nine ranges make a flexible placeholder field
+	// longer than a one-byte length prefix holds.
+	nine := make([][2]int64, 9)
+	for k := range nine {
+		nine[k] = [2]int64{int64(k) * 1000, 333}
+	}
+	spans := [][][2]int64{{{10, 200000}}, nil, {{300000, 19999}, {7, 70000}}, {{5, 1}}, nine, {{0, 0}}}
 	for _, version := range []int16{11, 16} {
 		resp := kmsg.NewPtrFetchResponse()
 		resp.SetVersion(version)
@@ -45,9 +52,12 @@ func TestRegionsReplacePlaceholders(t *testing.T) {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = int32(i)
 			rp.RecordBatches = []byte("inline")
-			if sp[1] > 0 {
-				rp.RecordBatches = Placeholder(len(regions))
-				regions = append(regions, FileRegion{File: f, Pos: sp[0], Size: sp[1], Release: func() { released++ }})
+			if len(sp) > 0 {
+				rp.RecordBatches = nil
+			}
+			for _, rg := range sp {
+				rp.RecordBatches = append(rp.RecordBatches, Placeholder(len(regions))...)
+				regions = append(regions, FileRegion{File: f, Pos: rg[0], Size: rg[1], Release: func() { released++ }})
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -104,8 +114,11 @@ func TestRegionsReplacePlaceholders(t *testing.T) {
 		}
 		for i, sp := range spans {
 			want := []byte("inline")
-			if sp[1] > 0 {
-				want = content[sp[0] : sp[0]+sp[1]]
+			if len(sp) > 0 {
+				want = []byte{}
+			}
+			for _, rg := range sp {
+				want = append(want, content[rg[0]:rg[0]+rg[1]]...)
 			}
 			if got := dec.Topics[0].Partitions[i].RecordBatches; !bytes.Equal(got, want) {
 				t.Fatalf("v%d partition %d: %d bytes, want %d", version, i, len(got), len(want))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -212,9 +213,10 @@ func readErr(v segView, err error) error {
 // Read returns whole batches, starting with the batch that contains offset,
 // totalling at most maxBytes except that the first batch is always whole
 // (KIP-74), and only batches whose last offset is below maxOffset (the high
-// watermark). Batches come from one segment. offset == LEO (or >= maxOffset)
-// returns nothing; offset below the log start offset or above the LEO returns
-// ErrOffsetOutOfRange.
+// watermark). A read that reaches the end of a segment goes on in the next
+// ones, so that a fetch gets all there is up to its limits rather than one
+// segment's worth. offset == LEO (or >= maxOffset) returns nothing; offset
+// below the log start offset or above the LEO returns ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int32, maxOffset int64) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		var sn snapshot
@@ -256,51 +258,68 @@ func (l *Log) readOnce(sn *snapshot, offset int64, maxBytes int32, maxOffset int
 	if offset == sn.leo || offset >= maxOffset {
 		return nil, nil
 	}
+	var out []byte
+	budget, whole := int64(maxBytes), true
 	for j := range sn.segs {
 		v := sn.view(j)
-		data, found, err := l.readView(v, offset, maxBytes, maxOffset, sn.interval)
+		var found, more bool
+		out, found, more, err = l.readView(out, v, offset, budget, whole, maxOffset, sn.interval)
 		if err != nil {
 			return nil, readErr(v, err)
 		}
-		if found {
-			return data, nil
+		if !found {
+			continue // nothing at or after offset in this segment
 		}
+		if !more {
+			break
+		}
+		budget, whole, offset = int64(maxBytes)-int64(len(out)), false, v.end
 	}
-	return nil, nil
+	return out, nil
 }
 
-func (l *Log) readView(v segView, offset int64, maxBytes int32, maxOffset int64, interval int32) ([]byte, bool, error) {
+// readView appends to dst the whole batches of v from the one holding
+// offset, totalling at most budget (the first one whole even if larger
+// when whole is set) and below maxOffset. found is false if v holds no
+// batch at or after offset; more is true if the read reached the end of v,
+// so that the next segment may add to it.
+func (l *Log) readView(dst []byte, v segView, offset, budget int64, whole bool, maxOffset int64, interval int32) ([]byte, bool, bool, error) {
 	if v.size == 0 {
-		return nil, false, nil
+		return dst, false, false, nil
 	}
 	h, err := l.handles.acquire(v.seg.logPath)
 	if err != nil {
-		return nil, false, err
+		return dst, false, false, err
 	}
 	defer l.handles.release(h)
 	w := newWalker(h.f, v.size)
 	defer w.release()
 	pos, first, found, err := l.locate(w, v, offset, interval)
 	if err != nil || !found {
-		return nil, found, err
+		return dst, found, false, err
 	}
-	if first.lastOffset() >= maxOffset {
-		return nil, true, nil
+	if first.lastOffset() >= maxOffset || (!whole && first.size > budget) {
+		return dst, true, false, nil
 	}
-	want := min(max(int64(maxBytes), first.size), v.size-pos)
-	buf := make([]byte, want)
+	if whole {
+		budget = max(budget, first.size)
+	}
+	want := min(budget, v.size-pos)
+	n0 := len(dst)
+	dst = slices.Grow(dst, int(want))[:n0+int(want)]
+	buf := dst[n0:]
 	if n, err := h.f.ReadAt(buf, pos); int64(n) < want {
 		if err == nil || err == io.EOF {
 			err = fmt.Errorf("%w: segment %s shorter than expected", ErrCorrupt, v.seg.logPath)
 		}
-		return nil, true, err
+		return dst[:n0], true, false, err
 	}
 	end := int64(0)
 	for end+batchHeaderSize <= want {
 		bh, err := parseHeader(buf[end:])
 		if err != nil {
 			if end == 0 {
-				return nil, true, err
+				return dst[:n0], true, false, err
 			}
 			break
 		}
@@ -309,7 +328,7 @@ func (l *Log) readView(v segView, offset int64, maxBytes int32, maxOffset int64,
 		}
 		end += bh.size
 	}
-	return buf[:end], true, nil
+	return dst[:n0+int(end)], true, pos+end == v.size, nil
 }
 
 // readBatchAt returns the bytes of the batch whose header h is at pos.

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"sort"
 
@@ -13,30 +15,60 @@ import (
 // the bytes with Read instead.
 var ErrNoRegion = errors.New("storage: log files cannot be sent as regions")
 
-// Region is a range of a segment file holding whole batches, to be sent to
-// a socket with sendfile instead of being copied through memory. The file
-// stays open until Release, even if retention deletes the segment or the
-// cleaner replaces it meanwhile: the bytes in the range never change.
+// Region is whole batches lying in one or more segment files (a read that
+// runs across segments), to be sent to a socket with sendfile instead of
+// being copied through memory. The files stay open until Release, even if
+// retention deletes the segments or the cleaner replaces them meanwhile:
+// the bytes in the ranges never change.
 type Region struct {
-	File *os.File
-	Pos  int64
-	Size int64
+	Parts []RegionPart // in offset order
+	Size  int64        // of all the parts
+	End   int64        // offset after the last batch; the read's start if empty
 
-	release func()
+	handles []*cachedHandle
+	cache   *handleCache
 }
 
-// Release lets the segment's handle go. It must be called exactly once.
+// RegionPart is a range of one segment file.
+type RegionPart struct {
+	File      *os.File
+	Pos, Size int64
+}
+
+// Release lets the segments' handles go. It must be called once; later
+// calls do nothing.
 func (r *Region) Release() {
-	if r.release != nil {
-		r.release()
-		r.release = nil
+	for _, h := range r.handles {
+		r.cache.release(h)
 	}
+	r.handles = nil
 }
+
+// Bytes copies the region's bytes into memory.
+func (r *Region) Bytes() ([]byte, error) {
+	out := make([]byte, r.Size)
+	at := int64(0)
+	for _, p := range r.Parts {
+		if n, err := p.File.ReadAt(out[at:at+p.Size], p.Pos); int64(n) < p.Size {
+			if err == nil || err == io.EOF {
+				err = fmt.Errorf("%w: segment %s shorter than expected", ErrCorrupt, p.File.Name())
+			}
+			return nil, err
+		}
+		at += p.Size
+	}
+	return out, nil
+}
+
+// maxRegionParts bounds the segments one region spans, and so the file
+// handles a response holds until it is sent: a log of tiny segments could
+// otherwise pin thousands.
+const maxRegionParts = 64
 
 // ReadRegion is Read without the copy: it locates the same whole batches,
-// under the same limits, and returns where they lie in their segment file.
-// An empty region (Size 0) means nothing to read; it needs no Release but
-// tolerates one.
+// under the same limits, and returns where they lie in their segment files
+// (at most maxRegionParts of them: the region then ends before Read's would,
+// at End). An empty region (Size 0) means nothing to read.
 func (l *Log) ReadRegion(offset int64, maxBytes int32, maxOffset int64) (Region, error) {
 	for attempt := 0; ; attempt++ {
 		var sn snapshot
@@ -57,46 +89,63 @@ func (l *Log) regionOnce(sn *snapshot, offset int64, maxBytes int32, maxOffset i
 	if offset < sn.logStart || offset > sn.leo {
 		return Region{}, ErrOffsetOutOfRange
 	}
+	r := Region{End: offset, cache: l.handles}
 	if offset == sn.leo || offset >= maxOffset {
-		return Region{}, nil
+		return r, nil
 	}
-	for j := range sn.segs {
+	budget, whole := int64(maxBytes), true
+	for j := 0; j < len(sn.segs) && len(r.Parts) < maxRegionParts; j++ {
 		v := sn.view(j)
-		r, found, err := l.regionView(v, offset, maxBytes, maxOffset, sn.interval)
+		found, more, err := l.regionView(&r, v, offset, budget, whole, maxOffset, sn.interval)
 		if err != nil {
+			r.Release()
 			return Region{}, readErr(v, err)
 		}
-		if found {
-			return r, nil
+		if !found {
+			continue
 		}
+		if !more {
+			break
+		}
+		budget, whole, offset = int64(maxBytes)-r.Size, false, v.end
 	}
-	return Region{}, nil
+	return r, nil
 }
 
-// regionView finds in one segment the batches Read would return. Only
-// batch headers are read.
-func (l *Log) regionView(v segView, offset int64, maxBytes int32, maxOffset int64, interval int32) (Region, bool, error) {
+// regionView adds to r the part of v that readView would read (only batch
+// headers are read), with found and more as readView's.
+func (l *Log) regionView(r *Region, v segView, offset, budget int64, whole bool, maxOffset int64, interval int32) (bool, bool, error) {
 	if v.size == 0 {
-		return Region{}, false, nil
+		return false, false, nil
 	}
 	h, err := l.handles.acquire(v.seg.logPath)
 	if err != nil {
-		return Region{}, false, err
+		return false, false, err
 	}
+	keep := false
+	defer func() {
+		if !keep {
+			l.handles.release(h)
+		}
+	}()
 	osf, ok := h.f.(vfs.OSFile)
 	if !ok {
-		l.handles.release(h)
-		return Region{}, false, ErrNoRegion
+		return false, false, ErrNoRegion
 	}
 	w := newWalker(h.f, v.size)
 	defer w.release()
 	pos, first, found, err := l.locate(w, v, offset, interval)
-	if err != nil || !found || first.lastOffset() >= maxOffset {
-		l.handles.release(h)
-		return Region{}, found, err
+	if err != nil || !found {
+		return found, false, err
 	}
-	limit := pos + max(int64(maxBytes), first.size)
-	end := pos + first.size
+	if first.lastOffset() >= maxOffset || (!whole && first.size > budget) {
+		return true, false, nil
+	}
+	if whole {
+		budget = max(budget, first.size)
+	}
+	limit := pos + budget
+	end, last := pos+first.size, first.lastOffset()
 	// Jump with the offset index to the last indexed batch that starts
 	// within the limit, so that only the headers after it are read.
 	if x, err := l.viewIndex(v, interval); err == nil {
@@ -104,7 +153,7 @@ func (l *Log) regionView(v segView, offset int64, maxBytes int32, maxOffset int6
 		if i >= 0 && int64(x.offsets[i].pos) > end {
 			e := x.offsets[i]
 			if bh, err := w.header(int64(e.pos)); err == nil && bh.lastOffset() == v.seg.base+int64(e.rel) && bh.lastOffset() < maxOffset {
-				end = int64(e.pos)
+				end, last = int64(e.pos), bh.baseOffset-1 // whatever lies before it ends below its base
 			}
 		}
 	}
@@ -113,7 +162,12 @@ func (l *Log) regionView(v segView, offset int64, maxBytes int32, maxOffset int6
 		if err != nil || end+bh.size > limit || bh.lastOffset() >= maxOffset {
 			break
 		}
-		end += bh.size
+		end, last = end+bh.size, bh.lastOffset()
 	}
-	return Region{File: osf.OSFile(), Pos: pos, Size: end - pos, release: func() { l.handles.release(h) }}, true, nil
+	keep = true
+	r.Parts = append(r.Parts, RegionPart{File: osf.OSFile(), Pos: pos, Size: end - pos})
+	r.handles = append(r.handles, h)
+	r.Size += end - pos
+	r.End = last + 1
+	return true, end == v.size, nil
 }
