@@ -88,7 +88,7 @@ func TestDiskFullRecovers(t *testing.T) {
 			t.Fatalf("%s: writes did not fail (%v)", what, err)
 		}
 		wantStorageError(err)
-		deadline := time.Now().Add(3 * maxLogRetry / 2) // past a retry
+		deadline := time.Now().Add(time.Second) // past retries at 0.1, 0.3 and 0.7 s
 		for time.Now().Before(deadline) {
 			_, err := c.CreateTopic(ctx(t), "during", 1, 1, nil)
 			wantStorageError(err)
