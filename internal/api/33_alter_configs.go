@@ -84,6 +84,11 @@ func (h *Handlers) applyConfigs(ctx context.Context, resourceType kmsg.ConfigRes
 			return wrapInvalidConfig(fmt.Errorf("unknown config '%s'", k))
 		}
 	}
+	if resourceType == resourceBroker {
+		if err := h.Config.ValidateDynamicChange(h.image().BrokerConfigs, set, del); err != nil {
+			return wrapInvalidConfig(err)
+		}
+	}
 	if validateOnly {
 		return nil
 	}

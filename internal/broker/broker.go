@@ -49,21 +49,22 @@ type Config struct {
 
 // Broker is one running Samsa node.
 type Broker struct {
-	cfg        Config
-	logger     *slog.Logger
-	lock       *os.File
-	controller *quorum.Controller
-	storage    *storage.Manager
-	partitions *partitions
-	server     *server.Server
-	handlers   *api.Handlers
-	groups     *group.Coordinator
-	addr       net.Addr
-	unsub      func()
-	stop       chan struct{}
-	wg         sync.WaitGroup
-	closeOnce  sync.Once
-	closeErr   error
+	cfg         Config
+	logger      *slog.Logger
+	lock        *os.File
+	controller  *quorum.Controller
+	storage     *storage.Manager
+	partitions  *partitions
+	server      *server.Server
+	handlers    *api.Handlers
+	groups      *group.Coordinator
+	addr        net.Addr
+	unsub       func()
+	unsubLimits func()
+	stop        chan struct{}
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // Start builds and starts a broker. On error everything already started is
@@ -86,7 +87,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, err
 	}
 	nodeID := brokerCfg.Int32("node.id", nil)
-	connLimits, err := brokerCfg.ConnectionLimits()
+	connLimits, err := brokerCfg.ConnectionLimits(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -169,17 +170,13 @@ func Start(cfg Config) (_ *Broker, err error) {
 	}
 	b.server = server.New(server.Config{
 		MaxRequestBytes: brokerCfg.Int32("socket.request.max.bytes", nil),
-		Limits: &server.Limits{
-			MaxConnections:      connLimits.MaxConnections,
-			MaxConnectionsPerIP: connLimits.MaxConnectionsPerIP,
-			PerIPOverrides:      connLimits.PerIPOverrides,
-			MaxIdle:             connLimits.MaxIdle,
-		},
-		Logger: cfg.Logger,
+		Limits:          b.startLimits(brokerCfg, connLimits),
+		Logger:          cfg.Logger,
 	}, b.handlers)
 	if err := b.server.Serve(l); err != nil {
 		return nil, err
 	}
+	b.unsubLimits = b.followConnectionLimits(brokerCfg)
 	b.wg.Add(1)
 	go b.expireProducers(brokerCfg)
 	b.logger.Info("samsa broker listening", "addr", l.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data-dir", cfg.DataDir, "node-id", nodeID)
@@ -204,6 +201,9 @@ func (b *Broker) close() error {
 	}
 	close(b.stop)
 	b.wg.Wait()
+	if b.unsubLimits != nil {
+		b.unsubLimits()
+	}
 	if b.unsub != nil {
 		b.unsub()
 	}

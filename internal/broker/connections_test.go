@@ -2,12 +2,16 @@ package broker_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streaming/samsa/internal/broker"
@@ -102,4 +106,55 @@ func TestConnectionConfigsRefusedAtStart(t *testing.T) {
 			t.Errorf("%s: %v, want it to name %s", static, err, want)
 		}
 	}
+}
+
+// TestConnectionLimitsDynamic changes max.connections.per.ip cluster-wide
+// at runtime, as kafka-configs --entity-default does: a client past the new
+// limit is refused, an invalid change is INVALID_CONFIG naming the config,
+// and deleting the override lifts the limit.
+func TestConnectionLimitsDynamic(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	var adm *kadm.Client
+	adm = tb.admin()
+	ctx := ctxT(t)
+	alter := func(op kadm.IncrementalOp, name, value string) error {
+		resp, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: op, Name: name, Value: strp(value)}})
+		if err != nil {
+			return err
+		}
+		if resp[0].Err != nil {
+			return fmt.Errorf("%w: %s", resp[0].Err, resp[0].ErrMessage)
+		}
+		return nil
+	}
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return tb.client(kgo.RetryTimeout(time.Second)).Ping(ctx)
+	}
+	if err := ping(); err != nil {
+		t.Fatal(err)
+	}
+	// The admin client holds a connection: a limit of 1 refuses any other.
+	if err := alter(kadm.SetConfig, "max.connections.per.ip", "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "a new client refused at max.connections.per.ip=1", func() bool { return ping() != nil })
+	err := alter(kadm.SetConfig, "max.connections.per.ip", "0")
+	if !errors.Is(err, kerr.InvalidConfig) || !strings.Contains(err.Error(), "max.connections.per.ip") {
+		t.Fatalf("max.connections.per.ip=0 without overrides: %v, want INVALID_CONFIG naming it", err)
+	}
+	// The limit lives in the metadata log: a restarted broker keeps it.
+	tb = tb.restart()
+	adm = tb.admin()
+	if err := alter(kadm.SetConfig, "num.partitions", "1"); err != nil { // adm's one connection
+		t.Fatal(err)
+	}
+	if err := ping(); err == nil {
+		t.Fatal("after a restart, a second client connected at max.connections.per.ip=1")
+	}
+	if err := alter(kadm.DeleteConfig, "max.connections.per.ip", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "a new client served once the limit is deleted", func() bool { return ping() == nil })
 }

@@ -19,21 +19,27 @@ type ConnectionLimits struct {
 	MaxIdle             time.Duration      // connections.max.idle.ms; negative: never
 }
 
-// ConnectionLimits resolves the connection configs. Host names in
-// max.connections.per.ip.overrides are resolved now, once, as Kafka does at
-// start-up (InetAddress.getByName). max.connections.per.ip may be 0 only with
-// overrides, as in Kafka: otherwise no client could ever connect.
-func (b *Broker) ConnectionLimits() (ConnectionLimits, error) {
+// connectionConfigs are the configs ConnectionLimits reads; all but
+// connections.max.idle.ms may change at runtime, as in Kafka
+// (DynamicConnectionQuota).
+var connectionConfigs = []string{"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides", "connections.max.idle.ms"}
+
+// ConnectionLimits resolves the connection configs with the dynamic
+// cluster-wide values (nil: static only). Host names in
+// max.connections.per.ip.overrides are resolved now, as Kafka does when it
+// reads the config (InetAddress.getByName). max.connections.per.ip may be 0
+// only with overrides, as in Kafka: otherwise no client could ever connect.
+func (b *Broker) ConnectionLimits(dynamic map[string]string) (ConnectionLimits, error) {
 	l := ConnectionLimits{
-		MaxConnections:      int(b.Int32("max.connections", nil)),
-		MaxConnectionsPerIP: int(b.Int32("max.connections.per.ip", nil)),
+		MaxConnections:      int(b.Int32("max.connections", dynamic)),
+		MaxConnectionsPerIP: int(b.Int32("max.connections.per.ip", dynamic)),
 		MaxIdle:             -1,
 	}
 	// Past 292 years in nanoseconds a duration overflows; that is never too.
-	if ms := b.Int64("connections.max.idle.ms", nil); ms >= 0 && ms <= math.MaxInt64/int64(time.Millisecond) {
+	if ms := b.Int64("connections.max.idle.ms", dynamic); ms >= 0 && ms <= math.MaxInt64/int64(time.Millisecond) {
 		l.MaxIdle = time.Duration(ms) * time.Millisecond
 	}
-	hosts, err := parseConnectionOverrides(b.Get("max.connections.per.ip.overrides", nil))
+	hosts, err := parseConnectionOverrides(b.Get("max.connections.per.ip.overrides", dynamic))
 	if err != nil {
 		return l, fmt.Errorf("invalid value for config max.connections.per.ip.overrides: %w", err)
 	}
@@ -93,4 +99,39 @@ func connectionOverrides(_, value string) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// ConnectionConfigsChanged reports whether two sets of dynamic broker
+// configs differ in a connection config.
+func ConnectionConfigsChanged(prev, next map[string]string) bool {
+	for _, name := range connectionConfigs {
+		a, aok := prev[name]
+		b, bok := next[name]
+		if a != b || aok != bok {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateDynamicChange checks the dynamic broker configs that setting set
+// and deleting del would leave, as a whole, where single values cannot be
+// judged alone: max.connections.per.ip may be 0 only with overrides, and
+// the overrides' host names must resolve.
+func (b *Broker) ValidateDynamicChange(current, set map[string]string, del []string) error {
+	next := make(map[string]string, len(current)+len(set))
+	for k, v := range current {
+		next[k] = v
+	}
+	for _, k := range del {
+		delete(next, k)
+	}
+	for k, v := range set {
+		next[k] = v
+	}
+	if !ConnectionConfigsChanged(current, next) {
+		return nil
+	}
+	_, err := b.ConnectionLimits(next)
+	return err
 }

@@ -13,7 +13,7 @@ func TestConnectionLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := b.ConnectionLimits()
+	l, err := b.ConnectionLimits(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestConnectionLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err = b.ConnectionLimits()
+	l, err = b.ConnectionLimits(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestConnectionLimits(t *testing.T) {
 	}
 	for _, idle := range []string{"-1", "9223372036854775807"} {
 		b, _ = NewBroker(map[string]string{"connections.max.idle.ms": idle})
-		if l, _ := b.ConnectionLimits(); l.MaxIdle >= 0 {
+		if l, _ := b.ConnectionLimits(nil); l.MaxIdle >= 0 {
 			t.Errorf("connections.max.idle.ms=%s: idle %v, want never", idle, l.MaxIdle)
 		}
 	}
@@ -59,10 +59,49 @@ func TestConnectionLimits(t *testing.T) {
 		k, v, _ := strings.Cut(static, "=")
 		b, err := NewBroker(map[string]string{k: v})
 		if err == nil {
-			_, err = b.ConnectionLimits()
+			_, err = b.ConnectionLimits(nil)
 		}
 		if err == nil || !strings.HasPrefix(err.Error(), wantErr) {
 			t.Errorf("%s: %v, want %q", static, err, wantErr)
+		}
+	}
+}
+
+func TestConnectionLimitsDynamic(t *testing.T) {
+	b, err := NewBroker(map[string]string{"max.connections.per.ip": "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]string{"max.connections": "7", "max.connections.per.ip": "7", "max.connections.per.ip.overrides": "127.0.0.1:7"} {
+		if err := ValidateBrokerDynamic(name, value); err != nil {
+			t.Errorf("%s is dynamic in Kafka: %v", name, err)
+		}
+	}
+	if err := ValidateBrokerDynamic("connections.max.idle.ms", "5"); err == nil {
+		t.Error("connections.max.idle.ms is not dynamic in Kafka")
+	}
+	dynamic := map[string]string{"max.connections.per.ip": "9", "max.connections": "3"}
+	l, err := b.ConnectionLimits(dynamic)
+	if err != nil || l.MaxConnectionsPerIP != 9 || l.MaxConnections != 3 {
+		t.Fatalf("dynamic over static: %+v %v", l, err)
+	}
+	if !ConnectionConfigsChanged(nil, dynamic) || ConnectionConfigsChanged(dynamic, map[string]string{"max.connections.per.ip": "9", "max.connections": "3", "num.partitions": "4"}) {
+		t.Error("ConnectionConfigsChanged looks at the connection configs only")
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		del  []string
+		want string
+	}{
+		{map[string]string{"max.connections.per.ip": "0"}, nil, "max.connections.per.ip can be set to zero only if"},
+		{map[string]string{"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "127.0.0.1:4"}, nil, ""},
+		{map[string]string{"max.connections.per.ip.overrides": "nohost.invalid:4"}, nil, "resolving nohost.invalid"},
+		{map[string]string{"num.partitions": "3"}, nil, ""},
+		{nil, []string{"max.connections"}, ""},
+	} {
+		err := b.ValidateDynamicChange(dynamic, tc.set, tc.del)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("set %v del %v: %v, want %q", tc.set, tc.del, err, tc.want)
 		}
 	}
 }

@@ -26,6 +26,19 @@ type Limits struct {
 	MaxIdle time.Duration
 }
 
+// SetLimits replaces the connection limits while the server runs (Kafka's
+// dynamic max.connections, max.connections.per.ip and its overrides);
+// MaxIdle stays as New set it, as connections.max.idle.ms is not dynamic.
+// A raised max.connections resumes accepting at once. Connections above a
+// lowered limit stay open: the limits apply to new connections.
+func (s *Server) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l.MaxIdle = s.idle
+	s.limits = l
+	s.slotFree.Broadcast()
+}
+
 // noLimits is what a Config without Limits gets.
 var noLimits = Limits{MaxConnections: int(^uint(0) >> 1), MaxConnectionsPerIP: int(^uint(0) >> 1), MaxIdle: -1}
 
@@ -100,10 +113,10 @@ func (s *Server) admit(c net.Conn) bool {
 	}
 	if s.perIP[ip] >= limit {
 		s.mu.Unlock()
-		c.Close()
 		if ok, suppressed := s.logs.Allow("per-ip"); ok {
 			s.cfg.Logger.Info("rejected a connection: its address already has the configured maximum of connections", "remote", c.RemoteAddr().String(), "max.connections.per.ip", limit, "suppressed", suppressed)
 		}
+		c.Close()
 		return false
 	}
 	s.perIP[ip]++

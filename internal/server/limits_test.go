@@ -250,30 +250,47 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 
 // TestMaxConnections checks the broker-wide limit: at it the server stops
 // accepting (the newcomer waits, unanswered but not closed) until a
-// connection closes, then serves the newcomer.
+// connection closes or the limit is raised, then serves the newcomer.
 func TestMaxConnections(t *testing.T) {
-	_, addr, logs := startServer(t, Config{Limits: &Limits{MaxConnections: 2, MaxConnectionsPerIP: 100, MaxIdle: -1}})
+	limits := Limits{MaxConnections: 2, MaxConnectionsPerIP: 100, MaxIdle: -1}
+	s, addr, logs := startServer(t, Config{Limits: &limits})
 	a, b := dial(t, addr), dial(t, addr)
 	for _, c := range []net.Conn{a, b} {
 		if err := apiVersions(c, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waiting := dial(t, addr)
-	var ne net.Error
-	if err := apiVersions(waiting, 300*time.Millisecond); !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("the third connection at max.connections=2: %v, want no answer (a timeout)", err)
+	// waits sends ApiVersions on a new connection and checks that no
+	// answer comes; answered then reads the answer once it may.
+	waits := func() net.Conn {
+		t.Helper()
+		c := dial(t, addr)
+		var ne net.Error
+		if err := apiVersions(c, 300*time.Millisecond); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("a connection past max.connections=%d: %v, want no answer (a timeout)", limits.MaxConnections, err)
+		}
+		return c
 	}
+	answered := func(c net.Conn, after string) {
+		t.Helper()
+		// The request sent by waits is still queued on the connection.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var size [4]byte
+		if _, err := io.ReadFull(c, size[:]); err != nil {
+			t.Fatalf("the waiting connection was not served after %s: %v", after, err)
+		}
+	}
+	third := waits()
 	if !strings.Contains(logs.String(), "max.connections reached") {
 		t.Errorf("the pause is not logged:\n%s", logs)
 	}
 	a.Close()
-	// The request sent above is still queued on the waiting connection.
-	waiting.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var size [4]byte
-	if _, err := io.ReadFull(waiting, size[:]); err != nil {
-		t.Fatalf("the waiting connection was not served once a slot freed: %v", err)
-	}
+	answered(third, "a connection closed")
+
+	fourth := waits()
+	limits.MaxConnections = 3
+	s.SetLimits(limits)
+	answered(fourth, "max.connections was raised")
 	if err := apiVersions(b, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

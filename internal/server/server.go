@@ -47,7 +47,7 @@ type Config struct {
 // Server accepts connections and serves Kafka requests on them.
 type Server struct {
 	cfg     Config
-	limits  Limits
+	idle    time.Duration // connections.max.idle.ms; negative: never
 	handler Handler
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -59,6 +59,7 @@ type Server struct {
 	mu        sync.Mutex
 	closed    bool
 	listeners []net.Listener
+	limits    Limits                  // SetLimits may change them
 	conns     map[net.Conn]netip.Addr // open connections and their remote IPs
 	perIP     map[netip.Addr]int      // open connections by remote IP
 	slotFree  *sync.Cond              // on mu: a connection closed, or the server did
@@ -79,7 +80,7 @@ func New(cfg Config, h Handler) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, limits: limits, handler: h, ctx: ctx, cancel: cancel,
+		cfg: cfg, idle: limits.MaxIdle, limits: limits, handler: h, ctx: ctx, cancel: cancel,
 		logs:  NewLogLimiter(acceptLogInterval, nil),
 		conns: make(map[net.Conn]netip.Addr), perIP: make(map[netip.Addr]int),
 	}
@@ -274,8 +275,8 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 // from now. It reports false when the server is closing: Close has set (or is
 // about to set) a deadline of its own that this one must not replace.
 func (s *Server) extendIdle(nc net.Conn) bool {
-	if s.limits.MaxIdle >= 0 {
-		nc.SetReadDeadline(time.Now().Add(s.limits.MaxIdle))
+	if s.idle >= 0 {
+		nc.SetReadDeadline(time.Now().Add(s.idle))
 	}
 	return !s.closing.Load()
 }
@@ -285,7 +286,7 @@ func (s *Server) extendIdle(nc net.Conn) bool {
 func (s *Server) logIdle(conn *Conn, err error) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() && !s.closing.Load() {
-		s.cfg.Logger.Debug("closing idle connection", "remote", conn.Remote, "connections.max.idle.ms", s.limits.MaxIdle.Milliseconds())
+		s.cfg.Logger.Debug("closing idle connection", "remote", conn.Remote, "connections.max.idle.ms", s.idle.Milliseconds())
 	}
 }
 
