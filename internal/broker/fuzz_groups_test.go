@@ -97,37 +97,42 @@ func FuzzGroupRequests(f *testing.F) {
 	seed(&commit)
 
 	f.Fuzz(func(t *testing.T, keyIndex, version uint8, body []byte) {
-		key := fuzzGroupKeys[int(keyIndex)%len(fuzzGroupKeys)]
-		req := kmsg.RequestForKey(key)
-		req.SetVersion(int16(version) % (req.MaxVersion() + 2)) // one version past the newest too
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		frame := binary.BigEndian.AppendUint32(nil, 0)
-		frame = binary.BigEndian.AppendUint16(frame, uint16(key))
-		frame = binary.BigEndian.AppendUint16(frame, uint16(req.GetVersion()))
-		frame = binary.BigEndian.AppendUint32(frame, 7) // correlation ID
-		frame = binary.BigEndian.AppendUint16(frame, 4) // client ID length
-		frame = append(frame, "fuzz"...)                // client ID
-		if req.IsFlexible() {
-			frame = append(frame, 0) // no tagged fields in the header
-		}
-		frame = append(frame, body...)
-		binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
-		conn.SetDeadline(time.Now().Add(300 * time.Millisecond))
-		if _, err := conn.Write(frame); err != nil {
-			return
-		}
-		// An answer, or the connection closed: both are fine. Parked
-		// requests (a JoinGroup waiting for others) time out here.
-		var size [4]byte
-		if _, err := io.ReadFull(conn, size[:]); err == nil {
-			io.CopyN(io.Discard, conn, int64(binary.BigEndian.Uint32(size[:])))
-		}
-		if p := panics.take(); len(p) > 0 {
-			t.Fatalf("key %d v%d: %s", key, req.GetVersion(), p[0])
-		}
+		sendFuzzed(t, addr, panics, fuzzGroupKeys[int(keyIndex)%len(fuzzGroupKeys)], version, body)
 	})
+}
+
+// sendFuzzed sends body as a request of key at version (modulo one past
+// the newest) and fails the test if a handler panicked.
+func sendFuzzed(t *testing.T, addr string, panics *panicRecorder, key int16, version uint8, body []byte) {
+	req := kmsg.RequestForKey(key)
+	req.SetVersion(int16(version) % (req.MaxVersion() + 2)) // one version past the newest too
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	frame := binary.BigEndian.AppendUint32(nil, 0)
+	frame = binary.BigEndian.AppendUint16(frame, uint16(key))
+	frame = binary.BigEndian.AppendUint16(frame, uint16(req.GetVersion()))
+	frame = binary.BigEndian.AppendUint32(frame, 7) // correlation ID
+	frame = binary.BigEndian.AppendUint16(frame, 4) // client ID length
+	frame = append(frame, "fuzz"...)                // client ID
+	if req.IsFlexible() {
+		frame = append(frame, 0) // no tagged fields in the header
+	}
+	frame = append(frame, body...)
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	conn.SetDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := conn.Write(frame); err != nil {
+		return
+	}
+	// An answer, or the connection closed: both are fine. Parked
+	// requests (a JoinGroup waiting for others) time out here.
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err == nil {
+		io.CopyN(io.Discard, conn, int64(binary.BigEndian.Uint32(size[:])))
+	}
+	if p := panics.take(); len(p) > 0 {
+		t.Fatalf("key %d v%d: %s", key, req.GetVersion(), p[0])
+	}
 }
