@@ -220,8 +220,9 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 	conn := &Conn{Remote: nc.RemoteAddr(), Local: nc.LocalAddr()}
 	var frame []byte
 	var sizeBuf [4]byte
+	var lastMoved time.Time // when extendIdle last moved the read deadline
 	for {
-		if !s.extendIdle(nc) {
+		if !s.extendIdle(nc, &lastMoved) {
 			return
 		}
 		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
@@ -237,7 +238,7 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			frame = getFrame(int(size))
 		}
 		frame = frame[:size]
-		if !s.extendIdle(nc) {
+		if !s.extendIdle(nc, &lastMoved) {
 			return
 		}
 		if _, err := io.ReadFull(r, frame); err != nil {
@@ -274,9 +275,18 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 // extendIdle moves the connection's read deadline to connections.max.idle.ms
 // from now. It reports false when the server is closing: Close has set (or is
 // about to set) a deadline of its own that this one must not replace.
-func (s *Server) extendIdle(nc net.Conn) bool {
+//
+// Moving a deadline costs a timer update in the runtime's poller, so it is
+// moved at most once per idle/64 (9 s at Kafka's default), by idle+idle/64:
+// a connection is closed between idle and idle+idle/64 after it last sent
+// something, never before. lastMoved is the connection's own record.
+func (s *Server) extendIdle(nc net.Conn, lastMoved *time.Time) bool {
 	if s.idle >= 0 {
-		nc.SetReadDeadline(time.Now().Add(s.idle))
+		slack := s.idle / 64
+		if now := time.Now(); slack == 0 || now.Sub(*lastMoved) >= slack {
+			nc.SetReadDeadline(now.Add(s.idle + slack))
+			*lastMoved = now
+		}
 	}
 	return !s.closing.Load()
 }
