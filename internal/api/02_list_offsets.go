@@ -47,7 +47,11 @@ func listOffsets(h *Handlers, _ context.Context, req *kmsg.ListOffsetsRequest) (
 				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
 			}
 			if sp.ErrorCode == 0 {
-				sp.Offset, sp.Timestamp, sp.ErrorCode = offsetFor(p, rp.Timestamp, req.IsolationLevel)
+				var err error
+				sp.Offset, sp.Timestamp, sp.ErrorCode, err = offsetFor(p, rp.Timestamp, req.IsolationLevel)
+				if err != nil {
+					h.logStorageError("list_offsets", rt.Topic, rp.Partition, err.Error())
+				}
 				if sp.Offset >= 0 {
 					sp.LeaderEpoch = p.LeaderEpoch()
 				}
@@ -78,6 +82,7 @@ func listOffsetsV0(h *Handlers, req *kmsg.ListOffsetsRequest, resp *kmsg.ListOff
 				offsets, err := offsetsBefore(p, rp.Timestamp, rp.MaxNumOffsets, h.Now().UnixMilli())
 				if err != nil {
 					sp.ErrorCode = kerr.KafkaStorageError.Code
+					h.logStorageError("list_offsets", rt.Topic, rp.Partition, err.Error())
 					break
 				}
 				if hw := p.HighWatermark(); req.ReplicaID == -1 && len(offsets) > 0 && offsets[0] > hw {
@@ -138,41 +143,42 @@ func offsetsBefore(p *partition.Partition, ts int64, maxOffsets int32, now int64
 }
 
 // offsetFor answers one ListOffsets query: the offset and its timestamp
-// (-1 where Kafka sends -1).
-func offsetFor(p *partition.Partition, ts int64, isolation int8) (offset, timestamp int64, code int16) {
+// (-1 where Kafka sends -1). A read of the log that fails is
+// KAFKA_STORAGE_ERROR, with the error for the log.
+func offsetFor(p *partition.Partition, ts int64, isolation int8) (offset, timestamp int64, code int16, err error) {
 	switch ts {
 	case -2, -4:
-		return p.LogStartOffset(), -1, 0
+		return p.LogStartOffset(), -1, 0, nil
 	case -1:
 		if isolation == 1 {
-			return p.LastStableOffset(), -1, 0
+			return p.LastStableOffset(), -1, 0, nil
 		}
-		return p.HighWatermark(), -1, 0
+		return p.HighWatermark(), -1, 0, nil
 	case -5:
-		return -1, -1, 0
+		return -1, -1, 0, nil
 	case -3:
 		b, found, err := p.MaxTimestampBatch()
 		if err != nil {
-			return -1, -1, kerr.KafkaStorageError.Code
+			return -1, -1, kerr.KafkaStorageError.Code, err
 		}
 		if !found {
-			return -1, -1, 0
+			return -1, -1, 0, nil
 		}
 		off, t := recordWithMaxTimestamp(b)
-		return off, t, 0
+		return off, t, 0, nil
 	}
 	if ts < 0 {
-		return -1, -1, kerr.InvalidRequest.Code
+		return -1, -1, kerr.InvalidRequest.Code, nil
 	}
 	b, found, err := p.FindBatchByTimestamp(ts)
 	if err != nil {
-		return -1, -1, kerr.KafkaStorageError.Code
+		return -1, -1, kerr.KafkaStorageError.Code, err
 	}
 	if !found {
-		return -1, -1, 0
+		return -1, -1, 0, nil
 	}
 	off, t := firstRecordAtOrAfter(b, ts)
-	return off, t, 0
+	return off, t, 0, nil
 }
 
 // firstRecordAtOrAfter finds, in one batch, the first record whose
