@@ -82,3 +82,21 @@ func checkLegacySet(t *testing.T, set []byte) {
 		}
 	}
 }
+
+// FuzzDownConvert feeds hostile bytes, as a damaged log would hold, to the
+// down-conversion: it may refuse them but never panic, and what it writes
+// is a message set a consumer reads.
+func FuzzDownConvert(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, magic := range []int8{0, 1} {
+			out, err := DownConvert(nil, b, magic, 2, 1<<20)
+			if err != nil {
+				continue
+			}
+			if _, err := ReadLegacy(out); err != nil {
+				t.Fatalf("magic %d: DownConvert wrote what ReadLegacy refuses: %v", magic, err)
+			}
+		}
+	})
+}

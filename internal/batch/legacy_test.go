@@ -267,7 +267,8 @@ func TestDownConvert(t *testing.T) {
 						SetLogAppendTime(first, 1_800_000_000_000)
 					}
 					ctl := Build(BuildOptions{BaseOffset: 130, ProducerID: 7, Control: true, Transactional: true}, []Record{{Key: []byte{0, 0, 0, 0}, Value: []byte{0, 0, 0, 0, 0, 0}}})
-					o.BaseOffset, o.LogAppendTime = 131, false
+					// Transactional records go to old consumers as plain ones.
+					o.BaseOffset, o.LogAppendTime, o.Transactional, o.ProducerID, o.BaseSequence = 131, false, true, 7, 0
 					second := Build(o, recs[:5])
 					log := append(append(append(bytes.Clone(first), ctl...), second...), second[:20]...) // a partial batch at the end
 

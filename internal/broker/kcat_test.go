@@ -20,6 +20,13 @@ func kcatPath(t *testing.T) string {
 
 func runKcat(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
+	out, _ := runKcatStderr(t, stdin, args...)
+	return out
+}
+
+// runKcatStderr is runKcat that also returns what kcat wrote to stderr.
+func runKcatStderr(t *testing.T, stdin string, args ...string) (string, string) {
+	t.Helper()
 	cmd := exec.Command(kcatPath(t), args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
@@ -27,7 +34,7 @@ func runKcat(t *testing.T, stdin string, args ...string) string {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("kcat %v: %v\n%s", args, err, errOut.String())
 	}
-	return out.String()
+	return out.String(), errOut.String()
 }
 
 // TestKcatInterop drives the broker with librdkafka through kcat: metadata,

@@ -9,8 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Old sarama versions against the message-format conversions: V0_9_0_0
-// speaks Produce v0 / Fetch v1 (magic 0), V0_10_2_0 Produce v2 / Fetch v3
+// Old sarama versions against the message-format conversions: V0_8_2_0
+// speaks Produce v0 / Fetch v0 and V0_9_0_0 Produce v0 / Fetch v1 (magic 0), V0_10_2_0 Produce v2 / Fetch v3
 // (magic 1), V1_0_0_0 and V2_0_0_0 record batches at old request versions.
 
 func saramaConfig(version sarama.KafkaVersion, versions *apiVersionLog) *sarama.Config {
@@ -117,6 +117,18 @@ func checkSaramaRead(t *testing.T, what string, got []*sarama.ConsumerMessage, w
 	}
 }
 
+// checkStoredCodec checks that records were stored in batches of the
+// codec their producer chose (compression.type=producer).
+func checkStoredCodec(t *testing.T, recs []*kgo.Record, codec string) {
+	t.Helper()
+	want := map[string]uint8{"none": 0, "gzip": 1, "snappy": 2, "lz4": 3}[codec]
+	for _, r := range recs {
+		if got := r.Attrs.CompressionType(); got != want {
+			t.Fatalf("record at offset %d stored with codec %d, want %s", r.Offset, got, codec)
+		}
+	}
+}
+
 func checkKgoRead(t *testing.T, what string, got []*kgo.Record, want []legacyRecord) {
 	t.Helper()
 	for i, r := range got {
@@ -143,6 +155,7 @@ func TestLegacySaramaProduceConsume(t *testing.T) {
 		codecs        []sarama.CompressionCodec
 		saramaReadsTS bool
 	}{
+		{"V0_8_2_0", sarama.V0_8_2_0, 0, 0, false, []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP, sarama.CompressionSnappy}, false},
 		{"V0_9_0_0", sarama.V0_9_0_0, 0, 1, false, []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP, sarama.CompressionSnappy}, false},
 		{"V0_10_2_0", sarama.V0_10_2_0, 2, 3, true, []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP, sarama.CompressionSnappy, sarama.CompressionLZ4}, true},
 		{"V1_0_0_0", sarama.V1_0_0_0, 5, 6, true, []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP, sarama.CompressionSnappy, sarama.CompressionLZ4}, true},
@@ -159,7 +172,9 @@ func TestLegacySaramaProduceConsume(t *testing.T) {
 				saramaProduce(t, tb.Addr(), cfg, topic, 0, msgs)
 				checkSaramaRead(t, "sarama", saramaConsume(t, tb.Addr(), cfg, topic, sarama.OffsetOldest, len(want)), want)
 				checkSaramaRead(t, "sarama from 20", saramaConsume(t, tb.Addr(), cfg, topic, 20, len(want)-20), want[20:])
-				checkKgoRead(t, "franz-go", consumeAll(t, tb, topic, len(want)), want)
+				got := consumeAll(t, tb, topic, len(want))
+				checkKgoRead(t, "franz-go", got, want)
+				checkStoredCodec(t, got, codec.String())
 				versions.mu.Lock()
 				defer versions.mu.Unlock()
 				if !versions.used[0][tc.produce] || !versions.used[1][tc.fetch] || len(versions.used[0]) != 1 || len(versions.used[1]) != 1 {

@@ -45,20 +45,21 @@ type pythonLegacyRecord struct {
 }
 
 // TestLegacyKafkaPython: kafka-python pinned to api_version (0, 10, 0)
-// (Produce v2 / Fetch v2, magic 1) and (0, 9) (Produce v1 / Fetch v1,
-// magic 0, lz4 with Kafka 0.8's broken frame header checksum) produces in
-// every codec and reads back exactly what it wrote; franz-go reads the
-// same records.
+// (Produce v2 / Fetch v2, magic 1), (0, 9) (Produce v1 / Fetch v1) and
+// (0, 8, 2) (Produce v0 / Fetch v0), both magic 0 with lz4 frames carrying
+// Kafka 0.8's broken header checksum, produces in every codec and reads
+// back exactly what it wrote; franz-go reads the same records, from
+// batches of the producer's codec.
 func TestLegacyKafkaPython(t *testing.T) {
 	python := pythonWith(t, "kafka, snappy, lz4, xxhash", "python3-kafka python3-snappy python3-lz4 python3-xxhash")
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
-	for _, version := range []string{"0.10.0", "0.9"} {
+	for _, version := range []string{"0.10.0", "0.9", "0.8.2"} {
 		for _, compression := range []string{"none", "gzip", "snappy", "lz4"} {
 			t.Run(version+"/"+compression, func(t *testing.T) {
 				topic := "kafka-python-" + strings.ReplaceAll(version, ".", "-") + "-" + compression
 				createTopic(t, adm, topic, 1, nil)
-				magic1 := version != "0.9"
+				magic1 := version == "0.10.0"
 				var in []pythonLegacyRecord
 				var want []legacyRecord
 				for i := range 30 {
@@ -101,11 +102,10 @@ func TestLegacyKafkaPython(t *testing.T) {
 						t.Fatalf("kafka-python read %v, want %d %q %q %d", c, w.offset, w.key, w.value, w.ts)
 					}
 				}
-				checkKgoRead(t, "franz-go", consumeAll(t, tb, topic, len(want)), want)
-				wantVersion := 2
-				if !magic1 {
-					wantVersion = 1
-				}
+				got := consumeAll(t, tb, topic, len(want))
+				checkKgoRead(t, "franz-go", got, want)
+				checkStoredCodec(t, got, compression)
+				wantVersion := map[string]int{"0.10.0": 2, "0.9": 1, "0.8.2": 0}[version]
 				for name, versions := range res.Requests {
 					if (strings.HasSuffix(name, "(0)") || strings.HasSuffix(name, "(1)")) && (len(versions) != 1 || versions[0] != wantVersion) {
 						t.Fatalf("kafka-python %s sent %s versions %v, want v%d", version, name, versions, wantVersion)
