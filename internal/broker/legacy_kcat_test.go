@@ -11,17 +11,18 @@ import (
 
 // kcatOld runs kcat with librdkafka told the broker is Kafka fallback
 // (no ApiVersions: the request versions of that release) and protocol
-// debugging on, and returns its output and the Produce and Fetch versions
-// it sent.
+// debugging on, and returns its output and the versions of each request
+// it sent (by name without "Request": Produce, Fetch, JoinGroup, ...).
 func kcatOld(t *testing.T, fallback, stdin string, args ...string) (string, map[string][]int) {
 	t.Helper()
 	args = append([]string{"-X", "api.version.request=false", "-X", "broker.version.fallback=" + fallback, "-d", "protocol"}, args...)
 	out, errOut := runKcatStderr(t, stdin, args...)
 	sent := map[string][]int{}
-	for _, m := range regexp.MustCompile(`Sent (Produce|Fetch)Request \(v(\d+)`).FindAllStringSubmatch(errOut, -1) {
+	for _, m := range regexp.MustCompile(`Sent (\w+?)Request \(v(\d+)`).FindAllStringSubmatch(errOut, -1) {
 		v, _ := strconv.Atoi(m[2])
 		if !slices.Contains(sent[m[1]], v) {
 			sent[m[1]] = append(sent[m[1]], v)
+			slices.Sort(sent[m[1]])
 		}
 	}
 	return out, sent
