@@ -69,7 +69,16 @@ func Open(m *storage.Manager, topic string, index int32, topicID [16]byte, leade
 	}
 	p.hw.Store(l.LogEndOffset())
 	p.flushedTo.Store(l.LogEndOffset())
+	l.SetActiveProducers(p.lastProducerOffsets)
 	return p, nil
+}
+
+// lastProducerOffsets tells the log cleaner which batches hold the last
+// sequence number of a producer not expired.
+func (p *Partition) lastProducerOffsets() map[int64]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.producers.LastOffsets()
 }
 
 // StorageConfig maps a topic's resolved configs onto the log's.

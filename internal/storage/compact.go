@@ -26,10 +26,11 @@ type cleanPlan struct {
 	cfg        Config
 	segs       []*segment // every segment at the time, the last one active
 	sizes      []int64
-	dirty      int   // index in segs of the first segment with uncleaned records
-	end        int   // segments [0, end) are cleaned; end <= len(segs)-1
-	firstDirty int64 // offsets below were cleaned by earlier passes
-	leo        int64 // the log end offset at the time
+	dirty      int                    // index in segs of the first segment with uncleaned records
+	end        int                    // segments [0, end) are cleaned; end <= len(segs)-1
+	firstDirty int64                  // offsets below were cleaned by earlier passes
+	leo        int64                  // the log end offset at the time
+	producers  func() map[int64]int64 // Log.activeProducers at the time
 	dirtyBytes int64
 	totalBytes int64 // of segments [0, end)
 	ratio      float64
@@ -47,7 +48,7 @@ func (l *Log) planClean(now int64) (cleanPlan, bool, error) {
 		l.mu.Unlock()
 		return cleanPlan{}, false, err
 	}
-	p := cleanPlan{cfg: l.cfg, segs: l.segments, firstDirty: max(l.firstDirty, l.logStart.Load()), leo: l.leo.Load()}
+	p := cleanPlan{cfg: l.cfg, segs: l.segments, firstDirty: max(l.firstDirty, l.logStart.Load()), leo: l.leo.Load(), producers: l.activeProducers}
 	p.sizes = make([]int64, len(p.segs))
 	for i, s := range p.segs {
 		p.sizes[i] = s.size
@@ -114,6 +115,20 @@ func (l *Log) firstTimestamp(s *segment, size int64) (int64, error) {
 	return bh.maxTimestamp, err
 }
 
+// SetActiveProducers gives the cleaner the idempotent producers whose state
+// the log must keep: fn returns, per producer ID, the last offset of its
+// last batch. The cleaner keeps that batch (emptied if all its records go)
+// so that its sequence number survives, and lets other emptied batches go,
+// as Kafka's cleaner does with its producer state's active producers; a
+// producer expired (producer.id.expiration.ms) keeps nothing. fn is called
+// once per pass, with no lock of the log held. Without it, every producer
+// whose batches are in the log counts as active.
+func (l *Log) SetActiveProducers(fn func() map[int64]int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.activeProducers = fn
+}
+
 // passStats is what one cleaning pass did.
 type passStats struct {
 	bytesRead, bytesWritten  int64
@@ -139,11 +154,17 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	st := passStats{minHorizon: math.MaxInt64}
 	om := newOffsetMap(c.mapEntries)
 	producers := map[int64]int64{} // producer ID -> last offset of its last batch
+	noteProducers := p.producers == nil
+	if !noteProducers {
+		producers = p.producers()
+	}
 	var scratch []byte
 	end := p.end
 	for i := p.dirty; i < end; i++ {
 		err := l.eachBatch(p.segs[i], p.sizes[i], c, &st, func(_ int64, h batchHeader, b []byte) error {
-			noteProducer(producers, h, b)
+			if noteProducers {
+				noteProducer(producers, h, b)
+			}
 			if b[attributesOffset+1]&attrControl != 0 {
 				return nil
 			}
@@ -169,13 +190,13 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	}
 	// The last batch of each idempotent producer is kept (empty if all its
 	// records go) so that its sequence number survives in the log, as Kafka
-	// does; that needs the producers' batches outside the dirty section too.
+	// does; without the partition's producer state, that needs the
+	// producers' batches outside the dirty section too.
 	for i, s := range p.segs {
-		if i >= p.dirty && i < end {
-			continue
-		}
-		if err := l.eachHeader(s, p.sizes[i], func(h batchHeader, b []byte) { noteProducer(producers, h, b) }); err != nil {
-			return st, err
+		if noteProducers && (i < p.dirty || i >= end) {
+			if err := l.eachHeader(s, p.sizes[i], func(h batchHeader, b []byte) { noteProducer(producers, h, b) }); err != nil {
+				return st, err
+			}
 		}
 	}
 	for i := 0; i < end; {
@@ -428,7 +449,8 @@ func (w *groupWriter) filter(now int64, cfg Config, h batchHeader, b []byte, om 
 	}
 	st.recordsKept += int64(len(w.recs))
 	if len(w.recs) == 0 {
-		if pid := int64(binary.BigEndian.Uint64(b[producerIDOffset:])); pid >= 0 && producers[pid] == h.lastOffset() {
+		pid := int64(binary.BigEndian.Uint64(b[producerIDOffset:]))
+		if last, ok := producers[pid]; ok && pid >= 0 && last == h.lastOffset() {
 			return emptyBatch(b), nil
 		}
 		return nil, nil

@@ -856,3 +856,38 @@ func TestCleanKeepsEmptyBatchAtLogEnd(t *testing.T) {
 		t.Fatalf("log end offset %d after reopening, want %d", l.LogEndOffset(), leo)
 	}
 }
+
+// TestCleanKeepsOnlyActiveProducers: with the partition's producer state
+// (SetActiveProducers), a producer's emptied last batch stays only while the
+// producer is active, as in Kafka; an expired one's goes like any other.
+func TestCleanKeepsOnlyActiveProducers(t *testing.T) {
+	for _, active := range []bool{true, false} {
+		e := newEnv(t)
+		l := e.open(compactConfig())
+		idem := batch.Build(batch.BuildOptions{ProducerID: 7, ProducerEpoch: 1, BaseSequence: 0},
+			[]batch.Record{{Key: []byte("x"), Value: []byte("1")}})
+		last := mustAppend(t, l, idem)
+		fillKeyed(t, l, batch.None, 30, 2, e.clock.Ms())
+		mustAppend(t, l, keyedBatch(batch.None, 0, "x", "2")) // supersedes the producer's record
+		fillKeyed(t, l, batch.None, 20, 2, e.clock.Ms())
+		l.SetActiveProducers(func() map[int64]int64 {
+			if active {
+				return map[int64]int64{7: last.LastOffset}
+			}
+			return map[int64]int64{}
+		})
+		mustClean(t, e, l)
+		kept := false
+		for _, b := range readAll(t, l) {
+			if h, _ := batch.ParseHeader(b); h.ProducerID == 7 {
+				if h.NumRecords != 0 || h.LastOffset() != last.LastOffset {
+					t.Fatalf("producer batch %+v", h)
+				}
+				kept = true
+			}
+		}
+		if kept != active {
+			t.Fatalf("producer active %v: its emptied batch kept %v", active, kept)
+		}
+	}
+}

@@ -115,8 +115,9 @@
 // later record of their key supersedes. Offsets never change. A batch whose
 // records all stay is copied as it is; one with survivors is rebuilt with
 // the same base offset, last offset delta (so the producer's last sequence
-// stays), producer fields and codec; an emptied batch goes, except an
-// idempotent producer's last batch and the batch ending at the log end
+// stays), producer fields and codec; an emptied batch goes, except the last
+// batch of an idempotent producer still active (Log.SetActiveProducers: not
+// expired by producer.id.expiration.ms) and the batch ending at the log end
 // offset, which stay as 61-byte headers without records (as Kafka 4's
 // cleaner keeps only those; an empty batch alone in a fetch stalls
 // kafka-go's Reader). A group emptied whole leaves an empty segment, merged

@@ -228,3 +228,15 @@ func (s *ProducerState) RemoveExpired(nowMs, expirationMs int64) int {
 	}
 	return removed
 }
+
+// LastOffsets returns, per producer with a batch remembered, the last offset
+// of its last batch: the batch the log cleaner keeps for its sequence number.
+func (s *ProducerState) LastOffsets() map[int64]int64 {
+	out := make(map[int64]int64, len(s.producers))
+	for id, p := range s.producers {
+		if n := len(p.batches); n > 0 {
+			out[id] = p.batches[n-1].lastOffset
+		}
+	}
+	return out
+}

@@ -241,3 +241,18 @@ func FuzzUnmarshalSnapshot(f *testing.F) {
 		}
 	})
 }
+
+func TestLastOffsets(t *testing.T) {
+	s := NewProducerState()
+	for i, pid := range []int64{3, 3, 9} {
+		h := batch.Header{ProducerID: pid, ProducerEpoch: 0, BaseSequence: int32(i), LastOffsetDelta: 1, NumRecords: 2}
+		s.Update(h, int64(10*i))
+	}
+	if got := s.LastOffsets(); len(got) != 2 || got[3] != 11 || got[9] != 21 {
+		t.Fatalf("last offsets %v", got)
+	}
+	s.RemoveExpired(1<<62, 1)
+	if got := s.LastOffsets(); len(got) != 0 {
+		t.Fatalf("after expiry %v", got)
+	}
+}
