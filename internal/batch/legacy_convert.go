@@ -44,7 +44,9 @@ func UpConvert(set []byte) ([]byte, int16, string) {
 		// v2 records are smaller than v0/v1 messages: len(set) is room enough.
 		body = make([]byte, HeaderSize, HeaderSize+len(set))
 	} else {
-		body = make([]byte, 0, 4*len(set))
+		// A guess at the decompressed size, capped: a hostile wrapper must
+		// not make the broker allocate before it decompresses anything.
+		body = make([]byte, 0, min(4*len(set), 1<<20))
 	}
 	n, baseTS, maxTS := 0, int64(-1), int64(-1)
 	_, err := walkLegacy(set, legacyRules{produce: true}, func(m *LegacyMessage) {

@@ -249,3 +249,28 @@ func TestLegacySaramaGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacySaramaLogAppendTime: on a LogAppendTime topic, sarama V0_10_2_0
+// reads the broker's append time (marked in the magic 1 messages and
+// wrappers it gets), the same a current client reads.
+func TestLegacySaramaLogAppendTime(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "lat", 1, map[string]*string{"message.timestamp.type": strp("LogAppendTime")})
+	for i, c := range []kgo.CompressionCodec{kgo.NoCompression(), kgo.SnappyCompression()} {
+		cl := tb.client(kgo.DefaultProduceTopic("lat"), kgo.ProducerBatchCompression(c))
+		var recs []*kgo.Record
+		for j := range 10 {
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf("batch %d record %d ..........", i, j)), Timestamp: time.UnixMilli(1000)})
+		}
+		if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := consumeAll(t, tb, "lat", 20)
+	old := saramaConsume(t, tb.Addr(), saramaConfig(sarama.V0_10_2_0, &apiVersionLog{}), "lat", sarama.OffsetOldest, 20)
+	for i, r := range current {
+		if r.Timestamp.UnixMilli() == 1000 || !old[i].Timestamp.Equal(r.Timestamp) || old[i].Offset != r.Offset || string(old[i].Value) != string(r.Value) {
+			t.Fatalf("offset %d: sarama read %v %q, franz-go %v %q (producer's time 1000 ms)", r.Offset, old[i].Timestamp, old[i].Value, r.Timestamp, r.Value)
+		}
+	}
+}
