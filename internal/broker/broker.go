@@ -107,7 +107,14 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
 	retentionCheck := time.Duration(brokerCfg.Int64("log.retention.check.interval.ms", nil)) * time.Millisecond
-	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{FS: cfg.FS, Logger: cfg.Logger, Cleaner: cleanerOptions(brokerCfg)}, retentionCheck)
+	threads := int(brokerCfg.Int32("num.recovery.threads.per.data.dir", nil))
+	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{
+		FS:              cfg.FS,
+		Logger:          cfg.Logger,
+		Cleaner:         cleanerOptions(brokerCfg),
+		RecoveryThreads: threads,
+		MaxOpenSegments: maxOpenSegments(),
+	}, retentionCheck)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +142,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		config:  brokerCfg,
 		image:   b.controller.Image,
 		logger:  cfg.Logger,
+		threads: threads,
 		topics:  make(map[string]*localTopic),
 	}
 	img := b.controller.Image()
@@ -263,6 +271,18 @@ func advertised(advertise string, bound net.Addr) (string, int32, error) {
 		host = "localhost"
 	}
 	return host, int32(port), nil
+}
+
+// maxOpenSegments is the budget of segment file handles: a quarter of the
+// descriptors the process may open (Go raises the soft limit to the hard one),
+// leaving the rest to connections and the metadata quorum, so that no number
+// of partitions runs the broker out of descriptors.
+func maxOpenSegments() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 1000
+	}
+	return int(max(64, min(lim.Cur/4, 1<<20)))
 }
 
 // lockDir takes an exclusive lock on the data directory so that two

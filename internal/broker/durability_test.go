@@ -87,9 +87,9 @@ func TestRecoversFromGarbageTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	// A crash leaves no clean-shutdown mark in the recovery point: remove it
+	// A crash leaves no clean-shutdown mark in the data directory: remove it
 	// so that start-up must scan.
-	if err := os.Remove(filepath.Join(filepath.Dir(last), "recovery-point")); err != nil {
+	if err := os.Remove(filepath.Join(tb.dir, ".clean-shutdown")); err != nil {
 		t.Fatal(err)
 	}
 

@@ -26,6 +26,7 @@ type partitions struct {
 	config  *config.Broker
 	image   func() *metadata.Image
 	logger  *slog.Logger
+	threads int // num.recovery.threads.per.data.dir: partitions opened or closed at once
 
 	syncMu  sync.Mutex // serialises reconcile
 	offline offline    // replicas that failed to open
@@ -83,8 +84,7 @@ func (r *partitions) reconcile(img *metadata.Image) {
 		}
 	}
 
-	failed := openFailures{}
-	defer failed.log(r.logger)
+	var opens []openJob
 	for name, t := range img.Topics {
 		cfg := r.config.ResolveTopic(t.Configs, img.BrokerConfigs)
 		r.mu.RLock()
@@ -101,7 +101,6 @@ func (r *partitions) reconcile(img *metadata.Image) {
 			lt.cfg = cfg
 		}
 		parts := lt.parts
-		changed := false
 		for _, mp := range t.Partitions {
 			for int(mp.Partition) >= len(parts) {
 				parts = append(parts, nil)
@@ -118,24 +117,69 @@ func (r *partitions) reconcile(img *metadata.Image) {
 			if r.offline.skip(name, t.ID, mp.Partition) {
 				continue
 			}
-			p, err := partition.Open(r.storage, name, mp.Partition, t.ID, mp.LeaderEpoch, cfg, nil)
-			if err != nil {
-				r.offline.mark(name, t.ID, mp.Partition, err)
-				failed.add(name, mp.Partition, err)
-				continue
-			}
-			if !changed {
-				// Copy before writing: readers hold the old slice.
-				parts = append([]*partition.Partition(nil), parts...)
-				changed = true
-			}
-			parts[mp.Partition] = p
+			opens = append(opens, openJob{topic: name, id: t.ID, index: mp.Partition, epoch: mp.LeaderEpoch, cfg: cfg})
 		}
-		if changed || r.topics[name] == nil || len(parts) != len(lt.parts) {
+		if r.topics[name] == nil || len(parts) != len(lt.parts) {
 			r.mu.Lock()
 			r.topics[name] = &localTopic{id: t.ID, parts: parts, cfg: lt.cfg}
 			r.mu.Unlock()
 		}
+	}
+	r.open(opens)
+}
+
+// openJob is a partition reconcile opens.
+type openJob struct {
+	topic string
+	id    metadata.TopicID
+	index int32
+	epoch int32
+	cfg   config.Topic
+	p     *partition.Partition
+	err   error
+}
+
+// open opens the partitions of jobs, threads at a time (each open reads its
+// log's state from disk, and recovers it after a crash), and installs them.
+func (r *partitions) open(jobs []openJob) {
+	var wg sync.WaitGroup
+	next := make(chan *openJob)
+	for range min(max(r.threads, 1), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				j.p, j.err = partition.Open(r.storage, j.topic, j.index, j.id, j.epoch, j.cfg, nil)
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- &jobs[i]
+	}
+	close(next)
+	wg.Wait()
+	failed := openFailures{}
+	defer failed.log(r.logger)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	copied := map[string]bool{}
+	for _, j := range jobs {
+		if j.err != nil {
+			r.offline.mark(j.topic, j.id, j.index, j.err)
+			failed.add(j.topic, j.index, j.err)
+			continue
+		}
+		lt := r.topics[j.topic]
+		if j.p == nil || lt == nil {
+			continue
+		}
+		if !copied[j.topic] {
+			// Copy before writing: readers hold the old slice.
+			lt = &localTopic{id: lt.id, parts: append([]*partition.Partition(nil), lt.parts...), cfg: lt.cfg}
+			r.topics[j.topic] = lt
+			copied[j.topic] = true
+		}
+		lt.parts[j.index] = j.p
 	}
 }
 
@@ -182,11 +226,13 @@ func (r *partitions) closeAll() {
 	defer r.syncMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Each close fsyncs a producer snapshot and the log: run them side by
+	// Each close writes a producer snapshot and the log's index and
+	// recovery point (synced once by storage.Manager.Close): run them side by
 	// side so that thousands of partitions shut down in seconds.
+	r.storage.BeginShutdown()
 	work := make(chan *partition.Partition)
 	var wg sync.WaitGroup
-	for range 8 {
+	for range max(r.threads, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -40,6 +40,9 @@ type Partition struct {
 	// mu serialises appends with the producer state they check and update.
 	mu        sync.Mutex
 	producers *txn.ProducerState
+	// snapshotAt is the log end offset the producer snapshot on disk was
+	// taken at when it matches the log (-1 if not): Close then writes none.
+	snapshotAt int64
 
 	cfg         atomic.Pointer[config.Topic]
 	hw          atomic.Int64
@@ -109,12 +112,16 @@ func (p *Partition) loadProducers() error {
 	fs := p.log.FS()
 	from := p.log.LogStartOffset()
 	p.producers = txn.NewProducerState()
+	p.snapshotAt = -1
+	end := p.log.LogEndOffset()
 	if b, err := vfs.ReadFile(fs, filepath.Join(p.log.Dir(), snapshotFile)); err == nil {
-		if ps, off, err := txn.UnmarshalSnapshot(b); err == nil && off <= p.log.LogEndOffset() && off >= from {
+		if ps, off, err := txn.UnmarshalSnapshot(b); err == nil && off <= end && off >= from {
 			p.producers, from = ps, off
+			if off == end {
+				p.snapshotAt = off
+			}
 		}
 	}
-	end := p.log.LogEndOffset()
 	for from < end {
 		chunk, err := p.log.Read(from, 1<<20, end)
 		if err != nil {
@@ -343,14 +350,17 @@ func (p *Partition) Producers() []txn.ProducerEntry {
 	return p.producers.Producers()
 }
 
-// Close snapshots the producer state, closes the log and then wakes the
-// parked fetches: in that order, a fetch woken reads the closed log
-// (ErrClosed) and is answered at once, and one that parks later reads it
-// before waiting.
+// Close snapshots the producer state (unless nothing was appended since the
+// snapshot on disk: expiring producers alone does not need one), closes the
+// log and then wakes the parked fetches: in that order, a fetch woken reads
+// the closed log (ErrClosed) and is answered at once, and one that parks
+// later reads it before waiting.
 func (p *Partition) Close() error {
 	p.mu.Lock()
-	snap := p.producers.MarshalSnapshot(p.log.LogEndOffset())
-	err := vfs.WriteFileAtomic(p.log.FS(), p.log.Dir(), filepath.Join(p.log.Dir(), snapshotFile), snap)
+	var err error
+	if end := p.log.LogEndOffset(); end != p.snapshotAt {
+		err = p.log.WriteFile(snapshotFile, p.producers.MarshalSnapshot(end))
+	}
 	if cerr := p.log.Close(); err == nil {
 		err = cerr
 	}

@@ -99,10 +99,13 @@ type Options struct {
 	FS     vfs.FS           // nil = vfs.OS()
 	Now    func() time.Time // nil = time.Now
 	Logger *slog.Logger     // nil = discard
-	// MaxOpenSegments bounds the read handles of segment files kept open across
-	// the Manager (default 1000). Each log also keeps its active segment open
-	// for writing.
+	// MaxOpenSegments bounds the handles of segment files kept open across the
+	// Manager (default 1000): read handles and active segments' write handles
+	// alike, so a log holds no descriptor while unused.
 	MaxOpenSegments int
+	// RecoveryThreads is num.recovery.threads.per.data.dir: how many logs
+	// Close closes at once (default 1, Kafka's).
+	RecoveryThreads int
 	// Cleaner configures the log cleaner of compacted logs.
 	Cleaner CleanerOptions
 }
@@ -137,6 +140,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxOpenSegments <= 0 {
 		o.MaxOpenSegments = 1000
+	}
+	if o.RecoveryThreads <= 0 {
+		o.RecoveryThreads = 1
 	}
 	if o.Cleaner.Backoff <= 0 {
 		o.Cleaner.Backoff = 15 * time.Second

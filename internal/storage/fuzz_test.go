@@ -2,9 +2,11 @@ package storage
 
 import (
 	"bytes"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/samsa-streaming/samsa/internal/vfs"
@@ -37,6 +39,7 @@ func FuzzRecover(f *testing.F) {
 		writeWhole(mem, filepath.Join(dir, segmentName(0)+logSuffix), data, true)
 		if clean {
 			writeWhole(mem, filepath.Join(dir, recoveryPointFile), []byte("version: 0\nrecovery_point: 0\nclean_shutdown: true\n"), true)
+			writeCleanMark(mem, "/data")
 		}
 		m, err := NewManager("/data", Options{FS: mem}, 0)
 		if err != nil {
@@ -81,6 +84,7 @@ func FuzzIndexFiles(f *testing.F) {
 		writeWhole(mem, filepath.Join(dir, segmentName(0)+timeIndexSuffix), timeIndex, true)
 		writeWhole(mem, filepath.Join(dir, segmentName(10)+logSuffix), nil, true)
 		writeWhole(mem, filepath.Join(dir, recoveryPointFile), []byte("version: 0\nrecovery_point: 10\nclean_shutdown: true\n"), true)
+		writeCleanMark(mem, "/data")
 		m, err := NewManager("/data", Options{FS: mem}, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -120,12 +124,22 @@ func FuzzCheckpoints(f *testing.F) {
 	f.Add([]byte("version: 0\nlog_start_offset: 7\n"))
 	f.Add(encodePartitionMetadata([16]byte{1, 2, 3}))
 	f.Add([]byte("version: 1\n"))
+	f.Add(encodeCleanMark([]string{"t-0", "u-12"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if off, clean, err := parseRecoveryPoint(b); err == nil {
-			if off < 0 {
+		if rp, err := parseRecoveryPoint(b); err == nil {
+			if rp.offset < 0 {
 				t.Fatal("negative recovery point")
 			}
-			_ = clean
+			if again, err := parseRecoveryPoint(encodeRecoveryPoint(rp)); err != nil || again != rp {
+				t.Fatal("recovery-point does not round-trip")
+			}
+		}
+		if recover, err := parseCleanMark(b); err == nil {
+			names := slices.Sorted(maps.Keys(recover))
+			again, err := parseCleanMark(encodeCleanMark(names))
+			if err != nil || !maps.Equal(again, recover) {
+				t.Fatalf("clean-shutdown mark does not round-trip: %v", err)
+			}
 		}
 		if off, err := parseLogStartOffset(b); err == nil && off < 0 {
 			t.Fatal("negative log start offset")
@@ -141,6 +155,7 @@ func FuzzCheckpoints(f *testing.F) {
 		for _, name := range []string{recoveryPointFile, logStartOffsetFile} {
 			writeWhole(mem, filepath.Join("/data/f-0", name), b, true)
 		}
+		writeCleanMark(mem, "/data")
 		m, err := NewManager("/data", Options{FS: mem}, 0)
 		if err != nil {
 			t.Fatal(err)

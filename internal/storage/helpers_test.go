@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -204,3 +205,9 @@ func readAll(t testing.TB, l *Log) [][]byte {
 }
 
 func isOutOfRange(err error) bool { return errors.Is(err, ErrOffsetOutOfRange) }
+
+// writeCleanMark leaves the mark of a clean shutdown in dataDir, so that the
+// clean recovery points written by a test are trusted.
+func writeCleanMark(fs vfs.FS, dataDir string) {
+	writeWhole(fs, filepath.Join(dataDir, cleanShutdownFile), []byte("version: 0\n"), true)
+}

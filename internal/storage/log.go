@@ -25,10 +25,17 @@ type Log struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	handles   *handleCache
+	m         *Manager
+	// trustClean says the files may be trusted as closed cleanly (Manager.claim).
+	trustClean bool
 
 	leo        atomic.Int64
 	logStart   atomic.Int64
 	closedFlag atomic.Bool
+	// dirty says the files differ from what the recovery-point file describes
+	// as clean (appended, rolled, recovered or created since open): Close has
+	// to write them. A log opened clean and left alone closes without a write.
+	dirty atomic.Bool
 
 	// Lock order: mu, then ckMu, flushMu or handles.mu; never the reverse.
 	mu               sync.Mutex
@@ -36,7 +43,8 @@ type Log struct {
 	segments         []*segment // by base offset; the last is the active one
 	active           *activeSegment
 	closed           bool
-	failed           error // a write or sync failed: appends and flushes refuse
+	failed           error        // a write or sync failed: appends and flushes refuse
+	unsynced         unsyncedBits // what of a new directory is not durable yet
 	appendedMessages int64
 	flushedMessages  int64                    // appendedMessages when the last flush started
 	firstDirty       int64                    // the cleaner cleaned the offsets below
@@ -55,21 +63,53 @@ type Log struct {
 }
 
 // activeSegment is the segment appends go to, with its indexes in memory (they
-// are written to disk when it rolls or the log closes).
+// are written to disk when it rolls or the log closes). Its write handle comes
+// from the Manager's handleCache, opened by the first append and closed when
+// evicted; a flush holds it while it syncs outside Log.mu.
 type activeSegment struct {
 	seg      *segment
-	w        *segWriter
 	idx      *indexBuilder
 	rollBase int64 // ms: when the first batch was appended (or its timestamp after a restart); -1 if empty
 }
 
-// segWriter is the write handle of the active segment. A flush holds a
-// reference while it syncs outside Log.mu, so a roll or close in the meantime
-// retires the handle and the last user closes it.
-type segWriter struct {
-	f       vfs.File
-	refs    int  // guarded by Log.mu
-	retired bool // guarded by Log.mu
+// unsyncedBits say what of a newly created log directory was not synced.
+type unsyncedBits uint8
+
+const (
+	unsyncedMeta   unsyncedBits = 1 << iota // partition.metadata's content
+	unsyncedDir                             // the entries of the log directory
+	unsyncedParent                          // the log directory's entry in the data directory
+)
+
+// syncDirsLocked makes a new log directory durable, once: before the first
+// flush, roll or clean close, which promise that data in it survives a crash.
+func (l *Log) syncDirsLocked() error {
+	if l.unsynced == 0 {
+		return nil
+	}
+	if l.unsynced&unsyncedMeta != 0 {
+		f, err := l.fs.OpenFile(filepath.Join(l.dir, partitionMetaFile), os.O_RDWR, 0)
+		if err != nil {
+			return l.failLocked(err)
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return l.failLocked(err)
+		}
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return l.failLocked(err)
+	}
+	if l.unsynced&unsyncedParent != 0 {
+		if err := l.fs.SyncDir(filepath.Dir(l.dir)); err != nil {
+			return l.failLocked(err)
+		}
+	}
+	l.unsynced = 0
+	return nil
 }
 
 // AppendResult tells where Append put the batches.
@@ -127,14 +167,24 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 		l.mu.Unlock()
 		return AppendResult{}, fmt.Errorf("%w: %d bytes do not fit a segment", ErrInvalidBatch, len(batches))
 	}
+	h, err := l.handles.acquireWrite(a.seg.logPath)
+	if err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, fmt.Errorf("storage: append to %s: %w", l.dir, err)
+	}
 	next := first
 	for pos := 0; pos < len(batches); {
 		binary.BigEndian.PutUint64(batches[pos:], uint64(next))
 		next += int64(int32(binary.BigEndian.Uint32(batches[pos+lastDeltaOffset:]))) + 1
 		pos += batchPrefixSize + int(int32(binary.BigEndian.Uint32(batches[pos+batchLengthOffset:])))
 	}
-	if _, err := a.w.f.Write(batches); err != nil {
-		err = l.writeFailedLocked(err)
+	l.dirty.Store(true)
+	_, err = h.f.Write(batches)
+	if err != nil {
+		err = l.writeFailedLocked(h.f, err)
+	}
+	l.handles.release(h)
+	if err != nil {
 		l.mu.Unlock()
 		return AppendResult{}, err
 	}
@@ -187,8 +237,8 @@ func (l *Log) failLocked(err error) error {
 	return l.failed
 }
 
-func (l *Log) writeFailedLocked(err error) error {
-	if terr := l.active.w.f.Truncate(l.active.seg.size); terr != nil {
+func (l *Log) writeFailedLocked(f vfs.File, err error) error {
+	if terr := f.Truncate(l.active.seg.size); terr != nil {
 		l.failLocked(errors.Join(err, terr))
 	}
 	return fmt.Errorf("storage: append to %s: %w", l.dir, err)
@@ -198,20 +248,24 @@ func (l *Log) writeFailedLocked(err error) error {
 // starts a new one at the log end offset.
 func (l *Log) rollLocked() error {
 	a := l.active
-	if err := a.w.f.Sync(); err != nil {
-		return l.failLocked(err)
+	l.dirty.Store(true)
+	if err := l.syncDirsLocked(); err != nil {
+		return err
+	}
+	if err := l.syncActiveLocked(); err != nil {
+		return err
 	}
 	x := a.idx.finish()
 	if err := writeIndexFiles(l.fs, a.seg, x, true); err != nil {
 		return l.failLocked(err)
 	}
 	base := l.leo.Load()
-	na, err := l.createSegmentLocked(base)
+	na, err := l.createSegmentLocked(base, true)
 	if err != nil {
 		return l.failLocked(err)
 	}
 	a.seg.index.Store(x)
-	l.retireLocked(a.w)
+	l.handles.dropWrite(a.seg.logPath)
 	l.segments = append(l.segments, na.seg)
 	l.active = na
 	l.flushMu.Lock()
@@ -220,9 +274,11 @@ func (l *Log) rollLocked() error {
 	return nil
 }
 
-// createSegmentLocked creates an empty segment file at base, durable in the
-// directory, and returns it as the active segment.
-func (l *Log) createSegmentLocked(base int64) (*activeSegment, error) {
+// createSegmentLocked creates an empty segment file at base and returns it as
+// the active segment. With sync it is durable in the directory (with every
+// other entry created in it so far); else the directory is left to
+// syncDirsLocked.
+func (l *Log) createSegmentLocked(base int64, sync bool) (*activeSegment, error) {
 	s := newSegment(l.dir, base)
 	// Index files left by an older segment of the same name are stale.
 	for _, p := range []string{s.indexPath, s.timePath} {
@@ -230,22 +286,41 @@ func (l *Log) createSegmentLocked(base int64) (*activeSegment, error) {
 			return nil, err
 		}
 	}
-	f, err := l.fs.OpenFile(s.logPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	f, err := l.fs.OpenFile(s.logPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		f.Close()
+	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	return &activeSegment{seg: s, w: &segWriter{f: f}, idx: newIndexBuilder(base, l.cfg.IndexIntervalBytes), rollBase: -1}, nil
+	if !sync {
+		l.unsynced |= unsyncedDir
+	} else if err := l.fs.SyncDir(l.dir); err != nil {
+		return nil, err
+	}
+	l.dirty.Store(true)
+	return &activeSegment{seg: s, idx: newIndexBuilder(base, l.cfg.IndexIntervalBytes), rollBase: -1}, nil
 }
 
-func (l *Log) retireLocked(w *segWriter) {
-	w.retired = true
-	if w.refs == 0 {
-		w.f.Close()
+// syncActiveLocked fsyncs the active segment unless everything in it is
+// synced already (so a log left alone opens no handle).
+func (l *Log) syncActiveLocked() error {
+	l.flushMu.Lock()
+	synced := l.flushedTo >= l.leo.Load()
+	l.flushMu.Unlock()
+	if synced {
+		return nil
 	}
+	h, err := l.handles.acquireWrite(l.active.seg.logPath)
+	if err != nil {
+		return l.failLocked(err)
+	}
+	err = h.f.Sync()
+	l.handles.release(h)
+	if err != nil {
+		return l.failLocked(err)
+	}
+	return nil
 }
 
 // Flush fsyncs everything appended so far. Concurrent callers share fsyncs: a
@@ -288,21 +363,24 @@ func (l *Log) syncActive() (int64, error) {
 		l.mu.Unlock()
 		return 0, err
 	}
-	w := l.active.w
-	w.refs++
+	if err := l.syncDirsLocked(); err != nil {
+		l.mu.Unlock()
+		return 0, err
+	}
+	h, err := l.handles.acquireWrite(l.active.seg.logPath)
+	if err != nil {
+		l.mu.Unlock()
+		return 0, fmt.Errorf("storage: flush %s: %w", l.dir, err)
+	}
 	upTo := l.leo.Load()
 	l.flushedMessages = l.appendedMessages
 	l.mu.Unlock()
 
-	err := w.f.Sync()
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w.refs--
-	if w.retired && w.refs == 0 {
-		w.f.Close()
-	}
+	err = h.f.Sync()
+	l.handles.release(h)
 	if err != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		return 0, l.failLocked(err)
 	}
 	return upTo, nil
@@ -315,15 +393,16 @@ const (
 )
 
 // writeRecoveryPoint records durably that every offset below offset is synced
-// and verified, and whether the log was shut down cleanly.
+// and verified, and whether the log was closed cleanly (informative: the
+// Manager decides what is trusted).
 func (l *Log) writeRecoveryPoint(offset int64, clean bool) error {
 	l.ckMu.Lock()
 	defer l.ckMu.Unlock()
 	if !clean && l.closedFlag.Load() {
 		return nil // Close wrote the final one.
 	}
-	data := fmt.Sprintf("version: 0\nrecovery_point: %d\nclean_shutdown: %t\n", offset, clean)
-	if err := vfs.WriteFileAtomic(l.fs, l.dir, filepath.Join(l.dir, recoveryPointFile), []byte(data)); err != nil {
+	rp := recoveryPoint{offset: offset, clean: clean}
+	if err := vfs.WriteFileAtomic(l.fs, l.dir, filepath.Join(l.dir, recoveryPointFile), encodeRecoveryPoint(rp)); err != nil {
 		return err
 	}
 	l.checkpointed = offset
@@ -346,12 +425,14 @@ func (l *Log) checkpoint() error {
 }
 
 // Close flushes the log, writes the active segment's indexes and records a
-// clean shutdown, so the next open does not rescan.
+// clean shutdown, so the next open does not rescan. A log opened clean and
+// left alone writes nothing. Once the Manager is shutting down (BeginShutdown)
+// the writes are not synced: Manager.Close syncs them all at once.
 func (l *Log) Close() error { return l.close(true) }
 
 // close closes the log; with clean false it only releases handles (the log is
 // being deleted).
-func (l *Log) close(clean bool) error {
+func (l *Log) close(clean bool) (err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -360,24 +441,54 @@ func (l *Log) close(clean bool) error {
 	l.closed = true
 	l.closedFlag.Store(true)
 	defer l.handles.invalidate(l.dir)
-	a := l.active
-	defer l.retireLocked(a.w)
 	if !clean {
 		return nil
 	}
+	defer func() { l.m.logClosed(l.dir, err == nil) }()
 	if l.failed != nil {
 		return l.failed
 	}
-	if err := a.w.f.Sync(); err != nil {
-		return l.failLocked(err)
+	if !l.dirty.Load() {
+		return nil
 	}
-	if err := writeIndexFiles(l.fs, a.seg, a.idx.finish(), true); err != nil {
+	// An active segment without offset entries is small: the next open scans
+	// it whole, so its index files are not worth writing.
+	a := l.active
+	if l.m.deferSyncs() {
+		// Manager.Close syncs everything, then its clean-shutdown mark vouches
+		// for this log: the recovery point (a lower bound) can stay as it is.
+		if len(a.idx.offsets) == 0 {
+			return nil
+		}
+		return writeIndexFiles(l.fs, a.seg, a.idx.finish(), false)
+	}
+	if err := l.syncDirsLocked(); err != nil {
 		return err
+	}
+	if err := l.syncActiveLocked(); err != nil {
+		return err
+	}
+	if len(a.idx.offsets) > 0 {
+		if err := writeIndexFiles(l.fs, a.seg, a.idx.finish(), true); err != nil {
+			return err
+		}
 	}
 	l.ckMu.Lock()
 	l.checkpointed = -1
 	l.ckMu.Unlock()
 	return l.writeRecoveryPoint(l.leo.Load(), true)
+}
+
+// WriteFile replaces the small file name of the log's directory (a producer
+// snapshot) atomically: durable when it returns or, once the Manager is
+// shutting down, when Manager.Close returns. Readers must check its content
+// (a crash during shutdown can leave it empty).
+func (l *Log) WriteFile(name string, data []byte) error {
+	path := filepath.Join(l.dir, name)
+	if l.m.deferSyncs() {
+		return vfs.ReplaceFile(l.fs, path, data)
+	}
+	return vfs.WriteFileAtomic(l.fs, l.dir, path, data)
 }
 
 // LogStartOffset returns the first offset readable.

@@ -12,23 +12,37 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
-// Manager owns the logs of one data directory and their background work.
+// Manager owns the logs of one data directory and their background work. It
+// marks a clean shutdown of the whole directory (see cleanShutdownFile).
 type Manager struct {
 	dir     string
 	fs      vfs.FS
 	now     func() time.Time
 	logger  *slog.Logger
 	handles *handleCache
+	threads int // num.recovery.threads.per.data.dir: logs closed at once by Close
 
-	// mu guards logs and closed. Lock order: Manager.mu, then Log.mu.
+	cleanStart bool            // the clean-shutdown mark was there at start
+	recoverAll map[string]bool // directory names the mark says to recover anyway
+	// deferSync: the filesystem can sync everything at once, so logs closed
+	// during shutdown write unsynced and Close syncs once.
+	deferSync bool
+	shutdown  atomic.Bool // BeginShutdown or Close was called
+
+	// mu guards logs and closed. Lock order: Manager.mu, then Log.mu, then
+	// stateMu.
 	mu     sync.Mutex
 	logs   map[string]*Log
 	closed bool
+
+	stateMu sync.Mutex
+	state   map[string]logState // by log directory; absent = not opened yet
 
 	cleaner cleanerState
 
@@ -47,22 +61,30 @@ type PartitionDir struct {
 // retentionCheckInterval > 0, starts the goroutine that every interval runs
 // retention, time-based rolls, flush.ms flushes and recovery-point checkpoints
 // on every open log, and starts opts.Cleaner.Threads log cleaner goroutines.
-// Directories left by an interrupted DeleteLog are removed.
+// Directories left by an interrupted DeleteLog are removed, and the
+// clean-shutdown mark is consumed.
 func NewManager(dataDir string, opts Options, retentionCheckInterval time.Duration) (*Manager, error) {
 	opts = opts.withDefaults()
+	_, deferSync := opts.FS.(vfs.FSSyncer)
 	m := &Manager{
-		dir:     filepath.Clean(dataDir),
-		fs:      opts.FS,
-		now:     opts.Now,
-		logger:  opts.Logger,
-		handles: newHandleCache(opts.FS, opts.MaxOpenSegments),
-		logs:    map[string]*Log{},
-		quit:    make(chan struct{}),
+		dir:       filepath.Clean(dataDir),
+		fs:        opts.FS,
+		now:       opts.Now,
+		logger:    opts.Logger,
+		handles:   newHandleCache(opts.FS, opts.MaxOpenSegments),
+		threads:   opts.RecoveryThreads,
+		deferSync: deferSync,
+		logs:      map[string]*Log{},
+		state:     map[string]logState{},
+		quit:      make(chan struct{}),
 	}
 	if err := m.fs.MkdirAll(m.dir, 0o755); err != nil {
 		return nil, err
 	}
 	if err := m.fs.SyncDir(filepath.Dir(m.dir)); err != nil {
+		return nil, err
+	}
+	if err := m.takeCleanMark(); err != nil {
 		return nil, err
 	}
 	names, err := m.fs.ReadDir(m.dir)
@@ -145,7 +167,7 @@ func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg C
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.closed || m.shutdown.Load() {
 		return nil, ErrClosed
 	}
 	dir := m.logDir(topic, partition)
@@ -156,13 +178,21 @@ func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg C
 		}
 		delete(m.logs, dir) // closed by its user: open it again
 	}
-	if err := m.preparePartitionDir(dir, topicID); err != nil {
+	trust := m.claim(dir)
+	created, err := m.preparePartitionDir(dir, topicID)
+	if err != nil {
 		return nil, err
 	}
 	l := &Log{
 		topic: topic, partition: partition, dir: dir,
 		fs: m.fs, now: m.now, logger: m.logger.With("topic", topic, "partition", partition),
-		handles: m.handles, cfg: cfg.normalized(),
+		handles: m.handles, m: m, trustClean: trust, cfg: cfg.normalized(),
+	}
+	if created {
+		l.unsynced = unsyncedDir | unsyncedParent
+		if topicID != [16]byte{} {
+			l.unsynced |= unsyncedMeta
+		}
 	}
 	l.flushCond = sync.NewCond(&l.flushMu)
 	if err := l.load(); err != nil {
@@ -174,8 +204,10 @@ func (m *Manager) OpenLog(topic string, partition int32, topicID [16]byte, cfg C
 }
 
 // preparePartitionDir removes a stale directory of another topic ID, creates
-// the directory durably and writes partition.metadata.
-func (m *Manager) preparePartitionDir(dir string, topicID [16]byte) error {
+// the directory and writes partition.metadata. A directory it creates (it says
+// so) is not synced: the log syncs it before anything in it must be durable
+// (Log.syncDirsLocked), so creating thousands of partitions costs no fsync.
+func (m *Manager) preparePartitionDir(dir string, topicID [16]byte) (created bool, _ error) {
 	metaPath := filepath.Join(dir, partitionMetaFile)
 	write := topicID != [16]byte{}
 	if b, err := vfs.ReadFile(m.fs, metaPath); err == nil && write {
@@ -186,24 +218,34 @@ func (m *Manager) preparePartitionDir(dir string, topicID [16]byte) error {
 		case id != topicID:
 			m.logger.Warn("removing directory of a deleted topic", "dir", dir, "topic_id", base64.RawURLEncoding.EncodeToString(id[:])) // as Kafka prints IDs
 			if err := m.removeDir(dir); err != nil {
-				return err
+				return false, err
 			}
 		default:
 			write = false
 		}
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+		return false, err
 	}
-	if err := m.fs.MkdirAll(dir, 0o755); err != nil {
-		return err
+	_, err := m.fs.Stat(dir)
+	created = errors.Is(err, os.ErrNotExist)
+	if err != nil && !created {
+		return false, err
 	}
-	if err := m.fs.SyncDir(m.dir); err != nil {
-		return err
+	if created {
+		if err := m.fs.MkdirAll(dir, 0o755); err != nil {
+			return false, err
+		}
 	}
-	if write {
-		return vfs.WriteFileAtomic(m.fs, dir, metaPath, encodePartitionMetadata(topicID))
+	switch {
+	case !write:
+		return created, nil
+	case created:
+		// Nothing to replace: no temporary file and rename. A crash that
+		// loses or tears it is answered by rewriting it (above).
+		return true, writeWhole(m.fs, metaPath, encodePartitionMetadata(topicID), false)
+	default:
+		return false, vfs.WriteFileAtomic(m.fs, dir, metaPath, encodePartitionMetadata(topicID))
 	}
-	return nil
 }
 
 // DeleteLog closes the log of topic-partition if open and removes its data:
@@ -221,9 +263,14 @@ func (m *Manager) DeleteLog(topic string, partition int32) error {
 		l.close(false)
 	}
 	if _, err := m.fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		m.forget(dir)
 		return nil
 	}
-	return m.removeDir(dir)
+	if err := m.removeDir(dir); err != nil {
+		return err
+	}
+	m.forget(dir)
+	return nil
 }
 
 // removeDir removes a partition directory so that a crash cannot leave part of
@@ -283,7 +330,9 @@ func (m *Manager) LogDirs() ([]PartitionDir, error) {
 	return dirs, nil
 }
 
-// Close stops the background goroutine, waits for it and closes every log.
+// Close stops the background goroutines, waits for them, closes every log
+// (RecoveryThreads at a time), makes what they wrote durable and marks the
+// shutdown clean, unless something failed.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -291,18 +340,26 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
+	m.shutdown.Store(true)
 	close(m.quit)
 	m.mu.Unlock()
 	m.wg.Wait()
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var errs []error
-	for dir, l := range m.logs {
-		if err := l.Close(); err != nil {
-			errs = append(errs, err)
+	logs := make([]*Log, 0, len(m.logs))
+	for _, l := range m.logs {
+		logs = append(logs, l)
+	}
+	clear(m.logs)
+	errs := parallel(logs, m.threads, (*Log).Close)
+	if m.deferSync {
+		if err := m.fs.(vfs.FSSyncer).SyncFS(m.dir); err != nil {
+			return errors.Join(append(errs, err)...)
 		}
-		delete(m.logs, dir)
+	}
+	if err := m.markClean(); err != nil {
+		errs = append(errs, fmt.Errorf("storage: marking a clean shutdown: %w", err))
 	}
 	return errors.Join(errs...)
 }

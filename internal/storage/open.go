@@ -33,22 +33,35 @@ func parsePartitionMetadata(b []byte) ([16]byte, error) {
 	return id, nil
 }
 
-func parseRecoveryPoint(b []byte) (offset int64, clean bool, err error) {
+// recoveryPoint is the content of the recovery-point file: every offset below
+// offset is synced and verified; clean says the log was closed cleanly, which
+// is trusted only as the Manager says (Manager.trusted).
+type recoveryPoint struct {
+	offset int64
+	clean  bool
+}
+
+func parseRecoveryPoint(b []byte) (recoveryPoint, error) {
 	kv, err := parseKV(b)
 	if err != nil {
-		return 0, false, err
+		return recoveryPoint{}, err
 	}
-	if offset, err = kvInt(kv, "recovery_point"); err != nil {
-		return 0, false, err
+	var rp recoveryPoint
+	if rp.offset, err = kvInt(kv, "recovery_point"); err != nil {
+		return recoveryPoint{}, err
 	}
 	switch kv["clean_shutdown"] {
 	case "true":
-		clean = true
+		rp.clean = true
 	case "false":
 	default:
-		return 0, false, fmt.Errorf("%w: clean_shutdown %q", ErrCorrupt, kv["clean_shutdown"])
+		return recoveryPoint{}, fmt.Errorf("%w: clean_shutdown %q", ErrCorrupt, kv["clean_shutdown"])
 	}
-	return offset, clean, nil
+	return rp, nil
+}
+
+func encodeRecoveryPoint(rp recoveryPoint) []byte {
+	return fmt.Appendf(nil, "version: 0\nrecovery_point: %d\nclean_shutdown: %t\n", rp.offset, rp.clean)
 }
 
 func parseLogStartOffset(b []byte) (int64, error) {
@@ -81,12 +94,18 @@ func readCheckpoint[T any](l *Log, name string, parse func([]byte) (T, error)) (
 // load reads the directory, recovers the segments if the last shutdown was not
 // clean, and opens the active segment for appending.
 func (l *Log) load() error {
-	if err := l.completeSwaps(); err != nil {
-		return err
-	}
-	names, err := l.fs.ReadDir(l.dir)
-	if err != nil {
-		return err
+	// A directory just created (preparePartitionDir) holds only
+	// partition.metadata: nothing to read.
+	fresh := l.unsynced&unsyncedDir != 0
+	var names []string
+	if !fresh {
+		if err := l.completeSwaps(); err != nil {
+			return err
+		}
+		var err error
+		if names, err = l.fs.ReadDir(l.dir); err != nil {
+			return err
+		}
 	}
 	var segs []*segment
 	hasLog := map[int64]bool{}
@@ -116,27 +135,32 @@ func (l *Log) load() error {
 	}
 	slices.SortFunc(segs, func(a, b *segment) int { return int(min(max(a.base-b.base, -1), 1)) })
 
-	logStart, _, err := readCheckpoint(l, logStartOffsetFile, parseLogStartOffset)
-	if err != nil {
-		return err
+	var logStart int64
+	var point recoveryPoint
+	if !fresh {
+		var err error
+		if logStart, _, err = readCheckpoint(l, logStartOffsetFile, parseLogStartOffset); err != nil {
+			return err
+		}
+		if point, _, err = readCheckpoint(l, recoveryPointFile, parseRecoveryPoint); err != nil {
+			return err
+		}
 	}
-	type rp struct {
-		offset int64
-		clean  bool
-	}
-	point, _, err := readCheckpoint(l, recoveryPointFile, func(b []byte) (rp, error) {
-		o, c, err := parseRecoveryPoint(b)
-		return rp{o, c}, err
-	})
-	if err != nil {
-		return err
-	}
+	// The files are trusted only when the Manager knows they were closed
+	// cleanly and not appended to since (Manager.claim); point.clean alone
+	// would not say that a later run appended without closing.
+	trusted := l.trustClean
 
 	var b *indexBuilder
+	var err error
 	switch {
 	case len(segs) == 0:
-	case point.clean:
-		b, err = l.openClean(segs[len(segs)-1])
+	case trusted:
+		var stale bool
+		b, stale, err = l.openClean(segs[len(segs)-1])
+		if stale {
+			l.dirty.Store(true) // rewrite the index files at close
+		}
 	default:
 		l.logger.Info("recovering log after unclean shutdown", "dir", l.dir, "recovery_point", point.offset)
 		segs, b, err = l.recover(segs, point.offset)
@@ -163,18 +187,15 @@ func (l *Log) load() error {
 	}
 
 	if len(segs) == 0 {
-		a, err := l.createSegmentLocked(logStart)
+		a, err := l.createSegmentLocked(logStart, false)
 		if err != nil {
 			return err
 		}
 		l.active, leo = a, logStart
 	} else {
+		// The write handle is opened by the first append (handleCache).
 		s := segs[len(segs)-1]
-		f, err := l.fs.OpenFile(s.logPath, os.O_RDWR|os.O_APPEND, 0)
-		if err != nil {
-			return err
-		}
-		a := &activeSegment{seg: s, w: &segWriter{f: f}, idx: b, rollBase: -1}
+		a := &activeSegment{seg: s, idx: b, rollBase: -1}
 		if s.size > 0 {
 			a.rollBase = l.now().UnixMilli()
 			if b.firstTs >= 0 {
@@ -191,11 +212,17 @@ func (l *Log) load() error {
 	l.logStart.Store(logStart)
 	l.firstDirty = min(l.firstDirty, leo)
 	l.flushedTo = leo
+	if !trusted {
+		// Recovered: the active segment holds what may not be synced.
+		l.flushedTo = min(leo, max(point.offset, l.active.seg.base))
+	}
 	l.lastFlush = l.now()
-	// From here on the shutdown is unclean until Close says otherwise.
-	if err := l.writeRecoveryPoint(leo, false); err != nil {
-		l.active.w.f.Close()
-		return err
+	// Nothing is written here: the Manager removed its clean-shutdown mark, so
+	// a crash from now on makes the next start recover whatever the
+	// recovery-point file says. checkpointed is what that file holds.
+	l.checkpointed = point.offset
+	if !trusted {
+		l.dirty.Store(true)
 	}
 	return nil
 }
@@ -203,14 +230,15 @@ func (l *Log) load() error {
 // openClean opens the active segment after a clean shutdown: it trusts the
 // segments and the index files, and only scans the active segment from its last
 // index entry (to find the log end offset and drop bytes appended after the
-// shutdown, such as garbage).
-func (l *Log) openClean(s *segment) (*indexBuilder, error) {
+// shutdown, such as garbage). stale says the index files on disk should be
+// rewritten (they were unusable or it truncated).
+func (l *Log) openClean(s *segment) (_ *indexBuilder, stale bool, _ error) {
 	interval := l.cfg.IndexIntervalBytes
 	b := newIndexBuilder(s.base, interval)
 	start := int64(0)
 	f, err := l.fs.OpenFile(s.logPath, os.O_RDWR, 0)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
 	x, err := readIndexFiles(l.fs, s, s.size, math.MaxInt32)
@@ -219,6 +247,7 @@ func (l *Log) openClean(s *segment) (*indexBuilder, error) {
 		err = verifyIndexTail(w, s.base, x)
 		w.release()
 	}
+	indexed := err == nil
 	if err == nil && len(x.offsets) > 0 {
 		b.offsets, b.times = x.offsets, x.times
 		if ts, rel := x.maxTimestamp(); ts >= 0 {
@@ -229,7 +258,7 @@ func (l *Log) openClean(s *segment) (*indexBuilder, error) {
 	if start > 0 {
 		var hdr [batchHeaderSize]byte
 		if _, err := f.ReadAt(hdr[:], 0); err != nil && err != io.EOF {
-			return nil, err
+			return nil, false, err
 		}
 		if h, err := parseHeader(hdr[:]); err == nil {
 			b.firstTs = h.maxTimestamp
@@ -241,18 +270,22 @@ func (l *Log) openClean(s *segment) (*indexBuilder, error) {
 		l.logger.Warn("active segment index inconsistent: rescanning", "segment", s.logPath, "err", err)
 		b = newIndexBuilder(s.base, interval)
 		end, err = scanBatches(f, 0, s.size, s.base, b)
+		indexed = false
 	}
+	// A segment without offset entries needs no index files (Log.close).
+	stale = !indexed && len(b.offsets) > 0
 	if err != nil && !errors.Is(err, ErrCorrupt) {
-		return nil, err
+		return nil, false, err
 	}
 	if end < s.size {
 		l.logger.Warn("truncating invalid tail of segment", "segment", s.logPath, "at", end, "size", s.size, "err", err)
 		if err := truncateSync(f, end); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		s.size = end
+		stale = true
 	}
-	return b, nil
+	return b, stale, nil
 }
 
 func truncateSync(f vfs.File, size int64) error {
@@ -297,7 +330,13 @@ func (l *Log) recover(segs []*segment, recoveryPoint int64) ([]*segment, *indexB
 			}
 			s.size = end
 		}
-		err = f.Sync()
+		// Only a truncation is synced: what the scan verified stays as
+		// durable as it was (segments with a successor were synced when they
+		// rolled; load keeps the active one's flushed offset below it), as
+		// in Kafka, whose recovery does not flush either.
+		if truncated {
+			err = f.Sync()
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

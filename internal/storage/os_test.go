@@ -32,7 +32,7 @@ func TestOnRealFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	pdir := filepath.Join(dir, "real-topic-2")
-	for _, name := range []string{"00000000000000000000.log", "00000000000000000000.index", "00000000000000000000.timeindex", recoveryPointFile} {
+	for _, name := range []string{"00000000000000000000.log", "00000000000000000000.index", "00000000000000000000.timeindex", "../" + cleanShutdownFile} {
 		if _, err := os.Stat(filepath.Join(pdir, name)); err != nil {
 			t.Fatal(err)
 		}

@@ -27,6 +27,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	if offset <= l.logStart.Load() {
 		return nil
 	}
+	if err := l.syncDirsLocked(); err != nil {
+		return err
+	}
 	data := fmt.Sprintf("version: 0\nlog_start_offset: %d\n", offset)
 	if err := vfs.WriteFileAtomic(l.fs, l.dir, filepath.Join(l.dir, logStartOffsetFile), []byte(data)); err != nil {
 		return err

@@ -18,8 +18,8 @@
 // So a new file needs File.Sync and SyncDir of its directory to survive, a
 // rename or remove needs SyncDir of the directories involved, and writing a
 // temporary file, syncing it, renaming it over the target and syncing the
-// directory is atomic. Handles opened before a crash fail afterwards with
-// ErrCrashed. Not modelled: partial syncs (a sync is all or nothing), reordering
-// of syncs across files, metadata such as permissions and modification times
-// (kept in memory, not reverted).
+// directory is atomic. SyncFS makes everything durable at once. Handles
+// opened before a crash fail afterwards with ErrCrashed. Not modelled: partial
+// syncs (a sync is all or nothing), reordering of syncs across files, metadata
+// such as permissions and modification times (kept in memory, not reverted).
 package vfs

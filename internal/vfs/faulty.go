@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 )
@@ -149,6 +150,18 @@ func (f *FaultyFS) SyncDir(path string) error {
 		return err
 	}
 	return f.fs.SyncDir(path)
+}
+
+// SyncFS implements FSSyncer when the wrapped FS does; it is a mutation.
+func (f *FaultyFS) SyncFS(path string) error {
+	s, ok := f.fs.(FSSyncer)
+	if !ok {
+		return fmt.Errorf("vfs: %T cannot sync a whole filesystem", f.fs)
+	}
+	if err := f.mutation(); err != nil {
+		return err
+	}
+	return s.SyncFS(path)
 }
 
 func (f *FaultyFS) ReadDir(path string) ([]string, error) { return f.fs.ReadDir(path) }

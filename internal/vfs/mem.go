@@ -59,20 +59,39 @@ func (m *MemFS) Crash() {
 	defer m.mu.Unlock()
 	m.gen++
 	m.openFiles = 0
-	var revert func(d *memDir)
-	revert = func(d *memDir) {
-		d.cur = make(map[string]memNode, len(d.durable))
-		for name, n := range d.durable {
-			d.cur[name] = n
+	m.settle(false)
+}
+
+// settle makes every directory's name table and every file's content, from
+// the root, the durable one (sync) or the current one (crash).
+func (m *MemFS) settle(sync bool) {
+	var walk func(d *memDir)
+	walk = func(d *memDir) {
+		src := d.durable
+		if sync {
+			src = d.cur
+		}
+		dst := make(map[string]memNode, len(src))
+		for name, n := range src {
+			dst[name] = n
 			switch n := n.(type) {
 			case *memDir:
-				revert(n)
+				walk(n)
 			case *memFile:
-				n.data = append([]byte(nil), n.synced...)
+				if sync {
+					n.synced = append([]byte(nil), n.data...)
+				} else {
+					n.data = append([]byte(nil), n.synced...)
+				}
 			}
 		}
+		if sync {
+			d.durable = dst
+		} else {
+			d.cur = dst
+		}
 	}
-	revert(m.root)
+	walk(m.root)
 }
 
 // OpenFiles returns how many handles are open (not closed and not lost in a crash).
@@ -282,6 +301,18 @@ func (m *MemFS) SyncDir(p string) error {
 	for name, n := range d.cur {
 		d.durable[name] = n
 	}
+	return nil
+}
+
+// SyncFS implements FSSyncer: every directory and file becomes durable as it
+// is now (path only has to exist).
+func (m *MemFS) SyncFS(p string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.lookupDir(splitPath(p)); !ok {
+		return &os.PathError{Op: "syncfs", Path: p, Err: fs.ErrNotExist}
+	}
+	m.settle(true)
 	return nil
 }
 

@@ -1,8 +1,11 @@
 package vfs
 
 import (
+	"fmt"
 	"os"
 	"sort"
+
+	"golang.org/x/sys/unix"
 )
 
 // OS returns the filesystem of package os.
@@ -66,4 +69,18 @@ func (osFS) SyncDir(path string) error {
 		err = cerr
 	}
 	return err
+}
+
+// SyncFS implements FSSyncer with syncfs(2), which reports write-back errors
+// since Linux 5.8.
+func (osFS) SyncFS(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", path, err)
+	}
+	return nil
 }
