@@ -10,35 +10,30 @@ import (
 	"github.com/samsa-streaming/samsa/internal/quorum"
 )
 
-// descriptorsPerPartition is what storage keeps open per local partition:
-// the active segment's append handle (read handles come from storage's
-// shared, bounded cache). If storage opens segments lazily this
-// overestimates, which only makes CheckCapacity cautious.
-const descriptorsPerPartition = 1
-
-// descriptorReserve is what CheckCapacity leaves free for everything else
-// (connections, segment rolls, reads, the metadata log): a tenth of the
-// limit, at least 64.
+// descriptorReserve is what CheckCapacity keeps free for everything else
+// (connections, the segment handles storage caches, the metadata log): a
+// tenth of the limit, at least 64.
 func descriptorReserve(limit int) int { return max(64, limit/10) }
 
-// CheckCapacity implements api.Partitions: n more local partitions must fit
-// the process's file-descriptor limit (RLIMIT_NOFILE) with the reserve to
-// spare, or the request is refused before anything is proposed, with
-// POLICY_VIOLATION (the request exceeds a limit of this broker and asking
-// again will not help; Kafka's nearest answer, as for its own per-request
-// partition limit) and a message saying what to raise. Without a view of
-// the open descriptors (no /proc) nothing is checked.
+// CheckCapacity implements api.Partitions. A partition holds no descriptor
+// of its own: storage opens segment files through one cache bounded at a
+// quarter of the limit (see maxOpenSegments), so any number of partitions
+// fits. But creating one opens files, so a broker already within the reserve
+// of its file-descriptor limit (RLIMIT_NOFILE) refuses new partitions up
+// front, before anything is proposed, with POLICY_VIOLATION (a limit of this
+// broker that asking again will not lift; Kafka's nearest answer, as for its
+// own per-request partition limit) and a message saying what to raise,
+// instead of failing them one by one with "too many open files". Without a
+// view of the open descriptors (no /proc) nothing is checked.
 func (r *partitions) CheckCapacity(n int) error {
 	limit, open, ok := descriptorUsage()
 	if !ok || n <= 0 {
 		return nil
 	}
-	need := n * descriptorsPerPartition
-	reserve := descriptorReserve(limit)
-	if free := limit - open - reserve; need > free {
+	if reserve := descriptorReserve(limit); open+reserve > limit {
 		return &quorum.Error{Code: kerr.PolicyViolation, Message: fmt.Sprintf(
-			"creating %d partitions needs about %d more file descriptors, but this broker has %d open of its limit of %d and keeps %d free for connections and segments; raise the limit (ulimit -n, systemd LimitNOFILE) or create fewer partitions",
-			n, need, open, limit, reserve)}
+			"cannot create %d partitions: this broker has %d file descriptors open of its limit of %d and keeps %d free for connections and segments; raise the limit (ulimit -n, systemd LimitNOFILE) or close connections",
+			n, open, limit, reserve)}
 	}
 	return nil
 }

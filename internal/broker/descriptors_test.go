@@ -19,10 +19,12 @@ import (
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
-// TestCreateNearDescriptorLimit lowers the process's descriptor limit to 200
-// above what is open: creating 1,000 partitions is refused up front with
-// POLICY_VIOLATION saying what to raise, instead of a spiral of "too many
-// open files"; ten fit and serve.
+// TestCreateNearDescriptorLimit lowers the process's descriptor limit. Within
+// 50 of what is open (less than the reserve of 64), creating partitions is
+// refused up front with POLICY_VIOLATION saying what to raise, instead of a
+// spiral of "too many open files", and nothing is created. With 300 to
+// spare, 1,000 partitions are created and serve, since a partition holds no
+// descriptor of its own.
 func TestCreateNearDescriptorLimit(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
@@ -33,14 +35,20 @@ func TestCreateNearDescriptorLimit(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
 		t.Fatal(err)
 	}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
+	openFDs := func() int {
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(fds)
 	}
-	low := saved
-	low.Cur = uint64(len(fds) + 200)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
+	setLimit := func(cur int) {
+		t.Helper()
+		low := saved
+		low.Cur = uint64(cur)
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defer func() {
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
@@ -48,6 +56,7 @@ func TestCreateNearDescriptorLimit(t *testing.T) {
 		}
 	}()
 
+	setLimit(openFDs() + 50)
 	wantRefused := func(what string, err error, msg string) {
 		t.Helper()
 		if !errors.Is(err, kerr.PolicyViolation) || !strings.Contains(msg, "file descriptors") || !strings.Contains(msg, "ulimit -n") {
@@ -55,24 +64,31 @@ func TestCreateNearDescriptorLimit(t *testing.T) {
 		}
 		t.Logf("%s: %s", what, msg)
 	}
-	resp, _ := adm.CreateTopic(ctx, 1000, 1, nil, "many")
-	wantRefused("CreateTopics of 1,000", resp.Err, resp.ErrMessage)
-	presp, err := adm.UpdatePartitions(ctx, 1001, "grow")
+	resp, _ := adm.CreateTopic(ctx, 10, 1, nil, "many")
+	wantRefused("CreateTopics of 10", resp.Err, resp.ErrMessage)
+	presp, err := adm.UpdatePartitions(ctx, 11, "grow")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRefused("CreatePartitions to 1,001", presp["grow"].Err, presp["grow"].ErrMessage)
+	wantRefused("CreatePartitions to 11", presp["grow"].Err, presp["grow"].ErrMessage)
 	if dirs, _ := filepath.Glob(filepath.Join(tb.dir, "many-*")); len(dirs) != 0 {
 		t.Fatalf("%d directories of the refused topic", len(dirs))
 	}
 
-	createTopic(t, adm, "few", 10, nil)
-	cl := tb.client(kgo.DefaultProduceTopic("few"))
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("fits")}).FirstErr(); err != nil {
-		t.Fatal(err)
+	before := openFDs()
+	setLimit(before + 300)
+	createTopic(t, adm, "few", 1000, nil)
+	if dirs, _ := filepath.Glob(filepath.Join(tb.dir, "few-*")); len(dirs) != 1000 {
+		t.Fatalf("%d directories of topic few, want 1000", len(dirs))
 	}
-	if recs := consumeAll(t, tb, "few", 1); string(recs[0].Value) != "fits" {
-		t.Fatalf("read %q", recs[0].Value)
+	cl := tb.client(kgo.DefaultProduceTopic("few"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for _, p := range []int32{0, 500, 999} {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte("fits")}).FirstErr(); err != nil {
+			t.Fatalf("produce to partition %d: %v", p, err)
+		}
+	}
+	if n := openFDs(); n > before+100 {
+		t.Fatalf("%d descriptors open after creating 1,000 partitions, %d before", n, before)
 	}
 }
 

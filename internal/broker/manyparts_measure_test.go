@@ -110,6 +110,12 @@ func TestMeasureManyPartitions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		kinds := map[string]int{}
+		for _, e := range ents {
+			target, _ := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/fd/" + e.Name())
+			kinds[cmp.Or(filepath.Ext(target), target)]++
+		}
+		t.Logf("fds by kind: %v", kinds)
 		return len(ents)
 	}
 	stop := func(cmd *exec.Cmd) time.Duration {
@@ -125,6 +131,27 @@ func TestMeasureManyPartitions(t *testing.T) {
 			t.Errorf("serve exited: %v", err)
 		}
 		return time.Since(began)
+	}
+
+	// produce writes perPart records to every partition.
+	produce := func() {
+		cl, _ := client()
+		defer cl.Close()
+		payload := make([]byte, 100)
+		for _, name := range names {
+			for p := range int32(parts) {
+				for range perPart {
+					cl.Produce(context.Background(), &kgo.Record{Topic: name, Partition: p, Value: payload}, func(_ *kgo.Record, err error) {
+						if err != nil {
+							t.Errorf("produce: %v", err)
+						}
+					})
+				}
+			}
+		}
+		if err := cl.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	cmd := start()
@@ -161,22 +188,8 @@ func TestMeasureManyPartitions(t *testing.T) {
 		t.FailNow()
 	}
 	began = time.Now()
-	payload := make([]byte, 100)
-	for _, name := range names {
-		for p := range int32(parts) {
-			for range perPart {
-				cl.Produce(context.Background(), &kgo.Record{Topic: name, Partition: p, Value: payload}, func(_ *kgo.Record, err error) {
-					if err != nil {
-						t.Errorf("produce: %v", err)
-					}
-				})
-			}
-		}
-	}
-	if err := cl.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	cl.Close()
+	produce()
 	t.Logf("produce %d records (%d per partition): %v", topics*parts*perPart, perPart, time.Since(began))
 	t.Logf("open fds after creation and produce: %d", fds(cmd))
 
@@ -203,10 +216,13 @@ func TestMeasureManyPartitions(t *testing.T) {
 	t.Logf("clean restart until all %d partitions served: %v", topics*parts, served(time.Now(), perPart))
 	t.Logf("open fds after clean restart: %d", fds(cmd))
 
+	// kill -9 right after writing to every partition again: nothing of
+	// it synced, every log opened since start.
+	produce()
 	cmd.Process.Kill()
 	cmd.Wait()
 	cmd = start()
-	t.Logf("restart after kill -9 until all served: %v", served(time.Now(), perPart))
+	t.Logf("restart after writing %d more records and kill -9, until all served: %v", topics*parts*perPart, served(time.Now(), 2*perPart))
 	t.Logf("open fds after kill -9 restart: %d", fds(cmd))
 	t.Logf("clean stop after kill -9 restart: %v", stop(cmd))
 }

@@ -103,8 +103,8 @@ var brokerDefinitions = []definition{
 	// Kafka defaults to 1; Samsa to 4: opening, recovering and closing a log
 	// waits on the filesystem (metadata operations, reads), not the CPU, so
 	// a few at once overlap those waits even on two cores.
-	{name: "num.recovery.threads.per.data.dir", typ: TypeInt, def: "4", valid: atLeast(1),
-		doc: "The number of threads that open (and after a crash recover) the partitions at start-up and close them at shutdown."},
+	{name: "num.recovery.threads.per.data.dir", typ: TypeInt, def: "2", valid: atLeast(1),
+		doc: "The number of threads that open (and after a crash recover) the partitions at start-up and close them at shutdown (Kafka 4 default, KIP-1030)."},
 	{name: "log.cleaner.enable", typ: TypeBoolean, def: "true",
 		doc: "Whether the broker runs the log cleaner, which compacts topics whose cleanup.policy has compact."},
 	{name: "log.cleaner.threads", typ: TypeInt, def: "1", valid: atLeast(0),
