@@ -1,211 +1,148 @@
 package metadata
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/cockroachdb/datadriven"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testdata scripts")
-
-// TestScripts runs the apply scripts in testdata/*.txt. A script is a series
-// of blocks: a command line, "----", the expected output, a blank line.
-// Commands (IDs are small integers n standing for the topic ID {n, 0, ...}):
+// TestScripts runs the apply scripts in testdata/, each from an empty image,
+// with github.com/cockroachdb/datadriven. A topic ID is a small integer n
+// standing for the TopicID {n, 0, ...}. Commands:
 //
-//	cluster-id ID
-//	register-broker ID HOST PORT [RACK]
-//	create-topic NAME ID PARTITIONS REPLICAS [k=v ...]   REPLICAS like 1,2; leader = first
-//	delete-topic ID
-//	create-partitions ID COUNT REPLICAS
-//	alter-topic NAME [k=v ...] [-k ...]
-//	alter-broker [k=v ...] [-k ...]
-//	allocate-pids SIZE
+//	cluster-id id=ID
+//	register-broker id=N host=H port=P [rack=R]
+//	create-topic name=T id=N partitions=N replicas=(1,2) [configs=(k=v, ...)]   leader = first replica
+//	delete-topic id=N
+//	create-partitions id=N count=N replicas=(1,2)
+//	alter-topic name=T [set=(k=v, ...)] [delete=(k, ...)]
+//	alter-broker [set=(k=v, ...)] [delete=(k, ...)]
+//	allocate-pids size=N
 //	dump          prints the image
 //	roundtrip     encodes and decodes the image, and prints it
 //
-// Each record is encoded and decoded before it is applied, as raft would.
+// Each record is encoded and decoded before it is applied at the next Raft
+// index (every command takes one), as raft would. A record command prints ok
+// or the Kafka error that rejected it, followed by "unchanged" when the image
+// did not change (a rejected record must leave it unchanged).
 // Run with -rewrite to update the expected output.
 func TestScripts(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	if len(files) == 0 {
-		t.Fatal("no scripts")
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) { runScript(t, file) })
-	}
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		img := EmptyImage()
+		var index uint64
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			index++
+			switch d.Cmd {
+			case "dump":
+				return dumpImage(img)
+			case "roundtrip":
+				b, err := EncodeImage(img)
+				if err != nil {
+					return "error " + err.Error()
+				}
+				decoded, err := DecodeImage(b)
+				if err != nil {
+					return "error " + err.Error()
+				}
+				img = decoded
+				return dumpImage(decoded)
+			}
+			r := scriptRecord(t, d, img)
+			b, err := EncodeRecord(r)
+			if err != nil {
+				d.Fatalf(t, "encode: %v", err)
+			}
+			decoded, err := DecodeRecord(b)
+			if err != nil {
+				d.Fatalf(t, "decode: %v", err)
+			}
+			before := img
+			var res Result
+			img, res = before.Apply(index, decoded)
+			out := "ok"
+			switch {
+			case res.Err != nil:
+				out = "error " + res.Err.Message
+			case r.Type() == TypeAllocateProducerIDs:
+				out += fmt.Sprintf(" first-producer-id=%d", res.FirstProducerID)
+			}
+			if img == before {
+				out += " unchanged"
+			}
+			return out
+		})
+	})
 }
 
-func runScript(t *testing.T, file string) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(data), "\n")
-	var out strings.Builder
-	img := EmptyImage()
-	index := uint64(0)
-	for i := 0; i < len(lines); i++ {
-		line := lines[i]
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			out.WriteString(line + "\n")
-			continue
-		}
-		cmdLine := i + 1
-		i++
-		if i >= len(lines) || lines[i] != "----" {
-			t.Fatalf("%s:%d: command not followed by ----", file, cmdLine)
-		}
-		var want []string
-		for i++; i < len(lines) && lines[i] != ""; i++ {
-			want = append(want, lines[i])
-		}
-		index++
-		got := runCommand(t, &img, index, line)
-		out.WriteString(line + "\n----\n" + got)
-		if i < len(lines) {
-			out.WriteString("\n")
-		}
-		if !*rewrite && strings.TrimSpace(got) != strings.Join(want, "\n") {
-			t.Errorf("%s:%d: %s\ngot:\n%s\nwant:\n%s", file, cmdLine, line, got, strings.Join(want, "\n"))
+// scriptRecord is the record a command of TestScripts stands for.
+func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
+	var (
+		name, host, rack string
+		id, count, port  int
+		replicas         []int32
+		size             int64
+	)
+	set, del := map[string]string{}, []string(nil)
+	d.MaybeScanArgs(t, "name", &name)
+	d.MaybeScanArgs(t, "delete", &del)
+	for _, key := range []string{"set", "configs"} {
+		if arg, ok := d.Arg(key); ok {
+			for _, kv := range arg.Vals {
+				k, v, _ := strings.Cut(kv, "=")
+				set[k] = v
+			}
 		}
 	}
-	if *rewrite {
-		if err := os.WriteFile(file, []byte(strings.TrimRight(out.String(), "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
+	switch d.Cmd {
+	case "cluster-id":
+		d.ScanArgs(t, "id", &name)
+		return SetClusterID{ClusterID: name}
+	case "register-broker":
+		d.ScanArgs(t, "id", &id)
+		d.ScanArgs(t, "host", &host)
+		d.ScanArgs(t, "port", &port)
+		d.MaybeScanArgs(t, "rack", &rack)
+		return RegisterBroker{Broker: Broker{ID: int32(id), Host: host, Port: int32(port), Rack: rack}}
+	case "create-topic":
+		d.ScanArgs(t, "id", &id)
+		d.ScanArgs(t, "partitions", &count)
+		d.ScanArgs(t, "replicas", &replicas)
+		return CreateTopic{Name: name, ID: TopicID{0: byte(id)}, Partitions: scriptPartitions(0, count, replicas), Configs: set}
+	case "delete-topic":
+		d.ScanArgs(t, "id", &id)
+		return DeleteTopic{ID: TopicID{0: byte(id)}}
+	case "create-partitions":
+		d.ScanArgs(t, "id", &id)
+		d.ScanArgs(t, "count", &count)
+		d.ScanArgs(t, "replicas", &replicas)
+		first := 0
+		if top := img.TopicByID(TopicID{0: byte(id)}); top != nil {
+			first = len(top.Partitions)
 		}
+		return CreatePartitions{TopicID: TopicID{0: byte(id)}, New: scriptPartitions(first, count, replicas)}
+	case "alter-topic":
+		return AlterTopicConfigs{Name: name, Set: set, Delete: del}
+	case "alter-broker":
+		return AlterBrokerConfigs{Set: set, Delete: del}
+	case "allocate-pids":
+		d.ScanArgs(t, "size", &size)
+		return AllocateProducerIDs{BlockSize: size}
 	}
+	d.Fatalf(t, "unknown command %q", d.Cmd)
+	return nil
 }
 
-func scriptID(t *testing.T, s string) TopicID {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		t.Fatalf("bad topic ID %q", s)
-	}
-	return TopicID{0: byte(n)}
-}
-
-func scriptInt(t *testing.T, s string) int64 {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		t.Fatalf("bad number %q", s)
-	}
-	return n
-}
-
-func scriptPartitions(t *testing.T, first, count int64, replicas string) []Partition {
-	var rs []int32
-	for _, r := range strings.Split(replicas, ",") {
-		rs = append(rs, int32(scriptInt(t, r)))
-	}
+// scriptPartitions numbers count partitions from first, each on replicas,
+// all in sync, led by the first.
+func scriptPartitions(first, count int, replicas []int32) []Partition {
 	var ps []Partition
 	for p := first; p < first+count; p++ {
-		ps = append(ps, Partition{Partition: int32(p), Leader: rs[0], Replicas: rs, ISR: rs})
+		ps = append(ps, Partition{Partition: int32(p), Leader: replicas[0], Replicas: replicas, ISR: replicas})
 	}
 	return ps
-}
-
-func scriptConfigs(args []string) (set map[string]string, del []string) {
-	set = map[string]string{}
-	for _, a := range args {
-		if k, v, ok := strings.Cut(a, "="); ok {
-			set[k] = v
-		} else {
-			del = append(del, strings.TrimPrefix(a, "-"))
-		}
-	}
-	return set, del
-}
-
-func runCommand(t *testing.T, img **Image, index uint64, line string) string {
-	f := strings.Fields(line)
-	arg := func(i int) string {
-		if i >= len(f) {
-			t.Fatalf("%q: missing argument %d", line, i)
-		}
-		return f[i]
-	}
-	var r Record
-	switch f[0] {
-	case "dump":
-		return dumpImage(*img)
-	case "roundtrip":
-		b, err := EncodeImage(*img)
-		if err != nil {
-			return "error " + err.Error() + "\n"
-		}
-		decoded, err := DecodeImage(b)
-		if err != nil {
-			return "error " + err.Error() + "\n"
-		}
-		*img = decoded
-		return dumpImage(decoded)
-	case "cluster-id":
-		r = SetClusterID{ClusterID: arg(1)}
-	case "register-broker":
-		b := Broker{ID: int32(scriptInt(t, arg(1))), Host: arg(2), Port: int32(scriptInt(t, arg(3)))}
-		if len(f) > 4 {
-			b.Rack = f[4]
-		}
-		r = RegisterBroker{Broker: b}
-	case "create-topic":
-		set, _ := scriptConfigs(f[min(5, len(f)):])
-		r = CreateTopic{Name: arg(1), ID: scriptID(t, arg(2)), Partitions: scriptPartitions(t, 0, scriptInt(t, arg(3)), arg(4)), Configs: set}
-	case "delete-topic":
-		r = DeleteTopic{ID: scriptID(t, arg(1))}
-	case "create-partitions":
-		id := scriptID(t, arg(1))
-		first := int64(0)
-		if top := (*img).TopicByID(id); top != nil {
-			first = int64(len(top.Partitions))
-		}
-		r = CreatePartitions{TopicID: id, New: scriptPartitions(t, first, scriptInt(t, arg(2)), arg(3))}
-	case "alter-topic":
-		set, del := scriptConfigs(f[2:])
-		r = AlterTopicConfigs{Name: arg(1), Set: set, Delete: del}
-	case "alter-broker":
-		set, del := scriptConfigs(f[1:])
-		r = AlterBrokerConfigs{Set: set, Delete: del}
-	case "allocate-pids":
-		r = AllocateProducerIDs{BlockSize: scriptInt(t, arg(1))}
-	default:
-		t.Fatalf("unknown command %q", line)
-	}
-	b, err := EncodeRecord(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	decoded, err := DecodeRecord(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := *img
-	next, res := before.Apply(index, decoded)
-	*img = next
-	switch {
-	case res.Err != nil:
-		if next != before {
-			t.Errorf("%q: rejected record changed the image", line)
-		}
-		var ke *kerr.Error
-		if !errors.As(res.Err, &ke) {
-			t.Fatalf("not a kerr: %v", res.Err)
-		}
-		return "error " + ke.Message + "\n"
-	case r.Type() == TypeAllocateProducerIDs:
-		return fmt.Sprintf("ok first-producer-id=%d\n", res.FirstProducerID)
-	case next == before:
-		return "ok unchanged\n"
-	default:
-		return "ok\n"
-	}
 }
 
 // dumpImage prints img deterministically.
