@@ -2,138 +2,16 @@ package group
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
 	"github.com/twmb/franz-go/pkg/kerr"
-
-	"github.com/samsa-streaming/samsa/internal/batch"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testdata scripts")
-
-// fakeClock fires timers only when a test advances it, in time order, in
-// the advancing goroutine.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.UnixMilli(1_700_000_000_000)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	target := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.stopped && !t.at.After(target) && (next == nil || t.at.Before(next.at)) {
-				next = t
-			}
-		}
-		if next == nil {
-			c.now = target
-			c.mu.Unlock()
-			return
-		}
-		next.stopped = true
-		c.now = next.at
-		c.mu.Unlock()
-		next.f()
-	}
-}
-
-// memoryLog is an in-memory __consumer_offsets partition.
-type memoryLog struct {
-	mu   sync.Mutex
-	recs []batch.Record
-	fail bool
-}
-
-func (l *memoryLog) Append(recs []batch.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.fail {
-		return errors.New("memory log: failing")
-	}
-	for _, r := range recs {
-		r.Offset = int64(len(l.recs))
-		l.recs = append(l.recs, r)
-	}
-	return nil
-}
-
-func (l *memoryLog) setFailing(fail bool) {
-	l.mu.Lock()
-	l.fail = fail
-	l.mu.Unlock()
-}
-
-// logOf is the memory log of a coordinator's only shard.
-func logOf(c *Coordinator) *memoryLog {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.shards[0].log.(*memoryLog)
-}
-
-// logRecords copies what l holds.
-func logRecords(l *memoryLog) []batch.Record {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]batch.Record(nil), l.recs...)
-}
-
-func (l *memoryLog) Replay(fn func(batch.Record) error) error {
-	l.mu.Lock()
-	recs := append([]batch.Record(nil), l.recs...)
-	l.mu.Unlock()
-	for _, r := range recs {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // scriptEnv is the world of one script: a coordinator with one partition
 // of __consumer_offsets over a memory log, and members known by alias.
@@ -224,29 +102,30 @@ func syncString(r SyncResult) string {
 	return "assignment=" + string(r.Assignment)
 }
 
-// args splits "k=v" words into a map and the rest.
-func args(words []string) (map[string]string, []string) {
+// args splits d's arguments into bare words (aliases, partitions) and k=v.
+func args(d *datadriven.TestData) (map[string]string, []string) {
 	kv := map[string]string{}
 	var rest []string
-	for _, w := range words {
-		if k, v, ok := strings.Cut(w, "="); ok {
-			kv[k] = v
+	for _, a := range d.CmdArgs {
+		if len(a.Vals) == 0 {
+			rest = append(rest, a.Key)
 		} else {
-			rest = append(rest, w)
+			kv[a.Key] = strings.Join(a.Vals, ",")
 		}
 	}
 	return kv, rest
 }
 
-func duration(s string, def time.Duration) time.Duration {
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		panic(err)
-	}
-	return d
+// duration is the duration argument key of d, or def.
+func duration(t *testing.T, d *datadriven.TestData, key string, def time.Duration) time.Duration {
+	d.MaybeScanArgs(t, key, &def)
+	return def
+}
+
+// generation is the gen argument of d, or def.
+func generation(t *testing.T, d *datadriven.TestData, def int32) int32 {
+	d.MaybeScanArgs(t, "gen", &def)
+	return def
 }
 
 func (e *scriptEnv) group(kv map[string]string) string {
@@ -258,17 +137,15 @@ func (e *scriptEnv) group(kv map[string]string) string {
 
 // run executes one command and returns its output, followed by any
 // JoinGroup or SyncGroup answers it released.
-func (e *scriptEnv) run(line string) string {
-	words := strings.Fields(line)
-	cmd, kv, rest := words[0], map[string]string{}, []string(nil)
-	kv, rest = args(words[1:])
+func (e *scriptEnv) run(t *testing.T, d *datadriven.TestData) string {
+	kv, rest := args(d)
 	var out []string
-	switch cmd {
+	switch d.Cmd {
 	case "join":
 		a := rest[0]
 		req := JoinRequest{
 			Group: e.group(kv), MemberID: e.ids[a], ClientID: a, ClientHost: "/127.0.0.1",
-			SessionTimeout: duration(kv["session"], 10*time.Second), RebalanceTimeout: duration(kv["rebalance"], 10*time.Second),
+			SessionTimeout: duration(t, d, "session", 10*time.Second), RebalanceTimeout: duration(t, d, "rebalance", 10*time.Second),
 			ProtocolType: "consumer", RequireKnownMemberID: kv["v3"] == "",
 		}
 		if len(rest) > 1 && rest[1] == "new" {
@@ -293,11 +170,7 @@ func (e *scriptEnv) run(line string) string {
 		}
 	case "sync":
 		a := rest[0]
-		gen := e.gen[a]
-		if g, ok := kv["gen"]; ok {
-			n, _ := strconv.Atoi(g)
-			gen = int32(n)
-		}
+		gen := generation(t, d, e.gen[a])
 		assign := map[string][]byte{}
 		for k, v := range kv {
 			if id, ok := e.ids[k]; ok {
@@ -324,11 +197,7 @@ func (e *scriptEnv) run(line string) string {
 		}
 	case "heartbeat":
 		a := rest[0]
-		gen := e.gen[a]
-		if g, ok := kv["gen"]; ok {
-			n, _ := strconv.Atoi(g)
-			gen = int32(n)
-		}
+		gen := generation(t, d, e.gen[a])
 		var inst *string
 		if i, ok := kv["instance"]; ok {
 			inst = &i
@@ -361,10 +230,7 @@ func (e *scriptEnv) run(line string) string {
 		if a != "-" {
 			req.MemberID, req.Generation = e.ids[a], e.gen[a]
 		}
-		if g, ok := kv["gen"]; ok {
-			n, _ := strconv.Atoi(g)
-			req.Generation = int32(n)
-		}
+		req.Generation = generation(t, d, req.Generation)
 		for k, v := range kv {
 			topic, p, ok := strings.Cut(k, ":")
 			if !ok {
@@ -424,7 +290,11 @@ func (e *scriptEnv) run(line string) string {
 		e.gen[rest[0]] = e.gen[rest[1]]
 		out = append(out, rest[0]+" = "+rest[1])
 	case "advance":
-		e.clock.Advance(duration(rest[0], 0))
+		by, err := time.ParseDuration(rest[0])
+		if err != nil {
+			d.Fatalf(t, "%v", err)
+		}
+		e.clock.Advance(by)
 		out = append(out, "now +"+rest[0])
 	case "expire":
 		e.c.ExpireOffsets()
@@ -440,7 +310,7 @@ func (e *scriptEnv) run(line string) string {
 		e.log.mu.Unlock()
 		out = append(out, "log failing: "+rest[0])
 	default:
-		e.t.Fatalf("unknown command %q", cmd)
+		d.Fatalf(t, "unknown command %q", d.Cmd)
 	}
 	var released []string
 	joined := map[string]JoinResult{}
@@ -486,10 +356,9 @@ func (e *scriptEnv) join(req JoinRequest) (chan JoinResult, JoinResult) {
 	return g.join(req)
 }
 
-// TestScripts runs the state machine scripts in testdata/*.txt. A script
-// is a series of blocks: a command line, "----", the expected output, a
-// blank line. Lines starting with # are comments. Members are named by
-// alias; commands:
+// TestScripts runs the state machine scripts in testdata/, each against a
+// new coordinator, with github.com/cockroachdb/datadriven. Members are named
+// by alias; commands:
 //
 //	config initial-delay=D          (before the first other command)
 //	join A [new] [instance=I] [session=D] [rebalance=D] [protocols=p,q] [meta=M] [v3=1]
@@ -507,64 +376,25 @@ func (e *scriptEnv) join(req JoinRequest) (chan JoinResult, JoinResult) {
 // completed rebalance) are listed after it. Run with -rewrite to update the
 // expected output.
 func TestScripts(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	if len(files) == 0 {
-		t.Fatal("no scripts")
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := newScriptEnv(t)
-			var outBuf strings.Builder
-			blocks := strings.Split(strings.TrimSpace(string(data)), "\n\n")
-			started := false
-			for _, block := range blocks {
-				lines := strings.Split(block, "\n")
-				var comments []string
-				for len(lines) > 0 && strings.HasPrefix(lines[0], "#") {
-					comments = append(comments, lines[0])
-					lines = lines[1:]
-				}
-				if len(lines) == 0 {
-					outBuf.WriteString(strings.Join(comments, "\n") + "\n\n")
-					continue
-				}
-				cmd := lines[0]
-				var want string
-				if len(lines) > 2 && lines[1] == "----" {
-					want = strings.Join(lines[2:], "\n")
-				}
-				var got string
-				if strings.HasPrefix(cmd, "config ") {
-					kv, _ := args(strings.Fields(cmd)[1:])
-					e.cfg.InitialRebalanceDelay = duration(kv["initial-delay"], 0)
-					got = "ok"
-				} else {
-					if !started {
-						e.start()
-						started = true
-					}
-					got = e.run(cmd)
-				}
-				if !*rewrite && got != want {
-					t.Errorf("%s: %s\ngot:\n%s\nwant:\n%s", file, cmd, got, want)
-				}
-				for _, c := range comments {
-					outBuf.WriteString(c + "\n")
-				}
-				outBuf.WriteString(cmd + "\n----\n" + got + "\n\n")
-			}
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		e := newScriptEnv(t)
+		defer func() {
 			if e.c != nil {
 				e.c.Close()
 			}
-			if *rewrite {
-				if err := os.WriteFile(file, []byte(strings.TrimSpace(outBuf.String())+"\n"), 0o644); err != nil {
-					t.Fatal(err)
+		}()
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if d.Cmd == "config" {
+				if e.c != nil {
+					d.Fatalf(t, "config after the coordinator started")
 				}
+				e.cfg.InitialRebalanceDelay = duration(t, d, "initial-delay", 0)
+				return "ok"
 			}
+			if e.c == nil {
+				e.start()
+			}
+			return e.run(t, d)
 		})
-	}
+	})
 }

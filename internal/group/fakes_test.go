@@ -1,0 +1,124 @@
+package group
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+)
+
+// fakeClock fires timers only when a test advances it, in time order, in
+// the advancing goroutine.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.UnixMilli(1_700_000_000_000)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	target := c.now.Add(d)
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		var next *fakeTimer
+		for _, t := range c.timers {
+			if !t.stopped && !t.at.After(target) && (next == nil || t.at.Before(next.at)) {
+				next = t
+			}
+		}
+		if next == nil {
+			c.now = target
+			c.mu.Unlock()
+			return
+		}
+		next.stopped = true
+		c.now = next.at
+		c.mu.Unlock()
+		next.f()
+	}
+}
+
+// memoryLog is an in-memory __consumer_offsets partition.
+type memoryLog struct {
+	mu   sync.Mutex
+	recs []batch.Record
+	fail bool
+}
+
+func (l *memoryLog) Append(recs []batch.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail {
+		return errors.New("memory log: failing")
+	}
+	for _, r := range recs {
+		r.Offset = int64(len(l.recs))
+		l.recs = append(l.recs, r)
+	}
+	return nil
+}
+
+func (l *memoryLog) setFailing(fail bool) {
+	l.mu.Lock()
+	l.fail = fail
+	l.mu.Unlock()
+}
+
+// logOf is the memory log of a coordinator's only shard.
+func logOf(c *Coordinator) *memoryLog {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.shards[0].log.(*memoryLog)
+}
+
+// logRecords copies what l holds.
+func logRecords(l *memoryLog) []batch.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]batch.Record(nil), l.recs...)
+}
+
+func (l *memoryLog) Replay(fn func(batch.Record) error) error {
+	l.mu.Lock()
+	recs := append([]batch.Record(nil), l.recs...)
+	l.mu.Unlock()
+	for _, r := range recs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
