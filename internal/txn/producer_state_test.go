@@ -1,15 +1,8 @@
 package txn
 
 import (
-	"bufio"
-	"fmt"
-	"os"
 	"reflect"
-	"strconv"
-	"strings"
 	"testing"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
 )
@@ -19,108 +12,6 @@ func scriptHeader(pid int64, epoch int16, seq, count int32, ts int64) batch.Head
 	return batch.Header{
 		Magic: 2, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq,
 		LastOffsetDelta: count - 1, NumRecords: count, BaseTimestamp: ts, MaxTimestamp: ts,
-	}
-}
-
-const attrTransactional, attrControl = 0x10, 0x20
-
-func TestScripts(t *testing.T) {
-	f, err := os.Open("testdata/sequence.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var (
-		s    = NewProducerState()
-		next int64
-		ts   int64
-	)
-	num := func(line int, v string) int64 {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			t.Fatalf("line %d: %v", line, err)
-		}
-		return n
-	}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		cmd, want, _ := strings.Cut(text, "->")
-		want = strings.TrimSpace(want)
-		args := strings.Fields(cmd)
-		var got string
-		switch args[0] {
-		case "reset":
-			s, next, ts = NewProducerState(), 0, 0
-			continue
-		case "time":
-			ts = num(line, args[1])
-			continue
-		case "snapshot":
-			b := s.MarshalSnapshot(next)
-			loaded, off, err := UnmarshalSnapshot(b)
-			if err != nil || off != next {
-				t.Fatalf("line %d: snapshot: %v, offset %d", line, err, off)
-			}
-			if again := loaded.MarshalSnapshot(off); string(again) != string(b) {
-				t.Fatalf("line %d: snapshot does not round trip", line)
-			}
-			s = loaded
-			continue
-		case "produce", "marker":
-			h := scriptHeader(num(line, args[1]), int16(num(line, args[2])), 0, 1, ts)
-			if args[0] == "produce" {
-				h = scriptHeader(h.ProducerID, h.ProducerEpoch, int32(num(line, args[3])), int32(num(line, args[4])), ts)
-				if len(args) > 5 && args[5] == "txn" {
-					h.Attributes |= attrTransactional
-				}
-			} else {
-				h.Attributes |= attrControl | attrTransactional
-				h.BaseSequence = -1
-			}
-			res := CheckResult{}
-			if !h.Control() {
-				res = s.Check(h)
-			}
-			switch {
-			case res.ErrorCode != 0:
-				got = kerr.ErrorForCode(res.ErrorCode).(*kerr.Error).Message
-				if res.Message == "" {
-					t.Errorf("line %d: error without a message", line)
-				}
-			case res.Duplicate:
-				got = fmt.Sprintf("dup %d-%d", res.FirstOffset, res.LastOffset)
-			default:
-				h.BaseOffset = next
-				s.Update(h, next)
-				got = fmt.Sprintf("@%d", next)
-				next += int64(h.NumRecords)
-			}
-		case "producers":
-			var parts []string
-			for _, e := range s.Producers() {
-				if e.CoordinatorEpoch != -1 {
-					t.Errorf("line %d: coordinator epoch %d", line, e.CoordinatorEpoch)
-				}
-				parts = append(parts, fmt.Sprintf("%d:%d:%d:%d:%d", e.ProducerID, e.ProducerEpoch, e.LastSequence, e.LastTimestamp, e.CurrentTxnStartOffset))
-			}
-			got = strings.Join(parts, " ")
-		case "expire":
-			got = strconv.Itoa(s.RemoveExpired(num(line, args[1]), num(line, args[2])))
-		case "truncate-before":
-			got = strconv.Itoa(s.TruncateBefore(num(line, args[1])))
-		default:
-			t.Fatalf("line %d: unknown command %q", line, args[0])
-		}
-		if got != want {
-			t.Errorf("line %d: %s\n got: %s\nwant: %s", line, text, got, want)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -1,0 +1,101 @@
+package txn
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+const attrTransactional, attrControl = 0x10, 0x20
+
+// TestScripts runs the ProducerState scripts in testdata/, each from an empty
+// state and log, with github.com/cockroachdb/datadriven. A produce is a
+// partition's produce path: Check, then (unless refused or a duplicate)
+// Update at the next offset of the log. Commands:
+//
+//	produce pid=N epoch=N seq=N count=N [txn]   prints @OFFSET, dup FIRST-LAST or ERROR: message
+//	marker pid=N epoch=N                        a transaction marker (control batch), prints @OFFSET
+//	time ms=N                                   max timestamp of later batches
+//	producers                                   one line per producer, as DescribeProducers sees it
+//	snapshot                                    marshal, unmarshal, carry on with the copy
+//	expire now=MS expiration=MS                 prints how many producers were removed
+//	truncate-before offset=N                    likewise
+//	reset                                       an empty state and log
+//
+// Run with -rewrite to update the expected output.
+func TestScripts(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		s := NewProducerState()
+		var next, ts int64
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			var pid, now, expiration, offset int64
+			var epoch int16
+			var seq, count int32
+			switch d.Cmd {
+			case "reset":
+				s, next, ts = NewProducerState(), 0, 0
+				return ""
+			case "time":
+				d.ScanArgs(t, "ms", &ts)
+				return ""
+			case "snapshot":
+				b := s.MarshalSnapshot(next)
+				loaded, off, err := UnmarshalSnapshot(b)
+				if err != nil {
+					return "error: " + err.Error()
+				}
+				s = loaded
+				again := "identical"
+				if string(loaded.MarshalSnapshot(off)) != string(b) {
+					again = "differs"
+				}
+				return fmt.Sprintf("offset=%d re-marshalled=%s", off, again)
+			case "produce", "marker":
+				d.ScanArgs(t, "pid", &pid)
+				d.ScanArgs(t, "epoch", &epoch)
+				h := scriptHeader(pid, epoch, -1, 1, ts)
+				res := CheckResult{}
+				if d.Cmd == "marker" {
+					h.Attributes |= attrControl | attrTransactional
+				} else {
+					d.ScanArgs(t, "seq", &seq)
+					d.ScanArgs(t, "count", &count)
+					h = scriptHeader(pid, epoch, seq, count, ts)
+					if d.HasArg("txn") {
+						h.Attributes |= attrTransactional
+					}
+					res = s.Check(h)
+				}
+				switch {
+				case res.ErrorCode != 0:
+					return kerr.ErrorForCode(res.ErrorCode).(*kerr.Error).Message + ": " + res.Message
+				case res.Duplicate:
+					return fmt.Sprintf("dup %d-%d", res.FirstOffset, res.LastOffset)
+				}
+				h.BaseOffset = next
+				s.Update(h, next)
+				next += int64(h.NumRecords)
+				return fmt.Sprintf("@%d", h.BaseOffset)
+			case "producers":
+				var b strings.Builder
+				for _, e := range s.Producers() {
+					fmt.Fprintf(&b, "pid=%d epoch=%d last-seq=%d last-timestamp=%d txn-start=%d coordinator-epoch=%d\n",
+						e.ProducerID, e.ProducerEpoch, e.LastSequence, e.LastTimestamp, e.CurrentTxnStartOffset, e.CoordinatorEpoch)
+				}
+				return b.String()
+			case "expire":
+				d.ScanArgs(t, "now", &now)
+				d.ScanArgs(t, "expiration", &expiration)
+				return fmt.Sprintf("removed %d", s.RemoveExpired(now, expiration))
+			case "truncate-before":
+				d.ScanArgs(t, "offset", &offset)
+				return fmt.Sprintf("removed %d", s.TruncateBefore(offset))
+			}
+			d.Fatalf(t, "unknown command %q", d.Cmd)
+			return ""
+		})
+	})
+}
