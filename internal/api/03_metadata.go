@@ -4,7 +4,9 @@ package api
 // null for all. v4+ lets the client say whether unknown topics may be
 // auto-created (v0-v3 always may). v10+ carries topic IDs, v12 allows
 // looking topics up by ID alone. Cluster and topic authorized operations
-// (v8-v10) are reported as not computed (-2147483648).
+// (v8-v10) are reported as not computed (-2147483648). The controller ID
+// is the active controller's, the metadata quorum's Raft leader, or -1 while
+// none is known, as in Kafka.
 
 import (
 	"context"
@@ -23,7 +25,7 @@ func metadataHandler(h *Handlers, ctx context.Context, req *kmsg.MetadataRequest
 	img := h.image()
 	resp.Brokers = brokers(img)
 	resp.ClusterID = &img.ClusterID
-	resp.ControllerID = h.NodeID
+	resp.ControllerID = h.Controller.ActiveController()
 	resp.AuthorizedOperations = authorizedOperationsOmitted
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)

@@ -2,7 +2,8 @@ package api
 
 // DescribeCluster v0-v1: cluster ID, controller and brokers. v1 asks for an
 // endpoint type; only brokers (1) are served, since controllers share the
-// brokers' listeners.
+// brokers' listeners. The controller is the active controller (the Raft
+// leader), or -1 while none is known.
 
 import (
 	"context"
@@ -23,7 +24,7 @@ func describeCluster(h *Handlers, _ context.Context, req *kmsg.DescribeClusterRe
 	}
 	img := h.image()
 	resp.ClusterID = img.ClusterID
-	resp.ControllerID = h.NodeID
+	resp.ControllerID = h.Controller.ActiveController()
 	ids := make([]int32, 0, len(img.Brokers))
 	for id := range img.Brokers {
 		ids = append(ids, id)

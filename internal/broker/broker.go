@@ -106,6 +106,11 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
+	// Nothing below may act on a partial image: the registration, the
+	// partitions and the groups all follow the whole committed log.
+	if err := b.controller.WaitReady(context.Background()); err != nil {
+		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
+	}
 	retentionCheck := time.Duration(brokerCfg.Int64("log.retention.check.interval.ms", nil)) * time.Millisecond
 	threads := int(brokerCfg.Int32("num.recovery.threads.per.data.dir", nil))
 	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{

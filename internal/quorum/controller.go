@@ -27,7 +27,11 @@ const maxRecordBytes = walSegmentSize
 // fails if it does not.
 const _ = uint(segment.MaxEntrySize - 1024 - maxRecordBytes)
 
-// propose replicates r and returns apply's result. A record rejected by apply
+// propose replicates r and returns apply's result. Only the active
+// controller (the Raft leader) proposes: elsewhere the record goes to
+// Config.Forwarder, or without one the answer is kerr.NotController, which
+// tells a Kafka client to refresh its metadata and retry on the controller
+// it names. A record rejected by apply
 // comes back as its bare *kerr.Error. While the metadata log cannot be
 // written (a full disk; see logStore) the error is kerr.KafkaStorageError.
 // Other raft failures are wrapped around kerr.NotController (this node cannot
@@ -60,6 +64,13 @@ func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.R
 	if err := c.log.writable(); err != nil {
 		// Raft would only step down again: answer at once.
 		return metadata.Result{}, storageError(err)
+	}
+	if !c.isActive() {
+		if c.cfg.Forwarder != nil {
+			return c.cfg.Forwarder.Forward(ctx, r)
+		}
+		return metadata.Result{}, fmt.Errorf("quorum: node %d is not the active controller (%d is): %w",
+			c.cfg.NodeID, c.ActiveController(), kerr.NotController)
 	}
 	future := c.raft.Apply(data, timeout)
 	if err := future.Error(); err != nil {

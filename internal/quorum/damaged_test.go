@@ -67,7 +67,7 @@ func record(t *testing.T, r metadata.Record) []byte {
 // says what is wrong, not a panic and not a quorum that started.
 func wantDamaged(t *testing.T, dir string, what string) {
 	t.Helper()
-	c, err := Open(Config{Dir: dir, NodeID: 1})
+	c, err := openReady(Config{Dir: dir, NodeID: 1})
 	if err == nil {
 		c.Close()
 		t.Fatal("Open of a damaged metadata log succeeded")

@@ -45,7 +45,7 @@ func TestDiskFullRecovers(t *testing.T) {
 	var logs lockedBuffer
 	cfg := Config{Dir: dir, NodeID: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		WALFS: d, wrapMeta: d.Meta}
-	c, err := Open(cfg)
+	c, err := openReady(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestDiskFullRecovers(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c, err = Open(Config{Dir: dir, NodeID: 1})
+	c, err = openReady(Config{Dir: dir, NodeID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestDiskFullRecovers(t *testing.T) {
 func TestDiskFullRestart(t *testing.T) {
 	dir := t.TempDir()
 	d := walfault.New()
-	c, err := Open(Config{Dir: dir, NodeID: 1, WALFS: d, wrapMeta: d.Meta})
+	c, err := openReady(Config{Dir: dir, NodeID: 1, WALFS: d, wrapMeta: d.Meta})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,22 @@
 // # Goroutines
 //
 // Raft owns its goroutines (main loop, FSM, snapshots); raft-wal owns a
-// segment-rotation goroutine. The Controller owns one more, the notifier,
+// segment-rotation goroutine. The Controller owns two more: the notifier,
 // which calls Subscribe callbacks in log order so that a slow subscriber never
-// blocks the FSM. Close stops raft, then the notifier, then closes the stores,
-// and waits for all of them.
+// blocks the FSM, and the starter, which runs from Open until the node is
+// ready (WaitReady). Close stops raft, then the starter and the notifier, then
+// closes the stores, and waits for all of them.
+//
+// # Start-up and the active controller
+//
+// Open returns once raft runs; it does not wait for an election, since in a
+// quorum of several voters the leader may be another node, or none yet. The
+// starter makes the node ready: as the leader, once a Barrier has applied its
+// whole log and a new quorum has its cluster ID; as a follower, once it has
+// heard from a leader and applied what was committed. WaitReady blocks until
+// then. The active controller is the Raft leader: ActiveController names it
+// (-1 when unknown), and only it proposes. Another node hands its proposals
+// to Config.Forwarder, or without one answers NOT_CONTROLLER; forwarding to
+// the active controller over the network is the next step of the cluster
+// work.
 package quorum

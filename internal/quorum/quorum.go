@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,9 +30,13 @@ type Config struct {
 	NodeID int32
 	// Logger receives raft's warnings and errors; nil discards them.
 	Logger *slog.Logger
-	// StartTimeout bounds how long Open waits for leadership and for the log
-	// to be applied; 0 means 30 seconds.
+	// StartTimeout bounds how long WaitReady waits for the node to be ready
+	// (see WaitReady) when its context allows longer; 0 means 30 seconds.
 	StartTimeout time.Duration
+	// Forwarder, if set, takes the proposals of a node that is not the
+	// active controller to the one that is. Nil (today: nothing forwards
+	// yet) means such a node answers NOT_CONTROLLER.
+	Forwarder Forwarder
 	// WALFS holds the raft log's segment files; nil is the operating
 	// system's. Tests inject a full disk through it (package walfault).
 	WALFS types.VFS
@@ -39,6 +44,7 @@ type Config struct {
 	// Knobs for tests; zero means the production value.
 	snapshotThreshold uint64
 	snapshotInterval  time.Duration
+	electionTimeout   time.Duration                         // heartbeat and election timeout
 	walVFS            types.VFS                             // raft-wal's segment files
 	wrapMeta          func(types.MetaStore) types.MetaStore // raft-wal's segment list and stable store
 }
@@ -64,13 +70,29 @@ type Controller struct {
 	meta      types.MetaStore
 	transport raft.Transport
 
+	ready    chan struct{}         // closed once the node is ready (WaitReady)
+	waiting  atomic.Pointer[error] // what the starter waits for, while not ready
+	quit     chan struct{}         // closed by Close: stops the starter
+	starters sync.WaitGroup
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Open starts raft on cfg.Dir, bootstraps a one-voter quorum (and a random
-// cluster ID) if the directory is new, and returns once this node is the
-// leader and has applied the whole log.
+// Forwarder takes a proposal of a node that is not the active controller to
+// the active controller, which proposes it, and returns apply's result (a
+// rejected record's *kerr.Error as the error, as propose does). It is the
+// seam for Kafka's forwarding of controller requests; nothing implements it
+// yet.
+type Forwarder interface {
+	Forward(ctx context.Context, r metadata.Record) (metadata.Result, error)
+}
+
+// Open starts raft on cfg.Dir and bootstraps a one-voter quorum if the
+// directory is new. It returns once raft runs, without waiting for an
+// election: the image may still be behind the log. Callers that need the
+// whole image or the controller (the broker, before it serves) call
+// WaitReady.
 func Open(cfg Config) (*Controller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -85,7 +107,8 @@ func Open(cfg Config) (*Controller, error) {
 	if err := os.MkdirAll(walDir, 0o755); err != nil {
 		return nil, fmt.Errorf("quorum: %w", err)
 	}
-	c := &Controller{cfg: cfg, logger: cfg.Logger, meta: &metadb.BoltMetaDB{}}
+	c := &Controller{cfg: cfg, logger: cfg.Logger, meta: &metadb.BoltMetaDB{},
+		ready: make(chan struct{}), quit: make(chan struct{})}
 	if cfg.wrapMeta != nil {
 		c.meta = cfg.wrapMeta(c.meta)
 	}
@@ -147,22 +170,8 @@ func (c *Controller) start() error {
 			return fmt.Errorf("quorum: bootstrap: %w", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StartTimeout)
-	defer cancel()
-	if err := c.awaitLeadership(ctx); err != nil {
-		return err
-	}
-	if err := c.raft.Barrier(time.Until(deadline(ctx))).Error(); err != nil {
-		return fmt.Errorf("quorum: catch up with the log: %w", err)
-	}
-	if c.Image().ClusterID == "" {
-		id := metadata.NewTopicID().String() // Kafka's cluster IDs are random UUIDs printed the same way
-		if _, err := c.propose(ctx, metadata.SetClusterID{ClusterID: id}); err != nil {
-			return fmt.Errorf("quorum: set cluster ID: %w", err)
-		}
-	}
-	c.logger.Info("metadata quorum ready", "node", c.cfg.NodeID, "new", !existing,
-		"index", c.Image().Index, "took", time.Since(start))
+	c.starters.Add(1)
+	go c.becomeReady(start, existing)
 	return nil
 }
 
@@ -192,6 +201,11 @@ func (c *Controller) raftConfig(hl hclog.Logger) *raft.Config {
 	conf.HeartbeatTimeout = singleVoterHeartbeat
 	conf.ElectionTimeout = singleVoterHeartbeat
 	conf.LeaderLeaseTimeout = singleVoterHeartbeat
+	if c.cfg.electionTimeout > 0 {
+		conf.HeartbeatTimeout = c.cfg.electionTimeout
+		conf.ElectionTimeout = c.cfg.electionTimeout
+		conf.LeaderLeaseTimeout = c.cfg.electionTimeout
+	}
 	conf.CommitTimeout = 5 * time.Millisecond
 	conf.SnapshotThreshold = 1024
 	conf.TrailingLogs = 1024
@@ -216,25 +230,109 @@ func newTransport(cfg Config) (raft.ServerAddress, raft.Transport) {
 	return raft.NewInmemTransport(raft.ServerAddress("samsa-node-" + strconv.Itoa(int(cfg.NodeID))))
 }
 
-func deadline(ctx context.Context) time.Time {
-	d, _ := ctx.Deadline()
-	return d
-}
+// errNoLeader and errCatchingUp are what a node that is not ready waits for.
+var (
+	errNoLeader   = errors.New("no leader elected")
+	errCatchingUp = errors.New("catching up with the leader's log")
+)
 
-// awaitLeadership polls until this node is the leader: raft's LeaderCh drops
-// transitions when nobody is reading, so polling is the simpler correct wait.
-func (c *Controller) awaitLeadership(ctx context.Context) error {
+// becomeReady is the starter goroutine: it polls until the node is ready
+// (tryReady), then closes c.ready. Raft's LeaderCh drops transitions when
+// nobody is reading, so polling is the simpler correct wait. It stops when
+// Close closes c.quit; Close's raft.Shutdown fails a Barrier or proposal it
+// is blocked in.
+func (c *Controller) becomeReady(start time.Time, existing bool) {
+	defer c.starters.Done()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	for c.raft.State() != raft.Leader {
+	for {
+		err := c.tryReady()
+		if err == nil {
+			close(c.ready)
+			c.logger.Info("metadata quorum ready", "node", c.cfg.NodeID, "new", !existing,
+				"index", c.Image().Index, "leader", c.ActiveController(), "took", time.Since(start))
+			return
+		}
+		c.waiting.Store(&err)
 		select {
-		case <-ctx.Done():
-			return fmt.Errorf("quorum: node %d not elected leader within %v: %w", c.cfg.NodeID, c.cfg.StartTimeout, ctx.Err())
+		case <-c.quit:
+			return
 		case <-tick.C:
 		}
 	}
+}
+
+// tryReady returns nil once this node's image holds the whole committed log
+// and a cluster ID. The leader knows it after a Barrier (every entry before
+// it applied); it then sets the cluster ID of a new quorum. A follower is
+// ready once it has heard from a leader and applied what that leader told
+// it was committed (the path a non-voter broker takes once the quorum has
+// more than one node; a one-voter quorum always leads).
+func (c *Controller) tryReady() error {
+	if c.raft.State() == raft.Leader {
+		if err := c.raft.Barrier(0).Error(); err != nil {
+			return fmt.Errorf("catch up with the log: %w", err)
+		}
+		if c.Image().ClusterID == "" {
+			id := metadata.NewTopicID().String() // Kafka's cluster IDs are random UUIDs printed the same way
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StartTimeout)
+			defer cancel()
+			if _, err := c.propose(ctx, metadata.SetClusterID{ClusterID: id}); err != nil {
+				return fmt.Errorf("set cluster ID: %w", err)
+			}
+		}
+		return nil
+	}
+	if _, id := c.raft.LeaderWithID(); id == "" {
+		return errNoLeader
+	}
+	if c.Image().ClusterID == "" || c.raft.AppliedIndex() < c.raft.CommitIndex() {
+		return errCatchingUp
+	}
 	return nil
 }
+
+// Ready is closed once the node is ready: see WaitReady.
+func (c *Controller) Ready() <-chan struct{} { return c.ready }
+
+// WaitReady waits until this node's image holds the whole committed log and
+// the cluster ID: on a one-voter quorum, once it is elected, has applied
+// every entry of its log and (on a new directory) set the cluster ID. It
+// waits at most StartTimeout (or until ctx is done) and then returns an
+// error saying what the node was still waiting for. A node that is ready
+// stays ready: losing leadership later does not un-ready it (proposals then
+// answer NOT_CONTROLLER).
+func (c *Controller) WaitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
+	defer cancel()
+	select {
+	case <-c.ready:
+		return nil
+	case <-c.quit:
+		return errors.New("quorum: closed before it was ready")
+	case <-ctx.Done():
+		reason := errNoLeader
+		if p := c.waiting.Load(); p != nil {
+			reason = *p
+		}
+		return fmt.Errorf("quorum: node %d not ready (%w): %w", c.cfg.NodeID, reason, ctx.Err())
+	}
+}
+
+// ActiveController returns the node ID of the active controller, which is
+// the Raft leader (hashicorp/raft's LeaderWithID), or -1 while no leader is
+// known.
+func (c *Controller) ActiveController() int32 {
+	_, id := c.raft.LeaderWithID()
+	n, err := strconv.ParseInt(string(id), 10, 32)
+	if id == "" || err != nil {
+		return -1
+	}
+	return int32(n)
+}
+
+// isActive reports whether this node is the active controller.
+func (c *Controller) isActive() bool { return c.raft.State() == raft.Leader }
 
 // Image returns the latest applied metadata image. It never blocks.
 func (c *Controller) Image() *metadata.Image { return c.fsm.image.Load() }
@@ -259,6 +357,7 @@ func (c *Controller) Close() error {
 
 func (c *Controller) close() error {
 	var errs []error
+	close(c.quit)
 	if c.log != nil {
 		c.log.abort()
 	}
@@ -268,6 +367,7 @@ func (c *Controller) close() error {
 	} else if t, ok := c.transport.(raft.WithClose); ok {
 		errs = append(errs, t.Close())
 	}
+	c.starters.Wait() // raft is shut down: a Barrier or proposal it waits in has failed
 	if c.notifier != nil {
 		c.notifier.close()
 	}

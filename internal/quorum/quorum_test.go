@@ -14,12 +14,25 @@ import (
 func open(t *testing.T, dir string) *Controller {
 	t.Helper()
 	start := time.Now()
-	c, err := Open(Config{Dir: dir, NodeID: 1})
+	c, err := openReady(Config{Dir: dir, NodeID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("Open took %v", time.Since(start))
 	return c
+}
+
+// openReady opens a node and waits until it is ready, as the broker does.
+func openReady(cfg Config) (*Controller, error) {
+	c, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WaitReady(context.Background()); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func ctx(t *testing.T) context.Context {
@@ -173,5 +186,76 @@ func TestConfigsAndPartitions(t *testing.T) {
 	}
 	if len(top.Partitions) != 3 || top.Configs["a"] != "1" {
 		t.Fatal("a published topic was mutated")
+	}
+}
+
+// TestOpenDoesNotWaitForLeadership opens a node whose election cannot
+// happen soon (an election timeout of seconds): Open returns at once, the
+// node is not ready, names no controller and answers NOT_CONTROLLER; once
+// elected it is ready, names itself and proposes.
+func TestOpenDoesNotWaitForLeadership(t *testing.T) {
+	start := time.Now()
+	c, err := Open(Config{Dir: t.TempDir(), NodeID: 7, electionTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	opened := time.Since(start)
+	if opened > time.Second {
+		t.Fatalf("Open took %v: it waited for the election", opened)
+	}
+	select {
+	case <-c.Ready():
+		t.Fatal("ready before any election")
+	default:
+	}
+	if id := c.ActiveController(); id != -1 {
+		t.Fatalf("active controller %d before any election, want -1", id)
+	}
+	err = c.RegisterBroker(ctx(t), metadata.Broker{ID: 7, Host: "localhost", Port: 9092})
+	wantKerr(t, err, kerr.NotController)
+	short, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := c.WaitReady(short); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitReady before the election: %v", err)
+	} else {
+		t.Log(err)
+	}
+	if err := c.WaitReady(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Open returned after %v, ready after %v", opened, time.Since(start))
+	if id := c.ActiveController(); id != 7 {
+		t.Fatalf("active controller %d, want 7", id)
+	}
+	if c.Image().ClusterID == "" {
+		t.Fatal("ready without a cluster ID")
+	}
+	register(t, c, 7)
+}
+
+// forwarder records what a node that is not the controller forwards.
+type forwarder struct{ got []metadata.Record }
+
+func (f *forwarder) Forward(_ context.Context, r metadata.Record) (metadata.Result, error) {
+	f.got = append(f.got, r)
+	return metadata.Result{FirstProducerID: 42}, nil
+}
+
+// TestNotControllerForwards checks that a node that is not the active
+// controller hands its proposals to Config.Forwarder and returns its answer.
+func TestNotControllerForwards(t *testing.T) {
+	f := &forwarder{}
+	c, err := Open(Config{Dir: t.TempDir(), NodeID: 1, electionTimeout: 2 * time.Second, Forwarder: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	first, err := c.AllocateProducerIDs(ctx(t), 1000)
+	if err != nil || first != 42 {
+		t.Fatalf("AllocateProducerIDs = %d, %v; want the forwarder's 42", first, err)
+	}
+	if len(f.got) != 1 || f.got[0] != (metadata.AllocateProducerIDs{BlockSize: 1000}) {
+		t.Fatalf("forwarded %+v", f.got)
 	}
 }

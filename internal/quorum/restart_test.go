@@ -77,7 +77,7 @@ func TestRestart(t *testing.T) {
 func TestSnapshotBoundsLog(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{Dir: dir, NodeID: 1, snapshotThreshold: 16, snapshotInterval: 20 * time.Millisecond}
-	c, err := Open(cfg)
+	c, err := openReady(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestSnapshotBoundsLog(t *testing.T) {
 	if len(snaps) == 0 {
 		t.Fatal("no snapshot on disk")
 	}
-	c, err = Open(cfg)
+	c, err = openReady(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestSnapshotBoundsLog(t *testing.T) {
 func TestStartupTime(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now()
-	c, err := Open(Config{Dir: dir, NodeID: 1})
+	c, err := openReady(Config{Dir: dir, NodeID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestStartupTime(t *testing.T) {
 	register(t, c, 1)
 	c.Close()
 	start = time.Now()
-	c, err = Open(Config{Dir: dir, NodeID: 1})
+	c, err = openReady(Config{Dir: dir, NodeID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestOpenFailsCleanly(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(Config{Dir: file, NodeID: 1}); err == nil {
+	if _, err := openReady(Config{Dir: file, NodeID: 1}); err == nil {
 		t.Fatal("Open on a file succeeded")
 	}
 }
@@ -263,7 +263,7 @@ func TestOpenOtherNodeID(t *testing.T) {
 	c := open(t, dir)
 	c.Close()
 	start := time.Now()
-	if _, err := Open(Config{Dir: dir, NodeID: 2}); err == nil || time.Since(start) > 5*time.Second {
+	if _, err := openReady(Config{Dir: dir, NodeID: 2}); err == nil || time.Since(start) > 5*time.Second {
 		t.Fatalf("Open with another node ID: %v after %v", err, time.Since(start))
 	} else {
 		t.Log(err)
