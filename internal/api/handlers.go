@@ -14,7 +14,6 @@ import (
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
-	"github.com/samsa-streaming/samsa/internal/quorum"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/txn"
 )
@@ -40,7 +39,7 @@ type Handlers struct {
 	NodeID         int32
 	AdvertisedHost string
 	AdvertisedPort int32
-	Controller     *quorum.Controller
+	Controller     Controller
 	Config         *config.Broker
 	Partitions     Partitions
 	ProducerIDs    *txn.IDAllocator

@@ -1,0 +1,41 @@
+package api
+
+import (
+	"context"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/quorum"
+)
+
+// Controller is the metadata as handlers see it: the image this broker has
+// applied, and the changes handlers ask of the active controller. Handlers
+// never know whether this broker is the active controller: the
+// implementation (quorum.Controller) proposes when it is and otherwise
+// forwards, or, until forwarding exists, answers kerr.NotController (which
+// handlers put in the response like any other Kafka error).
+//
+// Errors are Kafka errors (*kerr.Error, or a *quorum.Error with Kafka's
+// message) for the client, found with errors.As; anything else is a
+// failure of the quorum itself.
+type Controller interface {
+	// Image returns the latest metadata image this broker has applied. It
+	// never blocks.
+	Image() *metadata.Image
+	// ActiveController returns the node ID of the active controller, or
+	// -1 while none is known.
+	ActiveController() int32
+	// CreateTopic creates a topic with a new topic ID and returns it;
+	// partitions and replicationFactor are already resolved (no -1).
+	CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16, configs map[string]string) (*metadata.Topic, error)
+	// DeleteTopic deletes the topic with the given ID.
+	DeleteTopic(ctx context.Context, id metadata.TopicID) error
+	// CreatePartitions grows topic name to totalCount partitions.
+	CreatePartitions(ctx context.Context, name string, totalCount int32) error
+	// AlterTopicConfigs sets, then deletes, dynamic configs of topic name.
+	AlterTopicConfigs(ctx context.Context, name string, set map[string]string, del []string) error
+	// AlterBrokerConfigs sets, then deletes, cluster-wide dynamic broker
+	// configs.
+	AlterBrokerConfigs(ctx context.Context, set map[string]string, del []string) error
+}
+
+var _ Controller = (*quorum.Controller)(nil)
