@@ -42,7 +42,7 @@ func metadataHandler(h *Handlers, ctx context.Context, req *kmsg.MetadataRequest
 	}
 
 	autoCreate := req.Version < 4 || req.AllowAutoTopicCreation
-	autoCreate = autoCreate && h.Config.Bool("auto.create.topics.enable", img.BrokerConfigs)
+	autoCreate = autoCreate && h.Config.Dynamic(img.BrokerConfigs).AutoCreateTopicsEnable
 	created := false
 	for _, rt := range req.Topics {
 		var t *metadata.Topic
@@ -88,8 +88,8 @@ func metadataHandler(h *Handlers, ctx context.Context, req *kmsg.MetadataRequest
 // is not an error.
 func (h *Handlers) autoCreate(ctx context.Context, name string) (*metadata.Topic, error) {
 	dyn := h.image().BrokerConfigs
-	partitions := h.Config.Int32("num.partitions", dyn)
-	rf := int16(h.Config.Int32("default.replication.factor", dyn))
+	d := h.Config.Dynamic(dyn)
+	partitions, rf := d.NumPartitions, d.DefaultReplicationFactor
 	t, err := h.Controller.CreateTopic(ctx, name, partitions, rf, nil)
 	if err != nil {
 		if errorCode(err) == kerr.TopicAlreadyExists.Code {

@@ -33,7 +33,7 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 		seen[rt.Topic]++
 	}
 	img := h.image()
-	total := totalPartitions(req, seen, h.Config.Int32("num.partitions", img.BrokerConfigs))
+	total := totalPartitions(req, seen, h.Config.Dynamic(img.BrokerConfigs).NumPartitions)
 	tooMany := total > quorum.MaxPartitionsPerRequest
 	var capacityErr error
 	if !tooMany {
@@ -53,10 +53,10 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 		}
 		partitions, rf := rt.NumPartitions, rt.ReplicationFactor
 		if partitions == -1 {
-			partitions = h.Config.Int32("num.partitions", img.BrokerConfigs)
+			partitions = h.Config.Dynamic(img.BrokerConfigs).NumPartitions
 		}
 		if rf == -1 {
-			rf = int16(h.Config.Int32("default.replication.factor", img.BrokerConfigs))
+			rf = h.Config.Dynamic(img.BrokerConfigs).DefaultReplicationFactor
 		}
 		configs := make(map[string]string)
 		var configErr error

@@ -46,7 +46,7 @@ func deleteTopics(h *Handlers, ctx context.Context, req *kmsg.DeleteTopicsReques
 			st.ErrorCode = kerr.UnknownTopicID.Code
 		case topic == nil:
 			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		case !h.Config.Bool("delete.topic.enable", img.BrokerConfigs):
+		case !h.Config.Static().DeleteTopicEnable:
 			st.ErrorCode = kerr.TopicDeletionDisabled.Code
 		case isInternalTopic(topic.Name):
 			st.ErrorCode = kerr.InvalidTopicException.Code

@@ -86,7 +86,8 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if err != nil {
 		return nil, err
 	}
-	nodeID := brokerCfg.Int32("node.id", nil)
+	static := brokerCfg.Static()
+	nodeID := static.NodeID
 	connLimits, err := brokerCfg.ConnectionLimits(nil)
 	if err != nil {
 		return nil, err
@@ -111,15 +112,13 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if err := b.controller.WaitReady(context.Background()); err != nil {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
-	retentionCheck := time.Duration(brokerCfg.Int64("log.retention.check.interval.ms", nil)) * time.Millisecond
-	threads := int(brokerCfg.Int32("num.recovery.threads.per.data.dir", nil))
 	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{
 		FS:              cfg.FS,
 		Logger:          cfg.Logger,
-		Cleaner:         cleanerOptions(brokerCfg),
-		RecoveryThreads: threads,
+		Cleaner:         cleanerOptions(static.Cleaner),
+		RecoveryThreads: static.RecoveryThreads,
 		MaxOpenSegments: maxOpenSegments(),
-	}, retentionCheck)
+	}, static.RetentionCheckInterval)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +146,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		config:  brokerCfg,
 		image:   b.controller.Image,
 		logger:  cfg.Logger,
-		threads: threads,
+		threads: static.RecoveryThreads,
 		topics:  make(map[string]*localTopic),
 	}
 	img := b.controller.Image()
@@ -182,7 +181,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		LogDir:   cfg.DataDir,
 	}
 	b.server = server.New(server.Config{
-		MaxRequestBytes: brokerCfg.Int32("socket.request.max.bytes", nil),
+		MaxRequestBytes: static.SocketRequestMaxBytes,
 		Limits:          b.startLimits(brokerCfg, connLimits),
 		Logger:          cfg.Logger,
 	}, b.handlers)
@@ -243,15 +242,14 @@ func (b *Broker) close() error {
 // state does not grow without bound.
 func (b *Broker) expireProducers(cfg *config.Broker) {
 	defer b.wg.Done()
-	interval := time.Duration(cfg.Int64("producer.id.expiration.check.interval.ms", nil)) * time.Millisecond
-	t := time.NewTicker(interval)
+	t := time.NewTicker(cfg.Static().ProducerIDExpirationCheckInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
 		case now := <-t.C:
-			expiration := time.Duration(cfg.Int64("producer.id.expiration.ms", b.controller.Image().BrokerConfigs)) * time.Millisecond
+			expiration := cfg.Dynamic(b.controller.Image().BrokerConfigs).ProducerIDExpiration
 			b.partitions.each(func(p *partition.Partition) { p.ExpireProducers(now, expiration) })
 		}
 	}

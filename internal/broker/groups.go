@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -19,31 +19,31 @@ import (
 // startGroups creates __consumer_offsets if it is missing and starts the
 // group coordinator on the partitions of it this broker leads.
 func (b *Broker) startGroups(ctx context.Context, cfg *config.Broker) error {
+	s := cfg.Static()
+	o, g := s.Offsets, s.Group
 	if b.controller.Image().Topics[api.OffsetsTopic] == nil {
-		n := cfg.Int32("offsets.topic.num.partitions", nil)
-		rf := int16(cfg.Int32("offsets.topic.replication.factor", nil))
+		n, rf := o.TopicNumPartitions, o.TopicReplicationFactor
 		configs := map[string]string{
 			"cleanup.policy": "compact",
-			"segment.bytes":  cfg.Get("offsets.topic.segment.bytes", nil),
+			"segment.bytes":  strconv.Itoa(int(o.TopicSegmentBytes)),
 		}
 		if _, err := b.controller.CreateTopic(ctx, api.OffsetsTopic, n, rf, configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
 		}
 		b.partitions.Sync()
 	}
-	ms := func(name string) time.Duration { return time.Duration(cfg.Int64(name, nil)) * time.Millisecond }
 	b.groups = group.New(group.Config{
-		MinSessionTimeout:      ms("group.min.session.timeout.ms"),
-		MaxSessionTimeout:      ms("group.max.session.timeout.ms"),
-		InitialRebalanceDelay:  ms("group.initial.rebalance.delay.ms"),
-		OffsetsRetention:       time.Duration(cfg.Int64("offsets.retention.minutes", nil)) * time.Minute,
-		RetentionCheckInterval: ms("offsets.retention.check.interval.ms"),
-		MaxMetadataBytes:       int(cfg.Int32("offset.metadata.max.bytes", nil)),
-		MaxGroupSize:           int(cfg.Int32("group.max.size", nil)),
+		MinSessionTimeout:      g.MinSessionTimeout,
+		MaxSessionTimeout:      g.MaxSessionTimeout,
+		InitialRebalanceDelay:  g.InitialRebalanceDelay,
+		OffsetsRetention:       o.Retention,
+		RetentionCheckInterval: o.RetentionCheckInterval,
+		MaxMetadataBytes:       o.MetadataMaxBytes,
+		MaxGroupSize:           g.MaxSize,
 		Consumer: group.ConsumerConfig{
-			SessionTimeout:    ms("group.consumer.session.timeout.ms"),
-			HeartbeatInterval: ms("group.consumer.heartbeat.interval.ms"),
-			MaxSize:           int(cfg.Int32("group.consumer.max.size", nil)),
+			SessionTimeout:    g.ConsumerSessionTimeout,
+			HeartbeatInterval: g.ConsumerHeartbeatInterval,
+			MaxSize:           g.ConsumerMaxSize,
 		},
 		Logger: b.logger,
 	})

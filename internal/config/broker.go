@@ -44,6 +44,7 @@ type Entry struct {
 // A Broker is immutable and safe for concurrent use.
 type Broker struct {
 	static map[string]string
+	typed  Static
 }
 
 // NewBroker validates the names and values of a static configuration.
@@ -65,7 +66,13 @@ func NewBroker(static map[string]string) (*Broker, error) {
 		}
 		copied[name] = value
 	}
-	return &Broker{static: copied}, nil
+	b := &Broker{static: copied}
+	typed, err := b.resolveStatic()
+	if err != nil {
+		return nil, err
+	}
+	b.typed = typed
+	return b, nil
 }
 
 // ValidateBrokerDynamic checks that a broker config may be changed at runtime,
