@@ -60,15 +60,15 @@ func Build(o BuildOptions, recs []Record) []byte {
 // already in place after HeaderSize bytes: n records with offset deltas
 // 0..n-1, and the CRC.
 func finishBatch(out []byte, o BuildOptions, n int, baseTS, maxTS int64) {
-	attrs := uint16(o.Codec) & attrCodecMask
+	attrs := uint16(o.Codec) & AttrCodecMask
 	if o.LogAppendTime {
-		attrs |= attrLogAppendTime
+		attrs |= AttrLogAppendTime
 	}
 	if o.Transactional {
-		attrs |= attrTransactional
+		attrs |= AttrTransactional
 	}
 	if o.Control {
-		attrs |= attrControl
+		attrs |= AttrControl
 	}
 	be := binary.BigEndian
 	be.PutUint64(out[posBaseOffset:], uint64(o.BaseOffset))

@@ -13,6 +13,13 @@
 // for the cold paths: ListOffsets by timestamp, compaction, internal topics
 // and tests.
 //
+// It is also the one codec of the log (package storage): [Header.Check] and
+// [ValidCRC] are what recovery and reads check of stored batches, and the
+// cleaner reads records as they are encoded with [RecordScanner] (a
+// surviving record is copied, not re-encoded, and keeps its offset delta,
+// which Build renumbers), and rebuilds batches with [AppendHeader],
+// [Decompress], [AppendRawRecord], [Compress] and [Seal].
+//
 // The package owns no goroutines. Its package-level state is a lazily built
 // zstd encoder and decoder, which are safe for concurrent use and costly to
 // build, so one pair is shared; and a sync.Pool of the streaming

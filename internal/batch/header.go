@@ -32,13 +32,16 @@ const (
 	minLength = HeaderSize - prefixSize
 )
 
-// Attribute bits.
+// Attribute bits of a v2 batch (Header.Attributes).
 const (
-	attrCodecMask          = 0x07
-	attrLogAppendTime      = 0x08
-	attrTransactional      = 0x10
-	attrControl            = 0x20
-	attrDeleteHorizon      = 0x40
+	// AttrCodecMask selects the codec bits (0-2); the other bits are flags.
+	AttrCodecMask     = 0x07
+	AttrLogAppendTime = 0x08
+	AttrTransactional = 0x10
+	AttrControl       = 0x20
+	// AttrDeleteHorizon (KIP-534): the base timestamp holds the delete
+	// horizon of the batch's tombstones, set by the cleaner.
+	AttrDeleteHorizon      = 0x40
 	currentMagic      int8 = 2
 )
 
@@ -133,17 +136,17 @@ func (h Header) Size() int { return prefixSize + int(h.Length) }
 func (h Header) LastOffset() int64 { return h.BaseOffset + int64(h.LastOffsetDelta) }
 
 // Codec is the batch's compression codec.
-func (h Header) Codec() Codec { return Codec(h.Attributes & attrCodecMask) }
+func (h Header) Codec() Codec { return Codec(h.Attributes & AttrCodecMask) }
 
 // Transactional reports whether the batch belongs to a transaction.
-func (h Header) Transactional() bool { return h.Attributes&attrTransactional != 0 }
+func (h Header) Transactional() bool { return h.Attributes&AttrTransactional != 0 }
 
 // Control reports whether the batch holds control records (transaction markers).
-func (h Header) Control() bool { return h.Attributes&attrControl != 0 }
+func (h Header) Control() bool { return h.Attributes&AttrControl != 0 }
 
 // LogAppendTime reports whether the batch's timestamps are the broker's
 // append time (MaxTimestamp) rather than the producer's create times.
-func (h Header) LogAppendTime() bool { return h.Attributes&attrLogAppendTime != 0 }
+func (h Header) LogAppendTime() bool { return h.Attributes&AttrLogAppendTime != 0 }
 
 // Idempotent reports whether the batch carries a producer ID.
 func (h Header) Idempotent() bool { return h.ProducerID >= 0 }
@@ -183,7 +186,7 @@ func SetPartitionLeaderEpoch(b []byte, epoch int32) {
 // LogAppendTime batch take every record's timestamp from maxTimestamp.
 func SetLogAppendTime(b []byte, ts int64) {
 	attrs := binary.BigEndian.Uint16(b[posAttributes:])
-	binary.BigEndian.PutUint16(b[posAttributes:], attrs|attrLogAppendTime)
+	binary.BigEndian.PutUint16(b[posAttributes:], attrs|AttrLogAppendTime)
 	SetMaxTimestamp(b, ts)
 }
 

@@ -134,7 +134,7 @@ func parseLegacy(b []byte) (LegacyMessage, error) {
 	m := LegacyMessage{
 		Offset:    int64(binary.BigEndian.Uint64(b)),
 		Magic:     int8(b[legacyPosMagic]),
-		Codec:     Codec(b[legacyPosAttrs] & attrCodecMask),
+		Codec:     Codec(b[legacyPosAttrs] & AttrCodecMask),
 		Timestamp: -1,
 	}
 	pos := legacyPosTimestamp

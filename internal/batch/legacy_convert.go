@@ -37,7 +37,7 @@ func UpConvert(set []byte) ([]byte, int16, string) {
 	codec := None
 	if len(set) > legacyPosAttrs {
 		// A compressed message must be alone: the first one's codec is the set's.
-		codec = Codec(set[legacyPosAttrs] & attrCodecMask)
+		codec = Codec(set[legacyPosAttrs] & AttrCodecMask)
 	}
 	var body []byte
 	if codec == None {

@@ -62,125 +62,59 @@ func Records(b []byte) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := min(int(h.NumRecords), len(data)/minRecordSize)
-	recs := make([]Record, 0, n)
-	d := decoder{b: data}
-	for i := int32(0); i < h.NumRecords; i++ {
-		r, err := d.record(h)
-		if err != nil {
-			return nil, fmt.Errorf("record %d: %w", i, err)
+	recs := make([]Record, 0, min(int(h.NumRecords), len(data)/minRecordSize))
+	var sc RecordScanner
+	sc.Reset(data, h.NumRecords)
+	for sc.Next() {
+		raw := sc.Record()
+		r := Record{
+			Offset:    h.BaseOffset + int64(raw.OffsetDelta),
+			Timestamp: h.BaseTimestamp + raw.TimestampDelta,
+			Key:       raw.Key,
+			Value:     raw.Value,
+		}
+		if h.LogAppendTime() {
+			r.Timestamp = h.MaxTimestamp
+		}
+		if r.Headers, err = recordHeaders(raw.Headers); err != nil {
+			return nil, fmt.Errorf("record %d: %w", len(recs), err)
 		}
 		recs = append(recs, r)
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after %d records", ErrCorrupt, len(d.b), h.NumRecords)
+	if err := sc.Err(); err != nil {
+		return nil, err
 	}
 	return recs, nil
 }
 
-// decoder reads the varint fields of records from b, consuming it.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+// recordHeaders decodes the header count and headers of a record, which
+// must end exactly where b does.
+func recordHeaders(b []byte) ([]RecordHeader, error) {
+	count, k := binary.Varint(b)
+	if k <= 0 || count < 0 || count > int64(len(b)-k)/2 {
+		return nil, fmt.Errorf("%w: bad header count with %d bytes left", ErrCorrupt, len(b))
 	}
-}
-
-func (d *decoder) varlong() int64 {
-	if d.err != nil {
-		return 0
+	var hs []RecordHeader
+	if count > 0 {
+		hs = make([]RecordHeader, 0, count)
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int32 {
-	v := d.varlong()
-	if int64(int32(v)) != v {
-		d.fail("varint %d overflows int32", v)
-		return 0
-	}
-	return int32(v)
-}
-
-// bytes reads a varint length and that many bytes; -1 is null.
-func (d *decoder) bytes() []byte {
-	n := d.varint()
-	if d.err != nil {
-		return nil
-	}
-	if n == -1 {
-		return nil
-	}
-	if n < 0 || int(n) > len(d.b) {
-		d.fail("length %d with %d bytes left", n, len(d.b))
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) record(h Header) (Record, error) {
-	length := d.varint()
-	if d.err != nil {
-		return Record{}, d.err
-	}
-	if length < 0 || int(length) > len(d.b) {
-		return Record{}, fmt.Errorf("%w: record length %d with %d bytes left", ErrCorrupt, length, len(d.b))
-	}
-	body := decoder{b: d.b[:length]}
-	d.b = d.b[length:]
-
-	if len(body.b) < 1 {
-		return Record{}, fmt.Errorf("%w: empty record", ErrCorrupt)
-	}
-	body.b = body.b[1:] // attributes: unused in v2
-	tsDelta := body.varlong()
-	offDelta := body.varint()
-	r := Record{
-		Offset:    h.BaseOffset + int64(offDelta),
-		Timestamp: h.BaseTimestamp + tsDelta,
-		Key:       body.bytes(),
-		Value:     body.bytes(),
-	}
-	if h.LogAppendTime() {
-		r.Timestamp = h.MaxTimestamp
-	}
-	count := body.varint()
-	if body.err == nil && (count < 0 || int(count) > len(body.b)/2) {
-		body.fail("header count %d with %d bytes left", count, len(body.b))
-	}
-	if body.err == nil && count > 0 {
-		r.Headers = make([]RecordHeader, 0, count)
-		for range count {
-			key := body.bytes()
-			if key == nil && body.err == nil {
-				body.fail("null header key")
-			}
-			value := body.bytes()
-			if body.err != nil {
-				break
-			}
-			r.Headers = append(r.Headers, RecordHeader{Key: string(key), Value: value})
+	p := k
+	for range count {
+		key, q, ok := lengthPrefixed(b, p)
+		if !ok || key == nil {
+			return nil, fmt.Errorf("%w: bad header key", ErrCorrupt)
 		}
+		value, q, ok := lengthPrefixed(b, q)
+		if !ok {
+			return nil, fmt.Errorf("%w: bad header value", ErrCorrupt)
+		}
+		hs = append(hs, RecordHeader{Key: string(key), Value: value})
+		p = q
 	}
-	if body.err != nil {
-		return Record{}, body.err
+	if p != len(b) {
+		return nil, fmt.Errorf("%w: %d bytes left in record", ErrCorrupt, len(b)-p)
 	}
-	if len(body.b) != 0 {
-		return Record{}, fmt.Errorf("%w: %d bytes left in record", ErrCorrupt, len(body.b))
-	}
-	return r, nil
+	return hs, nil
 }
 
 // The zstd encoder and decoder are expensive to build and safe for
@@ -209,7 +143,10 @@ var (
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
 // decompress returns the records section of a batch in plain form.
-func decompress(c Codec, src []byte) ([]byte, error) {
+func decompress(c Codec, src []byte) ([]byte, error) { return decompressInto(c, src, nil) }
+
+// decompressInto is decompress writing into dst's memory where it can.
+func decompressInto(c Codec, src, dst []byte) ([]byte, error) {
 	switch c {
 	case None:
 		return src, nil
@@ -221,13 +158,13 @@ func decompress(c Codec, src []byte) ([]byte, error) {
 		return readLimited(r, "gzip")
 	case Snappy:
 		if bytes.HasPrefix(src, xerialMagic) {
-			return unxerial(src)
+			return unxerial(dst, src)
 		}
-		return unsnappy(nil, src)
+		return unsnappy(dst, src)
 	case LZ4:
 		return readLimited(lz4.NewReader(bytes.NewReader(src)), "lz4")
 	case Zstd:
-		out, err := zstdDecoder().DecodeAll(src, nil)
+		out, err := zstdDecoder().DecodeAll(src, dst)
 		if err != nil {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
 		}
@@ -271,13 +208,12 @@ func unsnappy(dst, src []byte) ([]byte, error) {
 
 // unxerial decodes xerial-framed snappy: magic, two int32 versions, then
 // int32-length-prefixed raw blocks.
-func unxerial(src []byte) ([]byte, error) {
+func unxerial(out, src []byte) ([]byte, error) {
 	const headerLen = 16
 	if len(src) < headerLen {
 		return nil, fmt.Errorf("%w: snappy: short xerial header", ErrCorrupt)
 	}
 	src = src[headerLen:]
-	var out []byte
 	for len(src) > 0 {
 		if len(src) < 4 {
 			return nil, fmt.Errorf("%w: snappy: short xerial chunk length", ErrCorrupt)

@@ -261,7 +261,7 @@ func TestValidateRecordErrors(t *testing.T) {
 	times := recs(4, func(i int, r *rec) { r.tsDelta = []int64{0, -10_000, 20_000, 5}[i] }) // base is now
 	window := ValidateOptions{MaxBatchBytes: -1, Timestamps: true, Now: now, BeforeMaxMs: 5000, AfterMaxMs: 10_000}
 	lat := rawBatch(None, 4, recs(4, nil))
-	binary.BigEndian.PutUint16(lat[posAttributes:], attrLogAppendTime)
+	binary.BigEndian.PutUint16(lat[posAttributes:], AttrLogAppendTime)
 	fixCRC(lat)
 	noTS := rawBatch(None, 1, recs(1, nil))
 	binary.BigEndian.PutUint64(noTS[posBaseTimestamp:], math.MaxUint64) // -1

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -99,7 +99,7 @@ func (l *Log) planClean(now int64) (cleanPlan, bool, error) {
 
 // firstTimestamp returns the max timestamp of the first batch of s, or -1.
 func (l *Log) firstTimestamp(s *segment, size int64) (int64, error) {
-	if size < batchHeaderSize {
+	if size < batch.HeaderSize {
 		return -1, nil
 	}
 	h, err := l.handles.acquire(s.logPath)
@@ -107,12 +107,12 @@ func (l *Log) firstTimestamp(s *segment, size int64) (int64, error) {
 		return 0, err
 	}
 	defer l.handles.release(h)
-	var hdr [batchHeaderSize]byte
+	var hdr [batch.HeaderSize]byte
 	if _, err := h.f.ReadAt(hdr[:], 0); err != nil {
 		return 0, err
 	}
 	bh, err := parseHeader(hdr[:])
-	return bh.maxTimestamp, err
+	return bh.MaxTimestamp, err
 }
 
 // SetActiveProducers gives the cleaner the idempotent producers whose state
@@ -159,27 +159,29 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 		producers = p.producers()
 	}
 	var scratch []byte
+	var sc batch.RecordScanner
 	end := p.end
 	for i := p.dirty; i < end; i++ {
-		err := l.eachBatch(p.segs[i], p.sizes[i], c, &st, func(_ int64, h batchHeader, b []byte) error {
+		err := l.eachBatch(p.segs[i], p.sizes[i], c, &st, func(_ int64, h batch.Header, b []byte) error {
 			if noteProducers {
-				noteProducer(producers, h, b)
+				noteProducer(producers, h)
 			}
-			if b[attributesOffset+1]&attrControl != 0 {
+			if h.Control() {
 				return nil
 			}
-			data, err := decompressRecords(int(b[attributesOffset+1]&attrCodecMask), b[batchHeaderSize:], scratch)
+			data, err := batch.Decompress(h.Codec(), b[batch.HeaderSize:], scratch)
 			if err != nil {
-				return err
+				return corrupt(err)
 			}
-			if len(data) > 0 && len(b) > batchHeaderSize && &data[0] != &b[batchHeaderSize] {
+			if h.Codec() != batch.None {
 				scratch = data
 			}
-			return scanRecords(data, h.recordCount, func(r *rawRecord) {
-				if r.key != nil {
-					om.put(r.key, h.baseOffset+int64(r.offsetDelta))
+			for sc.Reset(data, h.NumRecords); sc.Next(); {
+				if r := sc.Record(); r.Key != nil {
+					om.put(r.Key, h.BaseOffset+int64(r.OffsetDelta))
 				}
-			})
+			}
+			return corrupt(sc.Err())
 		})
 		if err != nil {
 			return st, err
@@ -194,7 +196,7 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	// producers' batches outside the dirty section too.
 	for i, s := range p.segs {
 		if noteProducers && (i < p.dirty || i >= end) {
-			if err := l.eachHeader(s, p.sizes[i], func(h batchHeader, b []byte) { noteProducer(producers, h, b) }); err != nil {
+			if err := l.eachHeader(s, p.sizes[i], func(h batch.Header, b []byte) { noteProducer(producers, h) }); err != nil {
 				return st, err
 			}
 		}
@@ -223,15 +225,23 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	return st, vfs.WriteFileAtomic(l.fs, l.dir, filepath.Join(l.dir, cleanerCheckpointFile), []byte(data))
 }
 
-func noteProducer(producers map[int64]int64, h batchHeader, b []byte) {
-	if pid := int64(binary.BigEndian.Uint64(b[producerIDOffset:])); pid >= 0 {
-		producers[pid] = max(producers[pid], h.lastOffset())
+func noteProducer(producers map[int64]int64, h batch.Header) {
+	if h.ProducerID >= 0 {
+		producers[h.ProducerID] = max(producers[h.ProducerID], h.LastOffset())
 	}
+}
+
+// corrupt wraps an error of package batch about bytes from disk in ErrCorrupt.
+func corrupt(err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil
 }
 
 // eachBatch calls fn with every whole batch of s (the first size bytes),
 // checking CRCs and throttling. b is only valid during the call.
-func (l *Log) eachBatch(s *segment, size int64, c cleaner, st *passStats, fn func(pos int64, h batchHeader, b []byte) error) error {
+func (l *Log) eachBatch(s *segment, size int64, c cleaner, st *passStats, fn func(pos int64, h batch.Header, b []byte) error) error {
 	fh, err := l.handles.acquire(s.logPath)
 	if err != nil {
 		return err
@@ -241,10 +251,10 @@ func (l *Log) eachBatch(s *segment, size int64, c cleaner, st *passStats, fn fun
 	var buf []byte
 	var sinceThrottle int64
 	for pos := int64(0); pos < size; {
-		if size-pos < batchHeaderSize {
+		if size-pos < batch.HeaderSize {
 			return fmt.Errorf("%w: torn batch header at position %d of %s", ErrCorrupt, pos, s.logPath)
 		}
-		buf = append(buf[:0], make([]byte, batchHeaderSize)...)
+		buf = append(buf[:0], make([]byte, batch.HeaderSize)...)
 		if _, err := io.ReadFull(br, buf); err != nil {
 			return err
 		}
@@ -252,22 +262,22 @@ func (l *Log) eachBatch(s *segment, size int64, c cleaner, st *passStats, fn fun
 		if err != nil {
 			return fmt.Errorf("%s at position %d: %w", s.logPath, pos, err)
 		}
-		if h.size > size-pos {
+		if int64(h.Size()) > size-pos {
 			return fmt.Errorf("%w: torn batch at position %d of %s", ErrCorrupt, pos, s.logPath)
 		}
-		buf = append(buf, make([]byte, h.size-batchHeaderSize)...)
-		if _, err := io.ReadFull(br, buf[batchHeaderSize:]); err != nil {
+		buf = append(buf, make([]byte, h.Size()-batch.HeaderSize)...)
+		if _, err := io.ReadFull(br, buf[batch.HeaderSize:]); err != nil {
 			return err
 		}
-		if !batchCRCValid(buf) {
+		if !batch.ValidCRC(buf) {
 			return fmt.Errorf("%w: CRC mismatch at position %d of %s", ErrCorrupt, pos, s.logPath)
 		}
 		if err := fn(pos, h, buf); err != nil {
 			return err
 		}
-		pos += h.size
-		st.bytesRead += h.size
-		if sinceThrottle += h.size; sinceThrottle >= 64<<10 {
+		pos += int64(h.Size())
+		st.bytesRead += int64(h.Size())
+		if sinceThrottle += int64(h.Size()); sinceThrottle >= 64<<10 {
 			if !c.throttle.wait(sinceThrottle, c.quit) {
 				return errCleanAborted
 			}
@@ -281,7 +291,7 @@ func (l *Log) eachBatch(s *segment, size int64, c cleaner, st *passStats, fn fun
 }
 
 // eachHeader calls fn with the header bytes of every batch of s.
-func (l *Log) eachHeader(s *segment, size int64, fn func(h batchHeader, hdr []byte)) error {
+func (l *Log) eachHeader(s *segment, size int64, fn func(h batch.Header, hdr []byte)) error {
 	fh, err := l.handles.acquire(s.logPath)
 	if err != nil {
 		return err
@@ -295,7 +305,7 @@ func (l *Log) eachHeader(s *segment, size int64, fn func(h batchHeader, hdr []by
 			return err
 		}
 		fn(h, (*w.buf)[pos-w.bufPos:])
-		pos += h.size
+		pos += int64(h.Size())
 	}
 	return nil
 }
@@ -306,9 +316,10 @@ type groupWriter struct {
 	buf     []byte
 	pos     int64 // bytes written or buffered
 	idx     *indexBuilder
-	recs    []rawRecord // scratch
-	body    []byte      // scratch
-	scratch []byte      // decompressed records
+	recs    []batch.RawRecord // scratch
+	sc      batch.RecordScanner
+	body    []byte // scratch
+	scratch []byte // decompressed records
 }
 
 func (w *groupWriter) add(b []byte) error {
@@ -351,12 +362,12 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 	}()
 	w := &groupWriter{f: f, idx: newIndexBuilder(ns.base, p.cfg.IndexIntervalBytes)}
 	for k, s := range group {
-		err := l.eachBatch(s, p.sizes[i+k], c, st, func(_ int64, h batchHeader, b []byte) error {
+		err := l.eachBatch(s, p.sizes[i+k], c, st, func(_ int64, h batch.Header, b []byte) error {
 			out, err := w.filter(now, p.cfg, h, b, om, producers, st)
 			if err != nil {
 				return err
 			}
-			if out == nil && h.lastOffset()+1 == p.leo {
+			if out == nil && h.LastOffset()+1 == p.leo {
 				// The batch ending at the high watermark (which follows the
 				// log end offset on a single replica) stays, empty, so
 				// that the log end offset survives cleaning, as Kafka's
@@ -364,7 +375,7 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 				// emptied batch without producer state is kept: a fetch
 				// answered with nothing but an empty batch sends
 				// kafka-go's Reader back to the start of the partition.
-				out = emptyBatch(b)
+				out = emptyBatch(h)
 			}
 			if out == nil {
 				return nil
@@ -411,51 +422,50 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 // filter returns the batch b as the cleaner keeps it: b itself if every
 // record stays, a rebuilt batch holding the survivors, an empty batch for an
 // idempotent producer's last batch, or nil if the batch goes.
-func (w *groupWriter) filter(now int64, cfg Config, h batchHeader, b []byte, om *offsetMap, producers map[int64]int64, st *passStats) ([]byte, error) {
-	attrs := b[attributesOffset+1]
-	if attrs&attrControl != 0 {
+func (w *groupWriter) filter(now int64, cfg Config, h batch.Header, b []byte, om *offsetMap, producers map[int64]int64, st *passStats) ([]byte, error) {
+	if h.Control() {
 		return b, nil // transaction markers: kept until transactions exist
 	}
-	codec := int(attrs & attrCodecMask)
-	baseTs := int64(binary.BigEndian.Uint64(b[baseTimestampOffset:]))
-	hasHorizon := attrs&attrDeleteHorizon != 0
+	codec := h.Codec()
+	baseTs := h.BaseTimestamp
+	hasHorizon := h.Attributes&batch.AttrDeleteHorizon != 0
 	horizonPassed := hasHorizon && now >= baseTs
-	data, err := decompressRecords(codec, b[batchHeaderSize:], w.scratch)
+	data, err := batch.Decompress(codec, b[batch.HeaderSize:], w.scratch)
 	if err != nil {
-		return nil, err
+		return nil, corrupt(err)
 	}
-	if codec != codecNone {
+	if codec != batch.None {
 		w.scratch = data
 	}
 	w.recs = w.recs[:0]
 	tombstones := false
-	err = scanRecords(data, h.recordCount, func(r *rawRecord) {
+	for w.sc.Reset(data, h.NumRecords); w.sc.Next(); {
+		r := w.sc.Record()
 		st.recordsRead++
 		// Records without a key have no place in a compacted log: Kafka's
 		// cleaner drops them too.
-		if r.key == nil || om.get(r.key) > h.baseOffset+int64(r.offsetDelta) {
-			return
+		if r.Key == nil || om.get(r.Key) > h.BaseOffset+int64(r.OffsetDelta) {
+			continue
 		}
-		if r.nullValue {
+		if r.Value == nil {
 			if horizonPassed {
-				return
+				continue
 			}
 			tombstones = true
 		}
 		w.recs = append(w.recs, *r)
-	})
-	if err != nil {
+	}
+	if err := corrupt(w.sc.Err()); err != nil {
 		return nil, err
 	}
 	st.recordsKept += int64(len(w.recs))
 	if len(w.recs) == 0 {
-		pid := int64(binary.BigEndian.Uint64(b[producerIDOffset:]))
-		if last, ok := producers[pid]; ok && pid >= 0 && last == h.lastOffset() {
-			return emptyBatch(b), nil
+		if last, ok := producers[h.ProducerID]; ok && h.ProducerID >= 0 && last == h.LastOffset() {
+			return emptyBatch(h), nil
 		}
 		return nil, nil
 	}
-	if len(w.recs) == int(h.recordCount) && (!tombstones || hasHorizon) {
+	if len(w.recs) == int(h.NumRecords) && (!tombstones || hasHorizon) {
 		if tombstones {
 			st.minHorizon = min(st.minHorizon, baseTs)
 		}
@@ -464,57 +474,53 @@ func (w *groupWriter) filter(now int64, cfg Config, h batchHeader, b []byte, om 
 	// Rebuild: same base offset and last offset delta (so the producer's last
 	// sequence stays, KAFKA-5443), same producer fields and codec.
 	newBase := baseTs
-	newAttrs := attrs &^ attrDeleteHorizon
+	newAttrs := h.Attributes &^ batch.AttrDeleteHorizon
 	switch {
 	case tombstones && hasHorizon:
-		newAttrs |= attrDeleteHorizon
+		newAttrs |= batch.AttrDeleteHorizon
 		st.minHorizon = min(st.minHorizon, baseTs)
 	case tombstones:
 		// KIP-534: the tombstones stay delete.retention.ms from now; the
 		// base timestamp carries that horizon and record timestamp deltas
 		// are rewritten against it.
 		newBase = now + cfg.DeleteRetentionMs
-		newAttrs |= attrDeleteHorizon
+		newAttrs |= batch.AttrDeleteHorizon
 		st.minHorizon = min(st.minHorizon, newBase)
 	case hasHorizon:
-		newBase = baseTs + w.recs[0].tsDelta
+		newBase = baseTs + w.recs[0].TimestampDelta
 	}
-	maxTs := int64(binary.BigEndian.Uint64(b[maxTsOffset:]))
-	logAppendTime := attrs&0x08 != 0
+	maxTs := h.MaxTimestamp
+	logAppendTime := h.LogAppendTime()
 	if !logAppendTime {
 		maxTs = -1
 	}
 	w.body = w.body[:0]
 	for k := range w.recs {
 		r := &w.recs[k]
-		ts := baseTs + r.tsDelta
+		ts := baseTs + r.TimestampDelta
 		if !logAppendTime {
 			maxTs = max(maxTs, ts)
 		}
-		w.body = appendRawRecord(w.body, r, ts-newBase)
+		w.body = batch.AppendRawRecord(w.body, r, ts-newBase)
 	}
-	out := make([]byte, batchHeaderSize, batchHeaderSize+len(w.body)+64)
-	copy(out, b[:batchHeaderSize])
-	out[attributesOffset+1] = newAttrs
-	binary.BigEndian.PutUint64(out[baseTimestampOffset:], uint64(newBase))
-	binary.BigEndian.PutUint64(out[maxTsOffset:], uint64(maxTs))
-	binary.BigEndian.PutUint32(out[recordCountOffset:], uint32(len(w.recs)))
-	out = compressRecords(out, codec, w.body)
-	finishBatch(out)
+	nh := h
+	nh.Attributes, nh.BaseTimestamp, nh.MaxTimestamp, nh.NumRecords = newAttrs, newBase, maxTs, int32(len(w.recs))
+	out := batch.AppendHeader(make([]byte, 0, batch.HeaderSize+len(w.body)+64), nh)
+	out = batch.Compress(out, codec, w.body)
+	batch.Seal(out)
 	return out, nil
 }
 
-// emptyBatch returns a batch with no records and the header of the batch
-// whose first bytes are hdr, uncompressed, as Kafka's writeEmptyHeader.
-func emptyBatch(hdr []byte) []byte {
-	out := append([]byte(nil), hdr[:batchHeaderSize]...)
-	attrs := out[attributesOffset+1]
-	if attrs&attrDeleteHorizon != 0 {
-		copy(out[baseTimestampOffset:baseTimestampOffset+8], out[maxTsOffset:maxTsOffset+8])
+// emptyBatch returns a batch with no records and the header h, uncompressed,
+// as Kafka's writeEmptyHeader.
+func emptyBatch(h batch.Header) []byte {
+	if h.Attributes&batch.AttrDeleteHorizon != 0 {
+		h.BaseTimestamp = h.MaxTimestamp
 	}
-	out[attributesOffset+1] = attrs &^ (attrCodecMask | attrDeleteHorizon)
-	binary.BigEndian.PutUint32(out[recordCountOffset:], 0)
-	finishBatch(out)
+	h.Attributes &^= batch.AttrCodecMask | batch.AttrDeleteHorizon
+	h.NumRecords = 0
+	out := batch.AppendHeader(make([]byte, 0, batch.HeaderSize), h)
+	batch.Seal(out)
 	return out
 }
 

@@ -1,10 +1,7 @@
 package storage
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -458,24 +455,6 @@ func TestCleanerGoroutine(t *testing.T) {
 	}
 }
 
-func TestScanRecordsRejectsBadBytes(t *testing.T) {
-	b := keyedBatch(batch.None, 0, "a", "1", "b", "")
-	data := b[batchHeaderSize:]
-	var n int
-	if err := scanRecords(data, 2, func(*rawRecord) { n++ }); err != nil || n != 2 {
-		t.Fatalf("%d records, %v", n, err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 2000; i++ {
-		c := bytes.Clone(data)
-		c[rng.IntN(len(c))] ^= byte(1 + rng.IntN(255))
-		scanRecords(c[:rng.IntN(len(c)+1)], 2, func(*rawRecord) {}) // must not panic
-	}
-	if err := scanRecords(binary.AppendVarint(nil, 100), 1, func(*rawRecord) {}); err == nil {
-		t.Fatal("accepted a record longer than the data")
-	}
-}
-
 // crashClean builds a compacted log on a fresh MemFS, then runs one cleaning
 // pass through a FaultyFS, stopping it with arm (which may make the process
 // "die" at a write or at a named point of the swap). It returns the
@@ -676,10 +655,10 @@ func FuzzCleanBatch(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte, latestA int64) {
 		h, err := parseHeader(b)
-		if err != nil || h.size != int64(len(b)) {
+		if err != nil || h.Size() != len(b) {
 			return
 		}
-		finishBatch(b) // the cleaner only sees batches whose CRC matches
+		batch.Seal(b) // the cleaner only sees batches whose CRC matches
 		om := newOffsetMap(10)
 		om.put([]byte("a"), latestA)
 		w := &groupWriter{}
@@ -689,11 +668,11 @@ func FuzzCleanBatch(f *testing.F) {
 			return
 		}
 		oh, err := parseHeader(out)
-		if err != nil || oh.size != int64(len(out)) || !batchCRCValid(out) {
+		if err != nil || oh.Size() != len(out) || !batch.ValidCRC(out) {
 			t.Fatalf("kept an invalid batch: %v", err)
 		}
-		if oh.baseOffset != h.baseOffset || oh.lastOffset() != h.lastOffset() {
-			t.Fatalf("offsets %d-%d became %d-%d", h.baseOffset, h.lastOffset(), oh.baseOffset, oh.lastOffset())
+		if oh.BaseOffset != h.BaseOffset || oh.LastOffset() != h.LastOffset() {
+			t.Fatalf("offsets %d-%d became %d-%d", h.BaseOffset, h.LastOffset(), oh.BaseOffset, oh.LastOffset())
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
 )
 
 // TestConcurrentAppendReadRetention runs appends, flushes, reads at random
@@ -70,14 +72,14 @@ func TestConcurrentAppendReadRetention(t *testing.T) {
 				}
 				for rest := data; len(rest) > 0; {
 					bh, err := parseHeader(rest)
-					if err != nil || bh.size > int64(len(rest)) || !batchCRCValid(rest[:bh.size]) {
+					if err != nil || bh.Size() > len(rest) || !batch.ValidCRC(rest[:bh.Size()]) {
 						report(errors.New("read returned a bad batch"))
 						return
 					}
-					rest = rest[bh.size:]
+					rest = rest[bh.Size():]
 				}
 				h, _ := parseHeader(data)
-				if h.baseOffset > off || h.lastOffset() < off {
+				if h.BaseOffset > off || h.LastOffset() < off {
 					report(errors.New("first batch does not hold the offset"))
 					return
 				}

@@ -92,7 +92,7 @@ func checkRecovered(t *testing.T, mem *vfs.MemFS, clk *clock, r crashRun, min in
 	next := int64(0)
 	if len(got) > 0 {
 		h, _ := parseHeader(got[len(got)-1])
-		next = h.lastOffset() + 1
+		next = h.LastOffset() + 1
 	}
 	if l.LogEndOffset() != next {
 		t.Fatalf("LEO %d, want %d", l.LogEndOffset(), next)

@@ -40,6 +40,10 @@
 //
 // # .log: record batches (magic v2), big-endian, byte for byte as produced
 //
+// Storage reads and writes batches with package batch, its one codec
+// (header, checks, CRC, records, compression); the drawing is the part
+// storage relies on.
+//
 //	 0               8       12      16 17      21    23      27              35
 //	+---------------+-------+-------+--+-------+-----+-------+---------------+
 //	| baseOffset    |batch  |leader |m |crc32c |attr |last   |baseTimestamp  |

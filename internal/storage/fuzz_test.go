@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -97,22 +98,22 @@ func FuzzIndexFiles(f *testing.F) {
 		want := splitBatches(t, seg)
 		for i, b := range want {
 			h, _ := parseHeader(b)
-			got, err := l.Read(h.lastOffset(), 1, math.MaxInt64)
+			got, err := l.Read(h.LastOffset(), 1, math.MaxInt64)
 			if err != nil || !bytes.Equal(got, b) {
-				t.Fatalf("read %d: %v", h.lastOffset(), err)
+				t.Fatalf("read %d: %v", h.LastOffset(), err)
 			}
 			got, found, err := l.FindBatchByTimestamp(int64(100 * i))
 			if err != nil {
 				t.Fatalf("timestamp %d: %v", 100*i, err)
 			}
 			if found {
-				if gh, err := parseHeader(got); err != nil || !batchCRCValid(got) || gh.maxTimestamp < int64(100*i) {
+				if gh, err := parseHeader(got); err != nil || !batch.ValidCRC(got) || gh.MaxTimestamp < int64(100*i) {
 					t.Fatalf("timestamp %d: bad batch", 100*i)
 				}
 			}
 		}
 		got, found, err := l.MaxTimestampBatch()
-		if err != nil || !found || !batchCRCValid(got) {
+		if err != nil || !found || !batch.ValidCRC(got) {
 			t.Fatalf("max timestamp batch: %v %v", found, err)
 		}
 	})

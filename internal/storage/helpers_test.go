@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -30,8 +31,8 @@ func makeBatch(n int, ts int64, tag string) []byte {
 		records = binary.AppendVarint(records, int64(len(rec)))
 		records = append(records, rec...)
 	}
-	b := make([]byte, batchHeaderSize, batchHeaderSize+len(records))
-	binary.BigEndian.PutUint32(b[8:], uint32(batchHeaderSize-12+len(records)))
+	b := make([]byte, batch.HeaderSize, batch.HeaderSize+len(records))
+	binary.BigEndian.PutUint32(b[8:], uint32(batch.HeaderSize-12+len(records)))
 	b[16] = 2
 	binary.BigEndian.PutUint32(b[23:], uint32(n-1))
 	binary.BigEndian.PutUint64(b[27:], uint64(ts))
@@ -51,14 +52,14 @@ func splitBatches(t testing.TB, b []byte) [][]byte {
 	var out [][]byte
 	for len(b) > 0 {
 		h, err := parseHeader(b)
-		if err != nil || h.size > int64(len(b)) {
+		if err != nil || h.Size() > len(b) {
 			t.Fatalf("bad batch in read result: %v", err)
 		}
-		if !batchCRCValid(b[:h.size]) {
+		if !batch.ValidCRC(b[:h.Size()]) {
 			t.Fatal("read batch with bad CRC")
 		}
-		out = append(out, b[:h.size])
-		b = b[h.size:]
+		out = append(out, b[:h.Size()])
+		b = b[h.Size():]
 	}
 	return out
 }
@@ -195,10 +196,10 @@ func readAll(t testing.TB, l *Log) [][]byte {
 		}
 		for _, x := range bs {
 			h, _ := parseHeader(x)
-			if h.lastOffset() >= off {
+			if h.LastOffset() >= off {
 				out = append(out, x)
 			}
-			off = h.lastOffset() + 1
+			off = h.LastOffset() + 1
 		}
 	}
 	return out

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -129,12 +129,12 @@ func checkBatches(b []byte) (records, span int64, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("%w: %w", ErrInvalidBatch, err)
 		}
-		if h.size > int64(len(b)-pos) {
-			return 0, 0, fmt.Errorf("%w: batch of %d bytes in %d", ErrInvalidBatch, h.size, len(b)-pos)
+		if h.Size() > len(b)-pos {
+			return 0, 0, fmt.Errorf("%w: batch of %d bytes in %d", ErrInvalidBatch, h.Size(), len(b)-pos)
 		}
-		records += int64(h.recordCount)
-		span += int64(h.lastOffsetDelta) + 1
-		pos += int(h.size)
+		records += int64(h.NumRecords)
+		span += int64(h.LastOffsetDelta) + 1
+		pos += h.Size()
 	}
 	return records, span, nil
 }
@@ -174,9 +174,10 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 	}
 	next := first
 	for pos := 0; pos < len(batches); {
-		binary.BigEndian.PutUint64(batches[pos:], uint64(next))
-		next += int64(int32(binary.BigEndian.Uint32(batches[pos+lastDeltaOffset:]))) + 1
-		pos += batchPrefixSize + int(int32(binary.BigEndian.Uint32(batches[pos+batchLengthOffset:])))
+		batch.SetBaseOffset(batches[pos:], next)
+		h, _ := batch.ParseHeader(batches[pos:]) // checked by checkBatches
+		next = h.LastOffset() + 1
+		pos += h.Size()
 	}
 	l.dirty.Store(true)
 	_, err = h.f.Write(batches)
@@ -192,9 +193,9 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 		a.rollBase = l.now().UnixMilli()
 	}
 	for pos := 0; pos < len(batches); {
-		h, _ := parseHeader(batches[pos:])
+		h, _ := batch.ParseHeader(batches[pos:])
 		a.idx.add(h, a.seg.size+int64(pos))
-		pos += int(h.size)
+		pos += h.Size()
 	}
 	a.seg.size += int64(len(batches))
 	l.leo.Store(next)

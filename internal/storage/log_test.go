@@ -41,19 +41,19 @@ func TestAppendReadEveryOffset(t *testing.T) {
 		var off int64
 		for i, b := range batches {
 			h, _ := parseHeader(b)
-			if h.baseOffset != off {
-				t.Fatalf("batch %d base %d, want %d", i, h.baseOffset, off)
+			if h.BaseOffset != off {
+				t.Fatalf("batch %d base %d, want %d", i, h.BaseOffset, off)
 			}
-			for o := h.baseOffset; o <= h.lastOffset(); o++ {
+			for o := h.BaseOffset; o <= h.LastOffset(); o++ {
 				got, err := l.Read(o, 1, math.MaxInt64) // maxBytes 1: exactly the first batch (KIP-74)
 				if err != nil {
 					t.Fatalf("read %d: %v", o, err)
 				}
 				if !bytes.Equal(got, b) {
-					t.Fatalf("read %d: got batch at %d, want %d", o, baseOf(got), h.baseOffset)
+					t.Fatalf("read %d: got batch at %d, want %d", o, baseOf(got), h.BaseOffset)
 				}
 			}
-			off = h.lastOffset() + 1
+			off = h.LastOffset() + 1
 		}
 		if got, err := l.Read(70, 100, math.MaxInt64); err != nil || len(got) != 0 {
 			t.Fatalf("read at LEO: %d bytes, %v", len(got), err)

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -256,12 +258,12 @@ func (l *Log) openClean(s *segment) (_ *indexBuilder, stale bool, _ error) {
 		start = int64(x.offsets[len(x.offsets)-1].pos)
 	}
 	if start > 0 {
-		var hdr [batchHeaderSize]byte
+		var hdr [batch.HeaderSize]byte
 		if _, err := f.ReadAt(hdr[:], 0); err != nil && err != io.EOF {
 			return nil, false, err
 		}
 		if h, err := parseHeader(hdr[:]); err == nil {
-			b.firstTs = h.maxTimestamp
+			b.firstTs = h.MaxTimestamp
 		}
 		b.size = start
 	}
@@ -375,4 +377,32 @@ func (l *Log) removeSegments(segs []*segment) error {
 		}
 	}
 	return l.fs.SyncDir(l.dir)
+}
+
+// parseKV parses the small text files storage writes: "key: value" lines, the
+// first being "version: 0".
+func parseKV(b []byte) (map[string]string, error) {
+	kv := map[string]string{}
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: line %d %q", ErrCorrupt, i+1, line)
+		}
+		if i == 0 && (k != "version" || v != "0") {
+			return nil, fmt.Errorf("%w: unsupported %q", ErrCorrupt, line)
+		}
+		kv[k] = v
+	}
+	if _, ok := kv["version"]; !ok {
+		return nil, fmt.Errorf("%w: no version", ErrCorrupt)
+	}
+	return kv, nil
+}
+
+func kvInt(kv map[string]string, key string) (int64, error) {
+	v, err := strconv.ParseInt(kv[key], 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%w: %s %q", ErrCorrupt, key, kv[key])
+	}
+	return v, nil
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
 )
 
 // segView is a segment as a reader sees it: its size and, for the active
@@ -109,18 +111,18 @@ func newWalker(r io.ReaderAt, size int64) *walker {
 
 func (w *walker) release() { walkerBuffers.Put(w.buf) }
 
-func (w *walker) header(pos int64) (batchHeader, error) {
-	if pos+batchHeaderSize > w.size {
-		return batchHeader{}, fmt.Errorf("%w: torn batch header at position %d of %d", ErrCorrupt, pos, w.size)
+func (w *walker) header(pos int64) (batch.Header, error) {
+	if pos+batch.HeaderSize > w.size {
+		return batch.Header{}, fmt.Errorf("%w: torn batch header at position %d of %d", ErrCorrupt, pos, w.size)
 	}
-	if pos < w.bufPos || pos+batchHeaderSize > w.bufPos+int64(w.n) {
+	if pos < w.bufPos || pos+batch.HeaderSize > w.bufPos+int64(w.n) {
 		buf := *w.buf
 		n := int(min(int64(len(buf)), w.size-pos))
 		if m, err := w.r.ReadAt(buf[:n], pos); m < n {
 			if err == nil || err == io.EOF {
 				err = fmt.Errorf("%w: segment shorter than %d bytes", ErrCorrupt, pos+int64(n))
 			}
-			return batchHeader{}, err
+			return batch.Header{}, err
 		}
 		w.bufPos, w.n = pos, n
 	}
@@ -128,7 +130,7 @@ func (w *walker) header(pos int64) (batchHeader, error) {
 	if err != nil {
 		return h, fmt.Errorf("at position %d: %w", pos, err)
 	}
-	if h.size > w.size-pos {
+	if int64(h.Size()) > w.size-pos {
 		return h, fmt.Errorf("%w: torn batch at position %d", ErrCorrupt, pos)
 	}
 	return h, nil
@@ -136,27 +138,27 @@ func (w *walker) header(pos int64) (batchHeader, error) {
 
 // find returns the position and header of the first batch at or after pos
 // whose last offset is >= offset; found is false at the end of the segment.
-func (w *walker) find(pos, offset int64) (int64, batchHeader, bool, error) {
+func (w *walker) find(pos, offset int64) (int64, batch.Header, bool, error) {
 	for pos < w.size {
 		h, err := w.header(pos)
 		if err != nil {
 			return pos, h, false, err
 		}
-		if h.lastOffset() >= offset {
+		if h.LastOffset() >= offset {
 			return pos, h, true, nil
 		}
-		pos += h.size
+		pos += int64(h.Size())
 	}
-	return pos, batchHeader{}, false, nil
+	return pos, batch.Header{}, false, nil
 }
 
 // locate finds the batch holding offset (or the first after it) in v using the
 // offset index, falling back to a scan from the start if the index points at
 // bad bytes.
-func (l *Log) locate(w *walker, v segView, offset int64, interval int32) (int64, batchHeader, bool, error) {
+func (l *Log) locate(w *walker, v segView, offset int64, interval int32) (int64, batch.Header, bool, error) {
 	x, err := l.viewIndex(v, interval)
 	if err != nil {
-		return 0, batchHeader{}, false, err
+		return 0, batch.Header{}, false, err
 	}
 	start, err := checkEntry(w, v.seg.base, lookupOffset(x.offsets, offset-v.seg.base))
 	if err != nil {
@@ -174,8 +176,8 @@ func checkEntry(w *walker, base int64, e offsetEntry) (int64, error) {
 		return 0, nil
 	}
 	h, err := w.header(int64(e.pos))
-	if err == nil && h.lastOffset() != base+int64(e.rel) {
-		err = fmt.Errorf("%w: index entry (%d, %d) points at a batch ending at %d", ErrCorrupt, e.rel, e.pos, h.lastOffset())
+	if err == nil && h.LastOffset() != base+int64(e.rel) {
+		err = fmt.Errorf("%w: index entry (%d, %d) points at a batch ending at %d", ErrCorrupt, e.rel, e.pos, h.LastOffset())
 	}
 	if err != nil {
 		return 0, err
@@ -298,11 +300,11 @@ func (l *Log) readView(dst []byte, v segView, offset, budget int64, whole bool, 
 	if err != nil || !found {
 		return dst, found, false, err
 	}
-	if first.lastOffset() >= maxOffset || (!whole && first.size > budget) {
+	if first.LastOffset() >= maxOffset || (!whole && int64(first.Size()) > budget) {
 		return dst, true, false, nil
 	}
 	if whole {
-		budget = max(budget, first.size)
+		budget = max(budget, int64(first.Size()))
 	}
 	want := min(budget, v.size-pos)
 	n0 := len(dst)
@@ -315,7 +317,7 @@ func (l *Log) readView(dst []byte, v segView, offset, budget int64, whole bool, 
 		return dst[:n0], true, false, err
 	}
 	end := int64(0)
-	for end+batchHeaderSize <= want {
+	for end+batch.HeaderSize <= want {
 		bh, err := parseHeader(buf[end:])
 		if err != nil {
 			if end == 0 {
@@ -323,18 +325,18 @@ func (l *Log) readView(dst []byte, v segView, offset, budget int64, whole bool, 
 			}
 			break
 		}
-		if end+bh.size > want || bh.lastOffset() >= maxOffset {
+		if end+int64(bh.Size()) > want || bh.LastOffset() >= maxOffset {
 			break
 		}
-		end += bh.size
+		end += int64(bh.Size())
 	}
 	return dst[:n0+int(end)], true, pos+end == v.size, nil
 }
 
 // readBatchAt returns the bytes of the batch whose header h is at pos.
-func readBatchAt(r io.ReaderAt, pos int64, h batchHeader) ([]byte, error) {
-	buf := make([]byte, h.size)
-	if n, err := r.ReadAt(buf, pos); int64(n) < h.size {
+func readBatchAt(r io.ReaderAt, pos int64, h batch.Header) ([]byte, error) {
+	buf := make([]byte, h.Size())
+	if n, err := r.ReadAt(buf, pos); n < h.Size() {
 		if err == nil || err == io.EOF {
 			err = fmt.Errorf("%w: torn batch at position %d", ErrCorrupt, pos)
 		}
@@ -416,11 +418,11 @@ func (l *Log) findTimestampInView(v segView, ts, logStart int64, interval int32)
 		}
 		// Batches the cleaner emptied keep their timestamps but hold no
 		// record to answer with.
-		if bh.maxTimestamp >= ts && bh.lastOffset() >= logStart && bh.recordCount > 0 {
+		if bh.MaxTimestamp >= ts && bh.LastOffset() >= logStart && bh.NumRecords > 0 {
 			b, err := readBatchAt(h.f, pos, bh)
 			return b, err == nil, err
 		}
-		pos += bh.size
+		pos += int64(bh.Size())
 	}
 	return nil, false, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -100,7 +101,7 @@ func TestRecoverMiddleSegment(t *testing.T) {
 	buf := make([]byte, size)
 	f.ReadAt(buf, 0)
 	h, _ := parseHeader(buf)
-	buf[h.size+batchHeaderSize+2] ^= 0xff
+	buf[h.Size()+batch.HeaderSize+2] ^= 0xff
 	f.Truncate(0)
 	f.Close()
 	appendRaw(t, e.fs, seg.logPath, buf, true)

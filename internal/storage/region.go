@@ -138,31 +138,31 @@ func (l *Log) regionView(r *Region, v segView, offset, budget int64, whole bool,
 	if err != nil || !found {
 		return found, false, err
 	}
-	if first.lastOffset() >= maxOffset || (!whole && first.size > budget) {
+	if first.LastOffset() >= maxOffset || (!whole && int64(first.Size()) > budget) {
 		return true, false, nil
 	}
 	if whole {
-		budget = max(budget, first.size)
+		budget = max(budget, int64(first.Size()))
 	}
 	limit := pos + budget
-	end, last := pos+first.size, first.lastOffset()
+	end, last := pos+int64(first.Size()), first.LastOffset()
 	// Jump with the offset index to the last indexed batch that starts
 	// within the limit, so that only the headers after it are read.
 	if x, err := l.viewIndex(v, interval); err == nil {
 		i := sort.Search(len(x.offsets), func(i int) bool { return int64(x.offsets[i].pos) > limit }) - 1
 		if i >= 0 && int64(x.offsets[i].pos) > end {
 			e := x.offsets[i]
-			if bh, err := w.header(int64(e.pos)); err == nil && bh.lastOffset() == v.seg.base+int64(e.rel) && bh.lastOffset() < maxOffset {
-				end, last = int64(e.pos), bh.baseOffset-1 // whatever lies before it ends below its base
+			if bh, err := w.header(int64(e.pos)); err == nil && bh.LastOffset() == v.seg.base+int64(e.rel) && bh.LastOffset() < maxOffset {
+				end, last = int64(e.pos), bh.BaseOffset-1 // whatever lies before it ends below its base
 			}
 		}
 	}
 	for end < v.size {
 		bh, err := w.header(end)
-		if err != nil || end+bh.size > limit || bh.lastOffset() >= maxOffset {
+		if err != nil || end+int64(bh.Size()) > limit || bh.LastOffset() >= maxOffset {
 			break
 		}
-		end, last = end+bh.size, bh.lastOffset()
+		end, last = end+int64(bh.Size()), bh.LastOffset()
 	}
 	keep = true
 	r.Parts = append(r.Parts, RegionPart{File: osf.OSFile(), Pos: pos, Size: end - pos})

@@ -78,7 +78,7 @@ func lastOffsetOf(t *testing.T, records []byte) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h.lastOffset()
+	return h.LastOffset()
 }
 
 // TestReadSpansSegments: a read goes on across segment boundaries up to

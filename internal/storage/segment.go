@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -102,22 +103,22 @@ func newIndexBuilder(base int64, interval int32) *indexBuilder {
 	return &indexBuilder{base: base, interval: int64(interval), maxTs: -1, maxTsOff: -1, firstTs: -1, next: base}
 }
 
-func (b *indexBuilder) add(h batchHeader, pos int64) {
-	last := h.lastOffset()
+func (b *indexBuilder) add(h batch.Header, pos int64) {
+	last := h.LastOffset()
 	if b.size == 0 {
-		b.firstTs = h.maxTimestamp
+		b.firstTs = h.MaxTimestamp
 	}
-	if h.maxTimestamp > b.maxTs {
-		b.maxTs, b.maxTsOff = h.maxTimestamp, last
+	if h.MaxTimestamp > b.maxTs {
+		b.maxTs, b.maxTsOff = h.MaxTimestamp, last
 	}
 	if b.bytesSince > b.interval {
 		b.offsets = append(b.offsets, offsetEntry{rel: int32(last - b.base), pos: int32(pos)})
 		b.appendTime()
 		b.bytesSince = 0
 	}
-	b.bytesSince += h.size
+	b.bytesSince += int64(h.Size())
 	b.next = last + 1
-	b.size = pos + h.size
+	b.size = pos + int64(h.Size())
 }
 
 func (b *indexBuilder) appendTime() {
@@ -133,6 +134,17 @@ func (b *indexBuilder) finish() *segIndex {
 	return &segIndex{offsets: b.offsets, times: b.times}
 }
 
+// parseHeader decodes the header of a stored batch at the start of b and
+// checks it (batch.Header.Check); errors wrap ErrCorrupt, which recovery
+// truncates at.
+func parseHeader(b []byte) (batch.Header, error) {
+	h, err := batch.ParseHeader(b)
+	if err == nil {
+		err = h.Check()
+	}
+	return h, corrupt(err)
+}
+
 // scanBatches reads whole batches of the segment file r from pos to size,
 // checking length, magic, CRC-32C, that offsets increase from minOffset and fit
 // the segment's 4-byte relative offsets, and adds each to b. It returns the
@@ -142,39 +154,43 @@ func scanBatches(r io.ReaderAt, pos, size, minOffset int64, b *indexBuilder) (in
 	br := bufio.NewReaderSize(io.NewSectionReader(r, pos, size-pos), 64<<10)
 	var buf []byte
 	for pos < size {
-		if size-pos < batchHeaderSize {
+		if size-pos < batch.HeaderSize {
 			return pos, fmt.Errorf("%w: torn batch header at position %d", ErrCorrupt, pos)
 		}
-		var prefix [batchPrefixSize]byte
-		if _, err := io.ReadFull(br, prefix[:]); err != nil {
-			return pos, err
+		// The header is checked before its length sizes the buffer (read
+		// into buf, which is reused: a local array would escape to the heap
+		// through io.ReadFull, once per batch).
+		if cap(buf) < batch.HeaderSize {
+			buf = make([]byte, batch.HeaderSize, 4<<10)
 		}
-		length := int64(int32(uint32(prefix[8])<<24 | uint32(prefix[9])<<16 | uint32(prefix[10])<<8 | uint32(prefix[11])))
-		if length < minBatchLength || length > maxBatchLength || length > size-pos-batchPrefixSize {
-			return pos, fmt.Errorf("%w: batch length %d at position %d of %d", ErrCorrupt, length, pos, size)
-		}
-		total := int(batchPrefixSize + length)
-		if cap(buf) < total {
-			buf = make([]byte, total)
-		}
-		buf = buf[:total]
-		copy(buf, prefix[:])
-		if _, err := io.ReadFull(br, buf[batchPrefixSize:]); err != nil {
+		buf = buf[:batch.HeaderSize]
+		if _, err := io.ReadFull(br, buf); err != nil {
 			return pos, err
 		}
 		h, err := parseHeader(buf)
 		if err != nil {
 			return pos, fmt.Errorf("at position %d: %w", pos, err)
 		}
-		if !batchCRCValid(buf) {
+		total := h.Size()
+		if int64(total) > size-pos {
+			return pos, fmt.Errorf("%w: batch length %d at position %d of %d", ErrCorrupt, h.Length, pos, size)
+		}
+		if cap(buf) < total {
+			buf = append(make([]byte, 0, total), buf...)
+		}
+		buf = buf[:total]
+		if _, err := io.ReadFull(br, buf[batch.HeaderSize:]); err != nil {
+			return pos, err
+		}
+		if !batch.ValidCRC(buf) {
 			return pos, fmt.Errorf("%w: CRC mismatch at position %d", ErrCorrupt, pos)
 		}
-		if h.baseOffset < minOffset || h.lastOffset()-b.base > math.MaxInt32 || pos+h.size > math.MaxInt32 {
-			return pos, fmt.Errorf("%w: offset %d at position %d (expected >= %d)", ErrCorrupt, h.baseOffset, pos, minOffset)
+		if h.BaseOffset < minOffset || h.LastOffset()-b.base > math.MaxInt32 || pos+int64(h.Size()) > math.MaxInt32 {
+			return pos, fmt.Errorf("%w: offset %d at position %d (expected >= %d)", ErrCorrupt, h.BaseOffset, pos, minOffset)
 		}
 		b.add(h, pos)
-		minOffset = h.lastOffset() + 1
-		pos += h.size
+		minOffset = h.LastOffset() + 1
+		pos += int64(h.Size())
 	}
 	return pos, nil
 }
@@ -246,7 +262,7 @@ func verifyIndexTail(w *walker, base int64, x *segIndex) error {
 		if err != nil {
 			return err
 		}
-		if !found || h.lastOffset() != base+int64(te.rel) || h.maxTimestamp != te.ts {
+		if !found || h.LastOffset() != base+int64(te.rel) || h.MaxTimestamp != te.ts {
 			return fmt.Errorf("%w: time index entry (%d, %d) does not match the log", ErrCorrupt, te.ts, te.rel)
 		}
 	}

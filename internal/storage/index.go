@@ -3,76 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
-	"math"
-	"strconv"
-	"strings"
 )
-
-// Record batch v2 header layout; see doc.go.
-const (
-	batchHeaderSize   = 61
-	batchLengthOffset = 8
-	batchPrefixSize   = 12 // baseOffset + batchLength
-	magicOffset       = 16
-	crcOffset         = 17
-	attributesOffset  = 21
-	lastDeltaOffset   = 23
-	maxTsOffset       = 35
-	recordCountOffset = 57
-	minBatchLength    = batchHeaderSize - batchPrefixSize
-	// maxBatchLength bounds the batchLength we accept from disk, so a corrupt
-	// length cannot make us allocate gigabytes.
-	maxBatchLength = 1 << 30
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// batchHeader holds the header fields storage needs.
-type batchHeader struct {
-	baseOffset      int64
-	size            int64 // whole batch: 12 + batchLength
-	lastOffsetDelta int32
-	maxTimestamp    int64
-	recordCount     int32
-	crc             uint32
-}
-
-func (h batchHeader) lastOffset() int64 { return h.baseOffset + int64(h.lastOffsetDelta) }
-
-// parseHeader reads the header at the start of b (at least batchHeaderSize bytes)
-// and checks what can be checked without the body.
-func parseHeader(b []byte) (batchHeader, error) {
-	if len(b) < batchHeaderSize {
-		return batchHeader{}, fmt.Errorf("%w: short batch header (%d bytes)", ErrCorrupt, len(b))
-	}
-	length := int32(binary.BigEndian.Uint32(b[batchLengthOffset:]))
-	h := batchHeader{
-		baseOffset:      int64(binary.BigEndian.Uint64(b)),
-		size:            batchPrefixSize + int64(length),
-		lastOffsetDelta: int32(binary.BigEndian.Uint32(b[lastDeltaOffset:])),
-		maxTimestamp:    int64(binary.BigEndian.Uint64(b[maxTsOffset:])),
-		recordCount:     int32(binary.BigEndian.Uint32(b[recordCountOffset:])),
-		crc:             binary.BigEndian.Uint32(b[crcOffset:]),
-	}
-	switch {
-	case length < minBatchLength || length > maxBatchLength:
-		return h, fmt.Errorf("%w: batch length %d", ErrCorrupt, length)
-	case b[magicOffset] != 2:
-		return h, fmt.Errorf("%w: magic %d", ErrCorrupt, b[magicOffset])
-	case h.lastOffsetDelta < 0 || h.recordCount < 0:
-		return h, fmt.Errorf("%w: last offset delta %d, record count %d", ErrCorrupt, h.lastOffsetDelta, h.recordCount)
-	case h.baseOffset < 0 || h.baseOffset > math.MaxInt64-int64(h.lastOffsetDelta)-1:
-		return h, fmt.Errorf("%w: base offset %d", ErrCorrupt, h.baseOffset)
-	}
-	return h, nil
-}
-
-// batchCRCValid reports whether the CRC-32C in the header of the whole batch b
-// matches its content.
-func batchCRCValid(b []byte) bool {
-	return crc32.Checksum(b[attributesOffset:], castagnoli) == binary.BigEndian.Uint32(b[crcOffset:])
-}
 
 // offsetEntry is one .index entry: the last offset of a batch relative to the
 // segment base offset, and the batch's position in the .log file.
@@ -185,32 +116,4 @@ func lookupTime(entries []timeEntry, ts int64) (int64, bool) {
 		return 0, false
 	}
 	return int64(entries[lo-1].rel), true
-}
-
-// parseKV parses the small text files storage writes: "key: value" lines, the
-// first being "version: 0".
-func parseKV(b []byte) (map[string]string, error) {
-	kv := map[string]string{}
-	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		k, v, ok := strings.Cut(line, ": ")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: line %d %q", ErrCorrupt, i+1, line)
-		}
-		if i == 0 && (k != "version" || v != "0") {
-			return nil, fmt.Errorf("%w: unsupported %q", ErrCorrupt, line)
-		}
-		kv[k] = v
-	}
-	if _, ok := kv["version"]; !ok {
-		return nil, fmt.Errorf("%w: no version", ErrCorrupt)
-	}
-	return kv, nil
-}
-
-func kvInt(kv map[string]string, key string) (int64, error) {
-	v, err := strconv.ParseInt(kv[key], 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%w: %s %q", ErrCorrupt, key, kv[key])
-	}
-	return v, nil
 }
