@@ -17,6 +17,15 @@
 // unknown topic ID) happens in Apply, so concurrent proposals are resolved in log
 // order; the loser gets a Kafka error in its Result.
 //
+// # Deltas
+//
+// ComputeDelta compares two images for one node: which of its replicas
+// become leader or follower (with their epochs, replicas and ISR), which stop
+// and are deleted, which topics were deleted, which configs changed. Brokers
+// drive every side effect of the metadata from it (package broker), never
+// from the request that caused the change, so every broker does the same
+// thing in log order.
+//
 // # Immutability
 //
 // An Image is never mutated after it is returned by Apply or DecodeImage. Apply
