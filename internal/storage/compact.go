@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
@@ -217,12 +216,13 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	if l.closed {
 		return st, ErrClosed
 	}
-	if end < len(p.segs) {
+	// A truncation meanwhile replaced the segment the pass ended at: the
+	// offsets from it on are not clean.
+	if end < len(p.segs) && !p.segs[end].replaced.Load() {
 		l.firstDirty = max(l.firstDirty, p.segs[end].base)
 	}
 	l.tombstoneHorizon = st.minHorizon
-	data := fmt.Sprintf("version: 0\nfirst_dirty_offset: %d\ndelete_horizon_ms: %d\n", l.firstDirty, l.tombstoneHorizon)
-	return st, vfs.WriteFileAtomic(l.fs, l.dir, filepath.Join(l.dir, cleanerCheckpointFile), []byte(data))
+	return st, l.writeCleanerCheckpointLocked()
 }
 
 func noteProducer(producers map[int64]int64, h batch.Header) {

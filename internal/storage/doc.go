@@ -33,6 +33,7 @@
 //	    cleaner-checkpoint              "version: 0\nfirst_dirty_offset: N\ndelete_horizon_ms: M\n"
 //	    00000000000000000000.log.cleaned  a cleaned group being written (also .index/.timeindex.cleaned)
 //	    00000000000000000000.log.swap     a cleaned group committed, replacing its segments
+//	    truncating                      "version: 0\ntruncate_to: N\nfull: true|false\n": a truncation committed
 //	<dataDir>/<topic>-<partition>.<hex>-delete/   a log being deleted
 //
 // The small text files are replaced atomically (write a .tmp, fsync, rename,
@@ -103,6 +104,17 @@
 // and their last entries against the log; missing or invalid ones are rebuilt
 // from the log. Each offset index entry a read uses is checked against the
 // batch it points at, so a wrong index costs a scan, never a wrong answer.
+//
+// # Truncation
+//
+// Log.TruncateTo removes the records at and above an offset (a follower
+// whose log diverged from its leader's) and Log.TruncateFullyAndStartAt
+// empties the log to start at an offset, as Kafka's UnifiedLog.truncateTo
+// and truncateFullyAndStartAt. The segment holding the offset is cut at a
+// batch boundary, later segments go, and appends continue in a new segment
+// at the offset, so that no file a reader may hold is ever written where it
+// was cut. A truncation is committed by writing the truncating file and
+// finished by OpenLog if a crash interrupts it (truncate.go).
 //
 // # Compaction
 //

@@ -126,7 +126,13 @@ func FuzzCheckpoints(f *testing.F) {
 	f.Add(encodePartitionMetadata([16]byte{1, 2, 3}))
 	f.Add([]byte("version: 1\n"))
 	f.Add(encodeCleanMark([]string{"t-0", "u-12"}))
+	f.Add(encodeTruncation(truncation{offset: 5, full: true}))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, err := parseTruncation(b); err == nil {
+			if again, err := parseTruncation(encodeTruncation(m)); err != nil || again != m || m.offset < 0 {
+				t.Fatalf("truncating does not round-trip: %+v, %v", m, err)
+			}
+		}
 		if rp, err := parseRecoveryPoint(b); err == nil {
 			if rp.offset < 0 {
 				t.Fatal("negative recovery point")
@@ -153,7 +159,7 @@ func FuzzCheckpoints(f *testing.F) {
 		// The same bytes as a checkpoint file must not stop a log from opening.
 		mem := vfs.NewMem()
 		mem.MkdirAll("/data/f-0", 0o755)
-		for _, name := range []string{recoveryPointFile, logStartOffsetFile} {
+		for _, name := range []string{recoveryPointFile, logStartOffsetFile, truncateFile} {
 			writeWhole(mem, filepath.Join("/data/f-0", name), b, true)
 		}
 		writeCleanMark(mem, "/data")

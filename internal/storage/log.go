@@ -54,6 +54,11 @@ type Log struct {
 
 	ckMu         sync.Mutex // serialises writes of the recovery-point file
 	checkpointed int64      // recovery point last written; guarded by ckMu
+	// truncations counts TruncateTo and TruncateFullyAndStartAt calls that
+	// changed the log; written with mu, ckMu and flushMu held, so any of them
+	// reads it. A flush or checkpoint that began before one does not raise
+	// the flushed offset or the recovery point past what the truncation left.
+	truncations uint64
 
 	flushMu   sync.Mutex
 	flushCond *sync.Cond
@@ -343,11 +348,11 @@ func (l *Log) Flush() error {
 	l.flushing = true
 	l.flushMu.Unlock()
 
-	upTo, err := l.syncActive()
+	upTo, gen, err := l.syncActive()
 
 	l.flushMu.Lock()
 	l.flushing = false
-	if err == nil {
+	if err == nil && gen == l.truncations {
 		l.flushedTo = max(l.flushedTo, upTo)
 		l.lastFlush = l.now()
 	}
@@ -357,23 +362,24 @@ func (l *Log) Flush() error {
 }
 
 // syncActive fsyncs the active segment outside mu and returns the offset below
-// which everything is durable. Inactive segments were synced when they rolled.
-func (l *Log) syncActive() (int64, error) {
+// which everything is durable, with the count of truncations at the time.
+// Inactive segments were synced when they rolled.
+func (l *Log) syncActive() (int64, uint64, error) {
 	l.mu.Lock()
 	if err := l.usableLocked(); err != nil {
 		l.mu.Unlock()
-		return 0, err
+		return 0, 0, err
 	}
 	if err := l.syncDirsLocked(); err != nil {
 		l.mu.Unlock()
-		return 0, err
+		return 0, 0, err
 	}
 	h, err := l.handles.acquireWrite(l.active.seg.logPath)
 	if err != nil {
 		l.mu.Unlock()
-		return 0, fmt.Errorf("storage: flush %s: %w", l.dir, err)
+		return 0, 0, fmt.Errorf("storage: flush %s: %w", l.dir, err)
 	}
-	upTo := l.leo.Load()
+	upTo, gen := l.leo.Load(), l.truncations
 	l.flushedMessages = l.appendedMessages
 	l.mu.Unlock()
 
@@ -382,9 +388,9 @@ func (l *Log) syncActive() (int64, error) {
 	if err != nil {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return 0, l.failLocked(err)
+		return 0, 0, l.failLocked(err)
 	}
-	return upTo, nil
+	return upTo, gen, nil
 }
 
 const (
@@ -410,19 +416,29 @@ func (l *Log) writeRecoveryPoint(offset int64, clean bool) error {
 	return nil
 }
 
+// writeRecoveryPointLocked writes an unclean recovery point with ckMu held
+// (a truncation lowering it).
+func (l *Log) writeRecoveryPointLocked(offset int64) error {
+	rp := recoveryPoint{offset: offset}
+	if err := vfs.WriteFileAtomic(l.fs, l.dir, filepath.Join(l.dir, recoveryPointFile), encodeRecoveryPoint(rp)); err != nil {
+		return err
+	}
+	l.checkpointed = offset
+	return nil
+}
+
 // checkpoint writes the recovery point if flushes advanced it; the Manager calls
 // it periodically, so recovery after a crash scans less.
 func (l *Log) checkpoint() error {
 	l.flushMu.Lock()
-	flushed := l.flushedTo
+	flushed, gen := l.flushedTo, l.truncations
 	l.flushMu.Unlock()
 	l.ckMu.Lock()
-	done := l.checkpointed
-	l.ckMu.Unlock()
-	if flushed <= done {
-		return nil
+	defer l.ckMu.Unlock()
+	if flushed <= l.checkpointed || gen != l.truncations || l.closedFlag.Load() {
+		return nil // nothing new, or a truncation lowered it meanwhile
 	}
-	return l.writeRecoveryPoint(flushed, false)
+	return l.writeRecoveryPointLocked(flushed)
 }
 
 // Close flushes the log, writes the active segment's indexes and records a

@@ -99,12 +99,16 @@ func (l *Log) load() error {
 	// A directory just created (preparePartitionDir) holds only
 	// partition.metadata: nothing to read.
 	fresh := l.unsynced&unsyncedDir != 0
+	truncated := false // an interrupted truncation was finished: recover
 	var names []string
 	if !fresh {
 		if err := l.completeSwaps(); err != nil {
 			return err
 		}
 		var err error
+		if truncated, err = l.finishTruncation(); err != nil {
+			return err
+		}
 		if names, err = l.fs.ReadDir(l.dir); err != nil {
 			return err
 		}
@@ -151,7 +155,7 @@ func (l *Log) load() error {
 	// The files are trusted only when the Manager knows they were closed
 	// cleanly and not appended to since (Manager.claim); point.clean alone
 	// would not say that a later run appended without closing.
-	trusted := l.trustClean
+	trusted := l.trustClean && !truncated
 
 	var b *indexBuilder
 	var err error

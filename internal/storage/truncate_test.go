@@ -1,0 +1,613 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+	"github.com/samsa-streaming/samsa/internal/vfs"
+)
+
+// fillLog appends n batches of 1-3 records (sizes vary, so batches and
+// segment boundaries fall at uneven offsets) and returns them as stored.
+func fillLog(t testing.TB, l *Log, n int, tag string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		b := makeBatch(1+i%3, 1000+int64(i), fmt.Sprint(tag, i))
+		res := mustAppend(t, l, b)
+		out = append(out, withOffset(b, res.FirstOffset))
+	}
+	return out
+}
+
+// below returns the batches that lie wholly below offset: what TruncateTo
+// keeps.
+func below(bs [][]byte, offset int64) [][]byte {
+	var out [][]byte
+	for _, b := range bs {
+		if h, _ := batch.ParseHeader(b); h.LastOffset() < offset {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func sameBatches(t testing.TB, what string, got, want [][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d batches, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("%s: batch %d (base %d) differs from base %d", what, i, baseOf(got[i]), baseOf(want[i]))
+		}
+	}
+}
+
+func segmentBases(l *Log) []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int64
+	for _, s := range l.segments {
+		out = append(out, s.base)
+	}
+	return out
+}
+
+// checkTruncated checks l holds exactly want, ends at leo, reads nothing
+// at leo and refuses offsets above it.
+func checkTruncated(t testing.TB, what string, l *Log, want [][]byte, leo int64) {
+	t.Helper()
+	if got := l.LogEndOffset(); got != leo {
+		t.Fatalf("%s: LEO %d, want %d", what, got, leo)
+	}
+	sameBatches(t, what, readTo(t, l), want)
+	if b, err := l.Read(leo, 1<<20, math.MaxInt64); err != nil || len(b) != 0 {
+		t.Fatalf("%s: read at LEO: %d bytes, %v", what, len(b), err)
+	}
+	if _, err := l.Read(leo+1, 1<<20, math.MaxInt64); !isOutOfRange(err) {
+		t.Fatalf("%s: read above LEO: %v", what, err)
+	}
+}
+
+func TestTruncateTo(t *testing.T) {
+	// Find the layout first: 40 batches over several 1 KiB segments.
+	e := newEnv(t)
+	l := e.open(smallConfig())
+	all := fillLog(t, l, 40, "a")
+	bases := segmentBases(l)
+	leo := l.LogEndOffset()
+	if len(bases) < 4 {
+		t.Fatalf("only %d segments", len(bases))
+	}
+	mid := bases[len(bases)/2]
+	h5, _ := batch.ParseHeader(all[5])
+	h20, _ := batch.ParseHeader(all[20])
+	if h20.LastOffsetDelta == 0 {
+		h20, _ = batch.ParseHeader(all[21])
+	}
+	cases := map[string]int64{
+		"batch boundary":          h5.BaseOffset,
+		"inside a batch":          h20.BaseOffset + 1,
+		"segment base":            mid,
+		"just after segment base": mid + 1,
+		"in the active segment":   leo - 1,
+		"first segment, offset 1": 1,
+		"zero":                    0,
+		"at the log end":          leo,
+		"above the log end":       leo + 10,
+	}
+	for name, target := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			l := e.open(smallConfig())
+			all := fillLog(t, l, 40, "a")
+			if err := l.TruncateTo(target); err != nil {
+				t.Fatal(err)
+			}
+			wantLEO := min(target, leo)
+			want := below(all, wantLEO)
+			checkTruncated(t, "truncated", l, want, wantLEO)
+			for _, b := range segmentBases(l) {
+				if b > wantLEO {
+					t.Fatalf("segment at %d above the truncation point %d: %v", b, wantLEO, segmentBases(l))
+				}
+			}
+			if _, err := e.fs.Stat(filepath.Join(l.Dir(), truncateFile)); err == nil {
+				t.Fatal("the commit point is left behind")
+			}
+			// Appends go on at the truncation offset.
+			more := fillLog(t, l, 12, "b")
+			if baseOf(more[0]) != wantLEO {
+				t.Fatalf("append after truncation at %d, want %d", baseOf(more[0]), wantLEO)
+			}
+			want = append(want, more...)
+			end := l.LogEndOffset()
+			checkTruncated(t, "appended", l, want, end)
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			// A clean restart, then a power loss: the same log.
+			e.reopenManager()
+			l = e.open(smallConfig())
+			checkTruncated(t, "reopened", l, want, end)
+			e.abandonManager()
+			e.mem.Crash()
+			e.reopenManager()
+			l = e.open(smallConfig())
+			checkTruncated(t, "after a crash", l, want, end)
+		})
+	}
+}
+
+func TestTruncateIsDurableBeforeItReturns(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(smallConfig())
+	all := fillLog(t, l, 30, "a")
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	target := baseOf(all[17])
+	if err := l.TruncateTo(target); err != nil {
+		t.Fatal(err)
+	}
+	// A power loss right after: nothing at or above target comes back, and
+	// the recovery point does not vouch for offsets that are gone.
+	e.abandonManager()
+	e.mem.Crash()
+	e.reopenManager()
+	l = e.open(smallConfig())
+	checkTruncated(t, "after a crash", l, all[:17], target)
+	if rp, _, err := readCheckpoint(l, recoveryPointFile, parseRecoveryPoint); err != nil || rp.offset > target {
+		t.Fatalf("recovery point %d above %d (%v)", rp.offset, target, err)
+	}
+}
+
+func TestTruncateBelowLogStart(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(smallConfig())
+	all := fillLog(t, l, 40, "a")
+	bases := segmentBases(l)
+	// DeleteRecords moved the log start into the third segment; truncating
+	// below it, but not below that segment's base, lowers the log start to
+	// the truncation offset, as Kafka does (min(target, logStartOffset)).
+	start := bases[2] + 2
+	if err := l.DeleteRecordsBefore(start); err != nil {
+		t.Fatal(err)
+	}
+	target := bases[2] + 1
+	if err := l.TruncateTo(target); err != nil {
+		t.Fatal(err)
+	}
+	if l.LogStartOffset() != target || l.LogEndOffset() != target {
+		t.Fatalf("log start %d, end %d, want both %d", l.LogStartOffset(), l.LogEndOffset(), target)
+	}
+	sameBatches(t, "kept", readTo(t, l), nil)
+	if b, err := l.Read(target, 1<<20, math.MaxInt64); err != nil || len(b) != 0 {
+		t.Fatalf("read at the log start: %d bytes, %v", len(b), err)
+	}
+	// Below the first segment's base: the log starts over there
+	// (truncateFullyAndStartAt), and that survives a restart.
+	if err := l.TruncateTo(1); err != nil {
+		t.Fatal(err)
+	}
+	if l.LogStartOffset() != 1 || l.LogEndOffset() != 1 {
+		t.Fatalf("log start %d, end %d, want both 1", l.LogStartOffset(), l.LogEndOffset())
+	}
+	e.reopenManager()
+	l = e.open(smallConfig())
+	if l.LogStartOffset() != 1 || l.LogEndOffset() != 1 {
+		t.Fatalf("after reopen: log start %d, end %d", l.LogStartOffset(), l.LogEndOffset())
+	}
+	if res := mustAppend(t, l, all[0]); res.FirstOffset != 1 {
+		t.Fatalf("append at %d", res.FirstOffset)
+	}
+}
+
+func TestTruncateFullyAndStartAt(t *testing.T) {
+	for _, at := range []int64{0, 7, 1000} {
+		t.Run(fmt.Sprint(at), func(t *testing.T) {
+			e := newEnv(t)
+			l := e.open(smallConfig())
+			fillLog(t, l, 30, "a")
+			if err := l.TruncateFullyAndStartAt(at); err != nil {
+				t.Fatal(err)
+			}
+			if l.LogStartOffset() != at || l.LogEndOffset() != at || len(segmentBases(l)) != 1 {
+				t.Fatalf("start %d, end %d, segments %v", l.LogStartOffset(), l.LogEndOffset(), segmentBases(l))
+			}
+			if _, err := l.Read(at-1, 1<<20, math.MaxInt64); at > 0 && !isOutOfRange(err) {
+				t.Fatalf("read below: %v", err)
+			}
+			more := fillLog(t, l, 5, "b")
+			if baseOf(more[0]) != at {
+				t.Fatalf("append at %d, want %d", baseOf(more[0]), at)
+			}
+			e.abandonManager()
+			e.mem.Crash() // nothing flushed since: only the truncation is durable
+			e.reopenManager()
+			l = e.open(smallConfig())
+			if l.LogStartOffset() != at || l.LogEndOffset() < at {
+				t.Fatalf("after crash: start %d, end %d", l.LogStartOffset(), l.LogEndOffset())
+			}
+			sameBatches(t, "after crash", readTo(t, l), more[:len(readTo(t, l))])
+		})
+	}
+}
+
+// TestTruncateCompacted truncates a compacted log inside its cleaned part and
+// inside its dirty part: the cleaner's first dirty offset comes down with
+// it, and a later pass cleans what was appended after.
+func TestTruncateCompacted(t *testing.T) {
+	for _, where := range []string{"cleaned", "dirty"} {
+		t.Run(where, func(t *testing.T) {
+			e := newEnv(t)
+			l := e.open(compactConfig())
+			all := fillKeyed(t, l, batch.None, 40, 6, e.clock.Ms())
+			mustClean(t, e, l)
+			cleanedTo := l.firstDirty
+			all = append(compacted(all, cleanedTo, false), fillKeyed(t, l, batch.None, 20, 6, e.clock.Ms())...)
+			before := readTo(t, l)
+			target := baseOf(before[len(before)/3])
+			if where == "dirty" {
+				target = baseOf(before[len(before)-8])
+			}
+			if err := l.TruncateTo(target); err != nil {
+				t.Fatal(err)
+			}
+			checkTruncated(t, "truncated", l, below(before, target), target)
+			l.mu.Lock()
+			fd := l.firstDirty
+			l.mu.Unlock()
+			if fd > target {
+				t.Fatalf("first dirty offset %d above the log end %d", fd, target)
+			}
+			var kept []kv
+			for _, r := range all {
+				if r.offset < target {
+					kept = append(kept, r)
+				}
+			}
+			kept = append(kept, fillKeyed(t, l, batch.None, 30, 6, e.clock.Ms())...)
+			mustClean(t, e, l)
+			if got, want := records(t, l), compacted(kept, activeBase(l), false); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("after truncation and a pass:\ngot  %v\nwant %v", got, want)
+			}
+			e.reopenManager()
+			l = e.open(compactConfig())
+			if l.firstDirty > l.LogEndOffset() {
+				t.Fatalf("reopened: first dirty %d above LEO %d", l.firstDirty, l.LogEndOffset())
+			}
+		})
+	}
+}
+
+// TestTruncateCrash stops a truncation at each write it makes and at each
+// named point, with and without a power loss: the log recovers to either
+// its old contents or the truncated ones, and to the truncated ones if
+// TruncateTo returned.
+func TestTruncateCrash(t *testing.T) {
+	type stop struct {
+		write int
+		point string
+	}
+	var stops []stop
+	for _, p := range []string{"truncate-begin", "truncate-commit", "truncate-end"} {
+		stops = append(stops, stop{point: p})
+	}
+	for k := 1; k <= 12; k++ {
+		stops = append(stops, stop{write: k})
+	}
+	for _, full := range []bool{false, true} {
+		for _, s := range stops {
+			for _, power := range []bool{true, false} {
+				name := fmt.Sprintf("full=%v/write%d%s/powerloss=%v", full, s.write, s.point, power)
+				t.Run(name, func(t *testing.T) {
+					mem := vfs.NewMem()
+					ffs := vfs.NewFaulty(mem)
+					clk := newClock()
+					m, err := NewManager("/data", Options{FS: ffs, Now: clk.Now, MaxOpenSegments: 4}, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					l, err := m.OpenLog("c", 0, [16]byte{9}, smallConfig())
+					if err != nil {
+						t.Fatal(err)
+					}
+					old := fillLog(t, l, 40, "a")
+					if err := l.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					oldLEO := l.LogEndOffset()
+					target := baseOf(old[23])
+					want := old[:23]
+					if s.point != "" {
+						l.swapHook = func(p string) error {
+							if p == s.point {
+								ffs.FailAfterWrites(1) // the process dies here
+								return vfs.ErrInjected
+							}
+							return nil
+						}
+					} else {
+						ffs.FailAfterWrites(s.write)
+					}
+					if full {
+						err = l.TruncateFullyAndStartAt(target)
+						want = nil
+					} else {
+						err = l.TruncateTo(target)
+					}
+					done, terr := err == nil, err
+					if err != nil && !errors.Is(err, vfs.ErrInjected) {
+						t.Fatalf("truncate: %v", err)
+					}
+					m.Close()
+					if power {
+						mem.Crash()
+					}
+					m2, err := NewManager("/data", Options{FS: mem, Now: clk.Now}, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer m2.Close()
+					l2, err := m2.OpenLog("c", 0, [16]byte{9}, smallConfig())
+					if err != nil {
+						t.Fatalf("open: %v", err)
+					}
+					got := readTo(t, l2)
+					truncated := l2.LogEndOffset() == target
+					t.Logf("returned %v (%v), recovered LEO %d (old %d, target %d)", done, terr, l2.LogEndOffset(), oldLEO, target)
+					switch {
+					case truncated:
+						sameBatches(t, "truncated", got, want)
+						if full && l2.LogStartOffset() != target {
+							t.Fatalf("log start %d after a full truncation to %d", l2.LogStartOffset(), target)
+						}
+					case done:
+						t.Fatalf("TruncateTo returned but the log recovered to LEO %d, not %d", l2.LogEndOffset(), target)
+					case l2.LogEndOffset() == oldLEO:
+						sameBatches(t, "old", got, old)
+					default:
+						t.Fatalf("recovered to LEO %d: neither the old %d nor the truncated %d", l2.LogEndOffset(), oldLEO, target)
+					}
+					if res := mustAppend(t, l2, makeBatch(1, 0, "after")); res.FirstOffset != l2.LogEndOffset()-1 {
+						t.Fatalf("append after recovery at %d", res.FirstOffset)
+					}
+					if !done && s.point == "" && !ffs.Triggered() {
+						t.Fatalf("no fault fired and the truncation failed")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestTruncateModel runs random appends, flushes, truncations, full
+// truncations, reopens and crashes against a model (the list of batches):
+// after each step the log holds exactly the model's batches.
+func TestTruncateModel(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			e := newEnv(t)
+			cfg := smallConfig()
+			cfg.SegmentBytes = 300 + int64(rng.IntN(700))
+			l := e.open(cfg)
+			var model [][]byte
+			logStart := int64(0)
+			leo := int64(0)
+			for step := 0; step < 150; step++ {
+				switch op := rng.IntN(20); {
+				case op < 12:
+					b := makeBatch(1+rng.IntN(4), int64(step), fmt.Sprint("s", step))
+					res := mustAppend(t, l, b)
+					if res.FirstOffset != leo {
+						t.Fatalf("step %d: append at %d, model LEO %d", step, res.FirstOffset, leo)
+					}
+					model = append(model, withOffset(b, leo))
+					h, _ := batch.ParseHeader(b)
+					leo += int64(h.LastOffsetDelta) + 1
+				case op < 16:
+					target := logStart + rng.Int64N(leo-logStart+3)
+					if err := l.TruncateTo(target); err != nil {
+						t.Fatalf("step %d: truncate to %d: %v", step, target, err)
+					}
+					if target < leo {
+						model, leo = below(model, target), target
+						logStart = min(logStart, target)
+					}
+				case op == 16:
+					at := leo + int64(rng.IntN(5)) - 2
+					if at < 0 {
+						at = 0
+					}
+					if err := l.TruncateFullyAndStartAt(at); err != nil {
+						t.Fatal(err)
+					}
+					model, leo, logStart = nil, at, at
+				case op == 17:
+					e.reopenManager()
+					l = e.open(cfg)
+				default:
+					if err := l.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					e.abandonManager()
+					e.mem.Crash()
+					e.reopenManager()
+					l = e.open(cfg)
+				}
+				if l.LogEndOffset() != leo || l.LogStartOffset() != logStart {
+					t.Fatalf("step %d: log %d-%d, model %d-%d", step, l.LogStartOffset(), l.LogEndOffset(), logStart, leo)
+				}
+				sameBatches(t, fmt.Sprint("step ", step), readTo(t, l), model)
+				checkIndexes(t, l)
+			}
+		})
+	}
+}
+
+// TestTruncateConcurrentReaders reads the log while it is truncated and
+// appended to again with different batches at the same offsets: every
+// batch a read returns is one that was appended at its offset, whole and
+// with its CRC, never bytes of another batch.
+func TestTruncateConcurrentReaders(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(smallConfig())
+	key := func(b []byte) string { return fmt.Sprint(baseOf(b), string(b)) }
+	var appended atomic.Pointer[map[string]bool] // grows only: a new map each time
+	seen := map[string]bool{}
+	publish := func(bs [][]byte) {
+		next := make(map[string]bool, len(seen)+len(bs))
+		for k := range seen {
+			next[k] = true
+		}
+		for _, b := range bs {
+			next[key(b)] = true
+		}
+		seen = next
+		appended.Store(&next)
+	}
+	publish(fillLog(t, l, 30, "g0"))
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	for r := 0; r < 2; r++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				off := rand.Int64N(l.LogEndOffset() + 1)
+				b, err := l.Read(off, 4096, math.MaxInt64)
+				if err != nil {
+					continue // truncated away meanwhile: out of range
+				}
+				// Loaded after the read: it holds every batch appended before.
+				cur := *appended.Load()
+				for len(b) > 0 {
+					h, err := parseHeader(b)
+					if err != nil || h.Size() > len(b) || !batch.ValidCRC(b[:h.Size()]) {
+						errs <- fmt.Errorf("read at %d returned a bad batch: %v", off, err)
+						return
+					}
+					if !cur[key(b[:h.Size()])] {
+						errs <- fmt.Errorf("read at %d returned a batch at %d never appended there", off, h.BaseOffset)
+						return
+					}
+					b = b[h.Size():]
+				}
+			}
+		}()
+	}
+	for g := 1; g <= 40; g++ {
+		target := l.LogEndOffset() - 1 - int64(g%7)
+		if err := l.TruncateTo(target); err != nil {
+			t.Fatal(err)
+		}
+		var next [][]byte
+		off := target
+		for i := 0; i < 6; i++ {
+			b := makeBatch(1+i%3, 0, fmt.Sprint("g", g, "-", i))
+			next = append(next, withOffset(b, off))
+			off += int64(1 + i%3)
+		}
+		publish(next) // before the appends, so readers know them
+		for _, b := range next {
+			mustAppend(t, l, bytes.Clone(b))
+		}
+	}
+	close(stop)
+	for r := 0; r < 2; r++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTruncateRegion holds a file region (sendfile) across a truncation and
+// new appends at the same offsets: its bytes are the old ones or a short
+// read, never the new batches.
+func TestTruncateRegion(t *testing.T) {
+	m, err := NewManager(t.TempDir(), Options{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l, err := m.OpenLog("r", 0, [16]byte{1}, smallConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fillLog(t, l, 30, "old")
+	from := baseOf(old[len(old)-6])
+	r, err := l.ReadRegion(from, 1<<20, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	want := bytes.Join(old[len(old)-6:], nil)
+	if r.Size != int64(len(want)) {
+		t.Fatalf("region of %d bytes, want %d", r.Size, len(want))
+	}
+	if err := l.TruncateTo(from); err != nil {
+		t.Fatal(err)
+	}
+	fillLog(t, l, 6, "new")
+	got, err := r.Bytes()
+	if err == nil && !bytes.Equal(got, want) {
+		t.Fatal("the region holds bytes other than the ones it was taken with")
+	}
+	// A region taken now reads the new batches.
+	r2, err := l.ReadRegion(from, 1<<20, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Release()
+	now, err := r2.Bytes()
+	if err != nil || bytes.Equal(now, want) || baseOf(now) != from {
+		t.Fatalf("new region: %v", err)
+	}
+}
+
+// checkIndexes checks that every inactive segment's indexes, however they
+// were made (a cut by a truncation, files, a rebuild), are the ones a scan
+// of the segment builds.
+func checkIndexes(t testing.TB, l *Log) {
+	t.Helper()
+	l.mu.Lock()
+	segs := append([]*segment(nil), l.segments...)
+	interval := l.cfg.IndexIntervalBytes
+	l.mu.Unlock()
+	for i, s := range segs[:len(segs)-1] {
+		x, err := l.loadIndex(s, s.size, segs[i+1].base, interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := l.fs.OpenFile(s.logPath, os.O_RDONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newIndexBuilder(s.base, interval)
+		_, err = scanBatches(f, 0, s.size, s.base, b)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := b.finish()
+		if !slices.Equal(x.offsets, want.offsets) || !slices.Equal(x.times, want.times) {
+			t.Fatalf("segment %d: indexes %v %v, a scan gives %v %v", s.base, x.offsets, x.times, want.offsets, want.times)
+		}
+	}
+}
