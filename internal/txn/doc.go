@@ -9,7 +9,9 @@
 // appended batches, which is how many a producer may have in flight
 // (max.in.flight.requests.per.connection <= 5). The partition checks each
 // produced batch with Check before appending it and records it with Update
-// after; at start-up it loads the last snapshot and replays the log after it.
+// after; at start-up, and after its log is truncated (a follower whose log
+// diverged from its leader's), [Rebuild] loads the last snapshot if it is
+// at or below the log end and replays the log after it.
 // The partition's append lock guards it; it owns no goroutines.
 //
 // [IDAllocator] hands out producer IDs from blocks that the metadata quorum
