@@ -189,7 +189,7 @@ func TestRebuildFromStorage(t *testing.T) {
 		}
 	}
 	h, _ := batch.ParseHeader(l.batches[34]) // two records
-	end := h.BaseOffset + 1 // inside the batch
+	end := h.BaseOffset + 1                  // inside the batch
 	if err := log.TruncateTo(end); err != nil {
 		t.Fatal(err)
 	}
