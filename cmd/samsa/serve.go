@@ -55,6 +55,9 @@ and keeps its data in ./samsa-data. Broker configs use Kafka's names.`,
 				}
 				static[strings.TrimSpace(name)] = strings.TrimSpace(value)
 			}
+			if _, ok := static["listeners"]; ok && !cmd.Flags().Changed("listen") {
+				listen = "" // the listeners config replaces the --listen shortcut
+			}
 			b, err := broker.Start(broker.Config{
 				DataDir:   dataDir,
 				Listen:    listen,
@@ -74,8 +77,8 @@ and keeps its data in ./samsa-data. Broker configs use Kafka's names.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", "samsa-data", "directory for the metadata and every partition's log")
-	f.StringVar(&listen, "listen", "localhost:9092", "Kafka listener address; port 0 picks a free port")
-	f.StringVar(&advertise, "advertise", "", "address clients are told to connect to (default: the listener's)")
+	f.StringVar(&listen, "listen", "localhost:9092", "Kafka listener address, a shortcut for listeners=PLAINTEXT://ADDR; port 0 picks a free port")
+	f.StringVar(&advertise, "advertise", "", "address clients are told to connect to, a shortcut for advertised.listeners=PLAINTEXT://ADDR (default: the listener's)")
 	f.StringVar(&configFile, "config", "", "broker configs in Java properties format")
 	f.StringArrayVar(&sets, "set", nil, "set a broker config, name=value (repeatable; wins over --config)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -73,9 +73,6 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Listen == "" {
-		cfg.Listen = "localhost:9092"
-	}
 	b := &Broker{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -87,6 +84,12 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, err
 	}
 	static := brokerCfg.Static()
+	if cfg.Listen, cfg.Advertise, err = listenAddrs(cfg, static.Cluster); err != nil {
+		return nil, err
+	}
+	if !static.Cluster.Roles.Standalone() {
+		return nil, errors.New("broker: config process.roles: a cluster is not supported yet")
+	}
 	nodeID := static.NodeID
 	connLimits, err := brokerCfg.ConnectionLimits(nil)
 	if err != nil {
@@ -253,6 +256,31 @@ func (b *Broker) expireProducers(cfg *config.Broker) {
 			b.partitions.each(func(p *partition.Partition) { p.ExpireProducers(now, expiration) })
 		}
 	}
+}
+
+// listenAddrs returns the Kafka listener's address and the one advertised:
+// from listeners and advertised.listeners when they are given, else from
+// the --listen and --advertise shortcuts (default localhost:9092).
+func listenAddrs(cfg Config, cluster config.Cluster) (listen, advertise string, err error) {
+	listen, advertise = cfg.Listen, cfg.Advertise
+	if cluster.ListenersSet {
+		if listen != "" {
+			return "", "", fmt.Errorf("broker: --listen %s and config listeners are both given: use one", listen)
+		}
+		if l := cluster.BrokerListeners(); len(l) > 0 {
+			listen = l[0].Addr()
+		}
+	}
+	if _, ok := cfg.Static["advertised.listeners"]; ok && len(cluster.Advertised) > 0 {
+		if advertise != "" {
+			return "", "", fmt.Errorf("broker: --advertise %s and config advertised.listeners are both given: use one", advertise)
+		}
+		advertise = cluster.Advertised[0].Addr()
+	}
+	if listen == "" {
+		listen = "localhost:9092"
+	}
+	return listen, advertise, nil
 }
 
 // advertised decides the host and port clients are told: the --advertise

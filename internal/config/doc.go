@@ -27,6 +27,17 @@
 // INVALID_CONFIG error: "unknown config 'x'", "invalid value 'abc' for config
 // retention.ms: not a long".
 //
+// The cluster configs (process.roles, controller.quorum.voters, listeners,
+// advertised.listeners, controller.listener.names,
+// listener.security.protocol.map, broker.rack, broker.heartbeat.interval.ms,
+// broker.session.timeout.ms) become Static.Cluster, checked with Kafka 4's
+// rules and messages (cluster.go). Without process.roles a node is
+// standalone: broker and sole voter of a one-voter quorum, as Samsa always
+// was. Only PLAINTEXT listeners are served yet (SSL and SASL are refused),
+// one broker listener, and controller.quorum.bootstrap.servers is accepted
+// but ignored beside controller.quorum.voters (alone it is refused: a
+// dynamic quorum, KIP-853, is not supported yet).
+//
 // Deviations from Kafka: offsets.topic.replication.factor defaults to 1 (Kafka:
 // 3) so a single node serves groups; segment.bytes accepts 14 bytes and up
 // (Kafka 4: 1 MiB) so tests can roll small segments; dynamic broker overrides

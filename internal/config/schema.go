@@ -39,6 +39,25 @@ var brokerDefinitions = []definition{
 		doc: "Comma-separated list of URIs the broker listens on, with their listener names."},
 	{name: "advertised.listeners", typ: TypeString, def: null,
 		doc: "Listeners to publish to clients if different from listeners."},
+	// The cluster configs (cluster.go). Kafka 4 requires process.roles;
+	// Samsa's default, empty, is a standalone node: broker and the only
+	// controller of a one-voter quorum that needs no controller listener.
+	{name: "process.roles", typ: TypeList, def: "",
+		doc: "The roles of this node: broker, controller, or broker,controller. Empty (Samsa's default) runs a standalone node, broker and sole controller."},
+	{name: "controller.quorum.voters", typ: TypeList, def: "",
+		doc: "The voters of the controller quorum, as id@host:port,... (the CONTROLLER listener of each controller)."},
+	{name: "controller.quorum.bootstrap.servers", typ: TypeList, def: "",
+		doc: "Kafka 4's list of controllers to bootstrap a dynamic quorum from (KIP-853). Not supported yet without controller.quorum.voters; ignored with it."},
+	{name: "controller.listener.names", typ: TypeList, def: "",
+		doc: "The names of the listeners used by the controller; the first one is the one used."},
+	{name: "listener.security.protocol.map", typ: TypeString, def: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+		doc: "The security protocol of each listener name, NAME:PROTOCOL,... Only PLAINTEXT is supported yet."},
+	{name: "broker.rack", typ: TypeString, def: null,
+		doc: "The rack of this broker, used for rack-aware replica placement."},
+	{name: "broker.heartbeat.interval.ms", typ: TypeInt, def: "2000", valid: atLeast(1),
+		doc: "How often a broker heartbeats to the active controller."},
+	{name: "broker.session.timeout.ms", typ: TypeInt, def: "9000", valid: atLeast(1),
+		doc: "How long the active controller waits without a heartbeat before it fences a broker."},
 
 	{name: "num.partitions", typ: TypeInt, def: "1", valid: atLeast(1), dynamic: true,
 		doc: "The default number of partitions per topic, for auto-created topics and CreateTopics requests that leave it to the broker."},

@@ -28,6 +28,7 @@ type Static struct {
 
 	Offsets Offsets
 	Group   Group
+	Cluster Cluster // cluster.go
 }
 
 // Cleaner is the log.cleaner.* configs.
@@ -125,6 +126,11 @@ func (b *Broker) resolveStatic() (Static, error) {
 	if r.err != nil {
 		return Static{}, r.err
 	}
+	cluster, err := r.resolveCluster(s.NodeID)
+	if err != nil {
+		return Static{}, err
+	}
+	s.Cluster = cluster
 	if s.Group.MinSessionTimeout > s.Group.MaxSessionTimeout {
 		return Static{}, fmt.Errorf("config group.min.session.timeout.ms (%v) must not exceed group.max.session.timeout.ms (%v)",
 			s.Group.MinSessionTimeout, s.Group.MaxSessionTimeout)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +33,14 @@ func TestStaticDefaults(t *testing.T) {
 			MaxSize: math.MaxInt32, ConsumerSessionTimeout: 45 * time.Second, ConsumerHeartbeatInterval: 5 * time.Second,
 			ConsumerMaxSize: math.MaxInt32,
 		},
+		Cluster: Cluster{
+			Listeners:         []Listener{{Name: "PLAINTEXT", Port: 9092, Protocol: "PLAINTEXT"}},
+			Advertised:        []Listener{{Name: "PLAINTEXT", Port: 9092, Protocol: "PLAINTEXT"}},
+			HeartbeatInterval: 2 * time.Second,
+			SessionTimeout:    9 * time.Second,
+		},
 	}
-	if got := b.Static(); got != want {
+	if got := b.Static(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)
 	}
 	d := b.Dynamic(nil)
