@@ -3,7 +3,9 @@ package api
 // DeleteTopics v0-v6 (v0 has no throttle time). v6 names topics by name or by ID. Deleting a topic
 // removes its partitions' data; a topic re-created with the same name gets
 // a new ID; every group's committed offsets of a deleted topic are deleted
-// with it, as in Kafka.
+// with it, as in Kafka. Both are side effects of the metadata change on every
+// broker (package broker follows the image deltas); Partitions.Sync waits
+// for them, so the response comes after them.
 
 import (
 	"context"
@@ -30,7 +32,7 @@ func deleteTopics(h *Handlers, ctx context.Context, req *kmsg.DeleteTopicsReques
 			targets = append(targets, target{name: &n})
 		}
 	}
-	var deleted []string
+	deleted := false
 	for _, t := range targets {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = t.name, t.id
@@ -56,14 +58,13 @@ func deleteTopics(h *Handlers, ctx context.Context, req *kmsg.DeleteTopicsReques
 			if err := h.Controller.DeleteTopic(ctx, topic.ID); err != nil {
 				st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
 			} else {
-				deleted = append(deleted, name)
+				deleted = true
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	if len(deleted) > 0 {
+	if deleted {
 		h.Partitions.Sync()
-		h.Groups.TopicsDeleted(deleted)
 	}
 	return resp, nil
 }

@@ -22,9 +22,10 @@ import (
 type Partitions interface {
 	// Get returns the local replica of topic/partition, or nil.
 	Get(topic string, index int32) *partition.Partition
-	// Sync makes the local replicas match the latest metadata image. It is
-	// called after a metadata change made by a request so that the response
-	// (and the next request) sees the new partitions.
+	// Sync waits until this broker has followed the latest metadata image
+	// (replicas opened, deleted or moved, offsets of deleted topics gone). It
+	// is called after a metadata change made by a request so that the
+	// response (and the next request) sees its effects.
 	Sync()
 	// Offline returns why the local replica of topic/partition could not be
 	// opened (it answers KAFKA_STORAGE_ERROR), or nil.

@@ -143,28 +143,19 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, fmt.Errorf("broker: register: %w", err)
 	}
 
-	b.partitions = &partitions{
-		nodeID:  nodeID,
-		storage: b.storage,
-		config:  brokerCfg,
-		image:   b.controller.Image,
-		logger:  cfg.Logger,
-		threads: static.RecoveryThreads,
-		topics:  make(map[string]*localTopic),
-	}
-	img := b.controller.Image()
-	b.partitions.removeStale(img)
-	b.partitions.reconcile(img)
-	if err := b.startGroups(ctx, brokerCfg); err != nil {
+	b.partitions = newPartitions(nodeID, b.storage, brokerCfg, b.controller.Image, cfg.Logger, static.RecoveryThreads)
+	b.partitions.removeStale(b.controller.Image())
+	b.groups = b.newGroups(static)
+	// Every side effect of the metadata follows from here, in log order: the
+	// first call is the delta from the empty image to the current one.
+	b.unsub = b.controller.Subscribe(func(_, next *metadata.Image) {
+		b.partitions.follow(next, b.followGroups)
+	})
+	b.partitions.Sync()
+	if err := b.startGroups(ctx, static); err != nil {
 		l.Close()
 		return nil, err
 	}
-	b.unsub = b.controller.Subscribe(func(_, next *metadata.Image) {
-		b.partitions.reconcile(next)
-		if err := b.syncGroups(); err != nil {
-			b.logger.Error("loading group coordinator state", "err", err)
-		}
-	})
 
 	b.handlers = &api.Handlers{
 		NodeID:         nodeID,
@@ -221,6 +212,9 @@ func (b *Broker) close() error {
 	}
 	if b.unsub != nil {
 		b.unsub()
+	}
+	if b.partitions != nil {
+		b.partitions.stopFollowing() // waits for a delta in progress
 	}
 	if b.groups != nil {
 		b.groups.Close()

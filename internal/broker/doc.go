@@ -13,9 +13,18 @@
 // and close their logs, the log manager stops its background goroutine, the
 // quorum stops.
 //
-// The broker keeps the local partitions in step with the metadata: a
-// subscription to the quorum reconciles them after every change (open new
-// partitions, apply config changes, delete the data of deleted topics), and
-// request handlers that change metadata reconcile synchronously before they
-// answer, so a client that created a topic can produce to it at once.
+// Everything the broker does because the metadata changed follows from
+// the difference between two metadata images (metadata.ComputeDelta), never
+// from the request that changed it, so every broker does the same, in log
+// order: one subscription to the quorum hands each new image to the replica
+// manager (partitions.go), which closes and deletes the replicas that stop,
+// applies config changes, and opens the replicas that start and makes each
+// leader or follower; then the group coordinator drops the committed offsets
+// of deleted topics and loads or unloads the __consumer_offsets partitions
+// this broker gained or lost the leadership of (groups.go). At start-up the
+// first delta is the one from the empty image to the current one, so a
+// restart ends in the state that following the log did. Request handlers
+// that change metadata wait (api.Partitions.Sync) until the delta of their
+// change has been followed, so a client that created a topic can produce to
+// it at once.
 package broker

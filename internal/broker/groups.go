@@ -12,27 +12,16 @@ import (
 	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
-// startGroups creates __consumer_offsets if it is missing and starts the
-// group coordinator on the partitions of it this broker leads.
-func (b *Broker) startGroups(ctx context.Context, cfg *config.Broker) error {
-	s := cfg.Static()
+// newGroups builds the group coordinator, with no partition of
+// __consumer_offsets loaded yet: the metadata deltas load them (followGroups).
+func (b *Broker) newGroups(s config.Static) *group.Coordinator {
 	o, g := s.Offsets, s.Group
-	if b.controller.Image().Topics[api.OffsetsTopic] == nil {
-		n, rf := o.TopicNumPartitions, o.TopicReplicationFactor
-		configs := map[string]string{
-			"cleanup.policy": "compact",
-			"segment.bytes":  strconv.Itoa(int(o.TopicSegmentBytes)),
-		}
-		if _, err := b.controller.CreateTopic(ctx, api.OffsetsTopic, n, rf, configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
-		}
-		b.partitions.Sync()
-	}
-	b.groups = group.New(group.Config{
+	return group.New(group.Config{
 		MinSessionTimeout:      g.MinSessionTimeout,
 		MaxSessionTimeout:      g.MaxSessionTimeout,
 		InitialRebalanceDelay:  g.InitialRebalanceDelay,
@@ -47,21 +36,62 @@ func (b *Broker) startGroups(ctx context.Context, cfg *config.Broker) error {
 		},
 		Logger: b.logger,
 	})
-	return b.syncGroups()
+}
+
+// startGroups creates __consumer_offsets if it is missing, waits until the
+// delta that creates it has loaded its partitions into the coordinator, and
+// fails if a partition this broker leads could not be loaded.
+func (b *Broker) startGroups(ctx context.Context, s config.Static) error {
+	o := s.Offsets
+	if b.controller.Image().Topics[api.OffsetsTopic] == nil {
+		n, rf := o.TopicNumPartitions, o.TopicReplicationFactor
+		configs := map[string]string{
+			"cleanup.policy": "compact",
+			"segment.bytes":  strconv.Itoa(int(o.TopicSegmentBytes)),
+		}
+		if _, err := b.controller.CreateTopic(ctx, api.OffsetsTopic, n, rf, configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
+		}
+		b.partitions.Sync()
+	}
+	// The deltas logged any failure to load; this retries those partitions
+	// once more and refuses to start without them.
+	return b.partitions.atFollowed(b.syncGroups)
+}
+
+// followGroups is the coordinator's part of following a metadata delta, run
+// by the replica manager after it applied d: the committed offsets of
+// deleted topics go (every broker drops them from the groups it
+// coordinates), and the coordinator loads the __consumer_offsets partitions
+// this broker now leads and unloads the others, whose groups then answer
+// NOT_COORDINATOR.
+func (b *Broker) followGroups(d metadata.Delta, next *metadata.Image) {
+	if len(d.DeletedTopics) > 0 {
+		names := make([]string, len(d.DeletedTopics))
+		for i, t := range d.DeletedTopics {
+			names[i] = t.Name
+		}
+		b.groups.TopicsDeleted(names)
+	}
+	if d.Touches(api.OffsetsTopic) {
+		if err := b.syncGroups(next); err != nil {
+			b.logger.Error("loading group coordinator state", "err", err)
+		}
+	}
 }
 
 // syncGroups hands the coordinator the __consumer_offsets partitions this
-// broker leads now.
-func (b *Broker) syncGroups() error {
-	if b.groups == nil {
-		return nil
-	}
-	t := b.controller.Image().Topics[api.OffsetsTopic]
+// broker leads in img.
+func (b *Broker) syncGroups(img *metadata.Image) error {
+	t := img.Topics[api.OffsetsTopic]
 	if t == nil {
 		return b.groups.Sync(0, nil)
 	}
 	led := make(map[int32]group.Log)
-	for i := range t.Partitions {
+	for i, mp := range t.Partitions {
+		if mp.Leader != b.partitions.nodeID {
+			continue
+		}
 		if p := b.partitions.Get(api.OffsetsTopic, int32(i)); p != nil {
 			led[int32(i)] = offsetsLog{p}
 		}

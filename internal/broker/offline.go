@@ -13,7 +13,7 @@ import (
 // Like a replica on a failed log directory in Kafka, such a replica is
 // offline until the broker restarts: produce and fetch answer
 // KAFKA_STORAGE_ERROR, Metadata lists the broker as an offline replica, and
-// reconcile does not try it again, so that a broker short of descriptors does
+// the replica manager does not try it again, so that a broker short of descriptors does
 // not retry (and log) thousands of opens on every metadata change. The rest of
 // the broker keeps serving. Safe for concurrent use.
 type offline struct {
@@ -41,7 +41,7 @@ func (o *offline) mark(topic string, id metadata.TopicID, index int32, err error
 	t.errs[index] = err
 }
 
-// skip reports whether reconcile must leave the replica closed. A topic
+// skip reports whether follow must leave the replica closed. A topic
 // re-created under another ID starts afresh.
 func (o *offline) skip(topic string, id metadata.TopicID, index int32) bool {
 	o.mu.Lock()
@@ -64,19 +64,23 @@ func (o *offline) err(topic string, index int32) error {
 	return nil
 }
 
-// forget drops a deleted topic and returns its offline partitions.
-func (o *offline) forget(topic string) map[int32]error {
+// drop forgets that partition index of topic (with ID id) is offline, as
+// its replica stops, and reports whether it was.
+func (o *offline) drop(topic string, id metadata.TopicID, index int32) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	t := o.topics[topic]
-	delete(o.topics, topic)
-	if t == nil {
-		return nil
+	if t == nil || t.id != id || t.errs[index] == nil {
+		return false
 	}
-	return t.errs
+	delete(t.errs, index)
+	if len(t.errs) == 0 {
+		delete(o.topics, topic)
+	}
+	return true
 }
 
-// openFailures collects the opens of one reconcile that failed, to be logged
+// openFailures collects the opens of one delta that failed, to be logged
 // as one line per topic instead of one per partition.
 type openFailures map[string][]openFailure
 

@@ -3,6 +3,7 @@ package broker
 import (
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/samsa-streaming/samsa/internal/config"
@@ -11,15 +12,25 @@ import (
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
-// localTopic is this broker's replicas of one topic.
+// localTopic is this broker's replicas of one topic. It is never changed
+// once published in partitions.topics: readers hold it without a lock.
 type localTopic struct {
 	id    metadata.TopicID
 	parts []*partition.Partition // by partition index; nil where not local
 	cfg   config.Topic
 }
 
-// partitions is the registry of local replicas. Lookups take a read lock;
-// reconcile, serialised by syncMu, swaps entries under the write lock.
+// partitions is the replica manager: the registry of local replicas, kept
+// in step with the metadata by applying, in log order, the delta between
+// the image it followed last and the next (follow). Every local replica is
+// opened, made leader or follower, and closed and deleted by a delta, never
+// by the request that changed the metadata, so every broker does the same
+// and a restart (one delta from the empty image) ends in the same state.
+//
+// Lookups take a read lock; follow, serialised by followMu (the quorum's
+// notifier calls it from one goroutine; closeAll also takes followMu),
+// swaps entries under the write lock. Lock order: followMu, then mu or
+// appliedMu.
 type partitions struct {
 	nodeID  int32
 	storage *storage.Manager
@@ -28,11 +39,27 @@ type partitions struct {
 	logger  *slog.Logger
 	threads int // num.recovery.threads.per.data.dir: partitions opened or closed at once
 
-	syncMu  sync.Mutex // serialises reconcile
-	offline offline    // replicas that failed to open
+	followMu sync.Mutex      // serialises follow and closeAll
+	followed *metadata.Image // guarded by followMu: the last image followed
+	stopped  bool            // guarded by followMu: follow does nothing more
+	offline  offline         // replicas that failed to open
+
+	appliedMu sync.Mutex
+	applied   uint64        // guarded by appliedMu: Index of the last image followed
+	advanced  chan struct{} // guarded by appliedMu: closed when applied moves or stopped
+	done      bool          // guarded by appliedMu: stopped following; Sync returns
 
 	mu     sync.RWMutex
 	topics map[string]*localTopic
+}
+
+func newPartitions(nodeID int32, sm *storage.Manager, cfg *config.Broker, image func() *metadata.Image, logger *slog.Logger, threads int) *partitions {
+	return &partitions{
+		nodeID: nodeID, storage: sm, config: cfg, image: image, logger: logger, threads: threads,
+		followed: metadata.EmptyImage(),
+		advanced: make(chan struct{}),
+		topics:   make(map[string]*localTopic),
+	}
 }
 
 // Get implements api.Partitions.
@@ -46,101 +73,229 @@ func (r *partitions) Get(topic string, index int32) *partition.Partition {
 	return t.parts[index]
 }
 
-// Sync implements api.Partitions.
-func (r *partitions) Sync() { r.reconcile(r.image()) }
-
-// reconcile makes the local replicas match img.
-func (r *partitions) reconcile(img *metadata.Image) {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
-
-	// Topics deleted, or deleted and re-created under a new ID.
-	r.mu.RLock()
-	var gone []string
-	for name, lt := range r.topics {
-		if t := img.Topics[name]; t == nil || t.ID != lt.id {
-			gone = append(gone, name)
-		}
+// Sync implements api.Partitions: it waits until the delta up to the
+// latest applied metadata image has been followed (replicas opened,
+// deleted or moved, groups loaded or unloaded), so a request that changed
+// the metadata sees its effect in its response. It returns at once after
+// the broker stopped following.
+func (r *partitions) Sync() {
+	target := r.image().Index
+	r.appliedMu.Lock()
+	defer r.appliedMu.Unlock()
+	for r.applied < target && !r.done {
+		ch := r.advanced
+		r.appliedMu.Unlock()
+		<-ch
+		r.appliedMu.Lock()
 	}
-	r.mu.RUnlock()
-	for _, name := range gone {
-		r.mu.Lock()
-		lt := r.topics[name]
-		delete(r.topics, name)
-		r.mu.Unlock()
-		offline := r.offline.forget(name)
-		for i, p := range lt.parts {
-			if p == nil && offline[int32(i)] == nil {
-				continue
-			}
-			if p == nil {
-				// Offline: its directory may hold what the failed open left.
-			} else if err := p.Close(); err != nil {
-				r.logger.Warn("closing partition of deleted topic", "topic", name, "partition", i, "err", err)
-			}
-			if err := r.storage.DeleteLog(name, int32(i)); err != nil {
-				r.logger.Warn("deleting partition data", "topic", name, "partition", i, "err", err)
-			}
-		}
-	}
+}
 
+// advance records that the image at index has been followed.
+func (r *partitions) advance(index uint64, stop bool) {
+	r.appliedMu.Lock()
+	defer r.appliedMu.Unlock()
+	r.applied = max(r.applied, index)
+	r.done = r.done || stop
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+}
+
+// follow moves the local replicas from the image followed last to next and
+// then calls also with the same delta (the broker's other side effects),
+// before Sync callers waiting for next are released. An image not newer
+// than the one followed (the quorum's first notification to a subscriber
+// may repeat one) changes nothing.
+func (r *partitions) follow(next *metadata.Image, also func(metadata.Delta, *metadata.Image)) {
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	if r.stopped {
+		return
+	}
+	if next.Index > r.followed.Index {
+		d := metadata.ComputeDelta(r.nodeID, r.followed, next)
+		r.apply(d, next)
+		also(d, next)
+		r.followed = next
+	}
+	r.advance(next.Index, false)
+}
+
+// atFollowed calls fn with the image followed last, holding off follow
+// meanwhile, so fn's view of it cannot go backwards past a delta.
+func (r *partitions) atFollowed(fn func(*metadata.Image) error) error {
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	return fn(r.followed)
+}
+
+// stopFollowing makes later follow calls do nothing and releases Sync
+// callers; it waits for a follow in progress.
+func (r *partitions) stopFollowing() {
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	r.stopped = true
+	r.advance(0, true)
+}
+
+// apply applies d: stop and delete, then configs, then leaders and
+// followers (opening the replicas not open yet).
+func (r *partitions) apply(d metadata.Delta, next *metadata.Image) {
+	r.stop(d.Stop)
+	r.reconfigure(d, next)
+	r.unserve(d.Followers)
 	var opens []openJob
-	for name, t := range img.Topics {
-		cfg := r.config.ResolveTopic(t.Configs, img.BrokerConfigs)
-		r.mu.RLock()
-		lt := r.topics[name]
-		r.mu.RUnlock()
-		if lt == nil {
-			lt = &localTopic{id: t.ID, cfg: cfg}
-		} else if !reflect.DeepEqual(lt.cfg, cfg) {
-			for _, p := range lt.parts {
-				if p != nil {
-					p.SetConfig(cfg)
-				}
-			}
-			lt.cfg = cfg
+	for _, lr := range d.Leaders {
+		if p := r.Get(lr.Topic, lr.Partition.Partition); p != nil && r.topicID(lr.Topic) == lr.TopicID {
+			r.become(p, lr)
+			continue
 		}
-		parts := lt.parts
-		for _, mp := range t.Partitions {
-			for int(mp.Partition) >= len(parts) {
-				parts = append(parts, nil)
-			}
-			if mp.Leader != r.nodeID {
-				continue
-			}
-			if p := parts[mp.Partition]; p != nil {
-				if p.LeaderEpoch() != mp.LeaderEpoch {
-					p.SetLeaderEpoch(mp.LeaderEpoch)
-				}
-				continue
-			}
-			if r.offline.skip(name, t.ID, mp.Partition) {
-				continue
-			}
-			opens = append(opens, openJob{topic: name, id: t.ID, index: mp.Partition, epoch: mp.LeaderEpoch, cfg: cfg})
+		if r.offline.skip(lr.Topic, lr.TopicID, lr.Partition.Partition) {
+			continue
 		}
-		if r.topics[name] == nil || len(parts) != len(lt.parts) {
-			r.mu.Lock()
-			r.topics[name] = &localTopic{id: t.ID, parts: parts, cfg: lt.cfg}
-			r.mu.Unlock()
-		}
+		t := next.TopicByID(lr.TopicID)
+		opens = append(opens, openJob{replica: lr, size: len(t.Partitions),
+			cfg: r.config.ResolveTopic(t.Configs, next.BrokerConfigs)})
 	}
 	r.open(opens)
 }
 
-// openJob is a partition reconcile opens.
-type openJob struct {
-	topic string
-	id    metadata.TopicID
-	index int32
-	epoch int32
-	cfg   config.Topic
-	p     *partition.Partition
-	err   error
+// become gives p the role lr says, with its epochs, replicas and ISR.
+func (r *partitions) become(p *partition.Partition, lr metadata.LocalReplica) {
+	if p.LeaderEpoch() != lr.LeaderEpoch {
+		p.SetLeaderEpoch(lr.LeaderEpoch)
+	}
 }
 
-// open opens the partitions of jobs, threads at a time (each open reads its
-// log's state from disk, and recovers it after a crash), and installs them.
+// unserve closes, keeping their data, the open replicas of followers:
+// until partition.Partition has a follower role (the replica work of the
+// cluster), a replica this broker does not lead is not served, so that it
+// cannot take a produce. The replica reopens when its leadership returns.
+func (r *partitions) unserve(followers []metadata.LocalReplica) {
+	var closing []*partition.Partition
+	r.mu.Lock()
+	for _, lr := range followers {
+		lt := r.topics[lr.Topic]
+		index := int(lr.Partition.Partition)
+		if lt == nil || lt.id != lr.TopicID || index >= len(lt.parts) || lt.parts[index] == nil {
+			continue
+		}
+		parts := slices.Clone(lt.parts) // readers hold the old slice
+		closing = append(closing, parts[index])
+		parts[index] = nil
+		r.topics[lr.Topic] = &localTopic{id: lt.id, parts: parts, cfg: lt.cfg}
+	}
+	r.mu.Unlock()
+	for _, p := range closing {
+		if err := p.Close(); err != nil {
+			r.logger.Warn("closing a replica led elsewhere", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+	}
+}
+
+func (r *partitions) topicID(name string) metadata.TopicID {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if lt := r.topics[name]; lt != nil {
+		return lt.id
+	}
+	return metadata.TopicID{}
+}
+
+// stop closes and deletes the replicas of stops (ordered by topic), offline
+// ones included: their directory may hold what the failed open left.
+func (r *partitions) stop(stops []metadata.StopReplica) {
+	if len(stops) == 0 {
+		return
+	}
+	var closing []*partition.Partition // by index in stops; nil where not open
+	r.mu.Lock()
+	for i := 0; i < len(stops); {
+		name, id := stops[i].Topic, stops[i].TopicID
+		lt := r.topics[name]
+		var parts []*partition.Partition
+		if lt != nil && lt.id == id {
+			parts = slices.Clone(lt.parts) // readers hold the old slice
+		}
+		for ; i < len(stops) && stops[i].Topic == name && stops[i].TopicID == id; i++ {
+			var p *partition.Partition
+			if index := int(stops[i].Partition); index < len(parts) {
+				p, parts[index] = parts[index], nil
+			}
+			closing = append(closing, p)
+		}
+		if parts != nil {
+			if slices.ContainsFunc(parts, func(p *partition.Partition) bool { return p != nil }) {
+				r.topics[name] = &localTopic{id: id, parts: parts, cfg: lt.cfg}
+			} else {
+				delete(r.topics, name)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for i, s := range stops {
+		wasOffline := r.offline.drop(s.Topic, s.TopicID, s.Partition)
+		p := closing[i]
+		if p == nil && !wasOffline {
+			continue
+		}
+		if p != nil {
+			if err := p.Close(); err != nil {
+				r.logger.Warn("closing a stopped replica", "topic", s.Topic, "partition", s.Partition, "err", err)
+			}
+		}
+		if err := r.storage.DeleteLog(s.Topic, s.Partition); err != nil {
+			r.logger.Warn("deleting partition data", "topic", s.Topic, "partition", s.Partition, "err", err)
+		}
+	}
+}
+
+// reconfigure hands the local replicas of topics whose resolved config
+// changed their new config.
+func (r *partitions) reconfigure(d metadata.Delta, next *metadata.Image) {
+	names := d.ConfigChanged
+	if d.BrokerConfigsChanged {
+		r.mu.RLock()
+		names = make([]string, 0, len(r.topics))
+		for name := range r.topics {
+			names = append(names, name)
+		}
+		r.mu.RUnlock()
+	}
+	for _, name := range names {
+		t := next.Topics[name]
+		r.mu.Lock()
+		lt := r.topics[name]
+		if t == nil || lt == nil || lt.id != t.ID {
+			r.mu.Unlock()
+			continue
+		}
+		cfg := r.config.ResolveTopic(t.Configs, next.BrokerConfigs)
+		if reflect.DeepEqual(lt.cfg, cfg) {
+			r.mu.Unlock()
+			continue
+		}
+		r.topics[name] = &localTopic{id: lt.id, parts: lt.parts, cfg: cfg}
+		r.mu.Unlock()
+		for _, p := range lt.parts {
+			if p != nil {
+				p.SetConfig(cfg)
+			}
+		}
+	}
+}
+
+// openJob is a replica follow opens.
+type openJob struct {
+	replica metadata.LocalReplica
+	size    int // the topic's partition count
+	cfg     config.Topic
+	p       *partition.Partition
+	err     error
+}
+
+// open opens the replicas of jobs, threads at a time (each open reads its
+// log's state from disk, and recovers it after a crash), gives each its
+// role and installs them.
 func (r *partitions) open(jobs []openJob) {
 	var wg sync.WaitGroup
 	next := make(chan *openJob)
@@ -149,7 +304,11 @@ func (r *partitions) open(jobs []openJob) {
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				j.p, j.err = partition.Open(r.storage, j.topic, j.index, j.id, j.epoch, j.cfg, nil)
+				lr := j.replica
+				j.p, j.err = partition.Open(r.storage, lr.Topic, lr.Partition.Partition, lr.TopicID, lr.LeaderEpoch, j.cfg, nil)
+				if j.err == nil {
+					r.become(j.p, lr)
+				}
 			}
 		}()
 	}
@@ -164,27 +323,33 @@ func (r *partitions) open(jobs []openJob) {
 	defer r.mu.Unlock()
 	copied := map[string]bool{}
 	for _, j := range jobs {
+		lr := j.replica
 		if j.err != nil {
-			r.offline.mark(j.topic, j.id, j.index, j.err)
-			failed.add(j.topic, j.index, j.err)
+			r.offline.mark(lr.Topic, lr.TopicID, lr.Partition.Partition, j.err)
+			failed.add(lr.Topic, lr.Partition.Partition, j.err)
 			continue
 		}
-		lt := r.topics[j.topic]
-		if j.p == nil || lt == nil {
-			continue
-		}
-		if !copied[j.topic] {
+		lt := r.topics[lr.Topic]
+		if !copied[lr.Topic] {
 			// Copy before writing: readers hold the old slice.
-			lt = &localTopic{id: lt.id, parts: append([]*partition.Partition(nil), lt.parts...), cfg: lt.cfg}
-			r.topics[j.topic] = lt
-			copied[j.topic] = true
+			fresh := &localTopic{id: lr.TopicID, cfg: j.cfg}
+			if lt != nil && lt.id == lr.TopicID {
+				fresh.parts, fresh.cfg = slices.Clone(lt.parts), lt.cfg
+			}
+			lt = fresh
+			r.topics[lr.Topic] = lt
+			copied[lr.Topic] = true
 		}
-		lt.parts[j.index] = j.p
+		for len(lt.parts) < j.size {
+			lt.parts = append(lt.parts, nil)
+		}
+		lt.parts[lr.Partition.Partition] = j.p
 	}
 }
 
-// removeStale deletes partition directories on disk that belong to no
-// topic in img (a topic deleted while the broker was down).
+// removeStale deletes partition directories on disk of which img has no
+// replica here (a topic deleted, or a replica moved away, while the broker
+// was down).
 func (r *partitions) removeStale(img *metadata.Image) {
 	dirs, err := r.storage.LogDirs()
 	if err != nil {
@@ -193,10 +358,10 @@ func (r *partitions) removeStale(img *metadata.Image) {
 	}
 	for _, d := range dirs {
 		t := img.Topics[d.Topic]
-		if t != nil && int(d.Partition) < len(t.Partitions) {
+		if t != nil && int(d.Partition) < len(t.Partitions) && slices.Contains(t.Partitions[d.Partition].Replicas, r.nodeID) {
 			continue
 		}
-		r.logger.Info("removing data of a deleted partition", "topic", d.Topic, "partition", d.Partition)
+		r.logger.Info("removing data of a replica this broker no longer has", "topic", d.Topic, "partition", d.Partition)
 		if err := r.storage.DeleteLog(d.Topic, d.Partition); err != nil {
 			r.logger.Warn("removing stale partition", "topic", d.Topic, "partition", d.Partition, "err", err)
 		}
@@ -222,8 +387,10 @@ func (r *partitions) each(fn func(*partition.Partition)) {
 
 // closeAll closes every local partition.
 func (r *partitions) closeAll() {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	r.stopped = true
+	r.advance(0, true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// Each close writes a producer snapshot and the log's index and
