@@ -30,10 +30,13 @@ type cleanPlan struct {
 	firstDirty int64                  // offsets below were cleaned by earlier passes
 	leo        int64                  // the log end offset at the time
 	producers  func() map[int64]int64 // Log.activeProducers at the time
-	dirtyBytes int64
-	totalBytes int64 // of segments [0, end)
-	ratio      float64
-	forced     bool // max.compaction.lag.ms passed or a tombstone horizon is due
+	// truncations is Log.truncations at the time: a pass that a truncation
+	// overtook swaps nothing in and records nothing.
+	truncations uint64
+	dirtyBytes  int64
+	totalBytes  int64 // of segments [0, end)
+	ratio       float64
+	forced      bool // max.compaction.lag.ms passed or a tombstone horizon is due
 }
 
 // planClean decides whether the log is worth cleaning at now: it is if it is
@@ -47,7 +50,8 @@ func (l *Log) planClean(now int64) (cleanPlan, bool, error) {
 		l.mu.Unlock()
 		return cleanPlan{}, false, err
 	}
-	p := cleanPlan{cfg: l.cfg, segs: l.segments, firstDirty: max(l.firstDirty, l.logStart.Load()), leo: l.leo.Load(), producers: l.activeProducers}
+	p := cleanPlan{cfg: l.cfg, segs: l.segments, firstDirty: max(l.firstDirty, l.logStart.Load()), leo: l.leo.Load(), producers: l.activeProducers, truncations: l.truncations}
+	limit := l.cleanLimit
 	p.sizes = make([]int64, len(p.segs))
 	for i, s := range p.segs {
 		p.sizes[i] = s.size
@@ -62,6 +66,15 @@ func (l *Log) planClean(now int64) (cleanPlan, bool, error) {
 		p.dirty++
 	}
 	p.end = len(p.segs) - 1
+	if limit != nil {
+		// Only segments wholly below the limit (the high watermark) are
+		// cleaned or mapped: records above it may yet be truncated away,
+		// and a record they superseded would be lost with them.
+		lim := limit()
+		for p.end > 0 && p.segs[p.end].base > lim {
+			p.end--
+		}
+	}
 	if lag := p.cfg.MinCompactionLagMs; lag > 0 {
 		for i := p.dirty; i < p.end; i++ {
 			x, err := l.loadIndex(p.segs[i], p.sizes[i], p.segs[i+1].base, p.cfg.IndexIntervalBytes)
@@ -112,6 +125,20 @@ func (l *Log) firstTimestamp(s *segment, size int64) (int64, error) {
 	}
 	bh, err := parseHeader(hdr[:])
 	return bh.MaxTimestamp, err
+}
+
+// SetCleanLimit gives the cleaner the offset it may clean up to: fn returns
+// it (the partition's high watermark, or its last stable offset), and a
+// pass cleans, and maps the keys of, only the segments wholly below it, as
+// Kafka's cleaner stops at the last stable offset. Records above it may
+// still be truncated (TruncateTo), and cleaning with them would drop the
+// older records of their keys that then stay the latest. fn is called once
+// per pass, with no lock of the log held. Without it the limit is the log
+// end offset (a single replica's high watermark).
+func (l *Log) SetCleanLimit(fn func() int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cleanLimit = fn
 }
 
 // SetActiveProducers gives the cleaner the idempotent producers whose state
@@ -216,9 +243,10 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	if l.closed {
 		return st, ErrClosed
 	}
-	// A truncation meanwhile replaced the segment the pass ended at: the
-	// offsets from it on are not clean.
-	if end < len(p.segs) && !p.segs[end].replaced.Load() {
+	if l.truncations != p.truncations {
+		return st, errCleanAborted // the offsets it read may be gone
+	}
+	if end < len(p.segs) {
 		l.firstDirty = max(l.firstDirty, p.segs[end].base)
 	}
 	l.tombstoneHorizon = st.minHorizon
@@ -416,7 +444,7 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 	ns.index.Store(x)
 	st.segmentsIn += len(group)
 	st.segmentsOut++
-	return l.swapIn(group, ns)
+	return l.swapIn(group, ns, p.truncations)
 }
 
 // filter returns the batch b as the cleaner keeps it: b itself if every

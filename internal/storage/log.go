@@ -51,6 +51,7 @@ type Log struct {
 	tombstoneHorizon int64                    // ms: a cleaning pass is due then to drop tombstones
 	swapHook         func(point string) error // tests: fail at a named point of a swap
 	activeProducers  func() map[int64]int64   // see SetActiveProducers
+	cleanLimit       func() int64             // see SetCleanLimit
 
 	ckMu         sync.Mutex // serialises writes of the recovery-point file
 	checkpointed int64      // recovery point last written; guarded by ckMu

@@ -49,9 +49,11 @@ func (l *Log) hook(point string) error {
 
 // swapIn replaces group (consecutive inactive segments) by ns, whose files
 // were written as .cleaned. If the group is no longer in the log (retention
-// or DeleteRecordsBefore removed part of it) nothing changes. A failure after
+// or DeleteRecordsBefore removed part of it) or the log was truncated since
+// the pass was planned (truncations differs: the pass mapped keys of
+// records that may be gone) nothing changes. A failure after
 // the commit point fails the log: the next open finishes the swap.
-func (l *Log) swapIn(group []*segment, ns *segment) error {
+func (l *Log) swapIn(group []*segment, ns *segment, truncations uint64) error {
 	paths := cleanedPaths(ns)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -61,7 +63,7 @@ func (l *Log) swapIn(group []*segment, ns *segment) error {
 			at = i
 		}
 	}
-	if err := l.usableLocked(); err != nil || at < 0 || at+len(group) >= len(l.segments) {
+	if err := l.usableLocked(); err != nil || at < 0 || at+len(group) >= len(l.segments) || l.truncations != truncations {
 		if err == nil {
 			err = errCleanAborted
 		}

@@ -611,3 +611,76 @@ func checkIndexes(t testing.TB, l *Log) {
 		}
 	}
 }
+
+// TestTruncateDuringClean truncates a compacted log while a cleaning pass
+// planned before runs: the pass swaps nothing in (its offset map holds keys
+// of records that are gone), and the log holds what the truncation left.
+func TestTruncateDuringClean(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(compactConfig())
+	all := fillKeyed(t, l, batch.None, 60, 5, e.clock.Ms())
+	before := readTo(t, l)
+	p, ok, err := l.planClean(e.clock.Ms())
+	if err != nil || !ok {
+		t.Fatalf("plan: %v %v", ok, err)
+	}
+	target := baseOf(before[len(before)/2])
+	if err := l.TruncateTo(target); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.cleanLog(l, e.clock.Now(), p); err == nil {
+		t.Fatal("a pass planned before the truncation completed")
+	}
+	checkTruncated(t, "after the pass", l, below(before, target), target)
+	names, _ := e.fs.ReadDir(l.Dir())
+	for _, n := range names {
+		if filepath.Ext(n) == cleanedSuffix || filepath.Ext(n) == swapSuffix {
+			t.Fatalf("left %s behind", n)
+		}
+	}
+	var kept []kv
+	for _, r := range all {
+		if r.offset < target {
+			kept = append(kept, r)
+		}
+	}
+	kept = append(kept, fillKeyed(t, l, batch.None, 20, 5, e.clock.Ms())...)
+	mustClean(t, e, l)
+	if got, want := records(t, l), compacted(kept, activeBase(l), false); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("next pass:\ngot  %v\nwant %v", got, want)
+	}
+}
+
+// TestCleanLimit: with a limit (the high watermark) the cleaner neither
+// cleans nor maps records above it, so truncating to the limit cannot take
+// away the only value left of a key.
+func TestCleanLimit(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(compactConfig())
+	mustAppend(t, l, keyedBatch(batch.None, e.clock.Ms(), "a", "old"))
+	fillKeyed(t, l, batch.None, 30, 3, e.clock.Ms())
+	bases := segmentBases(l)
+	limit := bases[len(bases)-2] // the segments before it are below the limit
+	mustAppend(t, l, keyedBatch(batch.None, e.clock.Ms(), "a", "new"))
+	fillKeyed(t, l, batch.None, 30, 3, e.clock.Ms())
+	l.SetCleanLimit(func() int64 { return limit })
+	mustClean(t, e, l)
+	l.mu.Lock()
+	fd := l.firstDirty
+	l.mu.Unlock()
+	if fd > limit {
+		t.Fatalf("first dirty offset %d above the limit %d", fd, limit)
+	}
+	if err := l.TruncateTo(limit); err != nil {
+		t.Fatal(err)
+	}
+	var a []string
+	for _, r := range records(t, l) {
+		if r.key == "a" {
+			a = append(a, string(r.value))
+		}
+	}
+	if fmt.Sprint(a) != "[old]" {
+		t.Fatalf("key a holds %v after truncating to the limit, want [old]", a)
+	}
+}
