@@ -123,7 +123,9 @@
 // that most needs it (max.compaction.lag.ms passed or a tombstone horizon
 // due first, then the highest dirty ratio at or above
 // min.cleanable.dirty.ratio), never the active segment nor segments with
-// records newer than min.compaction.lag.ms. A pass maps each key of the
+// records newer than min.compaction.lag.ms, nor segments reaching above the
+// limit Log.SetCleanLimit gives (the high watermark: records above it may
+// be truncated). A pass maps each key of the
 // dirty section (offsets from first_dirty_offset on) to its latest offset,
 // in an offset map bounded by log.cleaner.dedupe.buffer.size, then rewrites
 // every segment below the cleanable end in groups whose sizes fit

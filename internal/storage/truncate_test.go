@@ -271,13 +271,7 @@ func TestTruncateCompacted(t *testing.T) {
 			if fd > target {
 				t.Fatalf("first dirty offset %d above the log end %d", fd, target)
 			}
-			var kept []kv
-			for _, r := range all {
-				if r.offset < target {
-					kept = append(kept, r)
-				}
-			}
-			kept = append(kept, fillKeyed(t, l, batch.None, 30, 6, e.clock.Ms())...)
+			kept := append(kvBelow(all, target), fillKeyed(t, l, batch.None, 30, 6, e.clock.Ms())...)
 			mustClean(t, e, l)
 			if got, want := records(t, l), compacted(kept, activeBase(l), false); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("after truncation and a pass:\ngot  %v\nwant %v", got, want)
@@ -638,13 +632,7 @@ func TestTruncateDuringClean(t *testing.T) {
 			t.Fatalf("left %s behind", n)
 		}
 	}
-	var kept []kv
-	for _, r := range all {
-		if r.offset < target {
-			kept = append(kept, r)
-		}
-	}
-	kept = append(kept, fillKeyed(t, l, batch.None, 20, 5, e.clock.Ms())...)
+	kept := append(kvBelow(all, target), fillKeyed(t, l, batch.None, 20, 5, e.clock.Ms())...)
 	mustClean(t, e, l)
 	if got, want := records(t, l), compacted(kept, activeBase(l), false); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("next pass:\ngot  %v\nwant %v", got, want)
@@ -683,4 +671,15 @@ func TestCleanLimit(t *testing.T) {
 	if fmt.Sprint(a) != "[old]" {
 		t.Fatalf("key a holds %v after truncating to the limit, want [old]", a)
 	}
+}
+
+// kvBelow returns the records of recs below offset.
+func kvBelow(recs []kv, offset int64) []kv {
+	var out []kv
+	for _, r := range recs {
+		if r.offset < offset {
+			out = append(out, r)
+		}
+	}
+	return out
 }
