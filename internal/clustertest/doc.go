@@ -13,8 +13,50 @@
 // open connections. The traffic is real TCP through the kernel on both
 // sides; nothing in the code under test is skipped or told about the fault.
 //
+// # Nodes and clusters
+//
+// StartNode starts one broker.Start node on 127.0.0.1 in a test's temporary
+// directory; Start starts N of them (node i in node<i>/ with node.id i+1)
+// and a Link for every ordered pair (i, j), the path node i takes to reach
+// node j. A node can Stop (broker.Close), Kill and Restart (same directory,
+// same address, so clients reconnect); clients come from Node.Client and
+// Cluster.Client (every node a seed).
+//
+// Kill is a crash at the filesystem, not a flag in the broker: each start
+// puts the partition logs on a filesystem (crashFS, the operating system's
+// files) and the metadata log on a walfault.Disk that Kill makes refuse
+// every write from that instant, and then runs broker.Close on the dead
+// disk. What was written stays, as the kernel keeps it for a killed
+// process; nothing Close would flush or mark reaches the directory, so the
+// next start recovers as after kill -9. Node.Kill says what still differs.
+//
+// # Inter-node traffic: the shape for replication
+//
+// Today the nodes do not dial each other (each is a single-node cluster
+// until issue 10's quorum and replication land), so nothing crosses the
+// pair links except what a test sends through them. The harness is built so
+// that nothing changes in it once brokers talk: every node keeps one address
+// per listener for its whole life, the same for everyone (in the metadata
+// image, in controller.quorum.voters), and what differs per node is only its
+// way out, Cluster.Dialer(i), which sends a connection for node j's address
+// through Link(i, j). So the cluster issue needs:
+//
+//   - a dial hook in broker.Config (the shape of kgo.Dialer) that the
+//     broker's outgoing connections use — the replica fetcher, forwarding to
+//     the controller, and raft's transport (a raft.StreamLayer that dials
+//     through it) — which Start fills with Dialer(i);
+//   - the controller listener: Start then reserves each node's controller
+//     port before the first start (the voters must be known before any node
+//     starts), puts it in listeners and controller.quorum.voters, and makes a
+//     second Link per pair for it, which Dialer and Cut cover like the first.
+//
+// Faults are then Cluster.Cut (one way: every packet from i to j),
+// Partition (groups that cannot reach each other; nodes in no group bridge
+// them), Isolate, Heal, and Link(i, j).Set for anything finer.
+//
 // Goroutines: a Link runs one accept loop and, per connection, one that dials
 // the target plus two per direction (a reader filling a bounded queue and a
 // writer emptying it as the fault allows). Link.Close stops and waits for
-// all of them.
+// all of them; the test's end closes a cluster's links and stops its nodes,
+// and the package's tests check with goleak that nothing is left.
 package clustertest

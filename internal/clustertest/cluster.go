@@ -1,0 +1,188 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Options configures a Cluster.
+type Options struct {
+	// Nodes is how many nodes to start; at least 1.
+	Nodes int
+	// Static are the broker configs every node gets.
+	Static map[string]string
+	// Node, if set, returns node i's own configs, applied over Static
+	// (broker.rack, say). Node i's node.id is i+1 unless set here.
+	Node func(i int) map[string]string
+	// Seed seeds the links' Loss draws (link i→j gets Seed+i*Nodes+j).
+	Seed   uint64
+	Logger *slog.Logger
+}
+
+// route is one ordered pair of nodes.
+type route struct{ from, to int }
+
+// Cluster is N in-process nodes with a Link for every ordered pair (i, j),
+// the path node i takes to reach node j. Nodes are indexed from 0.
+type Cluster struct {
+	t     testing.TB
+	nodes []*Node
+	links map[route]*Link
+}
+
+// Start starts opts.Nodes nodes in subdirectories of one t.TempDir(), each
+// on its own 127.0.0.1 port, and the links between them; the test's end
+// stops them all (cleanly) and closes the links. It fails the test if a
+// node does not start.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	if opts.Nodes < 1 {
+		t.Fatalf("clustertest: Options.Nodes is %d, want at least 1", opts.Nodes)
+	}
+	root := t.TempDir()
+	c := &Cluster{t: t, links: make(map[route]*Link)}
+	for i := range opts.Nodes {
+		static := maps.Clone(opts.Static)
+		if static == nil {
+			static = map[string]string{}
+		}
+		static["node.id"] = strconv.Itoa(i + 1)
+		if opts.Node != nil {
+			maps.Copy(static, opts.Node(i))
+		}
+		c.nodes = append(c.nodes, StartNode(t, NodeConfig{
+			Dir:    filepath.Join(root, fmt.Sprintf("node%d", i)),
+			Static: static,
+			Logger: opts.Logger,
+		}))
+	}
+	// Nodes keep their address across restarts, so a link made now stays
+	// right.
+	for i := range c.nodes {
+		for j := range c.nodes {
+			if i == j {
+				continue
+			}
+			l, err := NewLink(LinkConfig{
+				Target: c.nodes[j].Addr(),
+				Seed:   opts.Seed + uint64(i*opts.Nodes+j),
+				Logger: opts.Logger,
+			})
+			if err != nil {
+				t.Fatalf("clustertest: %v", err)
+			}
+			t.Cleanup(func() { l.Close() })
+			c.links[route{i, j}] = l
+		}
+	}
+	return c
+}
+
+// Node returns node i.
+func (c *Cluster) Node(i int) *Node { return c.nodes[i] }
+
+// Nodes returns every node, in order.
+func (c *Cluster) Nodes() []*Node { return c.nodes }
+
+// Seeds returns every node's address, for a client's seed list.
+func (c *Cluster) Seeds() []string {
+	seeds := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		seeds[i] = n.Addr()
+	}
+	return seeds
+}
+
+// Client returns a franz-go client with every node as a seed, closed when
+// the test ends. While the nodes are independent single-node clusters (see
+// the package doc), use Node.Client instead: one client seeing several
+// clusters gets metadata that disagrees.
+func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client { return newClient(c.t, c.Seeds(), opts) }
+
+// Admin returns an admin client on Client.
+func (c *Cluster) Admin(opts ...kgo.Opt) *kadm.Client { return kadm.NewClient(c.Client(opts...)) }
+
+// Link returns the link node from takes to reach node to's listener.
+func (c *Cluster) Link(from, to int) *Link {
+	l, ok := c.links[route{from, to}]
+	if !ok {
+		panic(fmt.Sprintf("clustertest: no link from node %d to node %d in a cluster of %d", from, to, len(c.nodes)))
+	}
+	return l
+}
+
+// Dialer returns node i's way out: a dial function (the shape of
+// kgo.Dialer and net.Dialer.DialContext) that reaches every other node's
+// address through the link from i to it, and anything else directly.
+// Node i's inter-node connections go through it, so that the links' faults
+// cut them.
+func (c *Cluster) Dialer(i int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	via := make(map[string]string)
+	for j, n := range c.nodes {
+		if j != i {
+			via[n.Addr()] = c.Link(i, j).Addr()
+		}
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if l, ok := via[addr]; ok {
+			addr = l
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// Cut applies f to every packet from node from to node to: the requests
+// on from's connections to to (Link(from, to), ToTarget) and the answers
+// on to's connections to from (Link(to, from), FromTarget). Cut(a, b,
+// Fault{Mode: Blackhole}) alone is a one-way partition; with Cut(b, a, ...)
+// too, a full one between the two.
+func (c *Cluster) Cut(from, to int, f Fault) {
+	c.Link(from, to).Set(ToTarget, f)
+	c.Link(to, from).Set(FromTarget, f)
+}
+
+// Partition blackholes all traffic between the groups of nodes, both ways;
+// nodes in one group still reach each other. Nodes in no group keep all
+// their links (a bridge between the groups when they are listed nowhere).
+func (c *Cluster) Partition(groups ...[]int) {
+	for g, a := range groups {
+		for h, b := range groups {
+			if g == h {
+				continue
+			}
+			for _, i := range a {
+				for _, j := range b {
+					c.Cut(i, j, Fault{Mode: Blackhole})
+				}
+			}
+		}
+	}
+}
+
+// Isolate blackholes all traffic between node i and every other node.
+func (c *Cluster) Isolate(i int) {
+	var rest []int
+	for j := range c.nodes {
+		if j != i {
+			rest = append(rest, j)
+		}
+	}
+	c.Partition([]int{i}, rest)
+}
+
+// Heal passes every link again.
+func (c *Cluster) Heal() {
+	for _, l := range c.links {
+		l.Heal()
+	}
+}

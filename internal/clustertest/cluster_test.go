@@ -1,0 +1,308 @@
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func createTopic(t *testing.T, adm *kadm.Client, topic string, partitions int32) {
+	t.Helper()
+	resp, err := adm.CreateTopic(ctxT(t, 30*time.Second), partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+func produce(t *testing.T, cl *kgo.Client, topic string, values ...string) {
+	t.Helper()
+	for _, v := range values {
+		r := &kgo.Record{Topic: topic, Value: []byte(v)}
+		if err := cl.ProduceSync(ctxT(t, 30*time.Second), r).FirstErr(); err != nil {
+			t.Fatalf("produce %q to %s: %v", v, topic, err)
+		}
+	}
+}
+
+// readAll reads partition 0 of topic from the start up to its end offset
+// and returns the values, checking that the offsets run 0, 1, 2, ...
+func readAll(t *testing.T, n *Node, topic string) []string {
+	t.Helper()
+	ends, err := n.Admin().ListEndOffsets(ctxT(t, 30*time.Second), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(topic, 0)
+	if end.Err != nil {
+		t.Fatalf("end offset of %s: %v", topic, end.Err)
+	}
+	cl := n.Client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	ctx := ctxT(t, 30*time.Second)
+	var values []string
+	for int64(len(values)) < end.Offset {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records of %s: %v", len(values), end.Offset, topic, ctx.Err())
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch %s: %v", topic, err) })
+		for _, r := range fs.Records() {
+			if r.Offset != int64(len(values)) {
+				t.Fatalf("%s: record at offset %d after %d records", topic, r.Offset, len(values))
+			}
+			values = append(values, string(r.Value))
+		}
+	}
+	return values
+}
+
+func values(prefix string, from, to int) []string {
+	var vs []string
+	for i := from; i < to; i++ {
+		vs = append(vs, fmt.Sprintf("%s-%d", prefix, i))
+	}
+	return vs
+}
+
+func equal(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%s: read %d records %q, want %d %q", what, len(got), got, len(want), want)
+	}
+}
+
+func cleanMark(n *Node) bool {
+	_, err := os.Stat(filepath.Join(n.Dir(), ".clean-shutdown"))
+	return err == nil
+}
+
+// TestClusterNodes starts three nodes (today three single-node clusters),
+// has each serve its own records through franz-go, stops one and starts it
+// again under a client that stays connected, and checks that every node
+// reads back exactly its records and that nothing of the cluster outlives
+// the test.
+func TestClusterNodes(t *testing.T) {
+	noLeaks(t)
+	c := Start(t, Options{Nodes: 3, Static: map[string]string{"group.initial.rebalance.delay.ms": "0"}})
+	clients := make([]*kgo.Client, 3)
+	for i, n := range c.Nodes() {
+		createTopic(t, n.Admin(), "t", 1)
+		clients[i] = n.Client()
+		produce(t, clients[i], "t", values(fmt.Sprint("node", i), 0, 20)...)
+	}
+	seen := map[string]bool{}
+	for i, n := range c.Nodes() {
+		equal(t, fmt.Sprint("node ", i), readAll(t, n, "t"), values(fmt.Sprint("node", i), 0, 20))
+		if seen[n.Addr()] || seen[n.Dir()] {
+			t.Fatalf("node %d shares its address %s or directory %s", i, n.Addr(), n.Dir())
+		}
+		seen[n.Addr()], seen[n.Dir()] = true, true
+	}
+
+	n := c.Node(1)
+	addr := n.Addr()
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n.Running() || !cleanMark(n) {
+		t.Fatalf("after Stop: running %v, clean-shutdown mark %v", n.Running(), cleanMark(n))
+	}
+	if err := n.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if n.Addr() != addr {
+		t.Fatalf("restarted on %s, was %s", n.Addr(), addr)
+	}
+	// The client made before the stop finds the node again.
+	produce(t, clients[1], "t", values("node1", 20, 25)...)
+	equal(t, "node 1 after a restart", readAll(t, n, "t"), values("node1", 0, 25))
+	equal(t, "node 2 beside it", readAll(t, c.Node(2), "t"), values("node2", 0, 20))
+}
+
+// TestClusterKill kills a node while an idempotent acks=all producer keeps
+// writing to it, starts it again, and checks that every acknowledged record
+// is in the log exactly once and in order (records in flight at the kill
+// may be there or not), and that the kill was not a clean shutdown.
+func TestClusterKill(t *testing.T) {
+	noLeaks(t)
+	c := Start(t, Options{Nodes: 2})
+	n := c.Node(1)
+	createTopic(t, n.Admin(), "k", 1)
+	cl := n.Client(kgo.DefaultProduceTopic("k"), kgo.MaxBufferedRecords(50), kgo.RequiredAcks(kgo.AllISRAcks()))
+
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	var produceErr error
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cl.Produce(context.Background(), &kgo.Record{Value: []byte(strconv.Itoa(i))}, func(_ *kgo.Record, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					produceErr = errors.Join(produceErr, fmt.Errorf("record %d: %w", i, err))
+					return
+				}
+				acked[i] = true
+			})
+		}
+	}()
+	waitFor := func(count int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for ackedCount() < count {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d records acknowledged, waiting for %d", ackedCount(), count)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(300)
+	n.Kill()
+	if n.Running() || cleanMark(n) {
+		t.Fatalf("after Kill: running %v, clean-shutdown mark %v", n.Running(), cleanMark(n))
+	}
+	// Close tried to write at least its clean-shutdown mark, and failed.
+	if n.disk.refused.Load() == 0 {
+		t.Fatal("Kill's Close wrote to the dead disk without being refused")
+	}
+	killedAt := ackedCount()
+	if err := n.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(killedAt + 300)
+	close(stop)
+	<-done
+	if err := cl.Flush(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if produceErr != nil {
+		t.Errorf("produce errors: %v", produceErr)
+	}
+	mu.Unlock()
+
+	got := readAll(t, n, "k")
+	last := -1
+	present := map[int]bool{}
+	for offset, v := range got {
+		i, err := strconv.Atoi(v)
+		if err != nil || i <= last {
+			t.Fatalf("offset %d holds %q after record %d: duplicated or out of order", offset, v, last)
+		}
+		last = i
+		present[i] = true
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range acked {
+		if !present[i] {
+			t.Fatalf("acknowledged record %d lost (%d acknowledged, %d read, %d acknowledged at the kill)", i, len(acked), len(got), killedAt)
+		}
+	}
+	t.Logf("%d records acknowledged (%d before the kill), %d read", len(acked), killedAt, len(got))
+}
+
+// TestClusterLinks drives node 1 with a client that dials as node 0 does
+// (Cluster.Dialer(0)), so that its traffic crosses Link(0, 1): a cut from 0
+// to 1 makes its requests time out, and healing lets them through again.
+func TestClusterLinks(t *testing.T) {
+	noLeaks(t)
+	c := Start(t, Options{Nodes: 2})
+	cl := newClient(t, []string{c.Node(1).Addr()}, []kgo.Opt{kgo.Dialer(c.Dialer(0))})
+	adm := kadm.NewClient(cl)
+	createTopic(t, adm, "l", 1)
+	produce(t, cl, "l", "through-the-link")
+	through := c.Link(0, 1).Stats()
+	if through.Bytes[ToTarget] == 0 || through.Bytes[FromTarget] == 0 {
+		t.Fatalf("node 0's client bypassed the link: %+v", through)
+	}
+	if s := c.Link(1, 0).Stats(); s.Accepted != 0 {
+		t.Fatalf("link 1->0 carried %+v", s)
+	}
+
+	c.Cut(0, 1, Fault{Mode: Blackhole})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err := adm.ListEndOffsets(ctx, "l")
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ListOffsets across a cut link: %v, want a timeout", err)
+	}
+	c.Heal()
+	ends, err := adm.ListEndOffsets(ctxT(t, 30*time.Second), "l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end, _ := ends.Lookup("l", 0); end.Err != nil || end.Offset != 1 {
+		t.Fatalf("after healing: end offset %d, %v; want 1", end.Offset, end.Err)
+	}
+}
+
+// TestClusterFaultShapes checks which link directions Cut, Partition and
+// Isolate set.
+func TestClusterFaultShapes(t *testing.T) {
+	c := Start(t, Options{Nodes: 3})
+	blackholed := func() map[string]bool {
+		got := map[string]bool{}
+		for r, l := range c.links {
+			for _, d := range []Direction{ToTarget, FromTarget} {
+				if l.Fault(d).Mode == Blackhole {
+					got[fmt.Sprintf("%d->%d %v", r.from, r.to, d)] = true
+				}
+			}
+		}
+		return got
+	}
+	check := func(what string, want ...string) {
+		t.Helper()
+		got := blackholed()
+		ok := len(got) == len(want)
+		for _, w := range want {
+			ok = ok && got[w]
+		}
+		if !ok {
+			t.Fatalf("%s blackholes %v, want %v", what, got, want)
+		}
+		c.Heal()
+		if got := blackholed(); len(got) != 0 {
+			t.Fatalf("Heal left %v", got)
+		}
+	}
+	c.Cut(0, 1, Fault{Mode: Blackhole})
+	check("Cut(0, 1)", "0->1 to-target", "1->0 from-target")
+	c.Isolate(2)
+	check("Isolate(2)",
+		"2->0 to-target", "0->2 from-target", "2->1 to-target", "1->2 from-target",
+		"0->2 to-target", "2->0 from-target", "1->2 to-target", "2->1 from-target")
+	c.Partition([]int{0}, []int{1})
+	check("Partition({0}, {1})", "0->1 to-target", "1->0 from-target", "1->0 to-target", "0->1 from-target")
+}
