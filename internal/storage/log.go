@@ -353,13 +353,22 @@ func (l *Log) Flush() error {
 
 	l.flushMu.Lock()
 	l.flushing = false
-	if err == nil && gen == l.truncations {
-		l.flushedTo = max(l.flushedTo, upTo)
-		l.lastFlush = l.now()
+	if err == nil {
+		l.flushedLocked(upTo, gen)
 	}
 	l.flushCond.Broadcast()
 	l.flushMu.Unlock()
 	return err
+}
+
+// flushedLocked records, with flushMu held, that an fsync begun when the
+// log had had gen truncations made every offset below upTo durable: unless
+// a truncation came meanwhile, whose offsets upTo may no longer describe.
+func (l *Log) flushedLocked(upTo int64, gen uint64) {
+	if gen == l.truncations {
+		l.flushedTo = max(l.flushedTo, upTo)
+		l.lastFlush = l.now()
+	}
 }
 
 // syncActive fsyncs the active segment outside mu and returns the offset below

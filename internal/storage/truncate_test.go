@@ -140,9 +140,7 @@ func TestTruncateTo(t *testing.T) {
 			e.reopenManager()
 			l = e.open(smallConfig())
 			checkTruncated(t, "reopened", l, want, end)
-			e.abandonManager()
-			e.mem.Crash()
-			e.reopenManager()
+			powerLoss(e)
 			l = e.open(smallConfig())
 			checkTruncated(t, "after a crash", l, want, end)
 		})
@@ -162,9 +160,7 @@ func TestTruncateIsDurableBeforeItReturns(t *testing.T) {
 	}
 	// A power loss right after: nothing at or above target comes back, and
 	// the recovery point does not vouch for offsets that are gone.
-	e.abandonManager()
-	e.mem.Crash()
-	e.reopenManager()
+	powerLoss(e)
 	l = e.open(smallConfig())
 	checkTruncated(t, "after a crash", l, all[:17], target)
 	if rp, _, err := readCheckpoint(l, recoveryPointFile, parseRecoveryPoint); err != nil || rp.offset > target {
@@ -232,9 +228,7 @@ func TestTruncateFullyAndStartAt(t *testing.T) {
 			if baseOf(more[0]) != at {
 				t.Fatalf("append at %d, want %d", baseOf(more[0]), at)
 			}
-			e.abandonManager()
-			e.mem.Crash() // nothing flushed since: only the truncation is durable
-			e.reopenManager()
+			powerLoss(e) // nothing flushed since: only the truncation is durable
 			l = e.open(smallConfig())
 			if l.LogStartOffset() != at || l.LogEndOffset() < at {
 				t.Fatalf("after crash: start %d, end %d", l.LogStartOffset(), l.LogEndOffset())
@@ -301,86 +295,96 @@ func TestTruncateCrash(t *testing.T) {
 	for k := 1; k <= 12; k++ {
 		stops = append(stops, stop{write: k})
 	}
-	for _, full := range []bool{false, true} {
-		for _, s := range stops {
-			for _, power := range []bool{true, false} {
-				name := fmt.Sprintf("full=%v/write%d%s/powerloss=%v", full, s.write, s.point, power)
-				t.Run(name, func(t *testing.T) {
-					mem := vfs.NewMem()
-					ffs := vfs.NewFaulty(mem)
-					clk := newClock()
-					m, err := NewManager("/data", Options{FS: ffs, Now: clk.Now, MaxOpenSegments: 4}, 0)
-					if err != nil {
-						t.Fatal(err)
-					}
-					l, err := m.OpenLog("c", 0, [16]byte{9}, smallConfig())
-					if err != nil {
-						t.Fatal(err)
-					}
-					old := fillLog(t, l, 40, "a")
-					if err := l.Flush(); err != nil {
-						t.Fatal(err)
-					}
-					oldLEO := l.LogEndOffset()
-					target := baseOf(old[23])
-					want := old[:23]
-					if s.point != "" {
-						l.swapHook = func(p string) error {
-							if p == s.point {
-								ffs.FailAfterWrites(1) // the process dies here
-								return vfs.ErrInjected
+	// Batch 23 starts a segment; 26, in the middle of one, has three
+	// records (cut before it, and inside it).
+	for _, at := range []struct{ batch, plus int }{{23, 0}, {26, 0}, {26, 1}} {
+		for _, full := range []bool{false, true} {
+			if full && at.plus > 0 {
+				continue
+			}
+			for _, s := range stops {
+				for _, power := range []bool{true, false} {
+					name := fmt.Sprintf("at%d+%d/full=%v/write%d%s/powerloss=%v", at.batch, at.plus, full, s.write, s.point, power)
+					t.Run(name, func(t *testing.T) {
+						mem := vfs.NewMem()
+						ffs := vfs.NewFaulty(mem)
+						clk := newClock()
+						m, err := NewManager("/data", Options{FS: ffs, Now: clk.Now, MaxOpenSegments: 4}, 0)
+						if err != nil {
+							t.Fatal(err)
+						}
+						l, err := m.OpenLog("c", 0, [16]byte{9}, smallConfig())
+						if err != nil {
+							t.Fatal(err)
+						}
+						old := fillLog(t, l, 40, "a")
+						if err := l.Flush(); err != nil {
+							t.Fatal(err)
+						}
+						oldLEO := l.LogEndOffset()
+						target := baseOf(old[at.batch]) + int64(at.plus)
+						want := old[:at.batch]
+						if s.point != "" {
+							l.swapHook = func(p string) error {
+								if p == s.point {
+									ffs.FailAfterWrites(1) // the process dies here
+									return vfs.ErrInjected
+								}
+								return nil
 							}
-							return nil
+						} else {
+							ffs.FailAfterWrites(s.write)
 						}
-					} else {
-						ffs.FailAfterWrites(s.write)
-					}
-					if full {
-						err = l.TruncateFullyAndStartAt(target)
-						want = nil
-					} else {
-						err = l.TruncateTo(target)
-					}
-					done, terr := err == nil, err
-					if err != nil && !errors.Is(err, vfs.ErrInjected) {
-						t.Fatalf("truncate: %v", err)
-					}
-					m.Close()
-					if power {
-						mem.Crash()
-					}
-					m2, err := NewManager("/data", Options{FS: mem, Now: clk.Now}, 0)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer m2.Close()
-					l2, err := m2.OpenLog("c", 0, [16]byte{9}, smallConfig())
-					if err != nil {
-						t.Fatalf("open: %v", err)
-					}
-					got := readTo(t, l2)
-					truncated := l2.LogEndOffset() == target
-					t.Logf("returned %v (%v), recovered LEO %d (old %d, target %d)", done, terr, l2.LogEndOffset(), oldLEO, target)
-					switch {
-					case truncated:
-						sameBatches(t, "truncated", got, want)
-						if full && l2.LogStartOffset() != target {
-							t.Fatalf("log start %d after a full truncation to %d", l2.LogStartOffset(), target)
+						if full {
+							err = l.TruncateFullyAndStartAt(target)
+							want = nil
+						} else {
+							err = l.TruncateTo(target)
 						}
-					case done:
-						t.Fatalf("TruncateTo returned but the log recovered to LEO %d, not %d", l2.LogEndOffset(), target)
-					case l2.LogEndOffset() == oldLEO:
-						sameBatches(t, "old", got, old)
-					default:
-						t.Fatalf("recovered to LEO %d: neither the old %d nor the truncated %d", l2.LogEndOffset(), oldLEO, target)
-					}
-					if res := mustAppend(t, l2, makeBatch(1, 0, "after")); res.FirstOffset != l2.LogEndOffset()-1 {
-						t.Fatalf("append after recovery at %d", res.FirstOffset)
-					}
-					if !done && s.point == "" && !ffs.Triggered() {
-						t.Fatalf("no fault fired and the truncation failed")
-					}
-				})
+						done, terr := err == nil, err
+						if err != nil && !errors.Is(err, vfs.ErrInjected) {
+							t.Fatalf("truncate: %v", err)
+						}
+						if power {
+							mem.Crash()
+						}
+						drop(m) // the process dies: nothing more is written
+						m2, err := NewManager("/data", Options{FS: mem, Now: clk.Now}, 0)
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer m2.Close()
+						l2, err := m2.OpenLog("c", 0, [16]byte{9}, smallConfig())
+						if err != nil {
+							t.Fatalf("open: %v", err)
+						}
+						got := readTo(t, l2)
+						truncated := l2.LogEndOffset() == target
+						t.Logf("returned %v (%v), recovered LEO %d (old %d, target %d)", done, terr, l2.LogEndOffset(), oldLEO, target)
+						switch {
+						case truncated:
+							sameBatches(t, "truncated", got, want)
+							if full && l2.LogStartOffset() != target {
+								t.Fatalf("log start %d after a full truncation to %d", l2.LogStartOffset(), target)
+							}
+						case done:
+							t.Fatalf("TruncateTo returned but the log recovered to LEO %d, not %d", l2.LogEndOffset(), target)
+						case l2.LogEndOffset() == oldLEO:
+							sameBatches(t, "old", got, old)
+						default:
+							t.Fatalf("recovered to LEO %d: neither the old %d nor the truncated %d", l2.LogEndOffset(), oldLEO, target)
+						}
+						// Appends go on at the log end, and a read from the start sees
+						// them right after what was recovered: nothing truncated is
+						// left in between.
+						after := makeBatch(1, 0, "after")
+						res := mustAppend(t, l2, after)
+						sameBatches(t, "appended", readTo(t, l2), append(got, withOffset(after, res.FirstOffset)))
+						if !done && s.point == "" && !ffs.Triggered() {
+							t.Fatalf("no fault fired and the truncation failed")
+						}
+					})
+				}
 			}
 		}
 	}
@@ -436,9 +440,7 @@ func TestTruncateModel(t *testing.T) {
 					if err := l.Flush(); err != nil {
 						t.Fatal(err)
 					}
-					e.abandonManager()
-					e.mem.Crash()
-					e.reopenManager()
+					powerLoss(e)
 					l = e.open(cfg)
 				}
 				if l.LogEndOffset() != leo || l.LogStartOffset() != logStart {
@@ -682,4 +684,112 @@ func kvBelow(recs []kv, offset int64) []kv {
 		}
 	}
 	return out
+}
+
+// TestTruncateRacingFlush truncates and appends while other goroutines
+// flush: a flush that began before a truncation must not count what it
+// synced as the truncated log's, so the Flush after the last append makes
+// every batch survive a power loss.
+func TestTruncateRacingFlush(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(smallConfig())
+	var model [][]byte
+	stop := make(chan struct{})
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				if err := l.Flush(); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range 300 {
+		if i%10 == 9 && len(model) > 3 {
+			target := baseOf(model[len(model)-3])
+			if err := l.TruncateTo(target); err != nil {
+				t.Fatal(err)
+			}
+			model = model[:len(model)-3]
+		}
+		b := makeBatch(1+i%2, 0, fmt.Sprint("f", i))
+		res := mustAppend(t, l, b)
+		model = append(model, withOffset(b, res.FirstOffset))
+	}
+	close(stop)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	powerLoss(e)
+	l = e.open(smallConfig())
+	sameBatches(t, "after a power loss", readTo(t, l), model)
+}
+
+// TestFlushOvertakenByTruncation: an fsync that began before a truncation
+// and ends after it does not count as flushing the offsets appended after
+// the truncation below its old log end, so the next Flush syncs them.
+func TestFlushOvertakenByTruncation(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(smallConfig())
+	all := fillLog(t, l, 10, "a")
+	upTo, gen, err := l.syncActive() // a Flush, stopped during its fsync
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := baseOf(all[5])
+	if err := l.TruncateTo(target); err != nil {
+		t.Fatal(err)
+	}
+	l.flushMu.Lock()
+	l.flushedLocked(upTo, gen) // its fsync returns
+	l.flushMu.Unlock()
+	b := makeBatch(1, 0, "after")
+	mustAppend(t, l, b)
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	powerLoss(e)
+	l = e.open(smallConfig())
+	sameBatches(t, "after a power loss", readTo(t, l), append(all[:5:5], withOffset(b, target)))
+}
+
+// powerLoss loses what e's filesystem did not sync and opens a new manager
+// on the rest. The old manager is dropped, not closed: Close would sync the
+// filesystem and mark a clean shutdown. It runs no goroutines (no cleaner
+// threads, no interval).
+func powerLoss(e *env) {
+	e.t.Helper()
+	e.mem.Crash()
+	drop(e.m)
+	m, err := NewManager("/data", e.opts(), 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.m = m
+	e.t.Cleanup(func() { m.Close() })
+}
+
+// drop abandons m as a dead process would: its logs release their handles
+// and write nothing, and m is not closed (Close syncs and marks a clean
+// shutdown). m must run no goroutines (no cleaner threads, no interval).
+func drop(m *Manager) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range m.logs {
+		l.close(false)
+	}
+	m.logs = map[string]*Log{}
 }
