@@ -9,28 +9,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streaming/samsa/internal/broker"
+	"github.com/samsa-streaming/samsa/internal/clustertest"
 )
 
-// testBroker is a broker started in-process on 127.0.0.1:0.
+// testBroker is a broker started in-process on 127.0.0.1:0, a node of the
+// cluster harness (clustertest.StartNode) when startBroker made it.
 type testBroker struct {
 	*broker.Broker
 	t      *testing.T
+	node   *clustertest.Node // nil for a broker a test started itself
 	dir    string
 	static map[string]string
 }
 
 func startBroker(t *testing.T, dir string, static map[string]string) *testBroker {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	b, err := broker.Start(broker.Config{DataDir: dir, Listen: "127.0.0.1:0", Static: static})
-	if err != nil {
-		t.Fatalf("start broker: %v", err)
-	}
-	tb := &testBroker{Broker: b, t: t, dir: dir, static: static}
-	t.Cleanup(func() { tb.Close() })
-	return tb
+	n := clustertest.StartNode(t, clustertest.NodeConfig{Dir: dir, Static: static})
+	return &testBroker{Broker: n.Broker(), t: t, node: n, dir: n.Dir(), static: static}
 }
 
 // restart closes the broker and starts a new one on the same directory.
@@ -46,17 +41,16 @@ func (tb *testBroker) restart() *testBroker {
 // already connected find the broker again.
 func (tb *testBroker) restartInPlace() *testBroker {
 	tb.t.Helper()
-	addr := tb.Addr()
+	if tb.node == nil {
+		tb.t.Fatal("restartInPlace: the broker was not started by startBroker")
+	}
 	if err := tb.Close(); err != nil {
 		tb.t.Fatalf("close: %v", err)
 	}
-	b, err := broker.Start(broker.Config{DataDir: tb.dir, Listen: addr, Static: tb.static})
-	if err != nil {
-		tb.t.Fatalf("start broker on %s: %v", addr, err)
+	if err := tb.node.Restart(); err != nil {
+		tb.t.Fatal(err)
 	}
-	next := &testBroker{Broker: b, t: tb.t, dir: tb.dir, static: tb.static}
-	tb.t.Cleanup(func() { next.Close() })
-	return next
+	return &testBroker{Broker: tb.node.Broker(), t: tb.t, node: tb.node, dir: tb.dir, static: tb.static}
 }
 
 func (tb *testBroker) client(opts ...kgo.Opt) *kgo.Client {

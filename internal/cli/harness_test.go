@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/samsa-streaming/samsa/internal/broker"
+	"github.com/samsa-streaming/samsa/internal/clustertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -26,12 +26,7 @@ func startBroker(t *testing.T) string {
 	t.Helper()
 	// Groups form at once instead of after Kafka's 3 s initial delay.
 	static := map[string]string{"group.initial.rebalance.delay.ms": "0"}
-	b, err := broker.Start(broker.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Static: static})
-	if err != nil {
-		t.Fatalf("start broker: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b.Addr()
+	return clustertest.StartNode(t, clustertest.NodeConfig{Static: static}).Addr()
 }
 
 // result is what one command printed and returned.
