@@ -55,3 +55,29 @@ func BenchmarkRead(b *testing.B) {
 	}
 	b.SetBytes(n / int64(b.N))
 }
+
+// BenchmarkTruncateTo measures a durable truncation of the active segment's
+// last two batches (a follower dropping a diverged tail), after appending
+// four: the commit point, the cut and its indexes, the new segment and the
+// lowered recovery point are synced, as they must be before it returns.
+func BenchmarkTruncateTo(b *testing.B) {
+	l := benchLog(b)
+	batch := makeBatch(10, 0, string(make([]byte, 90)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var at int64
+		for j := 0; j < 4; j++ {
+			res, err := l.Append(batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if j == 2 {
+				at = res.FirstOffset
+			}
+		}
+		if err := l.TruncateTo(at); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -392,64 +392,90 @@ func TestTruncateCrash(t *testing.T) {
 
 // TestTruncateModel runs random appends, flushes, truncations, full
 // truncations, reopens and crashes against a model (the list of batches):
-// after each step the log holds exactly the model's batches.
+// after each step the log holds exactly the model's batches and each
+// inactive segment's indexes are the ones a scan builds.
 func TestTruncateModel(t *testing.T) {
 	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
-			e := newEnv(t)
-			cfg := smallConfig()
-			cfg.SegmentBytes = 300 + int64(rng.IntN(700))
-			l := e.open(cfg)
-			var model [][]byte
-			logStart := int64(0)
-			leo := int64(0)
-			for step := 0; step < 150; step++ {
-				switch op := rng.IntN(20); {
-				case op < 12:
-					b := makeBatch(1+rng.IntN(4), int64(step), fmt.Sprint("s", step))
-					res := mustAppend(t, l, b)
-					if res.FirstOffset != leo {
-						t.Fatalf("step %d: append at %d, model LEO %d", step, res.FirstOffset, leo)
-					}
-					model = append(model, withOffset(b, leo))
-					h, _ := batch.ParseHeader(b)
-					leo += int64(h.LastOffsetDelta) + 1
-				case op < 16:
-					target := logStart + rng.Int64N(leo-logStart+3)
-					if err := l.TruncateTo(target); err != nil {
-						t.Fatalf("step %d: truncate to %d: %v", step, target, err)
-					}
-					if target < leo {
-						model, leo = below(model, target), target
-						logStart = min(logStart, target)
-					}
-				case op == 16:
-					at := leo + int64(rng.IntN(5)) - 2
-					if at < 0 {
-						at = 0
-					}
-					if err := l.TruncateFullyAndStartAt(at); err != nil {
-						t.Fatal(err)
-					}
-					model, leo, logStart = nil, at, at
-				case op == 17:
-					e.reopenManager()
-					l = e.open(cfg)
-				default:
-					if err := l.Flush(); err != nil {
-						t.Fatal(err)
-					}
-					powerLoss(e)
-					l = e.open(cfg)
-				}
-				if l.LogEndOffset() != leo || l.LogStartOffset() != logStart {
-					t.Fatalf("step %d: log %d-%d, model %d-%d", step, l.LogStartOffset(), l.LogEndOffset(), logStart, leo)
-				}
-				sameBatches(t, fmt.Sprint("step ", step), readTo(t, l), model)
-				checkIndexes(t, l)
-			}
+			runTruncateModel(t, 150, func(n int) (int, bool) { return rng.IntN(n), true })
 		})
+	}
+}
+
+// FuzzTruncateModel is TestTruncateModel with the choices taken from the
+// fuzzer's bytes.
+func FuzzTruncateModel(f *testing.F) {
+	f.Add([]byte{3, 0, 1, 0, 2, 0, 13, 5, 0, 1, 17, 12, 2, 19, 16, 1})
+	f.Add([]byte{9, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 14, 1, 18, 0, 3, 15, 7})
+	f.Fuzz(func(t *testing.T, choices []byte) {
+		runTruncateModel(t, 60, func(n int) (int, bool) {
+			if len(choices) == 0 {
+				return 0, false
+			}
+			c := int(choices[0]) % n
+			choices = choices[1:]
+			return c, true
+		})
+	})
+}
+
+// runTruncateModel runs up to steps operations chosen by choose (a number
+// below n, false when there are no more choices).
+func runTruncateModel(t *testing.T, steps int, choose func(n int) (int, bool)) {
+	pick := func(n int) int { c, _ := choose(n); return c }
+	e := newEnv(t)
+	cfg := smallConfig()
+	cfg.SegmentBytes = 300 + int64(pick(700))
+	l := e.open(cfg)
+	var model [][]byte
+	logStart := int64(0)
+	leo := int64(0)
+	for step := 0; step < steps; step++ {
+		op, ok := choose(20)
+		if !ok {
+			return
+		}
+		switch {
+		case op < 12:
+			b := makeBatch(1+pick(4), int64(step), fmt.Sprint("s", step))
+			res := mustAppend(t, l, b)
+			if res.FirstOffset != leo {
+				t.Fatalf("step %d: append at %d, model LEO %d", step, res.FirstOffset, leo)
+			}
+			model = append(model, withOffset(b, leo))
+			h, _ := batch.ParseHeader(b)
+			leo += int64(h.LastOffsetDelta) + 1
+		case op < 16:
+			target := logStart + int64(pick(int(leo-logStart+3)))
+			if err := l.TruncateTo(target); err != nil {
+				t.Fatalf("step %d: truncate to %d: %v", step, target, err)
+			}
+			if target < leo {
+				model, leo = below(model, target), target
+				logStart = min(logStart, target)
+			}
+		case op == 16:
+			at := max(leo+int64(pick(5))-2, 0)
+			if err := l.TruncateFullyAndStartAt(at); err != nil {
+				t.Fatal(err)
+			}
+			model, leo, logStart = nil, at, at
+		case op == 17:
+			e.reopenManager()
+			l = e.open(cfg)
+		default:
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			powerLoss(e)
+			l = e.open(cfg)
+		}
+		if l.LogEndOffset() != leo || l.LogStartOffset() != logStart {
+			t.Fatalf("step %d: log %d-%d, model %d-%d", step, l.LogStartOffset(), l.LogEndOffset(), logStart, leo)
+		}
+		sameBatches(t, fmt.Sprint("step ", step), readTo(t, l), model)
+		checkIndexes(t, l)
 	}
 }
 
