@@ -150,7 +150,8 @@ func (n *Node) Kill() {
 
 // Restart starts the node again on the same directory and address, after
 // stopping it cleanly if it is running: clients that knew the address
-// reconnect to it.
+// reconnect to it. It fails if something else bound the port while the node
+// was down.
 func (n *Node) Restart() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
