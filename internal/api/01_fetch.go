@@ -244,6 +244,8 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool)
 				r.code = kerr.OffsetOutOfRange.Code
 			case errors.Is(err, partition.ErrClosed):
 				r.code = h.closedCode(p, byID)
+			case errors.Is(err, partition.ErrNotLeader):
+				r.code = kerr.NotLeaderForPartition.Code
 			default:
 				r.code = kerr.KafkaStorageError.Code
 				h.logStorageError("fetch", p.Topic, p.Index, err.Error())

@@ -7,8 +7,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
-	"github.com/samsa-streaming/samsa/internal/config"
-	"github.com/samsa-streaming/samsa/internal/storage"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -16,16 +14,8 @@ import (
 // batch holding a record without a key with INVALID_RECORD (whatever its
 // codec), and accepts it again once cleanup.policy is delete.
 func TestCompactedTopicRefusesKeylessRecords(t *testing.T) {
-	bc, err := config.NewBroker(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := storage.NewManager("/data", storage.Options{FS: vfs.NewMem()}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, compact := testManager(t, vfs.NewMem(), "/data", map[string]string{"cleanup.policy": "compact,delete"})
 	defer m.Close()
-	compact := bc.ResolveTopic(map[string]string{"cleanup.policy": "compact,delete"}, nil)
 	p, err := Open(m, "c", 0, [16]byte{3}, 0, compact, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +40,7 @@ func TestCompactedTopicRefusesKeylessRecords(t *testing.T) {
 			t.Fatalf("%v: keyed records (one key empty): %+v", codec, r)
 		}
 	}
-	p.SetConfig(bc.ResolveTopic(map[string]string{"cleanup.policy": "delete"}, nil))
+	p.SetConfig(topicConfig(t, map[string]string{"cleanup.policy": "delete"}))
 	if r := p.Append(build(batch.None, nil)); r.ErrorCode != 0 {
 		t.Fatalf("keyless record with cleanup.policy=delete: %+v", r)
 	}

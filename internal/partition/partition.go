@@ -28,6 +28,10 @@ const snapshotFile = "producer.snapshot"
 // KAFKA_STORAGE_ERROR.
 var ErrClosed = errors.New("partition: closed")
 
+// ErrNotLeader refuses a consumer's read of a replica that is not the
+// partition's leader (NOT_LEADER_OR_FOLLOWER).
+var ErrNotLeader = errors.New("partition: not the leader")
+
 // Partition is this broker's replica of one partition.
 type Partition struct {
 	Topic   string
@@ -44,18 +48,56 @@ type Partition struct {
 	// taken at when it matches the log (-1 if not): Close then writes none.
 	snapshotAt int64
 
+	// replica is the deterministic core: role, epochs, ISR, followers and
+	// the high-watermark rule. Guarded by mu; hw, leaderEpoch and role
+	// mirror it for readers that take no lock.
+	replica *Replica
+
 	cfg         atomic.Pointer[config.Topic]
 	hw          atomic.Int64
 	leaderEpoch atomic.Int32
+	role        atomic.Int32 // a Role
 	flushedTo   atomic.Int64 // log end offset when the last flush.messages fsync began
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
+
+	hwMu    sync.Mutex
+	hwMoved chan struct{} // guarded by hwMu: closed and replaced when the high watermark moves
 }
 
-// Open opens (creating or recovering) the partition's log through m and
-// restores the producer state.
+// StandaloneID is the node ID a partition opened by Open leads as, alone.
+const StandaloneID = -1
+
+// Open opens (creating or recovering) the partition's log through m,
+// restores the producer state and makes it the leader of leaderEpoch with
+// no other replica: the high watermark follows the log end at once, as on
+// a single node.
 func Open(m *storage.Manager, topic string, index int32, topicID [16]byte, leaderEpoch int32, cfg config.Topic, now func() time.Time) (*Partition, error) {
+	p, err := OpenReplica(m, topic, index, topicID, cfg, Options{NodeID: StandaloneID, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.BecomeLeader(leaderEpoch, 0, []int32{StandaloneID}, []int32{StandaloneID}); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Options are a replica's settings from the broker.
+type Options struct {
+	NodeID int32 // this broker's node.id
+	// ReplicaLagTimeMaxMs is replica.lag.time.max.ms (0: Kafka's 30000).
+	ReplicaLagTimeMaxMs int64
+	Now                 func() time.Time // nil: time.Now
+}
+
+// OpenReplica opens (creating or recovering) the partition's log through
+// m and restores the producer state. The replica has no role until
+// BecomeLeader or BecomeFollower: it takes no produce and serves no read.
+func OpenReplica(m *storage.Manager, topic string, index int32, topicID [16]byte, cfg config.Topic, opts Options) (*Partition, error) {
+	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
@@ -63,14 +105,16 @@ func Open(m *storage.Manager, topic string, index int32, topicID [16]byte, leade
 	if err != nil {
 		return nil, err
 	}
-	p := &Partition{Topic: topic, Index: index, TopicID: topicID, log: l, now: now, waiters: make(map[chan struct{}]struct{})}
+	p := &Partition{Topic: topic, Index: index, TopicID: topicID, log: l, now: now,
+		waiters: make(map[chan struct{}]struct{}), hwMoved: make(chan struct{})}
 	p.cfg.Store(&cfg)
-	p.leaderEpoch.Store(leaderEpoch)
 	if err := p.loadProducers(); err != nil {
 		l.Close()
 		return nil, err
 	}
-	p.hw.Store(l.LogEndOffset())
+	p.replica = NewReplica(opts.NodeID, l.LogStartOffset(), l.LogEndOffset(), l.LogEndOffset(), nil, opts.ReplicaLagTimeMaxMs)
+	p.leaderEpoch.Store(-1)
+	p.hw.Store(p.replica.HighWatermark())
 	p.flushedTo.Store(l.LogEndOffset())
 	l.SetActiveProducers(p.lastProducerOffsets)
 	return p, nil
@@ -159,10 +203,16 @@ type AppendResult struct {
 	RecordErrors   []batch.RecordError // the refused records, for Produce v8+
 }
 
-// Append validates records (one produce request's records for this
+// Append is AppendAcks with acks=1.
+func (p *Partition) Append(records []byte) AppendResult { return p.AppendAcks(records, 1) }
+
+// AppendAcks validates records (one produce request's records for this
 // partition), checks them against the producer state and appends them. It
-// returns once the data is as durable as the flush policy promises.
-func (p *Partition) Append(records []byte) AppendResult {
+// returns once the data is as durable as the flush policy promises; an
+// acks=all producer then waits for the high watermark (WaitForAcks). A
+// non-leader answers NOT_LEADER_OR_FOLLOWER, and acks=all with fewer than
+// min.insync.replicas in the ISR NOT_ENOUGH_REPLICAS, before appending.
+func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 	cfg := p.cfg.Load()
 	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
 	now := p.now().UnixMilli()
@@ -189,6 +239,11 @@ func (p *Partition) Append(records []byte) AppendResult {
 		h.MaxTimestamp = v.MaxTimestamp
 	}
 	p.mu.Lock()
+	if code := p.replica.CheckAppend(acks, cfg.MinInsyncReplicas); code != 0 {
+		p.mu.Unlock()
+		res.ErrorCode = code
+		return res
+	}
 	if h.ProducerID >= 0 {
 		check := p.producers.Check(h)
 		if check.ErrorCode != 0 {
@@ -207,7 +262,7 @@ func (p *Partition) Append(records []byte) AppendResult {
 		batch.SetLogAppendTime(records, now)
 		res.LogAppendTime = now
 	}
-	batch.SetPartitionLeaderEpoch(records, p.leaderEpoch.Load())
+	batch.SetPartitionLeaderEpoch(records, p.replica.LeaderEpoch())
 	ar, err := p.log.Append(records)
 	if err != nil {
 		p.mu.Unlock()
@@ -223,7 +278,7 @@ func (p *Partition) Append(records []byte) AppendResult {
 		h.BaseOffset = ar.FirstOffset
 		p.producers.Update(h, ar.FirstOffset)
 	}
-	p.hw.Store(ar.LastOffset + 1)
+	p.applyLocked(p.replica.AppendAsLeader(ar.FirstOffset, ar.LastOffset+1))
 	p.mu.Unlock()
 	p.wake()
 
@@ -261,14 +316,21 @@ func validateOptions(cfg *config.Topic, now int64) batch.ValidateOptions {
 }
 
 // Read returns whole batches from offset up to maxBytes, bounded by the
-// high watermark. A closed partition returns ErrClosed.
+// high watermark, for a consumer. A closed partition returns ErrClosed, a
+// replica that is not the leader ErrNotLeader.
 func (p *Partition) Read(offset int64, maxBytes int32) ([]byte, error) {
+	if Role(p.role.Load()) != RoleLeader {
+		return nil, ErrNotLeader
+	}
 	b, err := p.log.Read(offset, maxBytes, p.hw.Load())
 	return b, closedErr(err)
 }
 
 // ReadRegion is Read as a file region, for sendfile.
 func (p *Partition) ReadRegion(offset int64, maxBytes int32) (storage.Region, error) {
+	if Role(p.role.Load()) != RoleLeader {
+		return storage.Region{}, ErrNotLeader
+	}
 	r, err := p.log.ReadRegion(offset, maxBytes, p.hw.Load())
 	return r, closedErr(err)
 }
@@ -295,9 +357,6 @@ func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }
 
 // LeaderEpoch is the current leader epoch.
 func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
-
-// SetLeaderEpoch records a new leader epoch from the metadata.
-func (p *Partition) SetLeaderEpoch(e int32) { p.leaderEpoch.Store(e) }
 
 // Size is the partition's size on disk.
 func (p *Partition) Size() int64 { return p.log.Size() }
@@ -330,6 +389,7 @@ func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
 	}
 	start := p.log.LogStartOffset()
 	p.producers.TruncateBefore(start)
+	p.applyLocked(p.replica.SetLogStartOffset(start))
 	return start, 0
 }
 

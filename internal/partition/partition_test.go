@@ -13,17 +13,31 @@ import (
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
-func openTest(t testing.TB, fs vfs.FS, dir string, topicConfigs map[string]string) (*Partition, *storage.Manager) {
+// testManager returns a storage manager on fs at dir and the resolved
+// topic configs of topicConfigs.
+func testManager(t testing.TB, fs vfs.FS, dir string, topicConfigs map[string]string) (*storage.Manager, config.Topic) {
+	t.Helper()
+	m, err := storage.NewManager(dir, storage.Options{FS: fs}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, topicConfig(t, topicConfigs)
+}
+
+// topicConfig resolves topicConfigs over the broker defaults.
+func topicConfig(t testing.TB, topicConfigs map[string]string) config.Topic {
 	t.Helper()
 	bc, err := config.NewBroker(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := storage.NewManager(dir, storage.Options{FS: fs}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Open(m, "t", 0, [16]byte{7}, 0, bc.ResolveTopic(topicConfigs, nil), nil)
+	return bc.ResolveTopic(topicConfigs, nil)
+}
+
+func openTest(t testing.TB, fs vfs.FS, dir string, topicConfigs map[string]string) (*Partition, *storage.Manager) {
+	t.Helper()
+	m, cfg := testManager(t, fs, dir, topicConfigs)
+	p, err := Open(m, "t", 0, [16]byte{7}, 0, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
