@@ -1,7 +1,13 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 func newTopicCreateCommand(g *globals) *cobra.Command {
@@ -55,6 +61,9 @@ topic could not be created.`,
 				if r.Err != nil {
 					failed++
 					status = errorText(r.Err, r.ErrMessage)
+					if errors.Is(r.Err, kerr.InvalidReplicationFactor) {
+						status += brokerCount(ctx, adm, replication)
+					}
 					t.row(name, "-", "-", status)
 					continue
 				}
@@ -80,4 +89,23 @@ func errorText(err error, message string) string {
 		return err.Error() + ": " + message
 	}
 	return err.Error()
+}
+
+// brokerCount says, after INVALID_REPLICATION_FACTOR, how many brokers the
+// cluster has, which is what the user must compare -r with: " (-r 3; the
+// cluster has 1 broker)". It is empty if Metadata cannot say.
+func brokerCount(ctx context.Context, adm *kadm.Client, replication int16) string {
+	meta, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return ""
+	}
+	rf := "default.replication.factor"
+	if replication > 0 {
+		rf = fmt.Sprintf("-r %d", replication)
+	}
+	n := len(meta.Brokers)
+	if n == 1 {
+		return fmt.Sprintf(" (%s; the cluster has 1 broker)", rf)
+	}
+	return fmt.Sprintf(" (%s; the cluster has %d brokers)", rf, n)
 }

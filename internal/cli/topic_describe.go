@@ -23,15 +23,18 @@ type topicDescription struct {
 }
 
 type partitionDescription struct {
-	Partition      int32   `json:"partition"`
-	Leader         int32   `json:"leader"`
-	LeaderEpoch    int32   `json:"leader_epoch"`
-	Replicas       []int32 `json:"replicas"`
-	ISR            []int32 `json:"isr"`
-	LogStartOffset int64   `json:"log_start_offset"`
-	LogEndOffset   int64   `json:"log_end_offset"`
-	SizeBytes      int64   `json:"size_bytes"` // -1 if the leader did not report it
-	Error          string  `json:"error,omitempty"`
+	Partition   int32   `json:"partition"`
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leader_epoch"`
+	Replicas    []int32 `json:"replicas"`
+	ISR         []int32 `json:"isr"`
+	// OfflineReplicas are replicas the controller knows to be unavailable
+	// (their broker is down or their log directory failed).
+	OfflineReplicas []int32 `json:"offline_replicas"`
+	LogStartOffset  int64   `json:"log_start_offset"`
+	LogEndOffset    int64   `json:"log_end_offset"`
+	SizeBytes       int64   `json:"size_bytes"` // -1 if the leader did not report it
+	Error           string  `json:"error,omitempty"`
 }
 
 func newTopicDescribeCommand(g *globals) *cobra.Command {
@@ -43,9 +46,10 @@ func newTopicDescribeCommand(g *globals) *cobra.Command {
 		Use:   "describe TOPIC... | --topic-id ID...",
 		Short: "Show a topic's partitions, offsets, size and non-default configs",
 		Long: `For each topic: its ID and replication factor; per partition the leader and
-its epoch, replicas, in-sync replicas (ISR), log start and end offsets and
-size on disk (DescribeLogDirs); and the configs that differ from the
-defaults.`,
+its epoch, replicas, in-sync replicas (ISR), offline replicas, log start and
+end offsets and size on disk (DescribeLogDirs); and the configs that differ
+from the defaults. A partition without a leader shows LEADER none: it is
+offline, and takes no produces or fetches until a replica is elected.`,
 		Example: `  samsa topic describe greetings
   samsa topic describe orders payments --format json
   samsa topic describe --topic-id bCloNBPFSkCvqKYLlr75Ew`,
@@ -137,14 +141,15 @@ func describeTopic(ctx context.Context, adm *kadm.Client, name string) (topicDes
 	}
 	for _, p := range td.Partitions.Sorted() {
 		pd := partitionDescription{
-			Partition:      p.Partition,
-			Leader:         p.Leader,
-			LeaderEpoch:    p.LeaderEpoch,
-			Replicas:       nonNil(p.Replicas),
-			ISR:            nonNil(p.ISR),
-			LogStartOffset: -1,
-			LogEndOffset:   -1,
-			SizeBytes:      -1,
+			Partition:       p.Partition,
+			Leader:          p.Leader,
+			LeaderEpoch:     p.LeaderEpoch,
+			Replicas:        nonNil(p.Replicas),
+			ISR:             nonNil(p.ISR),
+			OfflineReplicas: nonNil(p.OfflineReplicas),
+			LogStartOffset:  -1,
+			LogEndOffset:    -1,
+			SizeBytes:       -1,
 		}
 		if p.Err != nil {
 			pd.Error = p.Err.Error()
@@ -192,13 +197,19 @@ func writeTopicDescription(w io.Writer, d topicDescription) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	parts := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "LOG-START", "LOG-END", "SIZE")
+	parts := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "OFFLINE", "LOG-START", "LOG-END", "SIZE")
 	for _, p := range d.Partitions {
 		size := "-"
 		if p.SizeBytes >= 0 {
 			size = humanBytes(p.SizeBytes)
 		}
-		parts.row(p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, p.LogStartOffset, p.LogEndOffset, size)
+		// Kafka's kafka-topics says "Leader: none" for a partition with no
+		// leader (-1 in Metadata).
+		var leader any = p.Leader
+		if p.Leader < 0 {
+			leader = "none"
+		}
+		parts.row(p.Partition, leader, p.LeaderEpoch, p.Replicas, p.ISR, p.OfflineReplicas, p.LogStartOffset, p.LogEndOffset, size)
 	}
 	if err := parts.flush(); err != nil {
 		return err

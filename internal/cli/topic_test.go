@@ -57,6 +57,12 @@ func TestTopicCommands(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.stdout, "TOPIC_ALREADY_EXISTS") {
 		t.Errorf("creating an existing topic: err %v, stdout:\n%s", r.err, r.stdout)
 	}
+	// One broker cannot hold three replicas: the row says why, the command fails.
+	r = samsa(t, b, "", "topic", "create", "replicated", "-r", "3")
+	if r.err == nil || r.err.Error() != "1 of 1 topics failed" {
+		t.Errorf("-r 3 on one broker: err %v", r.err)
+	}
+	golden(t, "topic_create_rf_too_large", r.stdout)
 	golden(t, "topic_list", ok(t, b, "", "topic", "list"))
 	golden(t, "topic_list_json", ok(t, b, "", "topic", "list", "--format", "json"))
 
@@ -100,4 +106,22 @@ func TestTopicDescribeSizes(t *testing.T) {
 	if len(p) != 2 || p[0].SizeBytes <= 0 || p[1].SizeBytes != 0 || d[0].SizeBytes != p[0].SizeBytes || p[0].LogEndOffset != 2 {
 		t.Errorf("sizes and offsets: %+v", d[0])
 	}
+}
+
+// TestTopicDescribeOffline renders what a cluster with a broker down
+// reports (Metadata: leader -1, the dead replica offline and out of the
+// ISR), which one in-process broker cannot produce.
+func TestTopicDescribeOffline(t *testing.T) {
+	d := topicDescription{
+		Name: "orders", ID: "bCloNBPFSkCvqKYLlr75Ew", ReplicationFactor: 3, SizeBytes: 2048,
+		Partitions: []partitionDescription{
+			{Partition: 0, Leader: 2, LeaderEpoch: 4, Replicas: []int32{1, 2, 3}, ISR: []int32{2, 3}, OfflineReplicas: []int32{1}, LogEndOffset: 10, SizeBytes: 2048},
+			{Partition: 1, Leader: -1, LeaderEpoch: 7, Replicas: []int32{1}, ISR: []int32{1}, OfflineReplicas: []int32{1}, LogStartOffset: -1, LogEndOffset: -1, SizeBytes: -1},
+		},
+	}
+	var out strings.Builder
+	if err := writeTopicDescription(&out, d); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "topic_describe_offline", out.String())
 }
