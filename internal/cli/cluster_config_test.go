@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func TestClusterInfo(t *testing.T) {
@@ -13,7 +16,9 @@ func TestClusterInfo(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok(t, b, "", "cluster", "info", "--format", "json", "--apis")), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.ClusterID == "" || info.Controller != 1 || len(info.Brokers) != 1 || info.Brokers[0].Host != "127.0.0.1" {
+	// Samsa serves DescribeCluster v1 (no fenced flag) and no DescribeQuorum.
+	if info.ClusterID == "" || info.Controller != 1 || len(info.Brokers) != 1 || info.Brokers[0].Host != "127.0.0.1" ||
+		info.Brokers[0].Fenced != nil || info.Quorum != nil || info.QuorumError != "" {
 		t.Errorf("cluster info: %+v", info)
 	}
 	var produce *apiVersion
@@ -72,3 +77,57 @@ func TestConfigCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterInfoFenced: kfake answers DescribeCluster v2, so each broker
+// is reported fenced or not; Samsa's v1 answer leaves it unknown.
+func TestClusterInfoFenced(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	var info clusterInfo
+	if err := json.Unmarshal([]byte(ok(t, c.ListenAddrs()[0], "", "cluster", "info", "--format", "json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Brokers) != 2 {
+		t.Fatalf("brokers: %+v", info.Brokers)
+	}
+	for _, b := range info.Brokers {
+		if b.Fenced == nil || *b.Fenced {
+			t.Errorf("broker %d: fenced %v, want reported false", b.ID, b.Fenced)
+		}
+	}
+}
+
+// TestClusterInfoQuorum renders what DescribeQuorum reports of a
+// three-voter quorum with an observer, one voter behind.
+func TestClusterInfoQuorum(t *testing.T) {
+	now := time.UnixMilli(1_700_000_010_000)
+	ms := now.UnixMilli()
+	rack := "r1"
+	info := clusterInfo{
+		ClusterID: "MkU3OEVBNTcwNTJENDM2Qk", Controller: 2,
+		Brokers: []brokerInfo{
+			{ID: 1, Host: "10.0.0.1", Port: 9092, Rack: &rack, Fenced: new(bool), APICount: 30, VersionGuess: "v3.9"},
+			{ID: 2, Host: "10.0.0.2", Port: 9092, Fenced: new(bool), APICount: 30, VersionGuess: "v3.9"},
+			{ID: 4, Host: "10.0.0.4", Port: 9092, Fenced: ptr(true), VersionGuess: "unknown"},
+		},
+		Quorum: &quorumInfo{
+			LeaderID: 2, LeaderEpoch: 5, HighWatermark: 120,
+			Voters: []quorumMember{
+				{ID: 1, LogEndOffset: 118, Lag: 2, LastFetchTimestamp: ms - 250, LastCaughtUpTimestamp: ms - 900},
+				{ID: 2, LogEndOffset: 120, Lag: 0, LastFetchTimestamp: ms, LastCaughtUpTimestamp: ms},
+				{ID: 3, LogEndOffset: -1, Lag: -1, LastFetchTimestamp: -1, LastCaughtUpTimestamp: -1},
+			},
+			Observers: []quorumMember{{ID: 4, LogEndOffset: 120, Lag: 0, LastFetchTimestamp: ms - 1500, LastCaughtUpTimestamp: ms - 1500}},
+		},
+	}
+	var out strings.Builder
+	if err := writeClusterInfo(&out, info, now); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "cluster_info_quorum", out.String())
+}
+
+func ptr[T any](v T) *T { return &v }

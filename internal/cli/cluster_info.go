@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
+	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
@@ -15,6 +20,10 @@ type clusterInfo struct {
 	ClusterID  string       `json:"cluster_id"`
 	Controller int32        `json:"controller"`
 	Brokers    []brokerInfo `json:"brokers"`
+	// Quorum is nil when no broker serves DescribeQuorum or it failed
+	// (QuorumError says why).
+	Quorum      *quorumInfo `json:"quorum"`
+	QuorumError string      `json:"quorum_error,omitempty"`
 }
 
 type brokerInfo struct {
@@ -22,6 +31,7 @@ type brokerInfo struct {
 	Host         string       `json:"host"`
 	Port         int32        `json:"port"`
 	Rack         *string      `json:"rack"`
+	Fenced       *bool        `json:"fenced"` // nil unless DescribeCluster v2+ says
 	APICount     int          `json:"api_count"`
 	VersionGuess string       `json:"version_guess"` // kversion's guess of the Kafka release with the same API versions
 	APIs         []apiVersion `json:"apis,omitempty"`
@@ -41,11 +51,15 @@ func newClusterInfoCommand(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "info",
-		Short: "Show the cluster ID, controller, brokers and their versions",
+		Short: "Show the cluster ID, controller, brokers, their versions and the quorum",
 		Long: `Show the cluster ID, the active controller and every broker with its
-address, rack, how many Kafka APIs it serves, and the Kafka release whose
-API versions match its ApiVersions answer (franz-go's kversion guess,
-judged on the APIs the broker serves).
+address, rack, whether it is fenced (a broker the controller stopped hearing
+from; reported by DescribeCluster v2, else "-"), how many Kafka APIs it
+serves, and the Kafka release whose API versions match its ApiVersions
+answer (franz-go's kversion guess, judged on the APIs the broker serves).
+Then the controller quorum (DescribeQuorum on the metadata log): its leader,
+epoch and high watermark, and each voter and observer with its log end
+offset, lag behind the leader and when it last fetched and caught up.
 --apis lists every API each broker serves with its version range.`,
 		Example: `  samsa cluster info
   samsa cluster info --apis
@@ -56,10 +70,11 @@ judged on the APIs the broker serves).
 				return err
 			}
 			ctx := commandContext(cmd)
-			adm, err := g.admin(ctx)
+			cl, err := g.client(ctx)
 			if err != nil {
 				return err
 			}
+			adm := kadm.NewClient(cl)
 			defer adm.Close()
 			meta, err := adm.BrokerMetadata(ctx)
 			if err != nil {
@@ -83,10 +98,16 @@ judged on the APIs the broker serves).
 				}
 				info.Brokers = append(info.Brokers, bi)
 			}
+			addFenced(ctx, cl, &info)
+			if servesKey(versions, 55) {
+				if info.Quorum, err = describeQuorum(ctx, cl); err != nil {
+					info.QuorumError = err.Error()
+				}
+			}
 			if format == formatJSON {
 				return writeJSON(cmd.OutOrStdout(), info)
 			}
-			return writeClusterInfo(cmd.OutOrStdout(), info)
+			return writeClusterInfo(cmd.OutOrStdout(), info, time.Now())
 		},
 	}
 	addFormatFlag(cmd, &format)
@@ -108,7 +129,29 @@ func versionGuess(v kadm.BrokerApiVersions) string {
 	return v.VersionGuess(kversion.SkipKeys(missing...))
 }
 
-func writeClusterInfo(w io.Writer, info clusterInfo) error {
+// addFenced marks each broker fenced or not when DescribeCluster is v2 or
+// later (KIP-1073), and adds the fenced brokers Metadata leaves out. Older
+// answers, or none, leave Fenced unknown.
+func addFenced(ctx context.Context, cl *kgo.Client, info *clusterInfo) {
+	req := kmsg.NewPtrDescribeClusterRequest()
+	req.IncludeFencedBrokers = true
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 || resp.Version < 2 {
+		return
+	}
+	for _, b := range resp.Brokers {
+		fenced := b.IsFenced
+		i := slices.IndexFunc(info.Brokers, func(bi brokerInfo) bool { return bi.ID == b.NodeID })
+		if i < 0 {
+			info.Brokers = append(info.Brokers, brokerInfo{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack, VersionGuess: "unknown"})
+			i = len(info.Brokers) - 1
+		}
+		info.Brokers[i].Fenced = &fenced
+	}
+	slices.SortFunc(info.Brokers, func(a, b brokerInfo) int { return cmp.Compare(a.ID, b.ID) })
+}
+
+func writeClusterInfo(w io.Writer, info clusterInfo, now time.Time) error {
 	summary := newTable(w)
 	summary.row("CLUSTER", info.ClusterID)
 	summary.row("CONTROLLER", info.Controller)
@@ -116,7 +159,7 @@ func writeClusterInfo(w io.Writer, info clusterInfo) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	t := newTable(w, "ID", "HOST", "PORT", "RACK", "APIS", "KAFKA-VERSION-GUESS")
+	t := newTable(w, "ID", "HOST", "PORT", "RACK", "FENCED", "APIS", "KAFKA-VERSION-GUESS")
 	for _, b := range info.Brokers {
 		id := fmt.Sprint(b.ID)
 		if b.ID == info.Controller {
@@ -126,9 +169,16 @@ func writeClusterInfo(w io.Writer, info clusterInfo) error {
 		if b.Rack != nil {
 			rack = *b.Rack
 		}
-		t.row(id, b.Host, b.Port, rack, b.APICount, b.VersionGuess)
+		var fenced any // "-": not reported
+		if b.Fenced != nil {
+			fenced = *b.Fenced
+		}
+		t.row(id, b.Host, b.Port, rack, fenced, b.APICount, b.VersionGuess)
 	}
 	if err := t.flush(); err != nil {
+		return err
+	}
+	if err := writeQuorum(w, info, now); err != nil {
 		return err
 	}
 	for _, b := range info.Brokers {

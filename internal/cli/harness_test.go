@@ -81,7 +81,7 @@ var normalisers = []struct {
 	{regexp.MustCompile(`"timestamp":\d+`), `"timestamp":<TS>`},                                           // record timestamps
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "<BROKER>"},                                                  // listener
 	{regexp.MustCompile(`"port": \d+`), `"port": <PORT>`},                                                 //
-	{regexp.MustCompile(`(?m)^(\d\*? +127\.0\.0\.1 +\d+ +\S+ +)\d+ +.*$`), "${1}##    <GUESS>"},           // API count and version guess
+	{regexp.MustCompile(`(?m)^(\d\*? +127\.0\.0\.1 +\d+ +\S+ +\S+ +)\d+ +.*$`), "${1}##    <GUESS>"},      // API count and version guess
 	{regexp.MustCompile(`(?m)^\d\*? +127\.0\.0\.1 +(\d+)`), ""},                                           // port in the cluster info table
 	{regexp.MustCompile(`[a-z0-9-]+-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`), ""}, // member IDs
 }
