@@ -113,6 +113,7 @@ func OpenReplica(m *storage.Manager, topic string, index int32, topicID [16]byte
 		return nil, err
 	}
 	p.replica = NewReplica(opts.NodeID, l.LogStartOffset(), l.LogEndOffset(), l.LogEndOffset(), nil, opts.ReplicaLagTimeMaxMs)
+	p.replica.SetMinInsyncReplicas(cfg.MinInsyncReplicas)
 	p.leaderEpoch.Store(-1)
 	p.hw.Store(p.replica.HighWatermark())
 	p.flushedTo.Store(l.LogEndOffset())
@@ -239,7 +240,7 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 		h.MaxTimestamp = v.MaxTimestamp
 	}
 	p.mu.Lock()
-	if code := p.replica.CheckAppend(acks, cfg.MinInsyncReplicas); code != 0 {
+	if code := p.replica.CheckAppend(acks); code != 0 {
 		p.mu.Unlock()
 		res.ErrorCode = code
 		return res
@@ -278,7 +279,7 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 		h.BaseOffset = ar.FirstOffset
 		p.producers.Update(h, ar.FirstOffset)
 	}
-	p.applyLocked(p.replica.AppendAsLeader(ar.FirstOffset, ar.LastOffset+1))
+	p.applyLocked(p.replica.AppendAsLeader(now, ar.FirstOffset, ar.LastOffset+1))
 	p.mu.Unlock()
 	p.wake()
 
@@ -368,6 +369,9 @@ func (p *Partition) Config() config.Topic { return *p.cfg.Load() }
 func (p *Partition) SetConfig(cfg config.Topic) {
 	p.cfg.Store(&cfg)
 	p.log.SetConfig(StorageConfig(cfg))
+	p.mu.Lock()
+	p.replica.SetMinInsyncReplicas(cfg.MinInsyncReplicas)
+	p.mu.Unlock()
 }
 
 // DeleteRecords moves the log start offset to offset (-1 means the high

@@ -105,6 +105,7 @@ type Replica struct {
 
 	epochs EpochCache
 	lagMs  int64
+	minISR int32 // min.insync.replicas
 }
 
 // NewReplica returns the core of a replica with no role, of a log holding
@@ -115,7 +116,7 @@ func NewReplica(id int32, logStart, logEnd, hw int64, epochs []EpochEntry, lagMs
 		lagMs = DefaultReplicaLagTimeMaxMs
 	}
 	r := &Replica{id: id, leader: -1, leaderEpoch: -1, partitionEpoch: -1, epochStart: -1,
-		logStart: logStart, logEnd: logEnd, lagMs: lagMs}
+		logStart: logStart, logEnd: logEnd, lagMs: lagMs, minISR: 1}
 	for _, e := range epochs {
 		r.epochs.Assign(e.Epoch, e.StartOffset)
 	}
@@ -136,6 +137,10 @@ func (r *Replica) Epochs() *EpochCache      { return &r.epochs }
 func (r *Replica) Replicas() []int32        { return slices.Clone(r.replicas) }
 func (r *Replica) ISR() []int32             { return slices.Clone(r.isr) }
 func (r *Replica) Pending() *AlterPartition { return r.pending }
+
+// SetMinInsyncReplicas sets min.insync.replicas (a topic config that can
+// change at any time).
+func (r *Replica) SetMinInsyncReplicas(n int32) { r.minISR = n }
 
 // MaximalISR is the ISR the high watermark waits for: the committed ISR,
 // plus the replica a pending expansion adds (a pending shrink drops no one
@@ -197,7 +202,7 @@ func (r *Replica) BecomeLeader(nowMs int64, epoch, partitionEpoch int32, replica
 		r.epochStart = r.logEnd
 		fx.EpochsChanged = r.epochs.Assign(epoch, r.logEnd)
 	}
-	fx.HighWatermarkMoved = r.maybeIncrementHW()
+	fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
 	return fx, nil
 }
 
@@ -222,30 +227,35 @@ func (r *Replica) Stop() {
 
 // CheckAppend is the leader's check before appending a produce with acks:
 // NOT_LEADER_OR_FOLLOWER on a non-leader, and for acks=all
-// NOT_ENOUGH_REPLICAS while the committed ISR is smaller than minISR
-// (min.insync.replicas, capped at the replication factor as Kafka's
-// effectiveMinIsr).
-func (r *Replica) CheckAppend(acks int16, minISR int32) int16 {
+// NOT_ENOUGH_REPLICAS while the committed ISR is under min.insync.replicas.
+func (r *Replica) CheckAppend(acks int16) int16 {
 	switch {
 	case r.role != RoleLeader:
 		return kerr.NotLeaderForPartition.Code
-	case acks == -1 && len(r.isr) < r.effectiveMinISR(minISR):
+	case acks == -1 && r.underMinISR():
 		return kerr.NotEnoughReplicas.Code
 	}
 	return 0
 }
 
-func (r *Replica) effectiveMinISR(minISR int32) int {
-	return min(int(minISR), max(len(r.replicas), 1))
+// effectiveMinISR is min.insync.replicas capped at the replication factor
+// (Kafka's effectiveMinIsr): a topic of fewer replicas than the setting
+// still takes acks=all.
+func (r *Replica) effectiveMinISR() int {
+	return min(int(r.minISR), max(len(r.replicas), 1))
 }
 
-// AppendAsLeader records a local append of records of the leader's epoch
-// from firstOffset; logEnd is the log end after it.
-func (r *Replica) AppendAsLeader(firstOffset, logEnd int64) Effects {
+// underMinISR is Kafka's isUnderMinIsr: the committed ISR is smaller than
+// the effective min.insync.replicas.
+func (r *Replica) underMinISR() bool { return len(r.isr) < r.effectiveMinISR() }
+
+// AppendAsLeader records a local append at nowMs of records of the
+// leader's epoch from firstOffset; logEnd is the log end after it.
+func (r *Replica) AppendAsLeader(nowMs, firstOffset, logEnd int64) Effects {
 	var fx Effects
 	fx.EpochsChanged = r.epochs.Assign(r.leaderEpoch, firstOffset)
 	r.logEnd = logEnd
-	fx.HighWatermarkMoved = r.maybeIncrementHW()
+	fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
 	return fx
 }
 
@@ -339,7 +349,7 @@ func (r *Replica) FollowerFetch(nowMs int64, id int32, brokerEpoch, fetchOffset,
 		fx.Alter = r.pending
 	}
 	if moved || fx.Alter != nil {
-		fx.HighWatermarkMoved = r.maybeIncrementHW()
+		fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
 	}
 	return fx, 0
 }
@@ -384,7 +394,7 @@ func (r *Replica) proposal(isr []int32, expand bool) *AlterPartition {
 // through BecomeLeader), as Kafka does. An answer for no pending change,
 // another leader epoch, or a partition epoch not newer than the replica's
 // is ignored.
-func (r *Replica) AlterPartitionResponse(code int16, leaderEpoch, partitionEpoch int32, isr []int32) Effects {
+func (r *Replica) AlterPartitionResponse(nowMs int64, code int16, leaderEpoch, partitionEpoch int32, isr []int32) Effects {
 	var fx Effects
 	if r.role != RoleLeader || r.pending == nil {
 		return fx
@@ -392,7 +402,7 @@ func (r *Replica) AlterPartitionResponse(code int16, leaderEpoch, partitionEpoch
 	if code != 0 {
 		if code == kerr.OperationNotAttempted.Code || code == kerr.IneligibleReplica.Code {
 			r.pending = nil
-			fx.HighWatermarkMoved = r.maybeIncrementHW()
+			fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
 		}
 		return fx
 	}
@@ -400,20 +410,25 @@ func (r *Replica) AlterPartitionResponse(code int16, leaderEpoch, partitionEpoch
 		return fx
 	}
 	r.isr, r.partitionEpoch, r.pending = slices.Clone(isr), partitionEpoch, nil
-	fx.HighWatermarkMoved = r.maybeIncrementHW()
+	fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
 	return fx
 }
 
-// maybeIncrementHW is Kafka's maybeIncrementLeaderHW: the high watermark
-// is the smallest log end of the maximal ISR (the leader's own included; a
-// member whose log end is not known yet holds it), and it never goes back.
-func (r *Replica) maybeIncrementHW() bool {
-	if r.role != RoleLeader {
+// maybeIncrementHW is Kafka 4's maybeIncrementLeaderHW at nowMs: the high
+// watermark is the smallest log end of the maximal ISR (the leader's own
+// included; a member whose log end is not known yet holds it) and of the
+// followers out of it that are caught up (within replica.lag.time.max.ms:
+// they are about to join, and would never catch up with a watermark that
+// runs ahead of them). It never goes back, and does not move at all while
+// the ISR is under min.insync.replicas (KIP-966).
+func (r *Replica) maybeIncrementHW(nowMs int64) bool {
+	if r.role != RoleLeader || r.underMinISR() {
 		return false
 	}
 	hw := r.logEnd
-	for _, id := range r.MaximalISR() {
-		if f := r.followers[id]; id != r.id && f != nil && f.LogEndOffset < hw {
+	maximal := r.MaximalISR()
+	for id, f := range r.followers {
+		if f.LogEndOffset < hw && (slices.Contains(maximal, id) || f.isCaughtUp(r.logEnd, nowMs, r.lagMs)) {
 			hw = f.LogEndOffset
 		}
 	}
@@ -427,15 +442,16 @@ func (r *Replica) maybeIncrementHW() bool {
 // CheckAcks is Kafka's checkEnoughReplicasReachOffset for an acks=all
 // produce whose last offset is requiredOffset-1: done once the high
 // watermark reaches requiredOffset, then with
-// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the maximal ISR is smaller than
-// minISR; NOT_LEADER_OR_FOLLOWER once the replica is no longer leader.
-func (r *Replica) CheckAcks(requiredOffset int64, minISR int32) (bool, int16) {
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the maximal ISR is under
+// min.insync.replicas; NOT_LEADER_OR_FOLLOWER once the replica is no
+// longer leader.
+func (r *Replica) CheckAcks(requiredOffset int64) (bool, int16) {
 	switch {
 	case r.role != RoleLeader:
 		return true, kerr.NotLeaderForPartition.Code
 	case r.hw < requiredOffset:
 		return false, 0
-	case len(r.MaximalISR()) < r.effectiveMinISR(minISR):
+	case len(r.MaximalISR()) < r.effectiveMinISR():
 		return true, kerr.NotEnoughReplicasAfterAppend.Code
 	}
 	return true, 0
