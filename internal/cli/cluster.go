@@ -6,11 +6,12 @@ import (
 
 func newClusterCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "cluster",
-		Short:   "Inspect the cluster",
-		Example: `  samsa cluster info`,
-		Args:    cobra.NoArgs,
+		Use:   "cluster",
+		Short: "Inspect the cluster, or run a local one",
+		Example: `  samsa cluster info
+  samsa cluster local --nodes 3`,
+		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newClusterInfoCommand(g))
+	cmd.AddCommand(newClusterInfoCommand(g), newClusterLocalCommand())
 	return cmd
 }
