@@ -103,15 +103,11 @@ func (h *Handlers) autoCreate(ctx context.Context, name string) (*metadata.Topic
 	return t, nil
 }
 
+// brokers lists the unfenced brokers, as Kafka's Metadata does.
 func brokers(img *metadata.Image) []kmsg.MetadataResponseBroker {
-	ids := make([]int32, 0, len(img.Brokers))
-	for id := range img.Brokers {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	out := make([]kmsg.MetadataResponseBroker, 0, len(ids))
-	for _, id := range ids {
-		b := img.Brokers[id]
+	live := img.LiveBrokers()
+	out := make([]kmsg.MetadataResponseBroker, 0, len(live))
+	for _, b := range live {
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
 		if b.Rack != "" {

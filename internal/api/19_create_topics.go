@@ -148,8 +148,8 @@ func validateNewTopic(img *metadata.Image, name string, partitions int32, rf int
 	if partitions > quorum.MaxPartitionsPerRequest {
 		return quorum.ErrTooManyPartitions
 	}
-	if rf <= 0 || int(rf) > len(img.Brokers) {
-		return fmt.Errorf("%w: replication factor %d with %d brokers", kerr.InvalidReplicationFactor, rf, len(img.Brokers))
+	if live := len(img.LiveBrokers()); rf <= 0 || int(rf) > live {
+		return fmt.Errorf("%w: replication factor %d with %d brokers", kerr.InvalidReplicationFactor, rf, live)
 	}
 	return nil
 }

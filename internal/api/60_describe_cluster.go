@@ -7,7 +7,6 @@ package api
 
 import (
 	"context"
-	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,13 +24,7 @@ func describeCluster(h *Handlers, _ context.Context, req *kmsg.DescribeClusterRe
 	img := h.image()
 	resp.ClusterID = img.ClusterID
 	resp.ControllerID = h.Controller.ActiveController()
-	ids := make([]int32, 0, len(img.Brokers))
-	for id := range img.Brokers {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		b := img.Brokers[id]
+	for _, b := range img.LiveBrokers() { // fenced brokers are left out, as in Kafka
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
 		if b.Rack != "" {

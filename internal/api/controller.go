@@ -11,7 +11,7 @@ import (
 // applied, and the changes handlers ask of the active controller. Handlers
 // never know whether this broker is the active controller: the
 // implementation (quorum.Controller) proposes when it is and otherwise
-// forwards, or, until forwarding exists, answers kerr.NotController (which
+// forwards (in a cluster, over the controller RPC) or answers kerr.NotController (which
 // handlers put in the response like any other Kafka error).
 //
 // Errors are Kafka errors (*kerr.Error, or a *quorum.Error with Kafka's

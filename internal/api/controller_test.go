@@ -53,8 +53,9 @@ func (noPartitions) CheckCapacity(int) error                { return nil }
 // that Metadata and DescribeCluster name the active controller.
 func TestNotController(t *testing.T) {
 	img, _ := metadata.EmptyImage().Apply(1, metadata.RegisterBroker{Broker: metadata.Broker{ID: 1, Host: "h", Port: 1}})
+	img, _ = img.Apply(2, metadata.UnfenceBroker{ID: 1, Epoch: 1})
 	id := metadata.NewTopicID()
-	img, res := img.Apply(2, metadata.CreateTopic{Name: "t", ID: id, Partitions: []metadata.Partition{{Leader: 2, Replicas: []int32{2}, ISR: []int32{2}}}})
+	img, res := img.Apply(3, metadata.CreateTopic{Name: "t", ID: id, Partitions: []metadata.Partition{{Leader: 2, Replicas: []int32{2}, ISR: []int32{2}}}})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}

@@ -87,8 +87,8 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if cfg.Listen, cfg.Advertise, err = listenAddrs(cfg, static.Cluster); err != nil {
 		return nil, err
 	}
-	if !static.Cluster.Roles.Standalone() {
-		return nil, errors.New("broker: config process.roles: a cluster is not supported yet")
+	if static.Cluster.Roles.Controller && !static.Cluster.Roles.Broker {
+		return nil, errors.New("broker: config process.roles=controller (a controller-only node) is not supported yet: use broker,controller")
 	}
 	nodeID := static.NodeID
 	connLimits, err := brokerCfg.ConnectionLimits(nil)
@@ -101,19 +101,42 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	b.controller, err = quorum.Open(quorum.Config{
-		Dir:    filepath.Join(cfg.DataDir, "__metadata"),
-		NodeID: nodeID,
-		Logger: cfg.Logger,
-		WALFS:  cfg.MetadataFS,
-	})
+	// The Kafka listener is bound first: its advertised address goes into
+	// the broker's registration.
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	b.addr = l.Addr()
+	host, port, err := advertised(cfg.Advertise, l.Addr())
+	if err != nil {
+		return nil, err
+	}
+	b.controller, err = quorum.Open(quorumConfig(cfg, static, host))
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
-	// Nothing below may act on a partial image: the registration, the
-	// partitions and the groups all follow the whole committed log.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A broker that is not a voter receives the metadata log once the
+	// active controller has its registration, so it registers first.
+	if _, err := b.controller.Join(ctx, metadata.Broker{Host: host, Port: port, Rack: static.Cluster.Rack}); err != nil {
+		return nil, fmt.Errorf("broker: register: %w", err)
+	}
+	// Nothing below may act on a partial image: the partitions and the
+	// groups follow the whole committed log.
 	if err := b.controller.WaitReady(context.Background()); err != nil {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
+	}
+	// Only unfenced brokers get replicas and are in Metadata responses:
+	// the first heartbeat after the node is ready unfences it.
+	if err := b.controller.WaitUnfenced(ctx); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{
 		FS:              cfg.FS,
@@ -126,23 +149,6 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, err
 	}
 
-	l, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("broker: listen: %w", err)
-	}
-	b.addr = l.Addr()
-	host, port, err := advertised(cfg.Advertise, l.Addr())
-	if err != nil {
-		l.Close()
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.controller.RegisterBroker(ctx, metadata.Broker{ID: nodeID, Host: host, Port: port}); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("broker: register: %w", err)
-	}
-
 	b.partitions = newPartitions(nodeID, b.storage, brokerCfg, b.controller.Image, cfg.Logger, static.RecoveryThreads)
 	b.partitions.removeStale(b.controller.Image())
 	b.groups = b.newGroups(static)
@@ -153,7 +159,6 @@ func Start(cfg Config) (_ *Broker, err error) {
 	})
 	b.partitions.Sync()
 	if err := b.startGroups(ctx, static); err != nil {
-		l.Close()
 		return nil, err
 	}
 

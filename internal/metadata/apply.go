@@ -14,6 +14,9 @@ type Result struct {
 	// FirstProducerID is the first ID of the block reserved by an
 	// AllocateProducerIDs record.
 	FirstProducerID int64
+	// BrokerEpoch is the epoch of the broker a RegisterBroker record
+	// registered.
+	BrokerEpoch int64
 }
 
 // Apply returns the image after applying r at Raft index index, and the result
@@ -37,6 +40,10 @@ func (img *Image) Apply(index uint64, r Record) (*Image, Result) {
 		return img.applyAlterBrokerConfigs(index, r)
 	case AllocateProducerIDs:
 		return img.applyAllocateProducerIDs(index, r)
+	case FenceBroker:
+		return img.applyFence(index, r.ID, r.Epoch, true)
+	case UnfenceBroker:
+		return img.applyFence(index, r.ID, r.Epoch, false)
 	default:
 		return img, reject(kerr.InvalidRequest)
 	}
@@ -69,16 +76,43 @@ func (img *Image) applyRegisterBroker(index uint64, r RegisterBroker) (*Image, R
 	if b.ID < 0 || b.Port < 0 || b.Port > math.MaxUint16 {
 		return img, reject(kerr.InvalidRequest)
 	}
-	if old, ok := img.Brokers[b.ID]; ok && old == b {
-		return img, Result{}
+	if old, ok := img.Brokers[b.ID]; ok {
+		retry := old
+		retry.Epoch, retry.Fenced = b.Epoch, b.Fenced
+		if retry == b {
+			return img, Result{BrokerEpoch: old.Epoch}
+		}
 	}
+	b.Epoch, b.Fenced = int64(index), true
+	return img.withBroker(index, b), Result{BrokerEpoch: b.Epoch}
+}
+
+// withBroker returns a copy of img in which b replaces the broker of its ID.
+func (img *Image) withBroker(index uint64, b Broker) *Image {
 	n := img.next(index)
 	n.Brokers = make(map[int32]Broker, len(img.Brokers)+1)
 	for id, old := range img.Brokers {
 		n.Brokers[id] = old
 	}
 	n.Brokers[b.ID] = b
-	return n, Result{}
+	return n
+}
+
+// applyFence fences or unfences the broker registered as id with epoch;
+// a record for an earlier registration is stale.
+func (img *Image) applyFence(index uint64, id int32, epoch int64, fenced bool) (*Image, Result) {
+	b, ok := img.Brokers[id]
+	if !ok {
+		return img, reject(kerr.BrokerIDNotRegistered)
+	}
+	if b.Epoch != epoch {
+		return img, reject(kerr.StaleBrokerEpoch)
+	}
+	if b.Fenced == fenced {
+		return img, Result{}
+	}
+	b.Fenced = fenced
+	return img.withBroker(index, b), Result{}
 }
 
 func (img *Image) applyCreateTopic(index uint64, r CreateTopic) (*Image, Result) {

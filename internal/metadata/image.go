@@ -1,10 +1,12 @@
 package metadata
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -102,9 +104,34 @@ func (t *Topic) clone() *Topic {
 // Broker is a registered broker and the address clients reach it at.
 type Broker struct {
 	ID   int32
-	Host string
+	Host string // the advertised PLAINTEXT listener
 	Port int32
 	Rack string
+	// Incarnation is a random UUID drawn at each process start (Kafka's
+	// incarnation ID), so a restarted broker is never taken for its
+	// previous life. Zero in registrations written before it existed.
+	Incarnation TopicID `json:",omitzero"`
+	// MetadataAddr is where a broker that is not a controller voter
+	// receives the metadata log (raft's non-voter transport); "" for
+	// voters.
+	MetadataAddr string `json:",omitempty"`
+	// Epoch is the broker epoch: the Raft index of its registration
+	// record, set by apply.
+	Epoch int64 `json:",omitempty"`
+	// Fenced brokers are left out of Metadata responses and placement.
+	Fenced bool `json:",omitempty"`
+}
+
+// LiveBrokers returns the unfenced brokers in ascending ID order.
+func (img *Image) LiveBrokers() []Broker {
+	out := make([]Broker, 0, len(img.Brokers))
+	for _, b := range img.Brokers {
+		if !b.Fenced {
+			out = append(out, b)
+		}
+	}
+	slices.SortFunc(out, func(a, b Broker) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Image is an immutable view of the cluster metadata after the record at

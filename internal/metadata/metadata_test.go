@@ -147,6 +147,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		DeleteTopic{ID: TopicID{1}}, AllocateProducerIDs{BlockSize: 1}, SetClusterID{ClusterID: "x"},
 		CreatePartitions{TopicID: TopicID{1}, New: []Partition{{Partition: 1, Replicas: []int32{0}}}},
 		AlterTopicConfigs{Name: "t", Delete: []string{"a"}}, AlterBrokerConfigs{}, RegisterBroker{},
+		RegisterBroker{Broker: Broker{ID: 1, Host: "h", Port: 1, Incarnation: TopicID{2}, MetadataAddr: "h:2"}},
+		FenceBroker{ID: 1, Epoch: 2}, UnfenceBroker{ID: 1, Epoch: 2},
 	} {
 		b, _ := EncodeRecord(r)
 		f.Add(b)

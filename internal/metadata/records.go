@@ -19,6 +19,8 @@ const (
 	TypeAlterTopicConfigs   RecordType = 6
 	TypeAlterBrokerConfigs  RecordType = 7
 	TypeAllocateProducerIDs RecordType = 8
+	TypeFenceBroker         RecordType = 9
+	TypeUnfenceBroker       RecordType = 10
 )
 
 // Record is one change to the metadata. The set of records is closed: only the
@@ -32,9 +34,28 @@ type SetClusterID struct {
 	ClusterID string
 }
 
-// RegisterBroker adds a broker or replaces the registration with the same ID.
+// RegisterBroker adds a broker or replaces the registration with the same
+// ID. The broker is fenced until a heartbeat unfences it, and its epoch is
+// the record's Raft index (Broker.Epoch is set by apply, not the proposer).
+// A registration equal to the current one (same incarnation and
+// endpoints: a retry) changes nothing and keeps the epoch.
 type RegisterBroker struct {
 	Broker Broker
+}
+
+// FenceBroker fences the broker registered with ID and Epoch: Metadata
+// responses stop listing it. The active controller proposes it when the
+// broker's heartbeats stop for broker.session.timeout.ms.
+type FenceBroker struct {
+	ID    int32
+	Epoch int64
+}
+
+// UnfenceBroker unfences the broker registered with ID and Epoch, on a
+// heartbeat from a broker that has caught up with the metadata log.
+type UnfenceBroker struct {
+	ID    int32
+	Epoch int64
 }
 
 // CreateTopic creates a topic. The proposer chooses the ID and the placement.
@@ -85,6 +106,8 @@ func (CreatePartitions) Type() RecordType    { return TypeCreatePartitions }
 func (AlterTopicConfigs) Type() RecordType   { return TypeAlterTopicConfigs }
 func (AlterBrokerConfigs) Type() RecordType  { return TypeAlterBrokerConfigs }
 func (AllocateProducerIDs) Type() RecordType { return TypeAllocateProducerIDs }
+func (FenceBroker) Type() RecordType         { return TypeFenceBroker }
+func (UnfenceBroker) Type() RecordType       { return TypeUnfenceBroker }
 
 // ErrCorruptRecord is returned by DecodeRecord for bytes that are not a record.
 var ErrCorruptRecord = errors.New("metadata: corrupt record")
@@ -124,6 +147,10 @@ func DecodeRecord(b []byte) (Record, error) {
 		r, err = decodeAs[AlterBrokerConfigs](payload)
 	case TypeAllocateProducerIDs:
 		r, err = decodeAs[AllocateProducerIDs](payload)
+	case TypeFenceBroker:
+		r, err = decodeAs[FenceBroker](payload)
+	case TypeUnfenceBroker:
+		r, err = decodeAs[UnfenceBroker](payload)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[0])
 	}

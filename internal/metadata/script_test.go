@@ -14,7 +14,9 @@ import (
 // standing for the TopicID {n, 0, ...}. Commands:
 //
 //	cluster-id id=ID
-//	register-broker id=N host=H port=P [rack=R]
+//	register-broker id=N host=H port=P [rack=R] [incarnation=N]   incarnation N: the UUID {N, 0, ...}
+//	fence-broker id=N epoch=E
+//	unfence-broker id=N epoch=E
 //	create-topic name=T id=N partitions=N replicas=(1,2) [configs=(k=v, ...)]   leader = first replica
 //	delete-topic id=N
 //	create-partitions id=N count=N replicas=(1,2)
@@ -68,6 +70,8 @@ func TestScripts(t *testing.T) {
 				out = "error " + res.Err.Message
 			case r.Type() == TypeAllocateProducerIDs:
 				out += fmt.Sprintf(" first-producer-id=%d", res.FirstProducerID)
+			case r.Type() == TypeRegisterBroker:
+				out += fmt.Sprintf(" broker-epoch=%d", res.BrokerEpoch)
 			}
 			if img == before {
 				out += " unchanged"
@@ -105,7 +109,17 @@ func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
 		d.ScanArgs(t, "host", &host)
 		d.ScanArgs(t, "port", &port)
 		d.MaybeScanArgs(t, "rack", &rack)
-		return RegisterBroker{Broker: Broker{ID: int32(id), Host: host, Port: int32(port), Rack: rack}}
+		var incarnation int
+		d.MaybeScanArgs(t, "incarnation", &incarnation)
+		return RegisterBroker{Broker: Broker{ID: int32(id), Host: host, Port: int32(port), Rack: rack, Incarnation: TopicID{0: byte(incarnation)}}}
+	case "fence-broker", "unfence-broker":
+		var epoch int64
+		d.ScanArgs(t, "id", &id)
+		d.ScanArgs(t, "epoch", &epoch)
+		if d.Cmd == "fence-broker" {
+			return FenceBroker{ID: int32(id), Epoch: epoch}
+		}
+		return UnfenceBroker{ID: int32(id), Epoch: epoch}
 	case "create-topic":
 		d.ScanArgs(t, "id", &id)
 		d.ScanArgs(t, "partitions", &count)
@@ -156,7 +170,7 @@ func dumpImage(img *Image) string {
 	sort.Ints(ids)
 	for _, id := range ids {
 		br := img.Brokers[int32(id)]
-		fmt.Fprintf(&b, "broker %d %s:%d rack=%q\n", br.ID, br.Host, br.Port, br.Rack)
+		fmt.Fprintf(&b, "broker %d %s:%d rack=%q incarnation=%d epoch=%d fenced=%t\n", br.ID, br.Host, br.Port, br.Rack, br.Incarnation[0], br.Epoch, br.Fenced)
 	}
 	if len(img.BrokerConfigs) > 0 {
 		fmt.Fprintf(&b, "broker-configs %s\n", dumpConfigs(img.BrokerConfigs))

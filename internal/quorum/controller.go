@@ -42,6 +42,12 @@ const _ = uint(segment.MaxEntrySize - 1024 - maxRecordBytes)
 // waits for the commit, which raft itself bounds by failing the proposal when
 // leadership is lost.
 func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.Result, error) {
+	return c.proposeHop(ctx, r, 0)
+}
+
+// proposeHop is propose for a record that has been forwarded hops times:
+// only a record this node was given directly (hops 0) is forwarded again.
+func (c *Controller) proposeHop(ctx context.Context, r metadata.Record, hops uint8) (metadata.Result, error) {
 	data, err := metadata.EncodeRecord(r)
 	if err != nil {
 		return metadata.Result{}, err
@@ -66,8 +72,8 @@ func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.R
 		return metadata.Result{}, storageError(err)
 	}
 	if !c.isActive() {
-		if c.cfg.Forwarder != nil {
-			return c.cfg.Forwarder.Forward(ctx, r)
+		if f := c.forwarder(); f != nil && hops == 0 {
+			return f.Forward(ctx, r)
 		}
 		return metadata.Result{}, fmt.Errorf("quorum: node %d is not the active controller (%d is): %w",
 			c.cfg.NodeID, c.ActiveController(), kerr.NotController)
@@ -94,7 +100,39 @@ func (c *Controller) propose(ctx context.Context, r metadata.Record) (metadata.R
 	if res.Err != nil {
 		return res, res.Err
 	}
+	if reg, ok := r.(metadata.RegisterBroker); ok {
+		if err := c.addObserver(reg.Broker); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// forwarder is where a node that is not the active controller sends its
+// proposals: Config.Forwarder, else in a quorum of several nodes the
+// controller RPC, else nowhere (NOT_CONTROLLER).
+func (c *Controller) forwarder() Forwarder {
+	if c.cfg.Forwarder != nil {
+		return c.cfg.Forwarder
+	}
+	if c.cfg.clustered() {
+		return rpcForwarder{c}
+	}
+	return nil
+}
+
+// addObserver makes a registered broker that is not a voter a non-voter of
+// raft at its MetadataAddr, so that the leader replicates the metadata log
+// to it (hashicorp/raft pushes entries; Kafka's brokers fetch them). A
+// broker registering again from a new address is moved there.
+func (c *Controller) addObserver(b metadata.Broker) error {
+	if b.MetadataAddr == "" || c.isVoter(b.ID) {
+		return nil
+	}
+	if err := c.raft.AddNonvoter(serverID(b.ID), raft.ServerAddress(b.MetadataAddr), 0, transportTimeout).Error(); err != nil {
+		return fmt.Errorf("quorum: add broker %d at %s as a non-voter: %w: %w", b.ID, b.MetadataAddr, kerr.NotController, err)
+	}
+	return nil
 }
 
 // storageError is the answer to a proposal the metadata log cannot take.
@@ -102,19 +140,20 @@ func storageError(err error) error {
 	return &Error{Code: kerr.KafkaStorageError, Message: "quorum: the metadata log cannot be written: " + err.Error()}
 }
 
-// RegisterBroker records b, replacing any registration with the same ID.
-func (c *Controller) RegisterBroker(ctx context.Context, b metadata.Broker) error {
-	_, err := c.propose(ctx, metadata.RegisterBroker{Broker: b})
-	return err
+// RegisterBroker records b, replacing any registration with the same ID
+// (fenced until a heartbeat unfences it), and returns its broker epoch.
+func (c *Controller) RegisterBroker(ctx context.Context, b metadata.Broker) (epoch int64, err error) {
+	res, err := c.propose(ctx, metadata.RegisterBroker{Broker: b})
+	return res.BrokerEpoch, err
 }
 
 // CreateTopic creates a topic with a fresh random ID and partitions placed
-// round-robin on the registered brokers (leader = first replica, ISR = all
+// round-robin on the unfenced brokers (leader = first replica, ISR = all
 // replicas, epochs 0) and returns it. Defaults such as partitions = -1 are the
 // caller's to resolve. Errors: kerr.InvalidTopicException,
 // kerr.InvalidPartitions (partitions <= 0), ErrTooManyPartitions (more than
 // MaxPartitionsPerRequest), kerr.InvalidReplicationFactor (<= 0 or more than
-// the registered brokers), kerr.TopicAlreadyExists.
+// the unfenced brokers), kerr.TopicAlreadyExists.
 func (c *Controller) CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16, configs map[string]string) (*metadata.Topic, error) {
 	if metadata.ValidateTopicName(name) != nil {
 		return nil, kerr.InvalidTopicException
@@ -208,13 +247,14 @@ func (c *Controller) AllocateProducerIDs(ctx context.Context, blockSize int64) (
 	return res.FirstProducerID, nil
 }
 
-// brokerIDs returns the registered broker IDs in ascending order.
+// brokerIDs returns the unfenced broker IDs in ascending order: only
+// they get new replicas, as in Kafka.
 func brokerIDs(img *metadata.Image) []int32 {
-	ids := make([]int32, 0, len(img.Brokers))
-	for id := range img.Brokers {
-		ids = append(ids, id)
+	live := img.LiveBrokers()
+	ids := make([]int32, len(live))
+	for i, b := range live {
+		ids[i] = b.ID
 	}
-	slices.Sort(ids)
 	return ids
 }
 

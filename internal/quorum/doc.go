@@ -38,18 +38,48 @@
 //
 // # Nodes and transport
 //
-// For now a node is a one-voter quorum, bootstrapped the first time Open sees
-// an empty Dir, talking over an in-memory transport with a fixed address
-// (newTransport). Adding voters changes only newTransport and bootstrap.
+// A standalone node (no Config.Voters) is a one-voter quorum, bootstrapped
+// the first time Open sees an empty Dir, over an in-memory transport with
+// a fixed address, as before clusters existed: its directory keeps working.
+//
+// In a quorum of several nodes (controller.quorum.voters) raft runs over
+// TCP on the controller listener (Config.Listen), shared with the
+// controller RPC (rpc.go) by the first byte of each connection
+// (streamLayer). Every voter bootstraps the same configuration, all the
+// voters; a node with raft state never bootstraps again. A node that is
+// not a voter (process.roles=broker) does not bootstrap: it listens on a
+// port of its own, registers through the controller RPC (Join), and the
+// active controller adds it as a raft non-voter at that address, so the
+// leader replicates the metadata log to it and every node has the same
+// image. A proposal on a node that is not the active controller is
+// forwarded over the controller RPC to the leader (or, with no leader
+// known, to each voter in turn); a node receiving a forwarded request
+// never forwards it again.
+//
+// # Brokers: registration, heartbeats, fencing
+//
+// Join registers the node's broker with a new random incarnation ID; the
+// registration record's Raft index is its broker epoch, and it is fenced
+// until its first heartbeat after the node is ready (WaitUnfenced). It
+// heartbeats every Liveness.HeartbeatInterval to the active controller,
+// which keeps the last heartbeat of each broker in memory and fences (a
+// FenceBroker record) an unfenced broker not heard from for
+// Liveness.SessionTimeout; a new leader first gives every broker a full
+// session. A heartbeat with an epoch that is not the current
+// registration's is answered STALE_BROKER_EPOCH, and the broker registers
+// again. Fenced brokers get no new replicas.
 //
 // # Goroutines
 //
 // Raft owns its goroutines (main loop, FSM, snapshots); raft-wal owns a
-// segment-rotation goroutine. The Controller owns two more: the notifier,
-// which calls Subscribe callbacks in log order so that a slow subscriber never
-// blocks the FSM, and the starter, which runs from Open until the node is
-// ready (WaitReady). Close stops raft, then the starter and the notifier, then
-// closes the stores, and waits for all of them.
+// segment-rotation goroutine; the network transport's stream layer owns an
+// accept loop and a goroutine per connection routing it (and serving the
+// controller RPC). The Controller owns more: the notifier, which calls
+// Subscribe callbacks in log order so that a slow subscriber never blocks
+// the FSM; the starter, which runs from Open until the node is ready
+// (WaitReady); the liveness watcher, which fences brokers while this node
+// leads; and after Join the heartbeater. Close stops them, raft and the
+// transport, then closes the stores, and waits for all of them.
 //
 // # Start-up and the active controller
 //
@@ -60,7 +90,7 @@
 // heard from a leader and applied what was committed. WaitReady blocks until
 // then. The active controller is the Raft leader: ActiveController names it
 // (-1 when unknown), and only it proposes. Another node hands its proposals
-// to Config.Forwarder, or without one answers NOT_CONTROLLER; forwarding to
-// the active controller over the network is the next step of the cluster
-// work.
+// to Config.Forwarder, else in a quorum of several nodes to the controller
+// RPC, else (a standalone node that lost leadership) answers
+// NOT_CONTROLLER.
 package quorum

@@ -34,12 +34,27 @@ type Config struct {
 	// (see WaitReady) when its context allows longer; 0 means 30 seconds.
 	StartTimeout time.Duration
 	// Forwarder, if set, takes the proposals of a node that is not the
-	// active controller to the one that is. Nil (today: nothing forwards
-	// yet) means such a node answers NOT_CONTROLLER.
+	// active controller to the one that is. Nil means the controller RPC
+	// in a quorum of several nodes, and NOT_CONTROLLER on a standalone one.
 	Forwarder Forwarder
 	// WALFS holds the raft log's segment files; nil is the operating
 	// system's. Tests inject a full disk through it (package walfault).
 	WALFS types.VFS
+
+	// Voters are the voters of a quorum of several nodes
+	// (controller.quorum.voters). Empty means a standalone node: the one
+	// voter of its quorum, over an in-memory transport.
+	Voters []Peer
+	// Listen is the address raft and the controller RPC listen on: a
+	// voter's controller listener, or for a node that is not a voter the
+	// address it receives the metadata log at (port 0 picks one).
+	Listen string
+	// Advertise is the host:port peers reach Listen at (port 0: the bound
+	// port); empty means the node's entry in Voters, else the bound
+	// address.
+	Advertise string
+	// Liveness is the broker heartbeat timings (defaults: 2 s and 9 s).
+	Liveness Liveness
 
 	// Knobs for tests; zero means the production value.
 	snapshotThreshold uint64
@@ -49,8 +64,27 @@ type Config struct {
 	wrapMeta          func(types.MetaStore) types.MetaStore // raft-wal's segment list and stable store
 }
 
+// clustered reports a quorum of several nodes (over TCP).
+func (cfg Config) clustered() bool { return len(cfg.Voters) > 0 }
+
+// isVoter reports whether node is a voter: the node itself on a standalone
+// node, else one of Voters.
+func (c *Controller) isVoter(node int32) bool {
+	if !c.cfg.clustered() {
+		return node == c.cfg.NodeID
+	}
+	for _, v := range c.cfg.Voters {
+		if v.ID == node {
+			return true
+		}
+	}
+	return false
+}
+
 // Timings for a one-voter quorum: nobody else can win an election, so there is
-// no reason to wait long before electing ourselves at start-up.
+// no reason to wait long before electing ourselves at start-up. A quorum of
+// several nodes keeps raft's defaults (heartbeat and election timeouts of
+// 1 s, as Kafka's controller.quorum.election.timeout.ms).
 const (
 	singleVoterHeartbeat = 50 * time.Millisecond
 	defaultStartTimeout  = 30 * time.Second
@@ -69,11 +103,17 @@ type Controller struct {
 	log       *logStore
 	meta      types.MetaStore
 	transport raft.Transport
+	localAddr raft.ServerAddress
 
 	ready    chan struct{}         // closed once the node is ready (WaitReady)
 	waiting  atomic.Pointer[error] // what the starter waits for, while not ready
 	quit     chan struct{}         // closed by Close: stops the starter
-	starters sync.WaitGroup
+	ctx      context.Context       // cancelled by Close: bounds RPCs and proposals of our goroutines
+	cancel   context.CancelFunc
+	starters sync.WaitGroup // the starter, liveness and heartbeat goroutines
+
+	live   liveness                     // the active controller's view of broker heartbeats
+	joined atomic.Pointer[registration] // this node's broker registration (Join)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -82,8 +122,8 @@ type Controller struct {
 // Forwarder takes a proposal of a node that is not the active controller to
 // the active controller, which proposes it, and returns apply's result (a
 // rejected record's *kerr.Error as the error, as propose does). It is the
-// seam for Kafka's forwarding of controller requests; nothing implements it
-// yet.
+// seam for Kafka's forwarding of controller requests; the controller RPC
+// (rpcForwarder) implements it.
 type Forwarder interface {
 	Forward(ctx context.Context, r metadata.Record) (metadata.Result, error)
 }
@@ -107,8 +147,10 @@ func Open(cfg Config) (*Controller, error) {
 	if err := os.MkdirAll(walDir, 0o755); err != nil {
 		return nil, fmt.Errorf("quorum: %w", err)
 	}
+	cfg.Liveness = cfg.Liveness.withDefaults()
 	c := &Controller{cfg: cfg, logger: cfg.Logger, meta: &metadb.BoltMetaDB{},
 		ready: make(chan struct{}), quit: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.wrapMeta != nil {
 		c.meta = cfg.wrapMeta(c.meta)
 	}
@@ -148,8 +190,11 @@ func (c *Controller) start() error {
 	if err != nil {
 		return fmt.Errorf("quorum: %w", err)
 	}
-	addr, transport := newTransport(c.cfg)
-	c.transport = transport
+	addr, transport, err := newTransport(c.cfg, hl, c.serveRPC)
+	if err != nil {
+		return err
+	}
+	c.transport, c.localAddr = transport, addr
 	c.notifier = newNotifier()
 	c.fsm = newFSM(c.notifier, c.logger)
 
@@ -160,19 +205,38 @@ func (c *Controller) start() error {
 	if err != nil {
 		return fmt.Errorf("quorum: start raft on %s: %w", c.cfg.Dir, err)
 	}
-	if existing {
+	switch {
+	case !c.isVoter(c.cfg.NodeID):
+		// Not a voter: the leader adds it as a non-voter when it
+		// registers (Join), and raft's stored configuration after that.
+	case existing:
 		if err := c.checkVoter(); err != nil {
 			return err
 		}
-	} else {
-		servers := []raft.Server{{Suffrage: raft.Voter, ID: serverID(c.cfg.NodeID), Address: addr}}
-		if err := c.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+	default:
+		if err := c.raft.BootstrapCluster(raft.Configuration{Servers: c.bootstrapServers(addr)}).Error(); err != nil {
 			return fmt.Errorf("quorum: bootstrap: %w", err)
 		}
 	}
-	c.starters.Add(1)
+	c.starters.Add(2)
 	go c.becomeReady(start, existing)
+	go c.watchLiveness()
 	return nil
+}
+
+// bootstrapServers is the first configuration of a new quorum: this node
+// alone when standalone, else every voter. Every voter bootstraps the same
+// configuration, which raft accepts; a node with raft state never
+// bootstraps again.
+func (c *Controller) bootstrapServers(self raft.ServerAddress) []raft.Server {
+	if !c.cfg.clustered() {
+		return []raft.Server{{Suffrage: raft.Voter, ID: serverID(c.cfg.NodeID), Address: self}}
+	}
+	servers := make([]raft.Server, len(c.cfg.Voters))
+	for i, v := range c.cfg.Voters {
+		servers[i] = raft.Server{Suffrage: raft.Voter, ID: serverID(v.ID), Address: raft.ServerAddress(v.Addr)}
+	}
+	return servers
 }
 
 // checkVoter fails fast when Dir belongs to a quorum this node is not a voter
@@ -198,9 +262,11 @@ func (c *Controller) checkVoter() error {
 func (c *Controller) raftConfig(hl hclog.Logger) *raft.Config {
 	conf := raft.DefaultConfig()
 	conf.LocalID = serverID(c.cfg.NodeID)
-	conf.HeartbeatTimeout = singleVoterHeartbeat
-	conf.ElectionTimeout = singleVoterHeartbeat
-	conf.LeaderLeaseTimeout = singleVoterHeartbeat
+	if !c.cfg.clustered() {
+		conf.HeartbeatTimeout = singleVoterHeartbeat
+		conf.ElectionTimeout = singleVoterHeartbeat
+		conf.LeaderLeaseTimeout = singleVoterHeartbeat
+	}
 	if c.cfg.electionTimeout > 0 {
 		conf.HeartbeatTimeout = c.cfg.electionTimeout
 		conf.ElectionTimeout = c.cfg.electionTimeout
@@ -222,13 +288,6 @@ func (c *Controller) raftConfig(hl hclog.Logger) *raft.Config {
 }
 
 func serverID(node int32) raft.ServerID { return raft.ServerID(strconv.Itoa(int(node))) }
-
-// newTransport returns this node's raft transport. A single node talks to no
-// one, so it is in memory with a fixed address; a restart with the same Dir
-// finds itself in the stored configuration under that address.
-func newTransport(cfg Config) (raft.ServerAddress, raft.Transport) {
-	return raft.NewInmemTransport(raft.ServerAddress("samsa-node-" + strconv.Itoa(int(cfg.NodeID))))
-}
 
 // errNoLeader and errCatchingUp are what a node that is not ready waits for.
 var (
@@ -358,6 +417,7 @@ func (c *Controller) Close() error {
 func (c *Controller) close() error {
 	var errs []error
 	close(c.quit)
+	c.cancel()
 	if c.log != nil {
 		c.log.abort()
 	}

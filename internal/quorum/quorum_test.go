@@ -44,8 +44,12 @@ func ctx(t *testing.T) context.Context {
 func register(t *testing.T, c *Controller, ids ...int32) {
 	t.Helper()
 	for _, id := range ids {
-		if err := c.RegisterBroker(ctx(t), metadata.Broker{ID: id, Host: "localhost", Port: 9092 + id}); err != nil {
+		epoch, err := c.RegisterBroker(ctx(t), metadata.Broker{ID: id, Host: "localhost", Port: 9092 + id})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if fenced, err := c.heartbeat(ctx(t), id, epoch, true, 0); err != nil || fenced {
+			t.Fatalf("heartbeat of broker %d: fenced %v, %v", id, fenced, err)
 		}
 	}
 }
@@ -212,7 +216,7 @@ func TestOpenDoesNotWaitForLeadership(t *testing.T) {
 	if id := c.ActiveController(); id != -1 {
 		t.Fatalf("active controller %d before any election, want -1", id)
 	}
-	err = c.RegisterBroker(ctx(t), metadata.Broker{ID: 7, Host: "localhost", Port: 9092})
+	_, err = c.RegisterBroker(ctx(t), metadata.Broker{ID: 7, Host: "localhost", Port: 9092})
 	wantKerr(t, err, kerr.NotController)
 	short, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()

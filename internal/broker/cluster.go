@@ -1,0 +1,41 @@
+package broker
+
+import (
+	"net"
+	"path/filepath"
+
+	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/quorum"
+)
+
+// quorumConfig is the metadata quorum node of this broker. A standalone
+// node is the one voter of its quorum, in memory. In a cluster a
+// controller listens on its controller listener; a broker-only node
+// receives the metadata log from the leader as a raft non-voter, on a port
+// of its own chosen at start on the Kafka listener's host and advertised
+// under the broker's advertised host (raft pushes the log, where Kafka's
+// brokers fetch it from the controllers).
+func quorumConfig(cfg Config, static config.Static, advertisedHost string) quorum.Config {
+	c := static.Cluster
+	q := quorum.Config{
+		Dir:      filepath.Join(cfg.DataDir, "__metadata"),
+		NodeID:   static.NodeID,
+		Logger:   cfg.Logger,
+		WALFS:    cfg.MetadataFS,
+		Liveness: quorum.Liveness{HeartbeatInterval: c.HeartbeatInterval, SessionTimeout: c.SessionTimeout},
+	}
+	if c.Roles.Standalone() {
+		return q
+	}
+	for _, v := range c.Voters {
+		q.Voters = append(q.Voters, quorum.Peer{ID: v.ID, Addr: v.Addr()})
+	}
+	if l, ok := c.ControllerListener(); ok && c.Roles.Controller {
+		q.Listen = l.Addr()
+		return q
+	}
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	q.Listen = net.JoinHostPort(host, "0")
+	q.Advertise = net.JoinHostPort(advertisedHost, "0")
+	return q
+}

@@ -1,0 +1,85 @@
+package broker_test
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/samsa-streaming/samsa/internal/broker"
+)
+
+// TestClusterOfBrokers starts three combined nodes (process.roles=
+// broker,controller) and one broker-only node with Kafka's configs, over
+// real TCP: a client's Metadata lists the four brokers at their listeners
+// and names the Raft leader as controller on every node.
+func TestClusterOfBrokers(t *testing.T) {
+	var ports []string
+	for range 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, l.Addr().String())
+		l.Close() // reserved: the controller binds it
+	}
+	voters := fmt.Sprintf("1@%s,2@%s,3@%s", ports[0], ports[1], ports[2])
+	static := func(id int) map[string]string {
+		m := map[string]string{
+			"node.id":                   fmt.Sprint(id),
+			"process.roles":             "broker,controller",
+			"controller.quorum.voters":  voters,
+			"controller.listener.names": "CONTROLLER",
+			"listeners":                 "PLAINTEXT://127.0.0.1:0",
+			"broker.rack":               fmt.Sprintf("rack-%d", id),
+		}
+		if id <= 3 {
+			m["listeners"] += ",CONTROLLER://" + ports[id-1]
+		} else {
+			m["process.roles"] = "broker"
+		}
+		return m
+	}
+	brokers := make([]*broker.Broker, 4)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	start := func(i int) {
+		brokers[i], errs[i] = broker.Start(broker.Config{DataDir: t.TempDir(), Static: static(i + 1)})
+	}
+	for i := range 3 { // a voter alone cannot elect a leader: start them together
+		wg.Go(func() { start(i) })
+	}
+	wg.Wait()
+	start(3)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+		defer brokers[i].Close()
+	}
+	var controller int32 = -1
+	for i, b := range brokers {
+		tb := &testBroker{Broker: b, t: t}
+		meta, err := tb.admin().BrokerMetadata(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int32
+		for _, mb := range meta.Brokers {
+			ids = append(ids, mb.NodeID)
+			if mb.Rack == nil || *mb.Rack != fmt.Sprintf("rack-%d", mb.NodeID) {
+				t.Fatalf("node %d: broker %+v", i+1, mb)
+			}
+		}
+		if !slices.Equal(ids, []int32{1, 2, 3, 4}) {
+			t.Fatalf("node %d lists brokers %v", i+1, ids)
+		}
+		if controller == -1 {
+			controller = meta.Controller
+		}
+		if meta.Controller != controller || controller < 1 || controller > 3 {
+			t.Fatalf("node %d names controller %d (first said %d)", i+1, meta.Controller, controller)
+		}
+	}
+}

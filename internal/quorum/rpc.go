@@ -1,0 +1,327 @@
+package quorum
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
+)
+
+// The controller RPC carries what raft's transport cannot: a proposal of a
+// node that is not the active controller (Kafka's forwarding), and broker
+// heartbeats. It shares the controller listener with raft (streamLayer): a
+// connection starts with rpcMagic, then request and response frames
+// alternate, each a 4-byte big-endian length and a body:
+//
+//	request:  version(1)=0 kind(1) hops(1) flags(1) broker(int32) epoch(int64) record(rest)
+//	response: version(1)=0 flags(1) code(int16) firstProducerID(int64) brokerEpoch(int64) message(rest)
+//
+// kind 1 proposes record (metadata.EncodeRecord); kind 2 is a heartbeat of
+// broker with its epoch (flags bit 0: the broker has caught up with the
+// metadata log). code is the Kafka error code, message Kafka's message
+// when it is not the code's own; response flags bit 0 says the broker is
+// fenced. A request is never forwarded again: a node that is not the
+// leader answers NOT_CONTROLLER and the sender tries the next voter, so
+// nodes with stale views cannot bounce a request between them (hops is
+// sent as 1 and kept for a later relay).
+const (
+	rpcVersion     byte = 0
+	rpcPropose     byte = 1
+	rpcHeartbeat   byte = 2
+	rpcRequestHead      = 16
+	rpcReplyHead        = 20
+	// maxRPCFrame bounds a frame: the largest record plus its header.
+	maxRPCFrame = maxRecordBytes + 64
+	// rpcIdle closes a connection idle this long between requests.
+	rpcIdle = time.Minute
+	// rpcDefaultTimeout bounds a call whose context has no deadline.
+	rpcDefaultTimeout = 30 * time.Second
+)
+
+var errBadFrame = errors.New("quorum: malformed controller RPC frame")
+
+type rpcRequest struct {
+	Kind     byte
+	Hops     uint8
+	CaughtUp bool
+	Broker   int32
+	Epoch    int64
+	Record   []byte
+}
+
+type rpcResponse struct {
+	Code            int16
+	Fenced          bool
+	FirstProducerID int64
+	BrokerEpoch     int64
+	Message         string
+}
+
+func (r rpcRequest) append(b []byte) []byte {
+	var flags byte
+	if r.CaughtUp {
+		flags |= 1
+	}
+	b = append(b, rpcVersion, r.Kind, r.Hops, flags)
+	b = binary.BigEndian.AppendUint32(b, uint32(r.Broker))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Epoch))
+	return append(b, r.Record...)
+}
+
+// decodeRequest parses a request body. It never panics; the record is
+// decoded (and checked) by the caller.
+func decodeRequest(b []byte) (rpcRequest, error) {
+	if len(b) < rpcRequestHead {
+		return rpcRequest{}, fmt.Errorf("%w: request of %d bytes", errBadFrame, len(b))
+	}
+	if b[0] != rpcVersion {
+		return rpcRequest{}, fmt.Errorf("%w: version %d", errBadFrame, b[0])
+	}
+	r := rpcRequest{Kind: b[1], Hops: b[2], CaughtUp: b[3]&1 != 0,
+		Broker: int32(binary.BigEndian.Uint32(b[4:])), Epoch: int64(binary.BigEndian.Uint64(b[8:]))}
+	switch r.Kind {
+	case rpcPropose:
+		r.Record = b[rpcRequestHead:]
+	case rpcHeartbeat:
+		if len(b) != rpcRequestHead {
+			return rpcRequest{}, fmt.Errorf("%w: heartbeat of %d bytes", errBadFrame, len(b))
+		}
+	default:
+		return rpcRequest{}, fmt.Errorf("%w: kind %d", errBadFrame, r.Kind)
+	}
+	return r, nil
+}
+
+func (r rpcResponse) append(b []byte) []byte {
+	var flags byte
+	if r.Fenced {
+		flags |= 1
+	}
+	b = append(b, rpcVersion, flags)
+	b = binary.BigEndian.AppendUint16(b, uint16(r.Code))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.FirstProducerID))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.BrokerEpoch))
+	return append(b, r.Message...)
+}
+
+// decodeResponse parses a response body. It never panics.
+func decodeResponse(b []byte) (rpcResponse, error) {
+	if len(b) < rpcReplyHead {
+		return rpcResponse{}, fmt.Errorf("%w: response of %d bytes", errBadFrame, len(b))
+	}
+	if b[0] != rpcVersion {
+		return rpcResponse{}, fmt.Errorf("%w: version %d", errBadFrame, b[0])
+	}
+	return rpcResponse{
+		Fenced:          b[1]&1 != 0,
+		Code:            int16(binary.BigEndian.Uint16(b[2:])),
+		FirstProducerID: int64(binary.BigEndian.Uint64(b[4:])),
+		BrokerEpoch:     int64(binary.BigEndian.Uint64(b[12:])),
+		Message:         string(b[rpcReplyHead:]),
+	}, nil
+}
+
+// readFrame reads one length-prefixed frame of at most maxRPCFrame bytes.
+func readFrame(r io.Reader) ([]byte, error) {
+	var head [4]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(head[:])
+	if n == 0 || n > maxRPCFrame {
+		return nil, fmt.Errorf("%w: length %d", errBadFrame, n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadFrame, err)
+	}
+	return b, nil
+}
+
+func writeFrame(w io.Writer, body []byte) error {
+	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), uint32(len(body)))
+	_, err := w.Write(append(frame, body...))
+	return err
+}
+
+// serveRPC answers the requests of one connection until it closes, is
+// idle for rpcIdle, or sends a malformed frame (then it is closed).
+func (c *Controller) serveRPC(conn net.Conn) {
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(rpcIdle))
+		body, err := readFrame(conn)
+		if err != nil {
+			if errors.Is(err, errBadFrame) {
+				c.logger.Warn("quorum: closing controller RPC connection", "remote", conn.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		req, err := decodeRequest(body)
+		if err != nil {
+			c.logger.Warn("quorum: closing controller RPC connection", "remote", conn.RemoteAddr().String(), "err", err)
+			return
+		}
+		resp := c.answerRPC(req)
+		_ = conn.SetWriteDeadline(time.Now().Add(transportTimeout))
+		if err := writeFrame(conn, resp.append(nil)); err != nil {
+			return
+		}
+	}
+}
+
+// answerRPC runs one request; c.quit cancels it.
+func (c *Controller) answerRPC(req rpcRequest) rpcResponse {
+	ctx, cancel := context.WithTimeout(c.ctx, rpcDefaultTimeout)
+	defer cancel()
+	switch req.Kind {
+	case rpcHeartbeat:
+		fenced, err := c.heartbeat(ctx, req.Broker, req.Epoch, req.CaughtUp, max(req.Hops, 1))
+		resp := errorResponse(err)
+		resp.Fenced = fenced
+		return resp
+	default:
+		rec, err := metadata.DecodeRecord(req.Record)
+		if err != nil {
+			return rpcResponse{Code: kerr.CorruptMessage.Code, Message: err.Error()}
+		}
+		res, err := c.proposeHop(ctx, rec, max(req.Hops, 1))
+		resp := errorResponse(err)
+		resp.FirstProducerID, resp.BrokerEpoch = res.FirstProducerID, res.BrokerEpoch
+		return resp
+	}
+}
+
+// errorResponse carries err as a Kafka code and message.
+func errorResponse(err error) rpcResponse {
+	if err == nil {
+		return rpcResponse{}
+	}
+	var qe *Error
+	if errors.As(err, &qe) {
+		return rpcResponse{Code: qe.Code.Code, Message: qe.Message}
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		resp := rpcResponse{Code: ke.Code}
+		if err != error(ke) {
+			resp.Message = err.Error()
+		}
+		return resp
+	}
+	return rpcResponse{Code: kerr.UnknownServerError.Code, Message: err.Error()}
+}
+
+// responseError is errorResponse's inverse: a bare *kerr.Error when the
+// message is the code's own (so errors.Is and identity hold), else an
+// *Error carrying the message.
+func responseError(r rpcResponse) error {
+	if r.Code == 0 {
+		return nil
+	}
+	code := kerr.ErrorForCode(r.Code)
+	ke, ok := code.(*kerr.Error)
+	if !ok {
+		ke = kerr.UnknownServerError
+	}
+	if r.Message == "" {
+		return ke
+	}
+	return &Error{Code: ke, Message: r.Message}
+}
+
+// call sends req to the controller RPC at addr and returns its answer.
+func call(ctx context.Context, addr string, req rpcRequest) (rpcResponse, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rpcDefaultTimeout)
+		defer cancel()
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return rpcResponse{}, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	if _, err := conn.Write([]byte{rpcMagic}); err != nil {
+		return rpcResponse{}, err
+	}
+	if err := writeFrame(conn, req.append(nil)); err != nil {
+		return rpcResponse{}, err
+	}
+	body, err := readFrame(conn)
+	if err != nil {
+		return rpcResponse{}, err
+	}
+	return decodeResponse(body)
+}
+
+// targets is where to send a request for the active controller: the
+// Raft leader if known, else every other voter in turn.
+func (c *Controller) targets() []string {
+	if addr, _ := c.raft.LeaderWithID(); addr != "" {
+		return []string{string(addr)}
+	}
+	var out []string
+	for _, v := range c.cfg.Voters {
+		if v.ID != c.cfg.NodeID {
+			out = append(out, v.Addr)
+		}
+	}
+	return out
+}
+
+// send delivers req to the active controller, trying each target once.
+func (c *Controller) send(ctx context.Context, req rpcRequest) (rpcResponse, error) {
+	var errs []error
+	for _, addr := range c.targets() {
+		resp, err := call(ctx, addr, req)
+		if err == nil && resp.Code != kerr.NotController.Code {
+			return resp, nil
+		}
+		if err == nil {
+			err = responseError(resp)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, errNoLeader)
+	}
+	return rpcResponse{}, fmt.Errorf("quorum: node %d cannot reach the active controller: %w: %w",
+		c.cfg.NodeID, kerr.NotController, errors.Join(errs...))
+}
+
+// rpcForwarder forwards proposals over the controller RPC.
+type rpcForwarder struct{ c *Controller }
+
+func (f rpcForwarder) Forward(ctx context.Context, r metadata.Record) (metadata.Result, error) {
+	data, err := metadata.EncodeRecord(r)
+	if err != nil {
+		return metadata.Result{}, err
+	}
+	resp, err := f.c.send(ctx, rpcRequest{Kind: rpcPropose, Hops: 1, Record: data})
+	if err != nil {
+		return metadata.Result{}, err
+	}
+	res := metadata.Result{FirstProducerID: resp.FirstProducerID, BrokerEpoch: resp.BrokerEpoch}
+	if err := responseError(resp); err != nil {
+		if ke, ok := err.(*kerr.Error); ok {
+			res.Err = ke
+		}
+		return res, err
+	}
+	return res, nil
+}
