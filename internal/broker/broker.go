@@ -62,6 +62,7 @@ type Broker struct {
 	unsub       func()
 	unsubLimits func()
 	stop        chan struct{}
+	hws         *highWatermarks // nil until the partitions exist
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
@@ -190,6 +191,12 @@ func Start(cfg Config) (_ *Broker, err error) {
 	b.unsubLimits = b.followConnectionLimits(brokerCfg)
 	b.wg.Add(1)
 	go b.expireProducers(brokerCfg)
+	b.hws = &highWatermarks{fs: cfg.FS, dir: cfg.DataDir}
+	if b.hws.fs == nil {
+		b.hws.fs = vfs.OS()
+	}
+	b.wg.Add(1)
+	go b.checkpointHighWatermarks(b.hws, static.HighWatermarkCheckpointInterval)
 	b.logger.Info("samsa broker listening", "addr", l.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data-dir", cfg.DataDir, "node-id", nodeID)
 	return b, nil
 }
@@ -223,6 +230,9 @@ func (b *Broker) close() error {
 	}
 	if b.groups != nil {
 		b.groups.Close()
+	}
+	if b.hws != nil {
+		b.writeHighWatermarks(b.hws) // the ticker has stopped (wg)
 	}
 	if b.partitions != nil {
 		b.partitions.closeAll()

@@ -174,6 +174,10 @@ var brokerDefinitions = []definition{
 		doc: "How long a partition remembers an idempotent producer's sequence state after its last write."},
 	{name: "producer.id.expiration.check.interval.ms", typ: TypeInt, def: "600000", valid: atLeast(1),
 		doc: "How often partitions forget idempotent producers past producer.id.expiration.ms."},
+	{name: "replica.lag.time.max.ms", typ: TypeLong, def: "30000", valid: atLeast(1),
+		doc: "A follower that has not caught up to the leader's log end for this long leaves the ISR."},
+	{name: "replica.high.watermark.checkpoint.interval.ms", typ: TypeLong, def: "5000", valid: atLeast(1),
+		doc: "How often the high watermarks are written to replication-offset-checkpoint in the data directory."},
 }
 
 // topicDefinitions is the topic schema. A topic config's default is taken from

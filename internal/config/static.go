@@ -26,6 +26,12 @@ type Static struct {
 	// producer.id.expiration.check.interval.ms.
 	ProducerIDExpirationCheckInterval time.Duration
 
+	// ReplicaLagTimeMax is replica.lag.time.max.ms and
+	// HighWatermarkCheckpointInterval
+	// replica.high.watermark.checkpoint.interval.ms.
+	ReplicaLagTimeMax               time.Duration
+	HighWatermarkCheckpointInterval time.Duration
+
 	Offsets Offsets
 	Group   Group
 	Cluster Cluster // cluster.go
@@ -105,6 +111,8 @@ func (b *Broker) resolveStatic() (Static, error) {
 			DedupeBufferSize:    r.int64("log.cleaner.dedupe.buffer.size"),
 		},
 		ProducerIDExpirationCheckInterval: r.ms("producer.id.expiration.check.interval.ms"),
+		ReplicaLagTimeMax:                 r.ms("replica.lag.time.max.ms"),
+		HighWatermarkCheckpointInterval:   r.ms("replica.high.watermark.checkpoint.interval.ms"),
 		Offsets: Offsets{
 			TopicNumPartitions:     r.int32("offsets.topic.num.partitions"),
 			TopicReplicationFactor: int16(r.int32("offsets.topic.replication.factor")),

@@ -24,6 +24,8 @@ func TestStaticDefaults(t *testing.T) {
 		RecoveryThreads:                   2,
 		Cleaner:                           Cleaner{Enable: true, Threads: 1, IOMaxBytesPerSecond: math.MaxFloat64, Backoff: 15 * time.Second, DedupeBufferSize: 128 << 20},
 		ProducerIDExpirationCheckInterval: 10 * time.Minute,
+		ReplicaLagTimeMax:                 30 * time.Second,
+		HighWatermarkCheckpointInterval:   5 * time.Second,
 		Offsets: Offsets{
 			TopicNumPartitions: 50, TopicReplicationFactor: 1, TopicSegmentBytes: 100 << 20,
 			Retention: 7 * 24 * time.Hour, RetentionCheckInterval: 10 * time.Minute, MetadataMaxBytes: 4096,

@@ -24,6 +24,17 @@
 // watermark to the log end after each append. With followers it is the
 // smallest log end offset of the ISR, never going backwards.
 //
+// Two checkpoint files, in Kafka's text format (checkpoint.go draws it):
+// leader-epoch-checkpoint in the partition's directory holds the epoch
+// cache, rewritten atomically whenever the cache changes for records the
+// log holds (a new leader's entry goes with its first record); and
+// replication-offset-checkpoint in the data directory holds every
+// partition's high watermark, written by the broker every
+// replica.high.watermark.checkpoint.interval.ms and at shutdown
+// (ReadHighWatermarks/WriteHighWatermarks). A replica opened with its
+// checkpointed high watermark (Options.HighWatermark) starts there, not at
+// its log end, so a restarted follower exposes nothing unreplicated.
+//
 // The producer state is snapshotted to producer.snapshot in the log's
 // directory on Close; Open loads it and replays the log after the snapshot's
 // offset, so a restart neither forgets nor rescans everything.

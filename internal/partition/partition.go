@@ -90,7 +90,12 @@ type Options struct {
 	NodeID int32 // this broker's node.id
 	// ReplicaLagTimeMaxMs is replica.lag.time.max.ms (0: Kafka's 30000).
 	ReplicaLagTimeMaxMs int64
-	Now                 func() time.Time // nil: time.Now
+	// HighWatermark is the partition's entry in the data directory's
+	// replication-offset-checkpoint (ReadHighWatermarks); 0 without one, as
+	// Kafka. It is bounded by the log; a leader then moves it by the ISR
+	// (alone, at once to the log end).
+	HighWatermark int64
+	Now           func() time.Time // nil: time.Now
 }
 
 // OpenReplica opens (creating or recovering) the partition's log through
@@ -112,7 +117,12 @@ func OpenReplica(m *storage.Manager, topic string, index int32, topicID [16]byte
 		l.Close()
 		return nil, err
 	}
-	p.replica = NewReplica(opts.NodeID, l.LogStartOffset(), l.LogEndOffset(), l.LogEndOffset(), nil, opts.ReplicaLagTimeMaxMs)
+	epochs, err := readEpochCheckpoint(l.FS(), l.Dir())
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("partition %s-%d: %w", topic, index, err)
+	}
+	p.replica = NewReplica(opts.NodeID, l.LogStartOffset(), l.LogEndOffset(), opts.HighWatermark, epochs, opts.ReplicaLagTimeMaxMs)
 	p.replica.SetMinInsyncReplicas(cfg.MinInsyncReplicas)
 	p.leaderEpoch.Store(-1)
 	p.hw.Store(p.replica.HighWatermark())
@@ -279,9 +289,13 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 		h.BaseOffset = ar.FirstOffset
 		p.producers.Update(h, ar.FirstOffset)
 	}
-	p.applyLocked(p.replica.AppendAsLeader(now, ar.FirstOffset, ar.LastOffset+1))
+	err = p.applyLocked(p.replica.AppendAsLeader(now, ar.FirstOffset, ar.LastOffset+1))
 	p.mu.Unlock()
 	p.wake()
+	if err != nil {
+		res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
+		return res
+	}
 
 	// flush.messages: fsync once that many messages are unflushed. The
 	// fsync runs outside mu, and Flush itself merges concurrent callers
@@ -393,7 +407,9 @@ func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
 	}
 	start := p.log.LogStartOffset()
 	p.producers.TruncateBefore(start)
-	p.applyLocked(p.replica.SetLogStartOffset(start))
+	if err := p.applyLocked(p.replica.SetLogStartOffset(start)); err != nil {
+		return -1, kerr.KafkaStorageError.Code
+	}
 	return start, 0
 }
 

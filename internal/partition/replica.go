@@ -104,8 +104,13 @@ type Replica struct {
 	logStart, logEnd, hw int64
 
 	epochs EpochCache
-	lagMs  int64
-	minISR int32 // min.insync.replicas
+	// epochUnwritten: the cache gained the entry of a leader epoch that has
+	// no record yet. It is checkpointed with the epoch's first append: lost
+	// before that, the entry would be dropped at load anyway (it starts at
+	// the log end), so a new leader writes no file until it has data.
+	epochUnwritten bool
+	lagMs          int64
+	minISR         int32 // min.insync.replicas
 }
 
 // NewReplica returns the core of a replica with no role, of a log holding
@@ -120,6 +125,9 @@ func NewReplica(id int32, logStart, logEnd, hw int64, epochs []EpochEntry, lagMs
 	for _, e := range epochs {
 		r.epochs.Assign(e.Epoch, e.StartOffset)
 	}
+	// As Kafka at load: the cache covers only the log there is.
+	r.epochs.TruncateFromEnd(logEnd)
+	r.epochs.TruncateFromStart(logStart)
 	r.hw = min(max(hw, logStart), logEnd)
 	return r
 }
@@ -200,7 +208,7 @@ func (r *Replica) BecomeLeader(nowMs int64, epoch, partitionEpoch int32, replica
 	}
 	if newEpoch {
 		r.epochStart = r.logEnd
-		fx.EpochsChanged = r.epochs.Assign(epoch, r.logEnd)
+		r.epochUnwritten = r.epochs.Assign(epoch, r.logEnd) || r.epochUnwritten
 	}
 	fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
 	return fx, nil
@@ -253,7 +261,8 @@ func (r *Replica) underMinISR() bool { return len(r.isr) < r.effectiveMinISR() }
 // leader's epoch from firstOffset; logEnd is the log end after it.
 func (r *Replica) AppendAsLeader(nowMs, firstOffset, logEnd int64) Effects {
 	var fx Effects
-	fx.EpochsChanged = r.epochs.Assign(r.leaderEpoch, firstOffset)
+	fx.EpochsChanged = r.epochs.Assign(r.leaderEpoch, firstOffset) || r.epochUnwritten
+	r.epochUnwritten = false
 	r.logEnd = logEnd
 	fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
 	return fx

@@ -1,6 +1,14 @@
 package partition
 
-import "slices"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+
+	"github.com/samsa-streaming/samsa/internal/vfs"
+)
 
 // BecomeLeader makes this broker the partition's leader in epoch with
 // partitionEpoch, replicas and isr from the metadata (Kafka's makeLeader).
@@ -11,7 +19,7 @@ func (p *Partition) BecomeLeader(epoch, partitionEpoch int32, replicas, isr []in
 	p.mu.Lock()
 	fx, err := p.replica.BecomeLeader(p.now().UnixMilli(), epoch, partitionEpoch, replicas, isr)
 	if err == nil {
-		p.applyLocked(fx)
+		err = p.applyLocked(fx)
 	}
 	p.mu.Unlock()
 	return err
@@ -24,7 +32,7 @@ func (p *Partition) BecomeFollower(epoch, partitionEpoch, leader int32, replicas
 	p.mu.Lock()
 	err := p.replica.BecomeFollower(epoch, partitionEpoch, leader, replicas)
 	if err == nil {
-		p.applyLocked(Effects{})
+		err = p.applyLocked(Effects{})
 	}
 	p.mu.Unlock()
 	if err == nil {
@@ -41,7 +49,7 @@ func (p *Partition) SetLeaderEpoch(epoch int32) {
 	if r.Role() == RoleLeader && epoch > r.LeaderEpoch() {
 		fx, err := r.BecomeLeader(p.now().UnixMilli(), epoch, r.PartitionEpoch(), r.Replicas(), r.ISR())
 		if err == nil {
-			p.applyLocked(fx)
+			_ = p.applyLocked(fx) // a failed epoch checkpoint fails the next one's write again
 		}
 	}
 	p.mu.Unlock()
@@ -58,9 +66,11 @@ func (p *Partition) ISR() []int32 {
 	return slices.Clone(p.replica.ISR())
 }
 
-// applyLocked publishes the core's state to the lock-free mirrors and
-// wakes what waits on a moved high watermark. p.mu is held.
-func (p *Partition) applyLocked(fx Effects) {
+// applyLocked publishes the core's state to the lock-free mirrors, wakes
+// what waits on a moved high watermark and writes the leader-epoch
+// checkpoint when the cache changed (atomically: a crash leaves the old
+// one or the new one). p.mu is held.
+func (p *Partition) applyLocked(fx Effects) error {
 	r := p.replica
 	p.leaderEpoch.Store(r.LeaderEpoch())
 	p.role.Store(int32(r.Role()))
@@ -71,6 +81,32 @@ func (p *Partition) applyLocked(fx Effects) {
 		p.hwMoved = make(chan struct{})
 		p.hwMu.Unlock()
 	}
+	if fx.EpochsChanged {
+		if err := p.log.WriteFile(EpochCheckpointFile, EncodeEpochCheckpoint(r.Epochs().Entries())); err != nil {
+			return fmt.Errorf("partition %s-%d: writing %s: %w", p.Topic, p.Index, EpochCheckpointFile, err)
+		}
+	}
+	return nil
+}
+
+// readEpochCheckpoint reads the leader-epoch checkpoint of the partition
+// directory dir. A missing file (a new partition) or an empty one (a crash
+// while the broker was closing, when files are replaced unsynced) is an
+// empty cache; one that does not parse is an error, as in Kafka, rather
+// than a guess that could let a follower keep records the leader lacks.
+func readEpochCheckpoint(fsys vfs.FS, dir string) ([]EpochEntry, error) {
+	b, err := vfs.ReadFile(fsys, filepath.Join(dir, EpochCheckpointFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", EpochCheckpointFile, err)
+	}
+	entries, err := DecodeEpochCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EpochCheckpointFile, err)
+	}
+	return entries, nil
 }
 
 // highWatermarkMoved returns a channel closed the next time the high
