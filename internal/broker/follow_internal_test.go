@@ -17,6 +17,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
+	"github.com/samsa-streaming/samsa/internal/partition"
 )
 
 // moved returns a copy of img, at an index past anything the quorum will
@@ -48,11 +49,12 @@ func moved(img *metadata.Image, bump uint64, name string, index int32, change fu
 // TestLeadershipMovesAway drives the replica manager and the coordinator
 // with metadata in which this broker loses, then regains, leadership of a
 // partition and of the __consumer_offsets partition of a group, then loses
-// the replica: a partition led elsewhere takes no produce, a lost
+// the replica: a partition led elsewhere stays open as a follower of the
+// new epoch and refuses produces with NOT_LEADER_OR_FOLLOWER, a lost
 // __consumer_offsets partition unloads its groups (NOT_COORDINATOR),
-// regained leadership accepts produces on the data kept, with the new leader
-// epoch, and reloads the group with its offsets, and a replica moved away is
-// closed and its data deleted.
+// regained leadership makes the same replica leader of the next epoch,
+// accepting produces on the data kept, and reloads the group with its
+// offsets, and a replica moved away is closed and its data deleted.
 func TestLeadershipMovesAway(t *testing.T) {
 	dir := t.TempDir()
 	b, err := Start(Config{DataDir: dir, Listen: "127.0.0.1:0", Static: map[string]string{"offsets.topic.num.partitions": "4"}})
@@ -124,13 +126,15 @@ func TestLeadershipMovesAway(t *testing.T) {
 	}
 	next := moved(moved(img, 1000, "t", 0, away), 1, api.OffsetsTopic, gp, away)
 	b.partitions.follow(next, b.followGroups)
-	// Until partitions have a follower role, a replica led elsewhere is
-	// closed (its data kept) rather than served.
-	if b.partitions.Get("t", 0) != nil {
-		t.Fatal("a replica led elsewhere is still served")
+	p := b.partitions.Get("t", 0)
+	if p == nil {
+		t.Fatal("the replica was closed; a follower keeps its replica open")
 	}
-	if code := produce(); code != kerr.UnknownTopicOrPartition.Code {
-		t.Fatalf("produce after leadership moved away: %v", kerr.ErrorForCode(code))
+	if role := p.Role(); role != partition.RoleFollower || p.LeaderEpoch() != next.Topics["t"].Partitions[0].LeaderEpoch {
+		t.Fatalf("role %v epoch %d, want follower of epoch %d", role, p.LeaderEpoch(), next.Topics["t"].Partitions[0].LeaderEpoch)
+	}
+	if code := produce(); code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("produce after leadership moved away: %v, want NOT_LEADER_OR_FOLLOWER", kerr.ErrorForCode(code))
 	}
 	if _, code := fetchOffset(); code != kerr.NotCoordinator.Code {
 		t.Fatalf("offset fetch after losing __consumer_offsets-%d: %v, want NOT_COORDINATOR", gp, kerr.ErrorForCode(code))
@@ -141,9 +145,9 @@ func TestLeadershipMovesAway(t *testing.T) {
 	}
 	next = moved(moved(next, 1, "t", 0, back), 1, api.OffsetsTopic, gp, back)
 	b.partitions.follow(next, b.followGroups)
-	p := b.partitions.Get("t", 0)
-	if p == nil || p.LeaderEpoch() != next.Topics["t"].Partitions[0].LeaderEpoch || p.LogEndOffset() != 1 {
-		t.Fatalf("after leadership came back: replica %v (want epoch %d and the first record kept)", p, next.Topics["t"].Partitions[0].LeaderEpoch)
+	if b.partitions.Get("t", 0) != p || p.Role() != partition.RoleLeader || p.LeaderEpoch() != next.Topics["t"].Partitions[0].LeaderEpoch || p.LogEndOffset() != 1 {
+		t.Fatalf("after leadership came back: role %v epoch %d end %d (want the same replica leading epoch %d, its record kept)",
+			p.Role(), p.LeaderEpoch(), p.LogEndOffset(), next.Topics["t"].Partitions[0].LeaderEpoch)
 	}
 	if code := produce(); code != 0 {
 		t.Fatalf("produce after leadership came back: %v", kerr.ErrorForCode(code))

@@ -138,13 +138,15 @@ func (r *partitions) stopFollowing() {
 }
 
 // apply applies d: stop and delete, then configs, then leaders and
-// followers (opening the replicas not open yet).
+// followers (opening the replicas not open yet, with no role until they
+// get theirs). A follower keeps its replica open: it takes no produce and
+// serves no consumer (NOT_LEADER_OR_FOLLOWER), and is where the follower
+// fetcher of the cluster work will append.
 func (r *partitions) apply(d metadata.Delta, next *metadata.Image) {
 	r.stop(d.Stop)
 	r.reconfigure(d, next)
-	r.unserve(d.Followers)
 	var opens []openJob
-	for _, lr := range d.Leaders {
+	for _, lr := range slices.Concat(d.Leaders, d.Followers) {
 		if p := r.Get(lr.Topic, lr.Partition.Partition); p != nil && r.topicID(lr.Topic) == lr.TopicID {
 			r.become(p, lr)
 			continue
@@ -159,36 +161,19 @@ func (r *partitions) apply(d metadata.Delta, next *metadata.Image) {
 	r.open(opens)
 }
 
-// become gives p the role lr says, with its epochs, replicas and ISR.
+// become gives p the role lr says, with its epochs, replicas and ISR. A
+// change older than the replica's state (ErrStaleEpoch) is logged and
+// changes nothing: the metadata log never goes back, so it means a bug.
 func (r *partitions) become(p *partition.Partition, lr metadata.LocalReplica) {
-	if p.LeaderEpoch() != lr.LeaderEpoch {
-		p.SetLeaderEpoch(lr.LeaderEpoch)
+	a := lr.Partition
+	var err error
+	if a.Leader == r.nodeID {
+		err = p.BecomeLeader(a.LeaderEpoch, a.PartitionEpoch, a.Replicas, a.ISR)
+	} else {
+		err = p.BecomeFollower(a.LeaderEpoch, a.PartitionEpoch, a.Leader, a.Replicas)
 	}
-}
-
-// unserve closes, keeping their data, the open replicas of followers:
-// until partition.Partition has a follower role (the replica work of the
-// cluster), a replica this broker does not lead is not served, so that it
-// cannot take a produce. The replica reopens when its leadership returns.
-func (r *partitions) unserve(followers []metadata.LocalReplica) {
-	var closing []*partition.Partition
-	r.mu.Lock()
-	for _, lr := range followers {
-		lt := r.topics[lr.Topic]
-		index := int(lr.Partition.Partition)
-		if lt == nil || lt.id != lr.TopicID || index >= len(lt.parts) || lt.parts[index] == nil {
-			continue
-		}
-		parts := slices.Clone(lt.parts) // readers hold the old slice
-		closing = append(closing, parts[index])
-		parts[index] = nil
-		r.topics[lr.Topic] = &localTopic{id: lt.id, parts: parts, cfg: lt.cfg}
-	}
-	r.mu.Unlock()
-	for _, p := range closing {
-		if err := p.Close(); err != nil {
-			r.logger.Warn("closing a replica led elsewhere", "topic", p.Topic, "partition", p.Index, "err", err)
-		}
+	if err != nil {
+		r.logger.Error("a replica refused its state from the metadata", "topic", lr.Topic, "partition", a.Partition, "err", err)
 	}
 }
 
@@ -305,7 +290,8 @@ func (r *partitions) open(jobs []openJob) {
 			defer wg.Done()
 			for j := range next {
 				lr := j.replica
-				j.p, j.err = partition.Open(r.storage, lr.Topic, lr.Partition.Partition, lr.TopicID, lr.LeaderEpoch, j.cfg, nil)
+				j.p, j.err = partition.OpenReplica(r.storage, lr.Topic, lr.Partition.Partition, lr.TopicID, j.cfg,
+					partition.Options{NodeID: r.nodeID})
 				if j.err == nil {
 					r.become(j.p, lr)
 				}
