@@ -71,50 +71,6 @@ func (img *Image) applySetClusterID(index uint64, r SetClusterID) (*Image, Resul
 	return n, Result{}
 }
 
-func (img *Image) applyRegisterBroker(index uint64, r RegisterBroker) (*Image, Result) {
-	b := r.Broker
-	if b.ID < 0 || b.Port < 0 || b.Port > math.MaxUint16 {
-		return img, reject(kerr.InvalidRequest)
-	}
-	if old, ok := img.Brokers[b.ID]; ok {
-		retry := old
-		retry.Epoch, retry.Fenced = b.Epoch, b.Fenced
-		if retry == b {
-			return img, Result{BrokerEpoch: old.Epoch}
-		}
-	}
-	b.Epoch, b.Fenced = int64(index), true
-	return img.withBroker(index, b), Result{BrokerEpoch: b.Epoch}
-}
-
-// withBroker returns a copy of img in which b replaces the broker of its ID.
-func (img *Image) withBroker(index uint64, b Broker) *Image {
-	n := img.next(index)
-	n.Brokers = make(map[int32]Broker, len(img.Brokers)+1)
-	for id, old := range img.Brokers {
-		n.Brokers[id] = old
-	}
-	n.Brokers[b.ID] = b
-	return n
-}
-
-// applyFence fences or unfences the broker registered as id with epoch;
-// a record for an earlier registration is stale.
-func (img *Image) applyFence(index uint64, id int32, epoch int64, fenced bool) (*Image, Result) {
-	b, ok := img.Brokers[id]
-	if !ok {
-		return img, reject(kerr.BrokerIDNotRegistered)
-	}
-	if b.Epoch != epoch {
-		return img, reject(kerr.StaleBrokerEpoch)
-	}
-	if b.Fenced == fenced {
-		return img, Result{}
-	}
-	b.Fenced = fenced
-	return img.withBroker(index, b), Result{}
-}
-
 func (img *Image) applyCreateTopic(index uint64, r CreateTopic) (*Image, Result) {
 	if ValidateTopicName(r.Name) != nil {
 		return img, reject(kerr.InvalidTopicException)

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -75,6 +76,10 @@ func TestBrokerFencing(t *testing.T) {
 		t.Fatalf("live brokers %+v", live)
 	}
 	old := tc.nodes[leader].Image().Brokers[3]
+	moves, err := tc.nodes[leader].CreateTopic(ctx(t), "moves", 6, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tc.stop(3)
 	leader = tc.leader()
@@ -92,6 +97,21 @@ func TestBrokerFencing(t *testing.T) {
 	live := tc.nodes[leader].Image().LiveBrokers()
 	if len(live) != 2 || live[0].ID != 1 || live[1].ID != 2 {
 		t.Fatalf("live brokers %+v", live)
+	}
+	// In the fencing record, broker 3 left every ISR and its leaderships
+	// moved to the next ISR member in replica order, with a new leader
+	// epoch.
+	after := tc.nodes[leader].Image().Topics["moves"]
+	for i, p := range after.Partitions {
+		was := moves.Partitions[i]
+		want := was.Leader
+		if was.Leader == 3 {
+			want = was.Replicas[1]
+		}
+		if p.Leader != want || slices.Contains(p.ISR, 3) || len(p.ISR) != 2 || p.PartitionEpoch != 1 ||
+			(p.LeaderEpoch == 1) != (was.Leader == 3) {
+			t.Fatalf("partition %d after fencing 3: %+v, was %+v", i, p, was)
+		}
 	}
 	// New replicas go to unfenced brokers only.
 	if _, err := tc.nodes[leader].CreateTopic(ctx(t), "three", 1, 3, nil); err != kerr.InvalidReplicationFactor {

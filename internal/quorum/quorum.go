@@ -105,6 +105,7 @@ type Controller struct {
 	transport raft.Transport
 	localAddr raft.ServerAddress
 
+	running  chan struct{}         // closed once c.raft is set: the controller RPC waits for it
 	ready    chan struct{}         // closed once the node is ready (WaitReady)
 	waiting  atomic.Pointer[error] // what the starter waits for, while not ready
 	quit     chan struct{}         // closed by Close: stops the starter
@@ -149,7 +150,7 @@ func Open(cfg Config) (*Controller, error) {
 	}
 	cfg.Liveness = cfg.Liveness.withDefaults()
 	c := &Controller{cfg: cfg, logger: cfg.Logger, meta: &metadb.BoltMetaDB{},
-		ready: make(chan struct{}), quit: make(chan struct{})}
+		running: make(chan struct{}), ready: make(chan struct{}), quit: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.wrapMeta != nil {
 		c.meta = cfg.wrapMeta(c.meta)
@@ -205,6 +206,7 @@ func (c *Controller) start() error {
 	if err != nil {
 		return fmt.Errorf("quorum: start raft on %s: %w", c.cfg.Dir, err)
 	}
+	close(c.running)
 	switch {
 	case !c.isVoter(c.cfg.NodeID):
 		// Not a voter: the leader adds it as a non-voter when it

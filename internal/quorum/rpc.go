@@ -154,6 +154,11 @@ func writeFrame(w io.Writer, body []byte) error {
 // serveRPC answers the requests of one connection until it closes, is
 // idle for rpcIdle, or sends a malformed frame (then it is closed).
 func (c *Controller) serveRPC(conn net.Conn) {
+	select { // the transport serves before raft is built on it
+	case <-c.running:
+	case <-c.quit:
+		return
+	}
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(rpcIdle))
 		body, err := readFrame(conn)

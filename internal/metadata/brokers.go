@@ -1,0 +1,127 @@
+package metadata
+
+import (
+	"math"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+func (img *Image) applyRegisterBroker(index uint64, r RegisterBroker) (*Image, Result) {
+	b := r.Broker
+	if b.ID < 0 || b.Port < 0 || b.Port > math.MaxUint16 {
+		return img, reject(kerr.InvalidRequest)
+	}
+	if old, ok := img.Brokers[b.ID]; ok {
+		retry := old
+		retry.Epoch, retry.Fenced = b.Epoch, b.Fenced
+		if retry == b {
+			return img, Result{BrokerEpoch: old.Epoch}
+		}
+	}
+	b.Epoch, b.Fenced = int64(index), true
+	return img.withBroker(index, b), Result{BrokerEpoch: b.Epoch}
+}
+
+// withBroker returns a copy of img in which b replaces the broker of its ID.
+func (img *Image) withBroker(index uint64, b Broker) *Image {
+	n := img.next(index)
+	n.Brokers = make(map[int32]Broker, len(img.Brokers)+1)
+	for id, old := range img.Brokers {
+		n.Brokers[id] = old
+	}
+	n.Brokers[b.ID] = b
+	return n
+}
+
+// applyFence fences or unfences the broker registered as id with epoch; a
+// record for an earlier registration is stale. In the same record, as
+// Kafka's controller does (ReplicationControlManager.handleBrokerFenced
+// and handleBrokerUnfenced), partitions follow: a fenced broker leaves
+// every ISR and its leaderships move to the first replica (in replica
+// order) that is in the ISR and unfenced; a partition whose ISR would be
+// empty keeps the broker as its last ISR member with no leader (-1), and
+// gets it back as leader when it is unfenced. Only the ISR elects: an
+// out-of-sync replica never becomes leader here.
+func (img *Image) applyFence(index uint64, id int32, epoch int64, fenced bool) (*Image, Result) {
+	b, ok := img.Brokers[id]
+	if !ok {
+		return img, reject(kerr.BrokerIDNotRegistered)
+	}
+	if b.Epoch != epoch {
+		return img, reject(kerr.StaleBrokerEpoch)
+	}
+	if b.Fenced == fenced {
+		return img, Result{}
+	}
+	b.Fenced = fenced
+	n := img.withBroker(index, b)
+	var changed []*Topic
+	for _, t := range img.Topics { // each partition's change is its own: order does not matter
+		var c *Topic
+		for i, p := range t.Partitions {
+			next, ok := afterFence(p, id, fenced, n.Brokers)
+			if !ok {
+				continue
+			}
+			if c == nil {
+				c = t.clone()
+			}
+			c.Partitions[i] = next
+		}
+		if c != nil {
+			changed = append(changed, c)
+		}
+	}
+	if len(changed) > 0 {
+		n.Topics = make(map[string]*Topic, len(img.Topics))
+		n.TopicsByID = make(map[TopicID]*Topic, len(img.TopicsByID))
+		for name, old := range img.Topics {
+			n.Topics[name] = old
+			n.TopicsByID[old.ID] = old
+		}
+		for _, t := range changed {
+			n.Topics[t.Name] = t
+			n.TopicsByID[t.ID] = t
+		}
+	}
+	return n, Result{}
+}
+
+// afterFence returns p after broker id is fenced (or unfenced), and
+// whether it changed. A new leader bumps the leader epoch; any change
+// bumps the partition epoch.
+func afterFence(p Partition, id int32, fenced bool, brokers map[int32]Broker) (Partition, bool) {
+	next := p.clone()
+	if !fenced {
+		if p.Leader != -1 || !slices.Contains(p.ISR, id) {
+			return p, false
+		}
+		next.Leader = id
+	} else {
+		if p.Leader != id && !slices.Contains(p.ISR, id) {
+			return p, false
+		}
+		next.ISR = slices.DeleteFunc(next.ISR, func(r int32) bool { return r == id })
+		if len(next.ISR) == 0 {
+			next.ISR = []int32{id} // the last in-sync replica stays, to be leader again
+		}
+		if p.Leader == id || p.Leader == -1 {
+			next.Leader = -1
+			for _, r := range p.Replicas {
+				if b, ok := brokers[r]; ok && !b.Fenced && slices.Contains(next.ISR, r) {
+					next.Leader = r
+					break
+				}
+			}
+		}
+	}
+	if next.Leader == p.Leader && slices.Equal(next.ISR, p.ISR) {
+		return p, false
+	}
+	if next.Leader != p.Leader {
+		next.LeaderEpoch++
+	}
+	next.PartitionEpoch++
+	return next, true
+}
