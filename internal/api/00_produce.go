@@ -7,26 +7,32 @@ package api
 // validateRecords checks magic only from v3). From v3 each partition
 // carries exactly one record batch (magic v2; a magic 0/1 set gets
 // INVALID_RECORD); zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE before).
-// acks=0 gets no response at all. Transactions are not served yet, so a
+// acks=0 gets no response at all, acks=1 is answered after the leader's
+// append, and acks=all (-1) once the high watermark passes each batch
+// (partition.WaitForAcks), within the request's timeout_ms
+// (REQUEST_TIMED_OUT after it), as Kafka's DelayedProduce. Transactions are not served yet, so a
 // transactional produce is refused with INVALID_TXN_STATE. Every record of
 // every batch is checked (batch.Validate); records refused for their key or
 // timestamp are listed in v8+ record_errors, as Kafka does.
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
+	"github.com/samsa-streaming/samsa/internal/partition"
 )
 
 // legacyMagicPos is where both a v0/v1 message and a v2 batch keep their magic.
 const legacyMagicPos = 16
 
-func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.ProduceResponse, error) {
+func produce(h *Handlers, ctx context.Context, req *kmsg.ProduceRequest) (*kmsg.ProduceResponse, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	img := h.image()
+	var waits []ackWait
 	for _, rt := range req.Topics {
 		name := rt.Topic
 		if req.Version >= 13 {
@@ -64,8 +70,11 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 			case req.Version < 7 && first.Codec() == batch.Zstd:
 				code = kerr.UnsupportedCompressionType.Code
 			default:
-				r := p.Append(records)
+				r := p.AppendAcks(records, req.Acks)
 				code, msg = r.ErrorCode, r.ErrorMessage
+				if code == 0 && req.Acks == -1 {
+					waits = append(waits, ackWait{p: p, topic: len(resp.Topics), partition: len(st.Partitions), next: r.NextOffset})
+				}
 				if code == kerr.KafkaStorageError.Code {
 					h.logStorageError("produce", name, rp.Partition, msg)
 				}
@@ -83,7 +92,25 @@ func produce(h *Handlers, _ context.Context, req *kmsg.ProduceRequest) (*kmsg.Pr
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	// One deadline for the whole request, as Kafka's DelayedProduce: the
+	// partitions are committed independently, so waiting for them in turn
+	// waits no longer than for the last.
+	deadline := time.Now().Add(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
+	for _, w := range waits {
+		sp := &resp.Topics[w.topic].Partitions[w.partition]
+		if code := w.p.WaitForAcks(ctx, w.next, time.Until(deadline)); code != 0 {
+			sp.ErrorCode = code
+		}
+	}
 	return resp, nil
+}
+
+// ackWait is an acks=all partition appended, waiting for the high
+// watermark to reach next; topic and partition index its response.
+type ackWait struct {
+	p                *partition.Partition
+	topic, partition int
+	next             int64
 }
 
 // recordErrors lists the records Append refused (v8+ record_errors: each

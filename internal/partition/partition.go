@@ -63,7 +63,10 @@ type Partition struct {
 	waiters map[chan struct{}]struct{}
 
 	hwMu    sync.Mutex
-	hwMoved chan struct{} // guarded by hwMu: closed and replaced when the high watermark moves
+	hwMoved chan struct{} // guarded by hwMu: closed and replaced when the high watermark or the role moves
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close: acks=all waits end
 }
 
 // StandaloneID is the node ID a partition opened by Open leads as, alone.
@@ -111,7 +114,7 @@ func OpenReplica(m *storage.Manager, topic string, index int32, topicID [16]byte
 		return nil, err
 	}
 	p := &Partition{Topic: topic, Index: index, TopicID: topicID, log: l, now: now,
-		waiters: make(map[chan struct{}]struct{}), hwMoved: make(chan struct{})}
+		waiters: make(map[chan struct{}]struct{}), hwMoved: make(chan struct{}), closed: make(chan struct{})}
 	p.cfg.Store(&cfg)
 	if err := p.loadProducers(); err != nil {
 		l.Close()
@@ -206,7 +209,11 @@ func (p *Partition) loadProducers() error {
 
 // AppendResult is the outcome of a produce to this partition.
 type AppendResult struct {
-	BaseOffset     int64
+	BaseOffset int64
+	// NextOffset is the offset after the batch's last (-1 if not
+	// appended): what an acks=all produce waits for the high watermark to
+	// reach (WaitForAcks).
+	NextOffset     int64
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
 	ErrorCode      int16
@@ -225,7 +232,7 @@ func (p *Partition) Append(records []byte) AppendResult { return p.AppendAcks(re
 // min.insync.replicas in the ISR NOT_ENOUGH_REPLICAS, before appending.
 func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 	cfg := p.cfg.Load()
-	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	res := AppendResult{BaseOffset: -1, NextOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
 	now := p.now().UnixMilli()
 	// Validation reads only the request's bytes and the configs, so it runs
 	// before the lock: producers to one partition decompress in parallel.
@@ -265,6 +272,7 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 		if check.Duplicate {
 			p.mu.Unlock()
 			res.BaseOffset = check.FirstOffset
+			res.NextOffset = check.FirstOffset + int64(h.LastOffsetDelta) + 1
 			res.LogStartOffset = p.log.LogStartOffset()
 			return res
 		}
@@ -312,7 +320,7 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 			}
 		}
 	}
-	res.BaseOffset = ar.FirstOffset
+	res.BaseOffset, res.NextOffset = ar.FirstOffset, ar.LastOffset+1
 	res.LogStartOffset = ar.LogStartOffset
 	return res
 }
@@ -445,6 +453,7 @@ func (p *Partition) Close() error {
 		err = cerr
 	}
 	p.mu.Unlock()
+	p.closeOnce.Do(func() { close(p.closed) })
 	p.wake()
 	return err
 }

@@ -73,9 +73,9 @@ func (p *Partition) ISR() []int32 {
 func (p *Partition) applyLocked(fx Effects) error {
 	r := p.replica
 	p.leaderEpoch.Store(r.LeaderEpoch())
-	p.role.Store(int32(r.Role()))
+	roleMoved := p.role.Swap(int32(r.Role())) != int32(r.Role())
 	p.hw.Store(r.HighWatermark())
-	if fx.HighWatermarkMoved {
+	if fx.HighWatermarkMoved || roleMoved {
 		p.hwMu.Lock()
 		close(p.hwMoved)
 		p.hwMoved = make(chan struct{})
@@ -110,7 +110,7 @@ func readEpochCheckpoint(fsys vfs.FS, dir string) ([]EpochEntry, error) {
 }
 
 // highWatermarkMoved returns a channel closed the next time the high
-// watermark moves.
+// watermark or the role moves.
 func (p *Partition) highWatermarkMoved() <-chan struct{} {
 	p.hwMu.Lock()
 	defer p.hwMu.Unlock()
