@@ -145,6 +145,9 @@ func TestReadmeClusterLocal(t *testing.T) {
 	if c == nil {
 		t.Fatal("the README runs no samsa cluster local")
 	}
+	if outputs["consume orders"] == "" {
+		skipUntilReplication(t, 3) // orders has -r 3
+	}
 	checkReadmeOutputs(t, outputs)
 	pids := c.pids(t)
 	if err := c.stop(t, os.Interrupt); err != nil {

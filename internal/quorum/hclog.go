@@ -23,6 +23,11 @@ func newHCLogger(logger *slog.Logger) hclog.Logger {
 // is the normal way to elect itself, not a sign of trouble.
 var expectedOnStart = []byte("heartbeat timeout reached, starting election")
 
+// closedByUs is raft's error when Close cuts a connection its transport
+// was reading (streamLayer.Close closes every accepted connection, so that
+// none outlives the node): expected at every stop.
+var closedByUs = [][]byte{[]byte("failed to decode incoming command"), []byte("use of closed network connection")}
+
 // slogWriter receives hclog's formatted lines ("[WARN]  raft: message: k=v").
 type slogWriter struct{ logger *slog.Logger }
 
@@ -39,6 +44,9 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	line = bytes.TrimSpace(line)
 	if bytes.Contains(line, expectedOnStart) {
 		level = slog.LevelInfo
+	}
+	if bytes.Contains(line, closedByUs[0]) && bytes.Contains(line, closedByUs[1]) {
+		level = slog.LevelDebug
 	}
 	w.logger.Log(context.Background(), level, string(line))
 	return len(p), nil
