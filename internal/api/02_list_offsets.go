@@ -74,6 +74,8 @@ func listOffsetsV0(h *Handlers, req *kmsg.ListOffsetsRequest, resp *kmsg.ListOff
 			switch p := h.Partitions.Get(rt.Topic, rp.Partition); {
 			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case notLeader(p) != 0:
+				sp.ErrorCode = notLeader(p)
 			case rp.MaxNumOffsets < 0:
 				// Kafka 3.9 failed here on a negative array size and said
 				// UNKNOWN_SERVER_ERROR; the request is what is wrong.

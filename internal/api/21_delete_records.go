@@ -21,7 +21,7 @@ func deleteRecords(h *Handlers, _ context.Context, req *kmsg.DeleteRecordsReques
 			sp.LowWatermark = -1
 			if p := h.Partitions.Get(rt.Topic, rp.Partition); p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
+			} else if sp.ErrorCode = notLeader(p); sp.ErrorCode == 0 {
 				sp.LowWatermark, sp.ErrorCode = p.DeleteRecords(rp.Offset)
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -20,8 +20,11 @@ func describeProducers(h *Handlers, _ context.Context, req *kmsg.DescribeProduce
 			sp := kmsg.NewDescribeProducersResponseTopicPartition()
 			sp.Partition = idx
 			p := h.Partitions.Get(rt.Topic, idx)
-			if p == nil {
+			if p == nil || notLeader(p) != 0 {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if p != nil {
+					sp.ErrorCode = notLeader(p)
+				}
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

@@ -39,13 +39,24 @@ func errorMessage(err error) *string {
 
 // checkLeaderEpoch compares a client's current leader epoch (-1: not
 // checked) with the partition's: an older one is FENCED_LEADER_EPOCH, a
-// newer one UNKNOWN_LEADER_EPOCH (this broker has not caught up yet).
+// newer one UNKNOWN_LEADER_EPOCH (this broker has not caught up yet). Then,
+// as Kafka's localLogWithEpochOrThrow, a replica this broker does not lead
+// (a follower, or one given no role yet) is NOT_LEADER_OR_FOLLOWER.
 func checkLeaderEpoch(p *partition.Partition, current int32) int16 {
 	switch epoch := p.LeaderEpoch(); {
 	case current >= 0 && current < epoch:
 		return kerr.FencedLeaderEpoch.Code
 	case current > epoch:
 		return kerr.UnknownLeaderEpoch.Code
+	}
+	return notLeader(p)
+}
+
+// notLeader is NOT_LEADER_OR_FOLLOWER for a replica this broker does not
+// lead, else 0: clients' requests go to the leader only.
+func notLeader(p *partition.Partition) int16 {
+	if p.Role() != partition.RoleLeader {
+		return kerr.NotLeaderForPartition.Code
 	}
 	return 0
 }

@@ -46,11 +46,74 @@ func moved(img *metadata.Image, bump uint64, name string, index int32, change fu
 	return &next
 }
 
+// followerAnswers sends a consumer's and an admin's requests for t[0] to
+// raw and returns each partition's error code, by API.
+func followerAnswers(ctx context.Context, t *testing.T, raw *kgo.Broker, id metadata.TopicID) map[string]int16 {
+	t.Helper()
+	send := func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := raw.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	out := map[string]int16{}
+
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lot := kmsg.NewListOffsetsRequestTopic()
+	lot.Topic = "t"
+	lop := kmsg.NewListOffsetsRequestTopicPartition()
+	lop.Timestamp = -1
+	lot.Partitions = append(lot.Partitions, lop)
+	lo.Topics = append(lo.Topics, lot)
+	out["ListOffsets"] = send(lo).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].ErrorCode
+
+	dr := kmsg.NewPtrDeleteRecordsRequest()
+	drt := kmsg.NewDeleteRecordsRequestTopic()
+	drt.Topic = "t"
+	drp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	drp.Offset = 1
+	drt.Partitions = append(drt.Partitions, drp)
+	dr.Topics = append(dr.Topics, drt)
+	dr.TimeoutMillis = 5000
+	out["DeleteRecords"] = send(dr).(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0].ErrorCode
+
+	oe := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	oe.ReplicaID = -1
+	oet := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	oet.Topic = "t"
+	oep := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	oep.CurrentLeaderEpoch, oep.LeaderEpoch = -1, 0
+	oet.Partitions = append(oet.Partitions, oep)
+	oe.Topics = append(oe.Topics, oet)
+	out["OffsetForLeaderEpoch"] = send(oe).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode
+
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dpt := kmsg.NewDescribeProducersRequestTopic()
+	dpt.Topic, dpt.Partitions = "t", []int32{0}
+	dp.Topics = append(dp.Topics, dpt)
+	out["DescribeProducers"] = send(dp).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0].ErrorCode
+
+	f := kmsg.NewPtrFetchRequest()
+	f.ReplicaID, f.MaxWaitMillis, f.MaxBytes = -1, 0, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic, ft.TopicID = "t", id // by name up to v12, by ID from v13
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.CurrentLeaderEpoch, fp.PartitionMaxBytes = -1, 1<<20
+	ft.Partitions = append(ft.Partitions, fp)
+	f.Topics = append(f.Topics, ft)
+	out["Fetch"] = send(f).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode
+	return out
+}
+
 // TestLeadershipMovesAway drives the replica manager and the coordinator
 // with metadata in which this broker loses, then regains, leadership of a
 // partition and of the __consumer_offsets partition of a group, then loses
 // the replica: a partition led elsewhere stays open as a follower of the
-// new epoch and refuses produces with NOT_LEADER_OR_FOLLOWER, a lost
+// new epoch and answers produces, consumers' fetches and list offsets, and
+// admins' delete records and describe producers with
+// NOT_LEADER_OR_FOLLOWER, a lost
 // __consumer_offsets partition unloads its groups (NOT_COORDINATOR),
 // regained leadership makes the same replica leader of the next epoch,
 // accepting produces on the data kept, and reloads the group with its
@@ -135,6 +198,11 @@ func TestLeadershipMovesAway(t *testing.T) {
 	}
 	if code := produce(); code != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("produce after leadership moved away: %v, want NOT_LEADER_OR_FOLLOWER", kerr.ErrorForCode(code))
+	}
+	for api, code := range followerAnswers(ctx, t, raw, img.Topics["t"].ID) {
+		if code != kerr.NotLeaderForPartition.Code {
+			t.Errorf("%s on a follower: %v, want NOT_LEADER_OR_FOLLOWER", api, kerr.ErrorForCode(code))
+		}
 	}
 	if _, code := fetchOffset(); code != kerr.NotCoordinator.Code {
 		t.Fatalf("offset fetch after losing __consumer_offsets-%d: %v, want NOT_COORDINATOR", gp, kerr.ErrorForCode(code))
