@@ -208,8 +208,11 @@ func TestLeadershipMovesAway(t *testing.T) {
 		t.Fatalf("offset fetch after losing __consumer_offsets-%d: %v, want NOT_COORDINATOR", gp, kerr.ErrorForCode(code))
 	}
 
+	// Node 2 does not exist: the ISR the leadership comes back with is
+	// this node alone (as the controller would have shrunk it), so acks=all
+	// is answered once the append is on this node.
 	back := func(p *metadata.Partition) {
-		p.Leader, p.LeaderEpoch, p.PartitionEpoch = 1, p.LeaderEpoch+1, p.PartitionEpoch+1
+		p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.ISR = 1, p.LeaderEpoch+1, p.PartitionEpoch+1, []int32{1}
 	}
 	next = moved(moved(next, 1, "t", 0, back), 1, api.OffsetsTopic, gp, back)
 	b.partitions.follow(next, b.followGroups)
