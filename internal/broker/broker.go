@@ -152,6 +152,13 @@ func Start(cfg Config) (_ *Broker, err error) {
 
 	b.partitions = newPartitions(nodeID, b.storage, brokerCfg, b.controller.Image, cfg.Logger, static.RecoveryThreads)
 	b.partitions.removeStale(b.controller.Image())
+	b.partitions.replicaLagMs = static.ReplicaLagTimeMax.Milliseconds()
+	if b.partitions.highWatermarks, err = partition.ReadHighWatermarks(b.logFS(), cfg.DataDir); err != nil {
+		// Starting every replica at high watermark 0 is safe: a leader
+		// moves it by its ISR, a follower learns the leader's.
+		b.logger.Warn("ignoring the high-watermark checkpoint", "err", err)
+		err = nil
+	}
 	b.groups = b.newGroups(static)
 	// Every side effect of the metadata follows from here, in log order: the
 	// first call is the delta from the empty image to the current one.
@@ -191,10 +198,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 	b.unsubLimits = b.followConnectionLimits(brokerCfg)
 	b.wg.Add(1)
 	go b.expireProducers(brokerCfg)
-	b.hws = &highWatermarks{fs: cfg.FS, dir: cfg.DataDir}
-	if b.hws.fs == nil {
-		b.hws.fs = vfs.OS()
-	}
+	b.hws = &highWatermarks{fs: b.logFS(), dir: cfg.DataDir}
 	b.wg.Add(1)
 	go b.checkpointHighWatermarks(b.hws, static.HighWatermarkCheckpointInterval)
 	b.logger.Info("samsa broker listening", "addr", l.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data-dir", cfg.DataDir, "node-id", nodeID)

@@ -21,6 +21,14 @@ type highWatermarks struct {
 	written map[partition.TopicPartition]int64 // what the file holds; only the writer touches it
 }
 
+// logFS is the filesystem of the partition logs and the checkpoints.
+func (b *Broker) logFS() vfs.FS {
+	if b.cfg.FS == nil {
+		return vfs.OS()
+	}
+	return b.cfg.FS
+}
+
 func (b *Broker) checkpointHighWatermarks(hw *highWatermarks, interval time.Duration) {
 	defer b.wg.Done()
 	t := time.NewTicker(interval)

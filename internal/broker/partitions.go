@@ -51,6 +51,11 @@ type partitions struct {
 
 	mu     sync.RWMutex
 	topics map[string]*localTopic
+
+	// Set before the first follow, read-only after: replica.lag.time.max.ms
+	// and the high watermarks of replication-offset-checkpoint at start.
+	replicaLagMs   int64
+	highWatermarks map[partition.TopicPartition]int64
 }
 
 func newPartitions(nodeID int32, sm *storage.Manager, cfg *config.Broker, image func() *metadata.Image, logger *slog.Logger, threads int) *partitions {
@@ -291,7 +296,8 @@ func (r *partitions) open(jobs []openJob) {
 			for j := range next {
 				lr := j.replica
 				j.p, j.err = partition.OpenReplica(r.storage, lr.Topic, lr.Partition.Partition, lr.TopicID, j.cfg,
-					partition.Options{NodeID: r.nodeID})
+					partition.Options{NodeID: r.nodeID, ReplicaLagTimeMaxMs: r.replicaLagMs,
+						HighWatermark: r.highWatermarks[partition.TopicPartition{Topic: lr.Topic, Partition: lr.Partition.Partition}]})
 				if j.err == nil {
 					r.become(j.p, lr)
 				}

@@ -427,6 +427,10 @@ func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
 func (p *Partition) ExpireProducers(now time.Time, expiration time.Duration) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Retention moved the log start in the background: the epoch cache
+	// drops what went with it (a failed checkpoint write is retried with
+	// the next change).
+	_ = p.applyLocked(p.replica.SetLogStartOffset(p.log.LogStartOffset()))
 	n := p.producers.TruncateBefore(p.log.LogStartOffset())
 	return n + p.producers.RemoveExpired(now.UnixMilli(), expiration.Milliseconds())
 }
