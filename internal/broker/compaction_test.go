@@ -139,7 +139,7 @@ func TestCompactedTopic(t *testing.T) {
 	setPolicy("compact")
 	waitKeyless(true)
 
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	var got []*kgo.Record
 	for {
 		var err error
