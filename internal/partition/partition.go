@@ -131,6 +131,9 @@ func OpenReplica(m *storage.Manager, topic string, index int32, topicID [16]byte
 	p.hw.Store(p.replica.HighWatermark())
 	p.flushedTo.Store(l.LogEndOffset())
 	l.SetActiveProducers(p.lastProducerOffsets)
+	// The cleaner stops at the high watermark: above it a follower may
+	// still truncate, and must not find the only value of a key gone.
+	l.SetCleanLimit(p.hw.Load)
 	return p, nil
 }
 
