@@ -1,12 +1,13 @@
 package api
 
 // OffsetForLeaderEpoch v0-v4: the end offset of a leader epoch, so that a
-// consumer (or, later, a follower) can detect log truncation. A single node
-// never changes leader, so every batch is in the current epoch: the end
-// offset of the current epoch is the log end offset, and an epoch newer
-// than the current one is unknown (-1, -1). v0 answers the end offset
-// alone (v1 adds the epoch); v0 and v1 carry no current leader epoch to
-// check (v2 adds it).
+// consumer (or a follower) can detect log truncation, answered from the
+// partition's leader-epoch cache as Kafka's endOffsetFor: the end offset
+// of the current epoch is the log end offset, an older epoch ends where
+// the next one began (with the largest epoch at or below the one asked),
+// and an epoch newer than the current one is unknown (-1, -1). v0 answers
+// the end offset alone (v1 adds the epoch); v0 and v1 carry no current
+// leader epoch to check (v2 adds it).
 
 import (
 	"context"
@@ -34,7 +35,7 @@ func offsetForLeaderEpoch(h *Handlers, _ context.Context, req *kmsg.OffsetForLea
 			case sp.ErrorCode != 0:
 			case rp.LeaderEpoch > p.LeaderEpoch():
 			default:
-				sp.LeaderEpoch, sp.EndOffset = p.LeaderEpoch(), p.LogEndOffset()
+				sp.LeaderEpoch, sp.EndOffset = p.EndOffsetForEpoch(rp.LeaderEpoch)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

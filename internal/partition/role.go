@@ -116,3 +116,13 @@ func (p *Partition) highWatermarkMoved() <-chan struct{} {
 	defer p.hwMu.Unlock()
 	return p.hwMoved
 }
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch from the leader-epoch
+// cache (EpochCache.EndOffsetFor): the largest epoch at or below epoch
+// and the offset where it ended, the log end for the current epoch, or
+// (-1, -1) for an epoch the cache does not know.
+func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.replica.Epochs().EndOffsetFor(epoch, p.log.LogEndOffset())
+}

@@ -89,4 +89,11 @@ func TestRoles(t *testing.T) {
 	if got := p.replica.Epochs().Entries(); len(got) != 2 || got[0] != (EpochEntry{3, 0}) || got[1] != (EpochEntry{5, 6}) {
 		t.Fatalf("epoch cache %v", got)
 	}
+	// OffsetForLeaderEpoch: an old epoch ends where the next began, the
+	// current one at the log end, a newer one is unknown.
+	for epoch, want := range map[int32][2]int64{3: {3, 6}, 4: {3, 6}, 5: {5, 8}, 6: {-1, -1}} {
+		if e, end := p.EndOffsetForEpoch(epoch); int64(e) != want[0] || end != want[1] {
+			t.Errorf("end offset for epoch %d: (%d, %d), want %v", epoch, e, end, want)
+		}
+	}
 }
