@@ -95,3 +95,40 @@ func TestWaitForAcks(t *testing.T) {
 		t.Fatalf("partition closed: %d", code)
 	}
 }
+
+// BenchmarkAppendAcks appends 1 KiB batches of 10 records to a leader
+// alone with acks=1 and with acks=all (the append and WaitForAcks, as the
+// produce handler does): the difference is what waiting on the high
+// watermark costs a single node.
+func BenchmarkAppendAcks(b *testing.B) {
+	for _, acks := range []int16{1, -1} {
+		name := map[int16]string{1: "acks=1", -1: "acks=all"}[acks]
+		b.Run(name, func(b *testing.B) {
+			m, cfg := testManager(b, vfs.NewMem(), "/data", map[string]string{"segment.bytes": "1073741824"})
+			defer m.Close()
+			p, err := Open(m, "t", 0, [16]byte{7}, 0, cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			proto := batch.Build(batch.BuildOptions{ProducerID: -1, BaseSequence: -1}, records(10, 100))
+			buf := make([]byte, len(proto))
+			ctx := context.Background()
+			b.SetBytes(int64(len(proto)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				copy(buf, proto)
+				r := p.AppendAcks(buf, acks)
+				if r.ErrorCode != 0 {
+					b.Fatal(r.ErrorCode)
+				}
+				if acks == -1 {
+					if code := p.WaitForAcks(ctx, r.NextOffset, time.Second); code != 0 {
+						b.Fatal(code)
+					}
+				}
+			}
+		})
+	}
+}
