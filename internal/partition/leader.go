@@ -8,7 +8,7 @@ package partition
 // FollowerFetch records that follower replica fetched from fetchOffset
 // with its log starting at logStart and its broker epoch (-1: not given):
 // the follower's log end, the ISR expansion and the high watermark move as
-// Replica.FollowerFetch says. A code (NOT_LEADER_OR_FOLLOWER) refuses the
+// Replica.FollowerFetch says. A code (NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE) refuses the
 // fetch.
 func (p *Partition) FollowerFetch(replica int32, brokerEpoch, fetchOffset, logStart int64) (*AlterPartition, int16) {
 	p.mu.Lock()

@@ -332,12 +332,18 @@ func (r *Replica) SetLogStartOffset(offset int64) Effects {
 // follower out of the ISR that reached the high watermark and the start
 // of the leader's epoch is proposed for the ISR; the high watermark moves
 // if the ISR allows. A non-leader, an unknown follower and a stale broker
-// epoch get NOT_LEADER_OR_FOLLOWER.
+// epoch get NOT_LEADER_OR_FOLLOWER, an offset past the log end
+// OFFSET_OUT_OF_RANGE; neither changes anything.
 func (r *Replica) FollowerFetch(nowMs int64, id int32, brokerEpoch, fetchOffset, logStart int64) (Effects, int16) {
 	var fx Effects
 	f := r.followers[id]
 	if r.role != RoleLeader || f == nil || (brokerEpoch >= 0 && brokerEpoch < f.BrokerEpoch) {
 		return fx, kerr.NotLeaderForPartition.Code
+	}
+	if fetchOffset < 0 || fetchOffset > r.logEnd {
+		// The leader's read answers it too; the follower's state must not
+		// take an offset the log does not have.
+		return fx, kerr.OffsetOutOfRange.Code
 	}
 	switch {
 	case fetchOffset >= r.logEnd:
