@@ -78,6 +78,10 @@ the others are stopped, and the command exits 1.`,
 					return err
 				}
 			}
+			// The paths printed (and given to the nodes) work from anywhere.
+			if lc.dir, err = filepath.Abs(lc.dir); err != nil {
+				return err
+			}
 			err = lc.run(commandContext(cmd), exe, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			switch {
 			case temp && err == nil && !keep:

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func newTopicCreateCommand(g *globals) *cobra.Command {
@@ -22,7 +25,8 @@ func newTopicCreateCommand(g *globals) *cobra.Command {
 		Short: "Create topics",
 		Long: `Create one or more topics. Without -p or -r the broker's num.partitions and
 default.replication.factor apply. Prints one row per topic; fails if any
-topic could not be created.`,
+topic could not be created. Returns once every broker's metadata lists the
+new topics (or after 10s), so the next command finds them on any broker.`,
 		Example: `  samsa topic create greetings
   samsa topic create orders payments -p 6 -r 1
   samsa topic create audit -c retention.ms=604800000 -c cleanup.policy=compact`,
@@ -37,10 +41,11 @@ topic could not be created.`,
 				cfg[k] = &v
 			}
 			ctx := commandContext(cmd)
-			adm, err := g.admin(ctx)
+			cl, err := g.client(ctx)
 			if err != nil {
 				return err
 			}
+			adm := kadm.NewClient(cl)
 			defer adm.Close()
 			create := adm.CreateTopics
 			if dryRun {
@@ -71,6 +76,15 @@ topic could not be created.`,
 			}
 			if err := t.flush(); err != nil {
 				return err
+			}
+			if !dryRun {
+				var created []string
+				for _, name := range topics {
+					if resp[name].Err == nil {
+						created = append(created, name)
+					}
+				}
+				awaitTopics(ctx, cl, created)
 			}
 			return itemError(failed, len(topics), "topics")
 		},
@@ -108,4 +122,62 @@ func brokerCount(ctx context.Context, adm *kadm.Client, replication int16) strin
 		return fmt.Sprintf(" (%s; the cluster has 1 broker)", rf)
 	}
 	return fmt.Sprintf(" (%s; the cluster has %d brokers)", rf, n)
+}
+
+// awaitTopicsTimeout bounds how long topic create waits for every broker
+// to know the new topics.
+const awaitTopicsTimeout = 10 * time.Second
+
+// awaitTopics waits until every broker's Metadata lists topics, so that the
+// next command (describe, produce) finds them whichever broker it asks: the
+// controller answers CreateTopics once it committed them, and the other
+// brokers learn of them from the metadata log a moment later. After the
+// timeout it gives up quietly; the topics exist all the same.
+func awaitTopics(ctx context.Context, cl *kgo.Client, topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, awaitTopicsTimeout)
+	defer cancel()
+	meta, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		return
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	for _, name := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, rt)
+	}
+	for _, b := range meta.Brokers {
+		for !brokerKnows(ctx, cl.Broker(int(b.NodeID)), req, len(topics)) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// brokerKnows reports whether b's Metadata answer has all n topics of req,
+// each with a leader for every partition.
+func brokerKnows(ctx context.Context, b *kgo.Broker, req *kmsg.MetadataRequest, n int) bool {
+	kresp, err := b.Request(ctx, req)
+	if err != nil {
+		return false
+	}
+	known := 0
+	for _, t := range kresp.(*kmsg.MetadataResponse).Topics {
+		if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 {
+				return false
+			}
+		}
+		known++
+	}
+	return known == n
 }
