@@ -19,6 +19,9 @@ var (
 	ErrClosed = errors.New("storage: log closed")
 	// ErrInvalidBatch is returned by Append for bytes that are not whole v2 batches.
 	ErrInvalidBatch = errors.New("storage: invalid record batch")
+	// ErrOffsetOrder is returned by AppendAsFollower for batches below the log
+	// end offset or overlapping each other.
+	ErrOffsetOrder = errors.New("storage: batch offsets out of order")
 )
 
 // Config is the per-log configuration, with Kafka's topic config names.

@@ -124,25 +124,41 @@ type AppendResult struct {
 	LogStartOffset          int64
 }
 
-// checkBatches walks whole v2 batches and returns their count of records and
-// the sum of their offset spans.
-func checkBatches(b []byte) (records, span int64, err error) {
+// batchSet is what checkBatches found in the bytes of an append.
+type batchSet struct {
+	records int64 // records in all batches
+	span    int64 // sum of the batches' offset spans
+	// first and last are the first batch's base offset and the last batch's
+	// last offset as the bytes carry them (meaningful for a follower's append).
+	first, last int64
+}
+
+// checkBatches walks whole v2 batches; with assigned, their offsets must
+// also increase from batch to batch (a leader's batches, gaps allowed).
+func checkBatches(b []byte, assigned bool) (batchSet, error) {
+	var s batchSet
 	if len(b) == 0 {
-		return 0, 0, fmt.Errorf("%w: no batches", ErrInvalidBatch)
+		return s, fmt.Errorf("%w: no batches", ErrInvalidBatch)
 	}
 	for pos := 0; pos < len(b); {
 		h, err := parseHeader(b[pos:])
 		if err != nil {
-			return 0, 0, fmt.Errorf("%w: %w", ErrInvalidBatch, err)
+			return s, fmt.Errorf("%w: %w", ErrInvalidBatch, err)
 		}
 		if h.Size() > len(b)-pos {
-			return 0, 0, fmt.Errorf("%w: batch of %d bytes in %d", ErrInvalidBatch, h.Size(), len(b)-pos)
+			return s, fmt.Errorf("%w: batch of %d bytes in %d", ErrInvalidBatch, h.Size(), len(b)-pos)
 		}
-		records += int64(h.NumRecords)
-		span += int64(h.LastOffsetDelta) + 1
+		if pos == 0 {
+			s.first = h.BaseOffset
+		} else if assigned && h.BaseOffset <= s.last {
+			return s, fmt.Errorf("%w: batch at offset %d overlaps the one before, ending at %d", ErrOffsetOrder, h.BaseOffset, s.last)
+		}
+		s.records += int64(h.NumRecords)
+		s.span += int64(h.LastOffsetDelta) + 1
+		s.last = h.LastOffset()
 		pos += h.Size()
 	}
-	return records, span, nil
+	return s, nil
 }
 
 // Append writes batches (one or more consecutive, already validated v2
@@ -152,7 +168,23 @@ func checkBatches(b []byte) (records, span int64, err error) {
 // indexes and applies flush.messages. If the write fails the segment is
 // truncated back; if that fails too, the log refuses further appends.
 func (l *Log) Append(batches []byte) (AppendResult, error) {
-	records, span, err := checkBatches(batches)
+	return l.append(batches, false)
+}
+
+// AppendAsFollower writes batches whose offsets the leader assigned, as they
+// are (Kafka's appendAsFollower): the first batch's base offset must be at or
+// above the log end offset and each batch must start after the one before
+// ends. Gaps are allowed (a compacted leader's log has them); the log end
+// offset becomes the last batch's last offset plus one. Batches below the log
+// end or overlapping are refused with ErrOffsetOrder and nothing is written.
+// Everything else is Append's.
+func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
+	return l.append(batches, true)
+}
+
+// append is Append, or with assigned AppendAsFollower.
+func (l *Log) append(batches []byte, assigned bool) (AppendResult, error) {
+	bs, err := checkBatches(batches, assigned)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -161,15 +193,22 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 		l.mu.Unlock()
 		return AppendResult{}, err
 	}
-	first := l.leo.Load()
-	if l.shouldRollLocked(int64(len(batches)), first+span-1, l.now().UnixMilli()) {
+	first, last := l.leo.Load(), l.leo.Load()+bs.span-1
+	if assigned {
+		if bs.first < first {
+			l.mu.Unlock()
+			return AppendResult{}, fmt.Errorf("%w: batch at offset %d is below the log end offset %d", ErrOffsetOrder, bs.first, first)
+		}
+		first, last = bs.first, bs.last
+	}
+	if l.shouldRollLocked(int64(len(batches)), last, l.now().UnixMilli()) {
 		if err := l.rollLocked(); err != nil {
 			l.mu.Unlock()
 			return AppendResult{}, err
 		}
 	}
 	a := l.active
-	if a.seg.size+int64(len(batches)) > math.MaxInt32 || first+span-1-a.seg.base > math.MaxInt32 {
+	if a.seg.size+int64(len(batches)) > math.MaxInt32 || last-a.seg.base > math.MaxInt32 {
 		l.mu.Unlock()
 		return AppendResult{}, fmt.Errorf("%w: %d bytes do not fit a segment", ErrInvalidBatch, len(batches))
 	}
@@ -178,12 +217,15 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 		l.mu.Unlock()
 		return AppendResult{}, fmt.Errorf("storage: append to %s: %w", l.dir, err)
 	}
-	next := first
-	for pos := 0; pos < len(batches); {
-		batch.SetBaseOffset(batches[pos:], next)
-		h, _ := batch.ParseHeader(batches[pos:]) // checked by checkBatches
-		next = h.LastOffset() + 1
-		pos += h.Size()
+	next := last + 1
+	if !assigned {
+		next = first
+		for pos := 0; pos < len(batches); {
+			batch.SetBaseOffset(batches[pos:], next)
+			h, _ := batch.ParseHeader(batches[pos:]) // checked by checkBatches
+			next = h.LastOffset() + 1
+			pos += h.Size()
+		}
 	}
 	l.dirty.Store(true)
 	_, err = h.f.Write(batches)
@@ -205,7 +247,7 @@ func (l *Log) Append(batches []byte) (AppendResult, error) {
 	}
 	a.seg.size += int64(len(batches))
 	l.leo.Store(next)
-	l.appendedMessages += records
+	l.appendedMessages += bs.records
 	flush := l.appendedMessages-l.flushedMessages >= l.cfg.FlushMessages
 	res := AppendResult{FirstOffset: first, LastOffset: next - 1, LogStartOffset: l.logStart.Load()}
 	l.mu.Unlock()
