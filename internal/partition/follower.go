@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/storage"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/samsa-streaming/samsa/internal/vfs"
@@ -14,6 +15,87 @@ import (
 // ErrLeaderTruncate refuses to truncate a leader's log: only a replica
 // that is not the leader may lose records (a follower whose log diverged).
 var ErrLeaderTruncate = errors.New("partition: the leader's log is not truncated")
+
+// ErrNotFollower refuses a follower's append on a replica that is not a
+// follower: the leader's batches are only taken by its followers.
+var ErrNotFollower = errors.New("partition: not a follower")
+
+// AppendAsFollower appends records, whole batches fetched from the leader,
+// as they are (Kafka's appendRecordsToFollowerOrFutureReplica): their
+// offsets, leader epochs and timestamps are the leader's. Each batch must
+// pass its structural checks and CRC (the bytes came over the network);
+// offsets below the log end or out of order are refused
+// (storage.ErrOffsetOrder) with nothing appended. The epoch cache takes
+// each batch's partition leader epoch, and the producer state is updated
+// from the batches without the leader's duplicate and sequence checks (as
+// Kafka's follower: the leader made them), so that it is right if this
+// replica becomes leader. Parked waiters are woken, and flush.messages applies as to a produce.
+func (p *Partition) AppendAsFollower(records []byte) error {
+	// Checked before the lock, as a produce's validation.
+	var hs []batch.Header
+	for pos := 0; pos < len(records); {
+		h, err := batch.ParseHeader(records[pos:])
+		if err == nil {
+			err = h.Check()
+		}
+		if err == nil && h.Size() > len(records)-pos {
+			err = fmt.Errorf("%w: batch of %d bytes in %d", batch.ErrCorrupt, h.Size(), len(records)-pos)
+		}
+		if err == nil && !batch.ValidCRC(records[pos:pos+h.Size()]) {
+			err = fmt.Errorf("%w: CRC mismatch in the batch at offset %d", batch.ErrCorrupt, h.BaseOffset)
+		}
+		if err != nil {
+			return fmt.Errorf("partition %s-%d: follower append: %w", p.Topic, p.Index, err)
+		}
+		hs = append(hs, h)
+		pos += h.Size()
+	}
+	p.mu.Lock()
+	if p.replica.Role() != RoleFollower {
+		p.mu.Unlock()
+		return fmt.Errorf("partition %s-%d: %w (%s)", p.Topic, p.Index, ErrNotFollower, p.replica.Role())
+	}
+	if _, err := p.log.AppendAsFollower(records); err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("partition %s-%d: follower append: %w", p.Topic, p.Index, closedErr(err))
+	}
+	epochs := make([]EpochEntry, 0, len(hs))
+	for _, h := range hs {
+		epochs = append(epochs, EpochEntry{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
+		if h.ProducerID >= 0 {
+			p.producers.Update(h, h.BaseOffset)
+		}
+	}
+	end := p.log.LogEndOffset()
+	err := p.applyLocked(p.replica.AppendAsFollower(epochs, end))
+	p.mu.Unlock()
+	p.wake()
+	if err != nil {
+		return err
+	}
+	return p.flushMessages(end, p.cfg.Load().FlushMessages)
+}
+
+// SetLeaderHighWatermark applies the high watermark of the leader's fetch
+// response to a follower (Replica.SetLeaderHighWatermark: bounded by this
+// replica's log end). A leader ignores it.
+func (p *Partition) SetLeaderHighWatermark(hw int64) {
+	p.mu.Lock()
+	var fx Effects
+	if p.replica.Role() == RoleFollower {
+		fx = p.replica.SetLeaderHighWatermark(hw)
+	}
+	_ = p.applyLocked(fx) // no epoch changes here, so no file to fail writing
+	p.mu.Unlock()
+	p.wakeIfMoved(fx)
+}
+
+// Leader is the leader this replica follows (-1 if it follows none).
+func (p *Partition) Leader() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.replica.Leader()
+}
 
 // TruncateTo cuts a follower's log to offset (Kafka's truncateTo, after
 // OffsetForLeaderEpoch found where it diverges from the leader's): the log

@@ -308,24 +308,31 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 		return res
 	}
 
-	// flush.messages: fsync once that many messages are unflushed. The
-	// fsync runs outside mu, and Flush itself merges concurrent callers
-	// into one fsync (group commit).
-	if end := ar.LastOffset + 1; end-p.flushedTo.Load() >= cfg.FlushMessages {
-		if err := p.log.Flush(); err != nil {
-			res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
-			return res
-		}
-		for {
-			cur := p.flushedTo.Load()
-			if cur >= end || p.flushedTo.CompareAndSwap(cur, end) {
-				break
-			}
-		}
+	if err := p.flushMessages(ar.LastOffset+1, cfg.FlushMessages); err != nil {
+		res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
+		return res
 	}
 	res.BaseOffset, res.NextOffset = ar.FirstOffset, ar.LastOffset+1
 	res.LogStartOffset = ar.LogStartOffset
 	return res
+}
+
+// flushMessages applies flush.messages after an append that ended at end:
+// fsync once that many messages are unflushed. The fsync runs outside mu,
+// and Flush itself merges concurrent callers into one fsync (group commit).
+func (p *Partition) flushMessages(end, flushMessages int64) error {
+	if end-p.flushedTo.Load() < flushMessages {
+		return nil
+	}
+	if err := p.log.Flush(); err != nil {
+		return err
+	}
+	for {
+		cur := p.flushedTo.Load()
+		if cur >= end || p.flushedTo.CompareAndSwap(cur, end) {
+			return nil
+		}
+	}
 }
 
 // validateOptions are the checks the topic's configs ask of a produced batch.
