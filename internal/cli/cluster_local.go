@@ -50,13 +50,11 @@ bare samsa serve). Kafka ports are --base-port, --base-port+1, ...;
 controller ports follow them (--base-port+N, ...); --base-port 0 picks free
 ports. Node i keeps its data in D/node-i and its log in D/node-i.log. Without
 --dir, D is a new temporary directory, removed when the cluster stops cleanly
-(unless --keep) and kept when a node fails; a --dir is always kept, and a
-cluster started again on it with the same --nodes and --base-port finds its
-data.
+(unless --keep) and kept when a node fails; a --dir is always kept.
 
-The command returns once every node answers Metadata listing all N brokers
-(within --timeout). If a node exits early, its log's last lines are shown,
-the others are stopped, and the command exits 1.`,
+The bootstrap list is printed once every node answers Metadata listing all
+N brokers (within --timeout). If a node exits early, its log's last lines
+are shown, the others are stopped, and the command exits 1.`,
 		Example: `  samsa cluster local --nodes 3
   samsa cluster local --nodes 3 --dir ./dev-cluster --base-port 19092
   samsa cluster local --nodes 1 --base-port 0 --set num.partitions=3`,
