@@ -22,8 +22,10 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a Samsa broker",
-		Long: `Run a single-node Samsa broker. With no flags it listens on localhost:9092
-and keeps its data in ./samsa-data. Broker configs use Kafka's names.`,
+		Long: `Run a Samsa node. With no flags it is a single-node broker listening on
+localhost:9092 with its data in ./samsa-data. Broker configs use Kafka's names;
+with process.roles, controller.quorum.voters, listeners and
+controller.listener.names it is a node of a cluster (broker, controller, or both).`,
 		Example: `  samsa serve
   samsa serve --listen 127.0.0.1:0 --data-dir /tmp/samsa
   samsa serve --set num.partitions=8 --set log.retention.hours=24

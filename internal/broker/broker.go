@@ -88,9 +88,6 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if cfg.Listen, cfg.Advertise, err = listenAddrs(cfg, static.Cluster); err != nil {
 		return nil, err
 	}
-	if static.Cluster.Roles.Controller && !static.Cluster.Roles.Broker {
-		return nil, errors.New("broker: config process.roles=controller (a controller-only node) is not supported yet: use broker,controller")
-	}
 	nodeID := static.NodeID
 	connLimits, err := brokerCfg.ConnectionLimits(nil)
 	if err != nil {
@@ -101,6 +98,12 @@ func Start(cfg Config) (_ *Broker, err error) {
 	}
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return nil, err
+	}
+	if static.Cluster.Roles.Controller && !static.Cluster.Roles.Broker {
+		if err = b.startController(cfg, static); err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	// The Kafka listener is bound first: its advertised address goes into
 	// the broker's registration.
@@ -206,7 +209,13 @@ func Start(cfg Config) (_ *Broker, err error) {
 }
 
 // Addr is the address the Kafka listener is bound to.
-func (b *Broker) Addr() string { return b.addr.String() }
+// A controller-only node has none: "".
+func (b *Broker) Addr() string {
+	if b.addr == nil {
+		return ""
+	}
+	return b.addr.String()
+}
 
 // Close stops the broker: in-flight requests are answered, then the logs
 // are flushed and closed and the quorum stops. Later calls return the first

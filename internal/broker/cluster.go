@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 
@@ -38,4 +40,20 @@ func quorumConfig(cfg Config, static config.Static, advertisedHost string) quoru
 	q.Listen = net.JoinHostPort(host, "0")
 	q.Advertise = net.JoinHostPort(advertisedHost, "0")
 	return q
+}
+
+// startController runs a controller-only node (process.roles=controller):
+// a voter of the metadata quorum on its controller listener, with no Kafka
+// listener, partitions or groups, and no broker registration.
+func (b *Broker) startController(cfg Config, static config.Static) error {
+	var err error
+	if b.controller, err = quorum.Open(quorumConfig(cfg, static, "")); err != nil {
+		return fmt.Errorf("broker: metadata quorum: %w", err)
+	}
+	if err := b.controller.WaitReady(context.Background()); err != nil {
+		return fmt.Errorf("broker: metadata quorum: %w", err)
+	}
+	l, _ := static.Cluster.ControllerListener()
+	b.logger.Info("samsa controller running", "controller-listener", l.Addr(), "data-dir", cfg.DataDir, "node-id", static.NodeID)
+	return nil
 }

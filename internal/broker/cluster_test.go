@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/samsa-streaming/samsa/internal/broker"
 )
 
@@ -81,5 +83,68 @@ func TestClusterOfBrokers(t *testing.T) {
 		if meta.Controller != controller || controller < 1 || controller > 3 {
 			t.Fatalf("node %d names controller %d (first said %d)", i+1, meta.Controller, controller)
 		}
+	}
+}
+
+// TestControllerOnlyQuorum runs three controller-only nodes
+// (process.roles=controller) and one broker-only node: the broker names
+// itself as controller in Metadata (clients cannot reach a controller-only
+// leader; it forwards), CreateTopics is forwarded to the Raft leader, and
+// records produced to the broker are read back.
+func TestControllerOnlyQuorum(t *testing.T) {
+	var ports []string
+	for range 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, l.Addr().String())
+		l.Close()
+	}
+	voters := fmt.Sprintf("1@%s,2@%s,3@%s", ports[0], ports[1], ports[2])
+	nodes := make([]*broker.Broker, 4)
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			nodes[i], errs[i] = broker.Start(broker.Config{DataDir: t.TempDir(), Static: map[string]string{
+				"node.id": fmt.Sprint(i + 1), "process.roles": "controller", "controller.quorum.voters": voters,
+				"controller.listener.names": "CONTROLLER", "listeners": "CONTROLLER://" + ports[i],
+			}})
+		})
+	}
+	wg.Wait()
+	nodes[3], errs[3] = broker.Start(broker.Config{DataDir: t.TempDir(), Static: map[string]string{
+		"node.id": "4", "process.roles": "broker", "controller.quorum.voters": voters,
+		"controller.listener.names": "CONTROLLER", "listeners": "PLAINTEXT://127.0.0.1:0",
+	}})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+		defer nodes[i].Close()
+	}
+	if nodes[0].Addr() != "" {
+		t.Fatalf("a controller-only node has a Kafka listener at %s", nodes[0].Addr())
+	}
+	tb := &testBroker{Broker: nodes[3], t: t}
+	adm := tb.admin()
+	meta, err := adm.BrokerMetadata(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Brokers) != 1 || meta.Brokers[0].NodeID != 4 || meta.Controller != 4 {
+		t.Fatalf("brokers %+v, controller %d", meta.Brokers, meta.Controller)
+	}
+	createTopic(t, adm, "only-broker", 2, nil)
+	cl := tb.client()
+	defer cl.Close()
+	for i := range 10 {
+		if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "only-broker", Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := consumeAll(t, tb, "only-broker", 10); len(got) != 10 {
+		t.Fatalf("read back %d records", len(got))
 	}
 }

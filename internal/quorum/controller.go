@@ -76,7 +76,7 @@ func (c *Controller) proposeHop(ctx context.Context, r metadata.Record, hops uin
 			return f.Forward(ctx, r)
 		}
 		return metadata.Result{}, fmt.Errorf("quorum: node %d is not the active controller (%d is): %w",
-			c.cfg.NodeID, c.ActiveController(), kerr.NotController)
+			c.cfg.NodeID, c.leaderID(), kerr.NotController)
 	}
 	future := c.raft.Apply(data, timeout)
 	if err := future.Error(); err != nil {

@@ -311,7 +311,7 @@ func (c *Controller) becomeReady(start time.Time, existing bool) {
 		if err == nil {
 			close(c.ready)
 			c.logger.Info("metadata quorum ready", "node", c.cfg.NodeID, "new", !existing,
-				"index", c.Image().Index, "leader", c.ActiveController(), "took", time.Since(start))
+				"index", c.Image().Index, "leader", c.leaderID(), "took", time.Since(start))
 			return
 		}
 		c.waiting.Store(&err)
@@ -382,8 +382,27 @@ func (c *Controller) WaitReady(ctx context.Context) error {
 
 // ActiveController returns the node ID of the active controller, which is
 // the Raft leader (hashicorp/raft's LeaderWithID), or -1 while no leader is
-// known.
+// known. When the leader is a controller-only node, which Kafka clients
+// cannot reach, and this node is a live broker, it returns this node, which
+// forwards controller requests: Kafka's KRaft brokers likewise name a live
+// broker as controller in Metadata.
 func (c *Controller) ActiveController() int32 {
+	leader := c.leaderID()
+	if leader == -1 || leader == c.cfg.NodeID || !c.cfg.clustered() {
+		return leader
+	}
+	img := c.Image()
+	if _, broker := img.Brokers[leader]; broker {
+		return leader
+	}
+	if self, ok := img.Brokers[c.cfg.NodeID]; ok && !self.Fenced {
+		return c.cfg.NodeID
+	}
+	return leader
+}
+
+// leaderID is the Raft leader's node ID, or -1.
+func (c *Controller) leaderID() int32 {
 	_, id := c.raft.LeaderWithID()
 	n, err := strconv.ParseInt(string(id), 10, 32)
 	if id == "" || err != nil {
