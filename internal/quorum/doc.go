@@ -67,7 +67,8 @@
 // Liveness.SessionTimeout; a new leader first gives every broker a full
 // session. A heartbeat with an epoch that is not the current
 // registration's is answered STALE_BROKER_EPOCH, and the broker registers
-// again. Fenced brokers get no new replicas.
+// again. Fenced brokers get no new replicas, and the fencing record moves
+// their leaderships within the ISR (metadata's applyFence).
 //
 // # Goroutines
 //
@@ -89,7 +90,9 @@
 // whole log and a new quorum has its cluster ID; as a follower, once it has
 // heard from a leader and applied what was committed. WaitReady blocks until
 // then. The active controller is the Raft leader: ActiveController names it
-// (-1 when unknown), and only it proposes. Another node hands its proposals
+// (-1 when unknown; this node itself when the leader is a controller-only
+// node, which clients cannot reach, and this node is a live broker, which
+// forwards), and only it proposes. Another node hands its proposals
 // to Config.Forwarder, else in a quorum of several nodes to the controller
 // RPC, else (a standalone node that lost leadership) answers
 // NOT_CONTROLLER.
