@@ -21,6 +21,18 @@ package api
 // parked fetch answers it at once with UNKNOWN_TOPIC_OR_PARTITION, or
 // UNKNOWN_TOPIC_ID by topic ID, as Kafka does; KAFKA_STORAGE_ERROR is kept
 // for disk failures.
+//
+// A fetch with a replica ID (ReplicaID before v15, ReplicaState from v15
+// on, with the broker epoch) is a follower's (Kafka's Partition.fetchRecords
+// from a follower): a last fetched epoch the leader's epoch cache does not
+// end at or after the fetch offset gets DivergingEpoch (the largest epoch
+// at or below it and where that ended) and no records, and changes no
+// follower state, so the follower truncates; otherwise the leader records
+// the follower's fetch offset (Partition.FollowerFetch: its log end, the
+// ISR and the high watermark, which wakes acks=all produces) and reads up
+// to its log end, not the high watermark. A replica the partition does
+// not list gets NOT_LEADER_OR_FOLLOWER, as from Kafka's
+// followerReplicaOrThrow.
 
 import (
 	"context"
@@ -65,6 +77,10 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 		}
 		return sessionKey{topic: topic, partition: p}
 	}
+	from := fetcher{replica: req.ReplicaID, brokerEpoch: -1}
+	if req.Version >= 15 {
+		from = fetcher{replica: req.ReplicaState.ID, brokerEpoch: req.ReplicaState.Epoch}
+	}
 	var requested []sessionPartition
 	for _, rt := range req.Topics {
 		for _, rp := range rt.Partitions {
@@ -73,6 +89,8 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 				fetchOffset:        rp.FetchOffset,
 				maxBytes:           rp.PartitionMaxBytes,
 				currentLeaderEpoch: rp.CurrentLeaderEpoch,
+				lastFetchedEpoch:   rp.LastFetchedEpoch,
+				replicaLogStart:    rp.LogStartOffset,
 			})
 		}
 	}
@@ -158,7 +176,7 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 	deadline := now.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var waiter partition.Waiter
 	for {
-		results, total, answer := h.readTargets(targets, req.MaxBytes, byID)
+		results, total, answer := h.readTargets(targets, req.MaxBytes, byID, from)
 		wait := !answer && total < int(req.MinBytes) && req.MaxWaitMillis > 0
 		remaining := time.Until(deadline)
 		if !wait || remaining <= 0 || ctx.Err() != nil {
@@ -199,6 +217,15 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 	}
 }
 
+// fetcher says who fetches: a consumer (replica -1) or a follower replica
+// with its broker epoch (-1 if not given).
+type fetcher struct {
+	replica     int32
+	brokerEpoch int64
+}
+
+func (f fetcher) follower() bool { return f.replica >= 0 }
+
 // fetchResult is what one partition's read produced: records in memory,
 // or file regions (one per segment file) to be sent with sendfile.
 type fetchResult struct {
@@ -208,6 +235,11 @@ type fetchResult struct {
 	highWatermark  int64
 	lastStable     int64
 	logStartOffset int64
+	// divergingEpoch, for a follower whose log diverged: the epoch and the
+	// end offset it must truncate to (diverging false: none).
+	diverging      bool
+	divergingEpoch int32
+	divergingEnd   int64
 }
 
 // readTargets reads every target within the byte limits. answer reports
@@ -217,7 +249,7 @@ type fetchResult struct {
 // segments, so this is not a segment boundary). read_committed reads up to
 // the last stable offset; until transactions exist that is the high
 // watermark, which bounds every read anyway.
-func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool) ([]fetchResult, int, bool) {
+func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool, from fetcher) ([]fetchResult, int, bool) {
 	results := make([]fetchResult, len(targets))
 	total, answer := 0, false
 	if maxBytes <= 0 {
@@ -231,13 +263,23 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool)
 			continue
 		}
 		p := t.part
+		if from.follower() {
+			if code := followerFetch(p, t.sp, from, r); code != 0 || r.diverging {
+				r.code, answer = code, true
+				continue
+			}
+		}
 		r.highWatermark, r.lastStable, r.logStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+		readEnd := r.highWatermark
+		if from.follower() {
+			readEnd = p.LogEndOffset()
+		}
 		limit := min(int(t.sp.maxBytes), int(maxBytes)-total)
 		if limit <= 0 && total > 0 {
-			answer = answer || t.sp.fetchOffset < r.highWatermark
+			answer = answer || t.sp.fetchOffset < readEnd
 			continue
 		}
-		data, region, err := readPartition(p, t.sp.fetchOffset, int32(max(limit, 0)))
+		data, region, err := readPartition(p, from.follower(), t.sp.fetchOffset, int32(max(limit, 0)))
 		if err != nil {
 			switch {
 			case errors.Is(err, storage.ErrOffsetOutOfRange):
@@ -264,12 +306,34 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool)
 		total += n
 		switch {
 		case region.Size > 0:
-			answer = answer || region.End < r.highWatermark
+			answer = answer || region.End < readEnd
 		case len(data) > 0:
-			answer = answer || recordsEnd(data) < r.highWatermark
+			answer = answer || recordsEnd(data) < readEnd
 		}
 	}
 	return results, total, answer
+}
+
+// followerFetch is the leader's part of a follower's fetch before the read
+// (Kafka's fetchRecords for a follower): a last fetched epoch that
+// diverges from the leader's log sets r's diverging epoch (Kafka's
+// validateFetchOffsetAndMaybeGetDivergingEpoch: the leader's end of that
+// epoch is below the fetch offset, or the leader knows only a lower
+// epoch) and records nothing; otherwise the follower's fetch offset is
+// recorded. It returns an error code refusing the fetch, or 0.
+func followerFetch(p *partition.Partition, sp *sessionPartition, from fetcher, r *fetchResult) int16 {
+	if sp.lastFetchedEpoch >= 0 {
+		epoch, end := p.EndOffsetForEpoch(sp.lastFetchedEpoch)
+		if epoch < sp.lastFetchedEpoch || end < sp.fetchOffset {
+			r.diverging, r.divergingEpoch, r.divergingEnd = true, epoch, end
+			r.highWatermark, r.lastStable, r.logStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+			return 0
+		}
+	}
+	// The ISR change it may propose goes to the controller with the
+	// replica manager's AlterPartition, which does not exist yet.
+	_, code := p.FollowerFetch(from.replica, from.brokerEpoch, sp.fetchOffset, sp.replicaLogStart)
+	return code
 }
 
 // recordsEnd returns the offset after the last batch of records.
@@ -304,15 +368,15 @@ const regionThreshold = 32 << 10
 
 // readPartition reads records in memory or, for larger reads from files on
 // disk, as a file region.
-func readPartition(p *partition.Partition, offset int64, maxBytes int32) ([]byte, storage.Region, error) {
+func readPartition(p *partition.Partition, follower bool, offset int64, maxBytes int32) ([]byte, storage.Region, error) {
 	if maxBytes < regionThreshold {
-		data, err := p.Read(offset, maxBytes)
+		data, err := p.ReadFor(follower, offset, maxBytes)
 		return data, storage.Region{}, err
 	}
-	region, err := p.ReadRegion(offset, maxBytes)
+	region, err := p.ReadRegionFor(follower, offset, maxBytes)
 	switch {
 	case errors.Is(err, storage.ErrNoRegion):
-		data, err := p.Read(offset, maxBytes)
+		data, err := p.ReadFor(follower, offset, maxBytes)
 		return data, storage.Region{}, err
 	case err != nil:
 		return nil, storage.Region{}, err
@@ -370,6 +434,9 @@ func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTa
 				rp.RecordBatches = append(rp.RecordBatches, server.Placeholder(len(regions))...)
 				regions = append(regions, fr)
 			}
+		}
+		if r.diverging {
+			rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = r.divergingEpoch, r.divergingEnd
 		}
 		if rp.RecordBatches == nil {
 			// Empty, not null: librdkafka rejects a null record set.

@@ -35,6 +35,10 @@ type sessionPartition struct {
 	fetchOffset        int64
 	maxBytes           int32
 	currentLeaderEpoch int32
+	// A follower's fetch also says the epoch of the last batch it holds
+	// (v12+, -1 if none) and its log start offset (v5+, -1 if not given).
+	lastFetchedEpoch int32
+	replicaLogStart  int64
 
 	// What the last response told the client; an incremental response
 	// includes the partition again only when one of these changes, it has
@@ -57,6 +61,7 @@ type fetchSession struct {
 func (s *fetchSession) upsert(sp sessionPartition) {
 	if cur, ok := s.parts[sp.key]; ok {
 		cur.fetchOffset, cur.maxBytes, cur.currentLeaderEpoch = sp.fetchOffset, sp.maxBytes, sp.currentLeaderEpoch
+		cur.lastFetchedEpoch, cur.replicaLogStart = sp.lastFetchedEpoch, sp.replicaLogStart
 		return
 	}
 	p := sp

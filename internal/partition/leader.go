@@ -19,6 +19,14 @@ func (p *Partition) FollowerFetch(replica int32, brokerEpoch, fetchOffset, logSt
 	return fx.Alter, code
 }
 
+// Follower is the leader's view of follower replica id (false if this
+// replica does not lead it).
+func (p *Partition) Follower(id int32) (FollowerState, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.replica.Follower(id)
+}
+
 // Tick runs the ISR shrink check (Kafka's maybeShrinkIsr; the replica
 // manager calls it every replica.lag.time.max.ms/2).
 func (p *Partition) Tick() *AlterPartition {

@@ -352,20 +352,46 @@ func validateOptions(cfg *config.Topic, now int64) batch.ValidateOptions {
 // high watermark, for a consumer. A closed partition returns ErrClosed, a
 // replica that is not the leader ErrNotLeader.
 func (p *Partition) Read(offset int64, maxBytes int32) ([]byte, error) {
-	if Role(p.role.Load()) != RoleLeader {
-		return nil, ErrNotLeader
-	}
-	b, err := p.log.Read(offset, maxBytes, p.hw.Load())
-	return b, closedErr(err)
+	return p.ReadFor(false, offset, maxBytes)
 }
 
 // ReadRegion is Read as a file region, for sendfile.
 func (p *Partition) ReadRegion(offset int64, maxBytes int32) (storage.Region, error) {
-	if Role(p.role.Load()) != RoleLeader {
-		return storage.Region{}, ErrNotLeader
+	return p.ReadRegionFor(false, offset, maxBytes)
+}
+
+// ReadFor is Read, or with follower a follower's read: bounded by the log
+// end offset, not the high watermark (a follower copies what the leader
+// has; the high watermark moves once the followers have it).
+func (p *Partition) ReadFor(follower bool, offset int64, maxBytes int32) ([]byte, error) {
+	end, err := p.readEnd(follower)
+	if err != nil {
+		return nil, err
 	}
-	r, err := p.log.ReadRegion(offset, maxBytes, p.hw.Load())
+	b, err := p.log.Read(offset, maxBytes, end)
+	return b, closedErr(err)
+}
+
+// ReadRegionFor is ReadFor as a file region, for sendfile.
+func (p *Partition) ReadRegionFor(follower bool, offset int64, maxBytes int32) (storage.Region, error) {
+	end, err := p.readEnd(follower)
+	if err != nil {
+		return storage.Region{}, err
+	}
+	r, err := p.log.ReadRegion(offset, maxBytes, end)
 	return r, closedErr(err)
+}
+
+// readEnd is the offset a leader's read stops at: the high watermark for a
+// consumer, the log end for a follower.
+func (p *Partition) readEnd(follower bool) (int64, error) {
+	if Role(p.role.Load()) != RoleLeader {
+		return 0, ErrNotLeader
+	}
+	if follower {
+		return p.log.LogEndOffset(), nil
+	}
+	return p.hw.Load(), nil
 }
 
 // closedErr turns the closed log's error into ErrClosed.
