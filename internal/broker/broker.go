@@ -21,6 +21,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/quorum"
+	"github.com/samsa-streaming/samsa/internal/replication"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/storage"
 	"github.com/samsa-streaming/samsa/internal/txn"
@@ -45,6 +46,10 @@ type Config struct {
 	// MetadataFS holds the metadata log's segment files (quorum.Config.WALFS);
 	// nil is the operating system's. Tests inject a full disk through it.
 	MetadataFS types.VFS
+	// Dial makes the broker's connections to other brokers (the replica
+	// fetchers'); nil is a net.Dialer. The cluster test harness routes
+	// them through its fault links.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Broker is one running Samsa node.
@@ -63,6 +68,7 @@ type Broker struct {
 	unsubLimits func()
 	stop        chan struct{}
 	hws         *highWatermarks // nil until the partitions exist
+	fetchers    *replication.Manager
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
@@ -129,7 +135,8 @@ func Start(cfg Config) (_ *Broker, err error) {
 	defer cancel()
 	// A broker that is not a voter receives the metadata log once the
 	// active controller has its registration, so it registers first.
-	if _, err := b.controller.Join(ctx, metadata.Broker{Host: host, Port: port, Rack: static.Cluster.Rack}); err != nil {
+	brokerEpoch, err := b.controller.Join(ctx, metadata.Broker{Host: host, Port: port, Rack: static.Cluster.Rack})
+	if err != nil {
 		return nil, fmt.Errorf("broker: register: %w", err)
 	}
 	// Nothing below may act on a partial image: the partitions and the
@@ -156,6 +163,17 @@ func Start(cfg Config) (_ *Broker, err error) {
 	b.partitions = newPartitions(nodeID, b.storage, brokerCfg, b.controller.Image, cfg.Logger, static.RecoveryThreads)
 	b.partitions.removeStale(b.controller.Image())
 	b.partitions.replicaLagMs = static.ReplicaLagTimeMax.Milliseconds()
+	b.fetchers = replication.New(replication.Config{
+		NodeID:      nodeID,
+		BrokerEpoch: func() int64 { return brokerEpoch },
+		Address: func(id int32) (string, bool) {
+			br, ok := b.controller.Image().Brokers[id]
+			return net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))), ok
+		},
+		Dial:   cfg.Dial,
+		Logger: b.logger,
+	})
+	b.partitions.fetchers = b.fetchers
 	if b.partitions.highWatermarks, err = partition.ReadHighWatermarks(b.logFS(), cfg.DataDir); err != nil {
 		// Starting every replica at high watermark 0 is safe: a leader
 		// moves it by its ISR, a follower learns the leader's.
@@ -240,6 +258,9 @@ func (b *Broker) close() error {
 	}
 	if b.partitions != nil {
 		b.partitions.stopFollowing() // waits for a delta in progress
+	}
+	if b.fetchers != nil {
+		b.fetchers.Close() // no follower appends while the partitions close
 	}
 	if b.groups != nil {
 		b.groups.Close()

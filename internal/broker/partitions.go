@@ -9,6 +9,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/replication"
 	"github.com/samsa-streaming/samsa/internal/storage"
 )
 
@@ -56,6 +57,9 @@ type partitions struct {
 	// and the high watermarks of replication-offset-checkpoint at start.
 	replicaLagMs   int64
 	highWatermarks map[partition.TopicPartition]int64
+	// fetchers fetch the followers' records from their leaders; nil in
+	// tests that drive the roles alone.
+	fetchers *replication.Manager
 }
 
 func newPartitions(nodeID int32, sm *storage.Manager, cfg *config.Broker, image func() *metadata.Image, logger *slog.Logger, threads int) *partitions {
@@ -145,8 +149,8 @@ func (r *partitions) stopFollowing() {
 // apply applies d: stop and delete, then configs, then leaders and
 // followers (opening the replicas not open yet, with no role until they
 // get theirs). A follower keeps its replica open: it takes no produce and
-// serves no consumer (NOT_LEADER_OR_FOLLOWER), and is where the follower
-// fetcher of the cluster work will append.
+// serves no consumer (NOT_LEADER_OR_FOLLOWER); the replica fetchers
+// (package replication) copy its leader's log into it.
 func (r *partitions) apply(d metadata.Delta, next *metadata.Image) {
 	r.stop(d.Stop)
 	r.reconfigure(d, next)
@@ -173,12 +177,29 @@ func (r *partitions) become(p *partition.Partition, lr metadata.LocalReplica) {
 	a := lr.Partition
 	var err error
 	if a.Leader == r.nodeID {
+		r.unfetch(p)
 		err = p.BecomeLeader(a.LeaderEpoch, a.PartitionEpoch, a.Replicas, a.ISR)
 	} else {
 		err = p.BecomeFollower(a.LeaderEpoch, a.PartitionEpoch, a.Leader, a.Replicas)
+		switch {
+		case err != nil:
+		case a.Leader >= 0:
+			if r.fetchers != nil {
+				r.fetchers.Follow(p, a.Leader)
+			}
+		default:
+			r.unfetch(p) // no leader to fetch from (offline)
+		}
 	}
 	if err != nil {
 		r.logger.Error("a replica refused its state from the metadata", "topic", lr.Topic, "partition", a.Partition, "err", err)
+	}
+}
+
+// unfetch stops fetching p from a leader, if it was.
+func (r *partitions) unfetch(p *partition.Partition) {
+	if r.fetchers != nil {
+		r.fetchers.Unfollow(p)
 	}
 }
 
@@ -229,6 +250,7 @@ func (r *partitions) stop(stops []metadata.StopReplica) {
 			continue
 		}
 		if p != nil {
+			r.unfetch(p)
 			if err := p.Close(); err != nil {
 				r.logger.Warn("closing a stopped replica", "topic", s.Topic, "partition", s.Partition, "err", err)
 			}

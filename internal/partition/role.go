@@ -126,3 +126,14 @@ func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	defer p.mu.Unlock()
 	return p.replica.Epochs().EndOffsetFor(epoch, p.log.LogEndOffset())
 }
+
+// LatestEpoch is the newest epoch in the leader-epoch cache (-1 if it is
+// empty): the last fetched epoch a follower's fetch carries.
+func (p *Partition) LatestEpoch() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.replica.Epochs().Latest(); ok {
+		return e.Epoch
+	}
+	return -1
+}
