@@ -16,6 +16,36 @@ import (
 	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
+// startLeader starts a standalone broker (node 1) with topic t of one
+// partition, and returns it with the test's context and a client whose
+// produces are acks=1 (kgo sends a Produce with its client's acks,
+// whatever the request says); the test's end closes them.
+func startLeader(t *testing.T) (*Broker, context.Context, *kgo.Client) {
+	t.Helper()
+	b, err := Start(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cl := testClient(t, kgo.SeedBrokers(b.Addr()), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	return b, ctx, cl
+}
+
+func testClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
 // TestFollowerFetch drives the leader's side of replication with a
 // follower's Fetch requests (replica ID 2, which the test plays) over TCP,
 // in Fetch v16 (ReplicaState) and v13 (ReplicaID): the follower reads up
@@ -25,32 +55,9 @@ import (
 // DivergingEpoch and moves nothing; a replica not in the replica set gets
 // NOT_LEADER_OR_FOLLOWER, an offset past the log end OFFSET_OUT_OF_RANGE.
 func TestFollowerFetch(t *testing.T) {
-	b, err := Start(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.RetryTimeout(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "t"); err != nil {
-		t.Fatal(err)
-	}
-	v13, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.MaxVersions(kversion.V3_4_0())) // Fetch v13
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v13.Close()
-	// kgo sends a Produce with its client's acks, whatever the request says.
-	acks1, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer acks1.Close()
+	b, ctx, acks1 := startLeader(t)
+	cl := testClient(t, kgo.SeedBrokers(b.Addr()), kgo.RetryTimeout(time.Second))
+	v13 := testClient(t, kgo.SeedBrokers(b.Addr()), kgo.MaxVersions(kversion.V3_4_0())) // Fetch v13
 	produce := func(acks int16, values ...string) (int64, int16) {
 		t.Helper()
 		req := kmsg.NewPtrProduceRequest()
