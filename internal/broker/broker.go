@@ -170,8 +170,13 @@ func Start(cfg Config) (_ *Broker, err error) {
 			br, ok := b.controller.Image().Brokers[id]
 			return net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))), ok
 		},
-		Dial:   cfg.Dial,
-		Logger: b.logger,
+		Dial:                  cfg.Dial,
+		FetchMaxBytes:         static.ReplicaFetch.MaxBytes,
+		FetchResponseMaxBytes: static.ReplicaFetch.ResponseMaxBytes,
+		FetchMinBytes:         static.ReplicaFetch.MinBytes,
+		FetchWaitMax:          static.ReplicaFetch.WaitMax,
+		FetchBackoff:          static.ReplicaFetch.Backoff,
+		Logger:                b.logger,
 	})
 	b.partitions.fetchers = b.fetchers
 	if b.partitions.highWatermarks, err = partition.ReadHighWatermarks(b.logFS(), cfg.DataDir); err != nil {

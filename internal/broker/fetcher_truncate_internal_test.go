@@ -75,8 +75,9 @@ func TestFetcherTruncatesDivergedLog(t *testing.T) {
 	}
 
 	fetchers := replication.New(replication.Config{
-		NodeID:  2,
-		Address: func(id int32) (string, bool) { return b.Addr(), id == 1 },
+		NodeID:       2,
+		Address:      func(id int32) (string, bool) { return b.Addr(), id == 1 },
+		FetchWaitMax: -1, FetchBackoff: -1, // Kafka's defaults
 	})
 	defer fetchers.Close()
 	fetchers.Follow(f, 1)

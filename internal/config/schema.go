@@ -178,6 +178,16 @@ var brokerDefinitions = []definition{
 		doc: "A follower that has not caught up to the leader's log end for this long leaves the ISR."},
 	{name: "replica.high.watermark.checkpoint.interval.ms", typ: TypeLong, def: "5000", valid: atLeast(1),
 		doc: "How often the high watermarks are written to replication-offset-checkpoint in the data directory."},
+	{name: "replica.fetch.max.bytes", typ: TypeInt, def: "1048576", valid: atLeast(1),
+		doc: "The bytes a follower's fetch asks of each partition (the first batch comes whole even when larger)."},
+	{name: "replica.fetch.response.max.bytes", typ: TypeInt, def: "10485760", valid: atLeast(1),
+		doc: "The bytes a follower's fetch asks for in all (the first batch comes whole even when larger)."},
+	{name: "replica.fetch.min.bytes", typ: TypeInt, def: "1", valid: atLeast(1),
+		doc: "The bytes a follower's fetch waits for, up to replica.fetch.wait.max.ms."},
+	{name: "replica.fetch.wait.max.ms", typ: TypeInt, def: "500", valid: atLeast(0),
+		doc: "How long the leader holds a follower's fetch that found less than replica.fetch.min.bytes."},
+	{name: "replica.fetch.backoff.ms", typ: TypeInt, def: "1000", valid: atLeast(0),
+		doc: "How long a follower waits after a failed fetch before the next."},
 }
 
 // topicDefinitions is the topic schema. A topic config's default is taken from

@@ -31,10 +31,20 @@ type Static struct {
 	// replica.high.watermark.checkpoint.interval.ms.
 	ReplicaLagTimeMax               time.Duration
 	HighWatermarkCheckpointInterval time.Duration
+	ReplicaFetch                    ReplicaFetch
 
 	Offsets Offsets
 	Group   Group
 	Cluster Cluster // cluster.go
+}
+
+// ReplicaFetch is the replica.fetch.* configs of the follower's fetcher.
+type ReplicaFetch struct {
+	MaxBytes         int32         // replica.fetch.max.bytes
+	ResponseMaxBytes int32         // replica.fetch.response.max.bytes
+	MinBytes         int32         // replica.fetch.min.bytes
+	WaitMax          time.Duration // replica.fetch.wait.max.ms
+	Backoff          time.Duration // replica.fetch.backoff.ms
 }
 
 // Cleaner is the log.cleaner.* configs.
@@ -113,6 +123,13 @@ func (b *Broker) resolveStatic() (Static, error) {
 		ProducerIDExpirationCheckInterval: r.ms("producer.id.expiration.check.interval.ms"),
 		ReplicaLagTimeMax:                 r.ms("replica.lag.time.max.ms"),
 		HighWatermarkCheckpointInterval:   r.ms("replica.high.watermark.checkpoint.interval.ms"),
+		ReplicaFetch: ReplicaFetch{
+			MaxBytes:         r.int32("replica.fetch.max.bytes"),
+			ResponseMaxBytes: r.int32("replica.fetch.response.max.bytes"),
+			MinBytes:         r.int32("replica.fetch.min.bytes"),
+			WaitMax:          r.ms("replica.fetch.wait.max.ms"),
+			Backoff:          r.ms("replica.fetch.backoff.ms"),
+		},
 		Offsets: Offsets{
 			TopicNumPartitions:     r.int32("offsets.topic.num.partitions"),
 			TopicReplicationFactor: int16(r.int32("offsets.topic.replication.factor")),
@@ -146,6 +163,12 @@ func (b *Broker) resolveStatic() (Static, error) {
 	if s.Group.ConsumerHeartbeatInterval >= s.Group.ConsumerSessionTimeout {
 		return Static{}, fmt.Errorf("config group.consumer.heartbeat.interval.ms (%v) must be less than group.consumer.session.timeout.ms (%v)",
 			s.Group.ConsumerHeartbeatInterval, s.Group.ConsumerSessionTimeout)
+	}
+	if s.ReplicaFetch.WaitMax > s.ReplicaLagTimeMax {
+		// Kafka's check: a follower parked longer than the lag time would
+		// leave the ISR while fetching.
+		return Static{}, fmt.Errorf("config replica.fetch.wait.max.ms (%v) should always be less than or equal to replica.lag.time.max.ms (%v) to prevent frequent changes in ISR",
+			s.ReplicaFetch.WaitMax, s.ReplicaLagTimeMax)
 	}
 	return s, nil
 }

@@ -26,6 +26,7 @@ func TestStaticDefaults(t *testing.T) {
 		ProducerIDExpirationCheckInterval: 10 * time.Minute,
 		ReplicaLagTimeMax:                 30 * time.Second,
 		HighWatermarkCheckpointInterval:   5 * time.Second,
+		ReplicaFetch:                      ReplicaFetch{MaxBytes: 1 << 20, ResponseMaxBytes: 10 << 20, MinBytes: 1, WaitMax: 500 * time.Millisecond, Backoff: time.Second},
 		Offsets: Offsets{
 			TopicNumPartitions: 50, TopicReplicationFactor: 1, TopicSegmentBytes: 100 << 20,
 			Retention: 7 * 24 * time.Hour, RetentionCheckInterval: 10 * time.Minute, MetadataMaxBytes: 4096,
@@ -86,6 +87,8 @@ func TestStaticRefused(t *testing.T) {
 		{map[string]string{"group.min.session.timeout.ms": "60000", "group.max.session.timeout.ms": "30000"}, "group.min.session.timeout.ms"},
 		{map[string]string{"group.consumer.heartbeat.interval.ms": "45000"}, "group.consumer.heartbeat.interval.ms"},
 		{map[string]string{"log.retention.check.interval.ms": "0"}, "log.retention.check.interval.ms"},
+		{map[string]string{"replica.fetch.wait.max.ms": "30001"}, "replica.fetch.wait.max.ms (30.001s) should always be less than or equal to replica.lag.time.max.ms (30s)"},
+		{map[string]string{"replica.fetch.max.bytes": "0"}, "replica.fetch.max.bytes"},
 	} {
 		_, err := NewBroker(tc.static)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

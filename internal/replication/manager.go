@@ -31,11 +31,13 @@ type Config struct {
 	// harness routes them through its fault links.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	FetchMaxBytes         int32         // replica.fetch.max.bytes, per partition (0: default)
-	FetchResponseMaxBytes int32         // replica.fetch.response.max.bytes (0: default)
-	FetchWaitMax          time.Duration // replica.fetch.wait.max.ms (0: default)
-	FetchMinBytes         int32         // replica.fetch.min.bytes (0: default)
-	FetchBackoff          time.Duration // replica.fetch.backoff.ms (0: default)
+	// The replica.fetch.* configs; a size of 0 or less is Kafka's default,
+	// as is a negative duration (a zero one is zero, as Kafka allows).
+	FetchMaxBytes         int32         // replica.fetch.max.bytes, per partition
+	FetchResponseMaxBytes int32         // replica.fetch.response.max.bytes
+	FetchWaitMax          time.Duration // replica.fetch.wait.max.ms
+	FetchMinBytes         int32         // replica.fetch.min.bytes
+	FetchBackoff          time.Duration // replica.fetch.backoff.ms
 	Logger                *slog.Logger
 }
 
@@ -46,13 +48,13 @@ func (c *Config) normalize() {
 	if c.FetchResponseMaxBytes <= 0 {
 		c.FetchResponseMaxBytes = DefaultFetchResponseMaxBytes
 	}
-	if c.FetchWaitMax <= 0 {
+	if c.FetchWaitMax < 0 {
 		c.FetchWaitMax = DefaultFetchWaitMax
 	}
 	if c.FetchMinBytes <= 0 {
 		c.FetchMinBytes = DefaultFetchMinBytes
 	}
-	if c.FetchBackoff <= 0 {
+	if c.FetchBackoff < 0 {
 		c.FetchBackoff = DefaultFetchBackoff
 	}
 	if c.BrokerEpoch == nil {
