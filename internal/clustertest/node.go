@@ -1,10 +1,12 @@
 package clustertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +28,10 @@ type NodeConfig struct {
 	// Static are the broker configs (Kafka's names), as --set gives them.
 	Static map[string]string
 	Logger *slog.Logger
+	// Dial is the broker's way out to other brokers (broker.Config.Dial:
+	// the replica fetchers'); nil dials directly. Cluster.Dialer gives one
+	// through the cluster's links.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Node is one in-process broker that can be stopped, killed and started
@@ -72,6 +78,7 @@ func (n *Node) start() error {
 		Logger:     n.cfg.Logger,
 		FS:         disk,
 		MetadataFS: metaLog,
+		Dial:       n.cfg.Dial,
 	})
 	if err != nil {
 		return fmt.Errorf("start broker in %s on %s: %w", n.cfg.Dir, n.addr, err)
