@@ -177,7 +177,6 @@ func produceConsume(t *testing.T, bootstrap, topic string, replicas int16) map[i
 	if err != nil {
 		t.Fatalf("create topic %s with %d replicas: %v", topic, replicas, err)
 	}
-	skipUntilReplication(t, replicas)
 	const n = 300
 	for i := range n {
 		r := &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(i % 7)), Value: []byte(fmt.Sprintf("record-%d", i))}
@@ -287,20 +286,6 @@ func testClusterLocal(t *testing.T, nodes int) {
 		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("node-%d", id), "__metadata")); err != nil {
 			t.Errorf("node %d data directory: %v", id, err)
 		}
-	}
-}
-
-// skipUntilReplication skips the rest of a test that writes to and reads
-// back a topic with more than one replica: the quorum, registration,
-// placement and topic creation work, but followers do not fetch from
-// leaders yet (issue 10, replication), so such a partition's high
-// watermark cannot pass its followers' log end offsets: an acks=all
-// produce is never acknowledged (it waits on the high watermark) and a
-// consumer sees nothing. Remove it when followers fetch.
-func skipUntilReplication(t *testing.T, replicas int16) {
-	t.Helper()
-	if replicas > 1 {
-		t.Skipf("the cluster formed and created a topic of %d replicas; writing to it with acks=all and reading it back wait for followers to fetch (issue 10, replication)", replicas)
 	}
 }
 

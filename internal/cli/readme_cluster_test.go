@@ -100,7 +100,6 @@ func checkReadmeOutputs(t *testing.T, outputs map[string]string, replicated func
 		t.Errorf("topic describe:\n%s", d)
 	}
 	t.Run("replicated", func(t *testing.T) {
-		skipUntilReplication(t, 3) // orders has -r 3
 		if got := replicated()["consume orders"]; got != "a\nb\nc\n" {
 			t.Errorf("consume orders: %q", got)
 		}
