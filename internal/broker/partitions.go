@@ -180,6 +180,11 @@ func (r *partitions) become(p *partition.Partition, lr metadata.LocalReplica) {
 		r.unfetch(p)
 		err = p.BecomeLeader(a.LeaderEpoch, a.PartitionEpoch, a.Replicas, a.ISR)
 	} else {
+		if r.fetchers != nil {
+			if l, ok := r.fetchers.Following(p); ok && l != a.Leader {
+				r.unfetch(p) // the old leader's answers stop before the new epoch
+			}
+		}
 		err = p.BecomeFollower(a.LeaderEpoch, a.PartitionEpoch, a.Leader, a.Replicas)
 		switch {
 		case err != nil:

@@ -22,8 +22,12 @@ type fetcher struct {
 	cancel context.CancelFunc
 	kick   chan struct{} // a partition came or its epoch moved
 
-	mu    sync.Mutex
-	parts map[*partition.Partition]struct{}
+	// applyMu is held while a response is applied to a partition, and by
+	// remove: once remove returns, no answer of this leader reaches the
+	// partition (Kafka's partitionMapLock).
+	applyMu sync.Mutex
+	mu      sync.Mutex
+	parts   map[*partition.Partition]struct{}
 }
 
 func newFetcher(m *Manager, leader int32) *fetcher {
@@ -46,8 +50,11 @@ func (f *fetcher) add(p *partition.Partition) {
 	f.wake()
 }
 
-// remove drops p and returns how many partitions are left.
+// remove drops p and returns how many partitions are left; it waits for
+// an answer being applied to p.
 func (f *fetcher) remove(p *partition.Partition) int {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.parts, p)
@@ -196,18 +203,28 @@ func (f *fetcher) handle(resp *kmsg.FetchResponse, states map[partKey]fetchState
 				key = partKey{topicID: rt.TopicID, partition: rp.Partition}
 			}
 			st, found := states[key]
-			// A partition removed meanwhile, or whose epoch moved since
-			// the request, ignores the answer: it was for another leader.
-			if !found || !f.has(st.p) || st.p.LeaderEpoch() != st.epoch {
+			if !found {
 				continue
 			}
-			if err := f.apply(st, &rp); err != nil {
+			if err := f.applyIfCurrent(st, &rp); err != nil {
 				ok = false
 				log.Info("replica fetcher: partition", "topic", st.p.Topic, "partition", st.p.Index, "leader", f.leader, "err", err)
 			}
 		}
 	}
 	return ok
+}
+
+// applyIfCurrent applies an answer unless its partition was removed from
+// this fetcher or its epoch moved since the request: the answer was for
+// another leader or epoch.
+func (f *fetcher) applyIfCurrent(st fetchState, rp *kmsg.FetchResponseTopicPartition) error {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	if !f.has(st.p) || st.p.LeaderEpoch() != st.epoch {
+		return nil
+	}
+	return f.apply(st, rp)
 }
 
 // apply handles one partition's answer: truncation on a diverging epoch,

@@ -116,9 +116,11 @@ func (m *Manager) Follow(p *partition.Partition, leader int32) {
 	m.leaderOf[p] = leader
 }
 
-// Unfollow stops fetching p (it became leader, or is being closed); a
-// fetcher left with no partition stops. A response in flight for p is
-// dropped or refused by p (a leader takes no follower append).
+// Unfollow stops fetching p (it became leader, follows another leader, or
+// is being closed); a fetcher left with no partition stops. It waits for
+// an answer being applied to p; one still in flight is dropped. The
+// replica manager calls it before changing p's leader, so that no record
+// of the old leader lands in the new epoch.
 func (m *Manager) Unfollow(p *partition.Partition) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
