@@ -50,8 +50,13 @@ func startNode(exe string, id int, addr, logPath string, args []string) (*localN
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// A process group of its own: a terminal's Ctrl-C reaches only
-	// cluster local, which stops the nodes itself and waits for them.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// cluster local, which stops the nodes itself and waits for them. If
+	// cluster local dies without stopping them (kill -9, a test binary's
+	// timeout), the kernel sends each node SIGTERM (Linux's parent-death
+	// signal), so no node outlives it holding its ports. (The signal follows the thread that started the node, and Go's runtime
+	// ends a thread only when a goroutine locked to it exits, which cluster
+	// local never does.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("node %d: starting %s: %w", id, exe, err)
 	}

@@ -85,6 +85,16 @@ func (l *lockedBuffer) String() string {
 // startClusterLocal runs cmd, a samsa cluster local, and waits for the
 // bootstrap line on its standard output. It returns an empty bootstrap if
 // the command exited first (cmd has been waited for then).
+// dieWithTest has the kernel send cmd SIGTERM if the test binary dies (a
+// test timeout kills it without running cleanups), so no process of a
+// test outlives it; cluster local then stops its nodes.
+func dieWithTest(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+}
+
 func startClusterLocal(t *testing.T, cmd *exec.Cmd) *clusterLocal {
 	t.Helper()
 	c := &clusterLocal{cmd: cmd, stderr: &lockedBuffer{}}
@@ -94,6 +104,7 @@ func startClusterLocal(t *testing.T, cmd *exec.Cmd) *clusterLocal {
 	// A temporary directory cluster local keeps (after a failure) goes with the test's.
 	c.cmd.Env = append(c.cmd.Env, "TMPDIR="+t.TempDir())
 	c.cmd.Stderr = c.stderr
+	dieWithTest(c.cmd)
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

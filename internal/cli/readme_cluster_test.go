@@ -254,6 +254,7 @@ func TestReadmeClusterMachines(t *testing.T) {
 			}
 		}
 		cmd := exec.Command(bin, args...)
+		dieWithTest(cmd)
 		log := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
