@@ -44,6 +44,8 @@ func (img *Image) Apply(index uint64, r Record) (*Image, Result) {
 		return img.applyFence(index, r.ID, r.Epoch, true)
 	case UnfenceBroker:
 		return img.applyFence(index, r.ID, r.Epoch, false)
+	case AlterPartition:
+		return img.applyAlterPartition(index, r)
 	default:
 		return img, reject(kerr.InvalidRequest)
 	}

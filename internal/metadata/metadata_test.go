@@ -149,6 +149,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		AlterTopicConfigs{Name: "t", Delete: []string{"a"}}, AlterBrokerConfigs{}, RegisterBroker{},
 		RegisterBroker{Broker: Broker{ID: 1, Host: "h", Port: 1, Incarnation: TopicID{2}, MetadataAddr: "h:2"}},
 		FenceBroker{ID: 1, Epoch: 2}, UnfenceBroker{ID: 1, Epoch: 2},
+		AlterPartition{BrokerID: 0, BrokerEpoch: 1, TopicID: TopicID{1}, ISR: []int32{0}, BrokerEpochs: []int64{-1}},
 	} {
 		b, _ := EncodeRecord(r)
 		f.Add(b)

@@ -21,6 +21,7 @@ const (
 	TypeAllocateProducerIDs RecordType = 8
 	TypeFenceBroker         RecordType = 9
 	TypeUnfenceBroker       RecordType = 10
+	TypeAlterPartition      RecordType = 11
 )
 
 // Record is one change to the metadata. The set of records is closed: only the
@@ -56,6 +57,24 @@ type FenceBroker struct {
 type UnfenceBroker struct {
 	ID    int32
 	Epoch int64
+}
+
+// AlterPartition is a partition leader's ISR change (Kafka's AlterPartition
+// request for one partition): the leader registered as BrokerID with
+// BrokerEpoch, leading in LeaderEpoch, asks that the partition, at
+// PartitionEpoch, get ISR. BrokerEpochs, by ISR position, are the broker
+// epochs the members fetched with (-1: not known; KIP-903). Apply checks
+// it as Kafka's ReplicationControlManager does and bumps the partition
+// epoch.
+type AlterPartition struct {
+	BrokerID       int32
+	BrokerEpoch    int64
+	TopicID        TopicID
+	Partition      int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+	BrokerEpochs   []int64 `json:",omitempty"`
 }
 
 // CreateTopic creates a topic. The proposer chooses the ID and the placement.
@@ -108,6 +127,7 @@ func (AlterBrokerConfigs) Type() RecordType  { return TypeAlterBrokerConfigs }
 func (AllocateProducerIDs) Type() RecordType { return TypeAllocateProducerIDs }
 func (FenceBroker) Type() RecordType         { return TypeFenceBroker }
 func (UnfenceBroker) Type() RecordType       { return TypeUnfenceBroker }
+func (AlterPartition) Type() RecordType      { return TypeAlterPartition }
 
 // ErrCorruptRecord is returned by DecodeRecord for bytes that are not a record.
 var ErrCorruptRecord = errors.New("metadata: corrupt record")
@@ -151,6 +171,8 @@ func DecodeRecord(b []byte) (Record, error) {
 		r, err = decodeAs[FenceBroker](payload)
 	case TypeUnfenceBroker:
 		r, err = decodeAs[UnfenceBroker](payload)
+	case TypeAlterPartition:
+		r, err = decodeAs[AlterPartition](payload)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[0])
 	}

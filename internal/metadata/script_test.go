@@ -23,6 +23,7 @@ import (
 //	alter-topic name=T [set=(k=v, ...)] [delete=(k, ...)]
 //	alter-broker [set=(k=v, ...)] [delete=(k, ...)]
 //	allocate-pids size=N
+//	alter-partition broker=N broker-epoch=E id=N partition=N leader-epoch=E partition-epoch=E isr=(1,2) [broker-epochs=(E, ...)]
 //	dump          prints the image
 //	roundtrip     encodes and decodes the image, and prints it
 //
@@ -141,6 +142,8 @@ func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
 		return AlterTopicConfigs{Name: name, Set: set, Delete: del}
 	case "alter-broker":
 		return AlterBrokerConfigs{Set: set, Delete: del}
+	case "alter-partition":
+		return scriptAlterPartition(t, d)
 	case "allocate-pids":
 		d.ScanArgs(t, "size", &size)
 		return AllocateProducerIDs{BlockSize: size}
@@ -203,4 +206,29 @@ func dumpConfigs(m map[string]string) string {
 	}
 	sort.Strings(kvs)
 	return strings.Join(kvs, " ")
+}
+
+func scriptAlterPartition(t *testing.T, d *datadriven.TestData) AlterPartition {
+	var (
+		broker, id, partition, leaderEpoch, partitionEpoch int
+		brokerEpoch                                        int64
+		isr                                                []int32
+		epochs                                             []int64
+	)
+	d.ScanArgs(t, "broker", &broker)
+	d.ScanArgs(t, "broker-epoch", &brokerEpoch)
+	d.ScanArgs(t, "id", &id)
+	d.ScanArgs(t, "partition", &partition)
+	d.ScanArgs(t, "leader-epoch", &leaderEpoch)
+	d.ScanArgs(t, "partition-epoch", &partitionEpoch)
+	d.ScanArgs(t, "isr", &isr)
+	if arg, ok := d.Arg("broker-epochs"); ok {
+		for i := range arg.Vals {
+			var e int64
+			arg.Scan(t, i, &e)
+			epochs = append(epochs, e)
+		}
+	}
+	return AlterPartition{BrokerID: int32(broker), BrokerEpoch: brokerEpoch, TopicID: TopicID{0: byte(id)}, Partition: int32(partition),
+		LeaderEpoch: int32(leaderEpoch), PartitionEpoch: int32(partitionEpoch), ISR: isr, BrokerEpochs: epochs}
 }
