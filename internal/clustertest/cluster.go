@@ -2,12 +2,16 @@ package clustertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -18,6 +22,10 @@ import (
 type Options struct {
 	// Nodes is how many nodes to start; at least 1.
 	Nodes int
+	// Independent starts the nodes as single-node clusters that know
+	// nothing of each other (each its own controller), instead of one
+	// cluster of combined broker,controller nodes that are all voters.
+	Independent bool
 	// Static are the broker configs every node gets.
 	Static map[string]string
 	// Node, if set, returns node i's own configs, applied over Static
@@ -36,13 +44,24 @@ type route struct{ from, to int }
 type Cluster struct {
 	t     testing.TB
 	nodes []*Node
+	addrs []string // node i's Kafka listener, for its whole life
 	links map[route]*Link
 }
 
 // Start starts opts.Nodes nodes in subdirectories of one t.TempDir(), each
-// on its own 127.0.0.1 port, and the links between them; the test's end
+// on its own 127.0.0.1 ports, and the links between them; the test's end
 // stops them all (cleanly) and closes the links. It fails the test if a
 // node does not start.
+//
+// Unless opts.Independent, the nodes are one cluster: every node is a
+// broker and a voter of the metadata quorum (process.roles
+// broker,controller, listeners PLAINTEXT and CONTROLLER on ports reserved
+// before the first start and kept across restarts, controller.quorum.voters
+// naming all of them), started together since a voter alone cannot elect a
+// leader. Node i dials other brokers through Dialer(i), so its replica
+// fetchers cross Link(i, j). The quorum's own connections (raft's transport
+// and the controller RPC, internal/quorum) dial directly: quorum.Config has
+// no dial hook yet, so a link fault does not cut them.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if opts.Nodes < 1 {
@@ -50,41 +69,100 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	root := t.TempDir()
 	c := &Cluster{t: t, links: make(map[route]*Link)}
-	for i := range opts.Nodes {
+	statics := make([]map[string]string, opts.Nodes)
+	for i := range statics {
 		static := maps.Clone(opts.Static)
 		if static == nil {
 			static = map[string]string{}
 		}
 		static["node.id"] = strconv.Itoa(i + 1)
+		statics[i] = static
+	}
+	if opts.Independent {
+		for i, static := range statics {
+			if opts.Node != nil {
+				maps.Copy(static, opts.Node(i))
+			}
+			n := StartNode(t, NodeConfig{Dir: filepath.Join(root, fmt.Sprintf("node%d", i)), Static: static, Logger: opts.Logger})
+			c.nodes, c.addrs = append(c.nodes, n), append(c.addrs, n.Addr())
+		}
+		c.link(opts)
+		return c
+	}
+
+	kafka, controller := reservePorts(t, opts.Nodes), reservePorts(t, opts.Nodes)
+	c.addrs = kafka
+	var voters []string
+	for i, p := range controller {
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, p))
+	}
+	c.link(opts)
+	for i, static := range statics {
+		static["process.roles"] = "broker,controller"
+		static["controller.listener.names"] = "CONTROLLER"
+		static["controller.quorum.voters"] = strings.Join(voters, ",")
+		static["listeners"] = "PLAINTEXT://" + kafka[i] + ",CONTROLLER://" + controller[i]
 		if opts.Node != nil {
 			maps.Copy(static, opts.Node(i))
 		}
-		c.nodes = append(c.nodes, StartNode(t, NodeConfig{
+		c.nodes = append(c.nodes, newNode(t, NodeConfig{
 			Dir:    filepath.Join(root, fmt.Sprintf("node%d", i)),
 			Static: static,
 			Logger: opts.Logger,
+			Dial:   c.Dialer(i),
 		}))
 	}
-	// Nodes keep their address across restarts, so a link made now stays
-	// right.
-	for i := range c.nodes {
-		for j := range c.nodes {
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Go(func() { errs[i] = n.start() })
+	}
+	wg.Wait()
+	for _, n := range c.nodes {
+		t.Cleanup(func() { n.Stop() })
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	return c
+}
+
+// reservePorts returns n free 127.0.0.1 addresses: each was bound and
+// released, for a node to bind for the rest of the test.
+func reservePorts(t testing.TB, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("clustertest: reserve a port: %v", err)
+		}
+		addrs[i] = l.Addr().String()
+		l.Close()
+	}
+	return addrs
+}
+
+// link makes the links between c.addrs. Nodes keep their address across
+// restarts, so a link made once stays right.
+func (c *Cluster) link(opts Options) {
+	for i := range c.addrs {
+		for j := range c.addrs {
 			if i == j {
 				continue
 			}
 			l, err := NewLink(LinkConfig{
-				Target: c.nodes[j].Addr(),
+				Target: c.addrs[j],
 				Seed:   opts.Seed + uint64(i*opts.Nodes+j),
 				Logger: opts.Logger,
 			})
 			if err != nil {
-				t.Fatalf("clustertest: %v", err)
+				c.t.Fatalf("clustertest: %v", err)
 			}
-			t.Cleanup(func() { l.Close() })
+			c.t.Cleanup(func() { l.Close() })
 			c.links[route{i, j}] = l
 		}
 	}
-	return c
 }
 
 // Node returns node i.
@@ -95,17 +173,12 @@ func (c *Cluster) Nodes() []*Node { return c.nodes }
 
 // Seeds returns every node's address, for a client's seed list.
 func (c *Cluster) Seeds() []string {
-	seeds := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		seeds[i] = n.Addr()
-	}
-	return seeds
+	return slices.Clone(c.addrs)
 }
 
 // Client returns a franz-go client with every node as a seed, closed when
-// the test ends. While the nodes are independent single-node clusters (see
-// the package doc), use Node.Client instead: one client seeing several
-// clusters gets metadata that disagrees.
+// the test ends. With Options.Independent use Node.Client instead: one
+// client seeing several clusters gets metadata that disagrees.
 func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client { return newClient(c.t, c.Seeds(), opts) }
 
 // Admin returns an admin client on Client.
@@ -127,9 +200,9 @@ func (c *Cluster) Link(from, to int) *Link {
 // cut them.
 func (c *Cluster) Dialer(i int) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	via := make(map[string]string)
-	for j, n := range c.nodes {
+	for j, addr := range c.addrs {
 		if j != i {
-			via[n.Addr()] = c.Link(i, j).Addr()
+			via[addr] = c.Link(i, j).Addr()
 		}
 	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -100,7 +98,7 @@ func cleanMark(n *Node) bool {
 // the test.
 func TestClusterNodes(t *testing.T) {
 	noLeaks(t)
-	c := Start(t, Options{Nodes: 3, Static: map[string]string{"group.initial.rebalance.delay.ms": "0"}})
+	c := Start(t, Options{Nodes: 3, Independent: true, Static: map[string]string{"group.initial.rebalance.delay.ms": "0"}})
 	clients := make([]*kgo.Client, 3)
 	for i, n := range c.Nodes() {
 		createTopic(t, n.Admin(), "t", 1)
@@ -142,51 +140,11 @@ func TestClusterNodes(t *testing.T) {
 // may be there or not), and that the kill was not a clean shutdown.
 func TestClusterKill(t *testing.T) {
 	noLeaks(t)
-	c := Start(t, Options{Nodes: 2})
+	c := Start(t, Options{Nodes: 2, Independent: true})
 	n := c.Node(1)
 	createTopic(t, n.Admin(), "k", 1)
-	cl := n.Client(kgo.DefaultProduceTopic("k"), kgo.MaxBufferedRecords(50), kgo.RequiredAcks(kgo.AllISRAcks()))
-
-	var mu sync.Mutex
-	acked := map[int]bool{}
-	var produceErr error
-	ackedCount := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acked)
-	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			cl.Produce(context.Background(), &kgo.Record{Value: []byte(strconv.Itoa(i))}, func(_ *kgo.Record, err error) {
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					produceErr = errors.Join(produceErr, fmt.Errorf("record %d: %w", i, err))
-					return
-				}
-				acked[i] = true
-			})
-		}
-	}()
-	waitFor := func(count int) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for ackedCount() < count {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d records acknowledged, waiting for %d", ackedCount(), count)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitFor(300)
+	s := startStream(t, n.Client(kgo.DefaultProduceTopic("k"), kgo.MaxBufferedRecords(50), kgo.RequiredAcks(kgo.AllISRAcks())))
+	s.waitFor(300)
 	n.Kill()
 	if n.Running() || cleanMark(n) {
 		t.Fatalf("after Kill: running %v, clean-shutdown mark %v", n.Running(), cleanMark(n))
@@ -195,41 +153,14 @@ func TestClusterKill(t *testing.T) {
 	if n.disk.refused.Load() == 0 {
 		t.Fatal("Kill's Close wrote to the dead disk without being refused")
 	}
-	killedAt := ackedCount()
+	killedAt := s.count()
 	if err := n.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(killedAt + 300)
-	close(stop)
-	<-done
-	if err := cl.Flush(ctxT(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	if produceErr != nil {
-		t.Errorf("produce errors: %v", produceErr)
-	}
-	mu.Unlock()
-
-	got := readAll(t, n, "k")
-	last := -1
-	present := map[int]bool{}
-	for offset, v := range got {
-		i, err := strconv.Atoi(v)
-		if err != nil || i <= last {
-			t.Fatalf("offset %d holds %q after record %d: duplicated or out of order", offset, v, last)
-		}
-		last = i
-		present[i] = true
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i := range acked {
-		if !present[i] {
-			t.Fatalf("acknowledged record %d lost (%d acknowledged, %d read, %d acknowledged at the kill)", i, len(acked), len(got), killedAt)
-		}
-	}
-	t.Logf("%d records acknowledged (%d before the kill), %d read", len(acked), killedAt, len(got))
+	s.waitFor(killedAt + 300)
+	acked := s.finish()
+	read := checkLog(t, n, "k", acked)
+	t.Logf("%d records acknowledged (%d before the kill), %d read", len(acked), killedAt, read)
 }
 
 // TestClusterLinks drives node 1 with a client that dials as node 0 does
@@ -237,7 +168,7 @@ func TestClusterKill(t *testing.T) {
 // to 1 makes its requests time out, and healing lets them through again.
 func TestClusterLinks(t *testing.T) {
 	noLeaks(t)
-	c := Start(t, Options{Nodes: 2})
+	c := Start(t, Options{Nodes: 2, Independent: true})
 	cl := newClient(t, []string{c.Node(1).Addr()}, []kgo.Opt{kgo.Dialer(c.Dialer(0))})
 	adm := kadm.NewClient(cl)
 	createTopic(t, adm, "l", 1)
@@ -270,7 +201,7 @@ func TestClusterLinks(t *testing.T) {
 // TestClusterFaultShapes checks which link directions Cut, Partition and
 // Isolate set.
 func TestClusterFaultShapes(t *testing.T) {
-	c := Start(t, Options{Nodes: 3})
+	c := Start(t, Options{Nodes: 3, Independent: true})
 	blackholed := func() map[string]bool {
 		got := map[string]bool{}
 		for r, l := range c.links {

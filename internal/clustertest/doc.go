@@ -30,25 +30,24 @@
 // process; nothing Close would flush or mark reaches the directory, so the
 // next start recovers as after kill -9. Node.Kill says what still differs.
 //
-// # Inter-node traffic: the shape for replication
+// # Inter-node traffic
 //
-// Today the nodes do not dial each other (each is a single-node cluster
-// until issue 10's quorum and replication land), so nothing crosses the
-// pair links except what a test sends through them. The harness is built so
-// that nothing changes in it once brokers talk: every node keeps one address
-// per listener for its whole life, the same for everyone (in the metadata
-// image, in controller.quorum.voters), and what differs per node is only its
-// way out, Cluster.Dialer(i), which sends a connection for node j's address
-// through Link(i, j). So the cluster issue needs:
-//
-//   - a dial hook in broker.Config (the shape of kgo.Dialer) that the
-//     broker's outgoing connections use — the replica fetcher, forwarding to
-//     the controller, and raft's transport (a raft.StreamLayer that dials
-//     through it) — which Start fills with Dialer(i);
-//   - the controller listener: Start then reserves each node's controller
-//     port before the first start (the voters must be known before any node
-//     starts), puts it in listeners and controller.quorum.voters, and makes a
-//     second Link per pair for it, which Dialer and Cut cover like the first.
+// Start makes one cluster: every node is a combined broker,controller node
+// and a voter. It reserves each node's Kafka and controller ports before the
+// first start (the voters must be known before any node starts), puts them
+// in listeners and controller.quorum.voters, and keeps them across
+// restarts, so every node has one address per listener for its whole life,
+// the same for everyone. What differs per node is only its way out,
+// Cluster.Dialer(i) (NodeConfig.Dial, broker.Config.Dial), which sends a
+// connection for node j's Kafka address through Link(i, j): the replica
+// fetchers cross the links. The quorum's connections (raft's transport and
+// the controller RPC in internal/quorum) dial with a plain net.Dialer, as
+// quorum.Config has no dial hook; they do not cross the links, so a link
+// fault does not cut the metadata quorum or the brokers' heartbeats. That
+// needs the hook in quorum.Config and a second Link per pair for the
+// controller listener, which Dialer and Cut would cover like the first.
+// Options.Independent starts N single-node clusters instead, which know
+// nothing of each other.
 //
 // Faults are then Cluster.Cut (one way: every packet from i to j),
 // Partition (groups that cannot reach each other; nodes in no group bridge

@@ -53,14 +53,7 @@ type Node struct {
 // fails the test if the broker does not start.
 func StartNode(t testing.TB, cfg NodeConfig) *Node {
 	t.Helper()
-	if cfg.Dir == "" {
-		cfg.Dir = t.TempDir()
-	}
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
-	cfg.Static = maps.Clone(cfg.Static)
-	n := &Node{t: t, cfg: cfg, addr: cfg.Listen}
+	n := newNode(t, cfg)
 	if err := n.start(); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
@@ -68,12 +61,30 @@ func StartNode(t testing.TB, cfg NodeConfig) *Node {
 	return n
 }
 
+// newNode makes a node that has not started yet. A node whose Static sets
+// listeners binds what they say (its ports fixed by the caller) and leaves
+// Listen empty, since the broker refuses both.
+func newNode(t testing.TB, cfg NodeConfig) *Node {
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	if _, ok := cfg.Static["listeners"]; !ok && cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	cfg.Static = maps.Clone(cfg.Static)
+	return &Node{t: t, cfg: cfg, addr: cfg.Listen}
+}
+
 // start starts the broker; n.mu is held or n is not shared yet.
 func (n *Node) start() error {
 	disk, metaLog := newCrashFS(), walfault.New()
+	listen := n.addr // the port the first start bound
+	if n.cfg.Listen == "" {
+		listen = "" // listeners fixed it
+	}
 	b, err := broker.Start(broker.Config{
 		DataDir:    n.cfg.Dir,
-		Listen:     n.addr,
+		Listen:     listen,
 		Static:     n.cfg.Static,
 		Logger:     n.cfg.Logger,
 		FS:         disk,
