@@ -264,7 +264,7 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool,
 		}
 		p := t.part
 		if from.follower() {
-			if code := followerFetch(p, t.sp, from, r); code != 0 || r.diverging {
+			if code := h.followerFetch(p, t.sp, from, r); code != 0 || r.diverging {
 				r.code, answer = code, true
 				continue
 			}
@@ -320,8 +320,9 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool,
 // validateFetchOffsetAndMaybeGetDivergingEpoch: the leader's end of that
 // epoch is below the fetch offset, or the leader knows only a lower
 // epoch) and records nothing; otherwise the follower's fetch offset is
-// recorded. It returns an error code refusing the fetch, or 0.
-func followerFetch(p *partition.Partition, sp *sessionPartition, from fetcher, r *fetchResult) int16 {
+// recorded, and the ISR expansion it may propose goes to the controller.
+// It returns an error code refusing the fetch, or 0.
+func (h *Handlers) followerFetch(p *partition.Partition, sp *sessionPartition, from fetcher, r *fetchResult) int16 {
 	if sp.lastFetchedEpoch >= 0 {
 		epoch, end := p.EndOffsetForEpoch(sp.lastFetchedEpoch)
 		if epoch < sp.lastFetchedEpoch || end < sp.fetchOffset {
@@ -330,9 +331,10 @@ func followerFetch(p *partition.Partition, sp *sessionPartition, from fetcher, r
 			return 0
 		}
 	}
-	// The ISR change it may propose goes to the controller with the
-	// replica manager's AlterPartition, which does not exist yet.
-	_, code := p.FollowerFetch(from.replica, from.brokerEpoch, sp.fetchOffset, sp.replicaLogStart)
+	alter, code := p.FollowerFetch(from.replica, from.brokerEpoch, sp.fetchOffset, sp.replicaLogStart)
+	if alter != nil {
+		h.Partitions.AlterPartition(p, alter)
+	}
 	return code
 }
 

@@ -43,10 +43,11 @@ func (s standby) AlterTopicConfigs(context.Context, string, map[string]string, [
 // when nothing changed.
 type noPartitions struct{ t *testing.T }
 
-func (noPartitions) Get(string, int32) *partition.Partition { return nil }
-func (p noPartitions) Sync()                                { p.t.Error("Sync after a change that was refused") }
-func (noPartitions) Offline(string, int32) error            { return nil }
-func (noPartitions) CheckCapacity(int) error                { return nil }
+func (noPartitions) Get(string, int32) *partition.Partition                         { return nil }
+func (p noPartitions) Sync()                                                        { p.t.Error("Sync after a change that was refused") }
+func (noPartitions) Offline(string, int32) error                                    { return nil }
+func (noPartitions) CheckCapacity(int) error                                        { return nil }
+func (noPartitions) AlterPartition(*partition.Partition, *partition.AlterPartition) {}
 
 // TestNotController checks that the handlers that change metadata answer
 // NOT_CONTROLLER for each resource when the controller is not here, and

@@ -33,6 +33,9 @@ type Partitions interface {
 	// CheckCapacity returns a Kafka error (with its message) if n more local
 	// partitions would not fit this broker's file-descriptor limit.
 	CheckCapacity(n int) error
+	// AlterPartition sends the ISR change a follower's fetch made p's
+	// leader propose to the controller, without waiting for the answer.
+	AlterPartition(p *partition.Partition, a *partition.AlterPartition)
 }
 
 // Handlers serves every Kafka API this broker supports.

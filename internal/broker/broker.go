@@ -69,6 +69,7 @@ type Broker struct {
 	stop        chan struct{}
 	hws         *highWatermarks // nil until the partitions exist
 	fetchers    *replication.Manager
+	alters      *alterPartitions
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
@@ -179,6 +180,12 @@ func Start(cfg Config) (_ *Broker, err error) {
 		Logger:                b.logger,
 	})
 	b.partitions.fetchers = b.fetchers
+	b.alters = &alterPartitions{
+		nodeID: nodeID, brokerEpoch: func() int64 { return brokerEpoch }, topicID: b.partitions.topicID,
+		propose: b.controller.AlterPartition, backoff: alterBackoff, logger: b.logger,
+	}
+	b.alters.init()
+	b.partitions.alters = b.alters
 	if b.partitions.highWatermarks, err = partition.ReadHighWatermarks(b.logFS(), cfg.DataDir); err != nil {
 		// Starting every replica at high watermark 0 is safe: a leader
 		// moves it by its ISR, a follower learns the leader's.
@@ -224,6 +231,8 @@ func Start(cfg Config) (_ *Broker, err error) {
 	b.unsubLimits = b.followConnectionLimits(brokerCfg)
 	b.wg.Add(1)
 	go b.expireProducers(brokerCfg)
+	b.wg.Add(1)
+	go b.expireISR(static.ReplicaLagTimeMax / 2)
 	b.hws = &highWatermarks{fs: b.logFS(), dir: cfg.DataDir}
 	b.wg.Add(1)
 	go b.checkpointHighWatermarks(b.hws, static.HighWatermarkCheckpointInterval)
@@ -255,6 +264,9 @@ func (b *Broker) close() error {
 	}
 	close(b.stop)
 	b.wg.Wait()
+	if b.alters != nil {
+		b.alters.close() // after the ISR ticker (wg) and the fetches (server)
+	}
 	if b.unsubLimits != nil {
 		b.unsubLimits()
 	}

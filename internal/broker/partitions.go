@@ -60,6 +60,9 @@ type partitions struct {
 	// fetchers fetch the followers' records from their leaders; nil in
 	// tests that drive the roles alone.
 	fetchers *replication.Manager
+	// alters sends the leaders' ISR changes to the controller; nil in
+	// tests that drive the roles alone.
+	alters *alterPartitions
 }
 
 func newPartitions(nodeID int32, sm *storage.Manager, cfg *config.Broker, image func() *metadata.Image, logger *slog.Logger, threads int) *partitions {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +26,18 @@ import (
 // directories; the test's end closes them.
 func startCombined(t *testing.T, n int) ([]*Broker, []string) {
 	t.Helper()
+	brokers, cfgs := startCombinedWith(t, n, nil)
+	dirs := make([]string, n)
+	for i, c := range cfgs {
+		dirs[i] = c.DataDir
+	}
+	return brokers, dirs
+}
+
+// startCombinedWith is startCombined with the static configs extra on
+// every node; it returns each node's Config, to start it again with.
+func startCombinedWith(t *testing.T, n int, extra map[string]string) ([]*Broker, []Config) {
+	t.Helper()
 	var ports []string
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -38,19 +51,21 @@ func startCombined(t *testing.T, n int) ([]*Broker, []string) {
 	for i, p := range ports {
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, p))
 	}
-	brokers, dirs, errs := make([]*Broker, n), make([]string, n), make([]error, n)
+	brokers, cfgs, errs := make([]*Broker, n), make([]Config, n), make([]error, n)
+	for i := range n {
+		static := map[string]string{
+			"node.id":                   fmt.Sprint(i + 1),
+			"process.roles":             "broker,controller",
+			"controller.quorum.voters":  strings.Join(voters, ","),
+			"controller.listener.names": "CONTROLLER",
+			"listeners":                 "PLAINTEXT://127.0.0.1:0,CONTROLLER://" + ports[i],
+		}
+		maps.Copy(static, extra)
+		cfgs[i] = Config{DataDir: t.TempDir(), Static: static}
+	}
 	var wg sync.WaitGroup
 	for i := range n { // a voter alone cannot elect a leader: start them together
-		dirs[i] = t.TempDir()
-		wg.Go(func() {
-			brokers[i], errs[i] = Start(Config{DataDir: dirs[i], Static: map[string]string{
-				"node.id":                   fmt.Sprint(i + 1),
-				"process.roles":             "broker,controller",
-				"controller.quorum.voters":  strings.Join(voters, ","),
-				"controller.listener.names": "CONTROLLER",
-				"listeners":                 "PLAINTEXT://127.0.0.1:0,CONTROLLER://" + ports[i],
-			}})
-		})
+		wg.Go(func() { brokers[i], errs[i] = Start(cfgs[i]) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -59,7 +74,7 @@ func startCombined(t *testing.T, n int) ([]*Broker, []string) {
 		}
 		t.Cleanup(func() { brokers[i].Close() })
 	}
-	return brokers, dirs
+	return brokers, cfgs
 }
 
 // logBytes is the concatenation of a replica's segment files: the batches

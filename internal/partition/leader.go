@@ -37,6 +37,13 @@ func (p *Partition) Tick() *AlterPartition {
 	return fx.Alter
 }
 
+// PendingAlter is the ISR change in flight, or nil (Replica.Pending).
+func (p *Partition) PendingAlter() *AlterPartition {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.replica.Pending()
+}
+
 // AlterPartitionResponse applies the controller's answer to the pending
 // ISR change (Replica.AlterPartitionResponse).
 func (p *Partition) AlterPartitionResponse(code int16, leaderEpoch, partitionEpoch int32, isr []int32) {

@@ -280,3 +280,14 @@ func place(brokers []int32, id metadata.TopicID, first, count, replicationFactor
 	}
 	return ps
 }
+
+// AlterPartition proposes a partition leader's ISR change. refused is the
+// Kafka error apply rejected it with (the leader's replica core acts on
+// it); err without refused means the change was not decided (no active
+// controller, a timeout, a full metadata log): the leader retries. On
+// success the new ISR and partition epoch reach the leader through the
+// metadata, like any other change.
+func (c *Controller) AlterPartition(ctx context.Context, r metadata.AlterPartition) (refused *kerr.Error, err error) {
+	res, err := c.propose(ctx, r)
+	return res.Err, err
+}
