@@ -90,7 +90,17 @@ func Start(t testing.TB, opts Options) *Cluster {
 		return c
 	}
 
-	kafka, controller := reservePorts(t, opts.Nodes), reservePorts(t, opts.Nodes)
+	// The ports stay bound until the nodes start, so that the links'
+	// listeners made meanwhile cannot be given one of them.
+	held := reservePorts(t, 2*opts.Nodes)
+	var kafka, controller []string
+	for i, l := range held {
+		if i < opts.Nodes {
+			kafka = append(kafka, l.Addr().String())
+		} else {
+			controller = append(controller, l.Addr().String())
+		}
+	}
 	c.addrs = kafka
 	var voters []string
 	for i, p := range controller {
@@ -112,6 +122,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 			Dial:   c.Dialer(i),
 		}))
 	}
+	for _, l := range held {
+		l.Close()
+	}
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
 	for i, n := range c.nodes {
@@ -127,20 +140,21 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-// reservePorts returns n free 127.0.0.1 addresses: each was bound and
-// released, for a node to bind for the rest of the test.
-func reservePorts(t testing.TB, n int) []string {
+// reservePorts binds n free 127.0.0.1 ports, for nodes to bind for the
+// rest of the test once the caller closes these listeners; the test's end
+// closes them if it fails before.
+func reservePorts(t testing.TB, n int) []net.Listener {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
+	ls := make([]net.Listener, n)
+	for i := range ls {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("clustertest: reserve a port: %v", err)
 		}
-		addrs[i] = l.Addr().String()
-		l.Close()
+		t.Cleanup(func() { l.Close() })
+		ls[i] = l
 	}
-	return addrs
+	return ls
 }
 
 // link makes the links between c.addrs. Nodes keep their address across

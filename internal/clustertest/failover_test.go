@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +58,7 @@ type stream struct {
 	mu      sync.Mutex
 	acked   map[int]time.Time
 	errs    error
+	issued  atomic.Int64 // records handed to Produce
 	stop    sync.Once
 	stopped chan struct{}
 	done    chan struct{}
@@ -76,6 +78,7 @@ func startStream(t *testing.T, cl *kgo.Client) *stream {
 				return
 			default:
 			}
+			s.issued.Add(1)
 			cl.Produce(context.Background(), &kgo.Record{Value: []byte(strconv.Itoa(i))}, func(_ *kgo.Record, err error) {
 				s.mu.Lock()
 				defer s.mu.Unlock()
@@ -108,13 +111,14 @@ func (s *stream) waitFor(count int) {
 	}
 }
 
-// firstAckAfter returns the earliest acknowledgement after at.
-func (s *stream) firstAckAfter(at time.Time) time.Time {
+// firstAckFrom returns the earliest acknowledgement of a record numbered
+// from or more.
+func (s *stream) firstAckFrom(from int) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first time.Time
-	for _, ts := range s.acked {
-		if ts.After(at) && (first.IsZero() || ts.Before(first)) {
+	for i, ts := range s.acked {
+		if i >= from && (first.IsZero() || ts.Before(first)) {
 			first = ts
 		}
 	}
@@ -162,6 +166,28 @@ func checkLog(t *testing.T, n *Node, topic string, acked map[int]time.Time) int 
 	return len(got)
 }
 
+// startFailover starts a cluster of three with failoverStatics, creates
+// topic (one partition, replication factor 3, min.insync.replicas 2),
+// and starts a stream to it, returning once 300 records are acknowledged
+// and the partition's leader.
+func startFailover(t *testing.T, topic string) (*Cluster, *kadm.Client, int32, *stream) {
+	t.Helper()
+	noLeaks(t)
+	c := Start(t, Options{Nodes: 3, Static: failoverStatics})
+	adm := c.Admin()
+	resp, err := adm.CreateTopic(ctxT(t, 30*time.Second), 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	leader := leaderOf(t, adm, topic)
+	s := startStream(t, c.Client(kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(50), kgo.RequiredAcks(kgo.AllISRAcks())))
+	s.waitFor(300)
+	return c, adm, leader, s
+}
+
 // TestFailoverKillLeader: three combined nodes, a topic of replication
 // factor 3 with min.insync.replicas 2, and an idempotent acks=all producer
 // writing numbered records without pause. The partition's leader is killed
@@ -170,19 +196,7 @@ func checkLog(t *testing.T, n *Node, topic string, acked map[int]time.Time) int 
 // back. Every acknowledged record is then in the log exactly once and in
 // order, and no record is there twice.
 func TestFailoverKillLeader(t *testing.T) {
-	noLeaks(t)
-	c := Start(t, Options{Nodes: 3, Static: failoverStatics})
-	adm := c.Admin()
-	resp, err := adm.CreateTopic(ctxT(t, 30*time.Second), 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, "f")
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	leader := leaderOf(t, adm, "f")
-	s := startStream(t, c.Client(kgo.DefaultProduceTopic("f"), kgo.MaxBufferedRecords(50), kgo.RequiredAcks(kgo.AllISRAcks())))
-	s.waitFor(300)
+	c, adm, leader, s := startFailover(t, "f")
 
 	// The followers fetch through the links to the leader.
 	for j := range c.Nodes() {
@@ -195,6 +209,10 @@ func TestFailoverKillLeader(t *testing.T) {
 	killedAt := s.count()
 	at := time.Now()
 	killed.Kill()
+	// Records handed over from now on never reached the killed leader: the
+	// first of them acknowledged marks the failover (earlier ones in flight
+	// may have been acknowledged by the leader as it died).
+	after := int(s.issued.Load())
 	var others []int32
 	for id := int32(1); id <= 3; id++ {
 		if id != leader {
@@ -203,7 +221,7 @@ func TestFailoverKillLeader(t *testing.T) {
 	}
 	newLeader := leaderOf(t, adm, "f", others...)
 	s.waitFor(killedAt + 300)
-	firstAck := s.firstAckAfter(at)
+	firstAck := s.firstAckFrom(after)
 	afterKill := s.count()
 
 	if err := killed.Restart(); err != nil {
@@ -212,6 +230,37 @@ func TestFailoverKillLeader(t *testing.T) {
 	s.waitFor(afterKill + 300)
 	acked := s.finish()
 	read := checkLog(t, c.Node(int(newLeader-1)), "f", acked)
-	t.Logf("leader %d killed after %d acknowledged records; node %d led next; first acks=all produce acknowledged %v after the kill; %d acknowledged before the restart, %d in all, %d read back",
+	t.Logf("leader %d killed after %d acknowledged records; node %d led next; first acks=all produce of a record handed over after the kill acknowledged %v after it; %d acknowledged before the restart, %d in all, %d read back",
 		leader, killedAt, newLeader, firstAck.Sub(at).Round(time.Millisecond), afterKill, len(acked), read)
+}
+
+// TestFailoverIsolateLeader: the same cluster and producer, but the
+// partition's leader is cut off from both followers by a blackhole on
+// every link between them (the quorum's connections do not cross the links,
+// so the controller still hears its heartbeats and does not fence it). Cut
+// off from its followers, the leader must not acknowledge an acks=all
+// write: the high watermark cannot pass what they fetched. After the heal
+// every acknowledged record, those the isolated leader acknowledged
+// included, is in the log exactly once and in order.
+func TestFailoverIsolateLeader(t *testing.T) {
+	c, _, leader, s := startFailover(t, "i")
+
+	c.Isolate(int(leader - 1))
+	// Fetch answers already past the links may still acknowledge what they
+	// carried; after that nothing may be acknowledged while the cut lasts.
+	time.Sleep(500 * time.Millisecond)
+	settled := s.count()
+	time.Sleep(3 * time.Second) // past broker.session.timeout.ms
+	if during := s.count() - settled; during != 0 {
+		t.Fatalf("the leader cut off from its followers acknowledged %d acks=all records", during)
+	}
+	c.Heal()
+	healedAt := time.Now()
+	after := int(s.issued.Load())
+	s.waitFor(settled + 300)
+	firstAck := s.firstAckFrom(after)
+	acked := s.finish()
+	read := checkLog(t, c.Node(int(leader-1)), "i", acked)
+	t.Logf("leader %d isolated after %d acknowledged records, none acknowledged in 3s of isolation; first acks=all produce of a record handed over after the heal acknowledged %v after it; %d in all, %d read back",
+		leader, settled, firstAck.Sub(healedAt).Round(time.Millisecond), len(acked), read)
 }
