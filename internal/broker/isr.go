@@ -19,7 +19,8 @@ import (
 // delta's BecomeLeader with the new partition epoch); a refusal goes back
 // to the replica core (AlterPartitionResponse), which drops the change or
 // waits for the metadata; a change not decided (no active controller, a
-// timeout) is sent again while it is still the partition's pending one.
+// timeout, or NOT_CONTROLLER, which Kafka's AlterPartitionManager retries)
+// is sent again while it is still the partition's pending one.
 type alterPartitions struct {
 	nodeID      int32
 	brokerEpoch func() int64
@@ -72,7 +73,7 @@ func (s *alterPartitions) run(p *partition.Partition, a *partition.AlterPartitio
 		switch {
 		case err == nil:
 			return
-		case refused != nil:
+		case refused != nil && refused.Code != kerr.NotController.Code:
 			p.AlterPartitionResponse(refused.Code, a.LeaderEpoch, a.PartitionEpoch, a.ISR)
 			return
 		}
