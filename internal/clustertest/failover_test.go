@@ -183,7 +183,10 @@ func startFailover(t *testing.T, topic string) (*Cluster, *kadm.Client, int32, *
 		t.Fatalf("create topic: %v", err)
 	}
 	leader := leaderOf(t, adm, topic)
-	s := startStream(t, c.Client(kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(50), kgo.RequiredAcks(kgo.AllISRAcks())))
+	// franz-go refreshes metadata at most every MetadataMinAge (5s by
+	// default): the failover time would be the client's, not the cluster's.
+	s := startStream(t, c.Client(kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(50), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MetadataMinAge(100*time.Millisecond)))
 	s.waitFor(300)
 	return c, adm, leader, s
 }
