@@ -23,6 +23,8 @@ import (
 // without a timer.
 func (p *Partition) WaitForAcks(ctx context.Context, nextOffset int64, timeout time.Duration) int16 {
 	var expired <-chan time.Time
+	p.hwWaiters.Add(1)
+	defer p.hwWaiters.Add(-1)
 	for {
 		moved := p.highWatermarkMoved() // before the check, so no move is missed
 		p.mu.Lock()

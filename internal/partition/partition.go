@@ -63,7 +63,11 @@ type Partition struct {
 	waiters map[chan struct{}]struct{}
 
 	hwMu    sync.Mutex
-	hwMoved chan struct{} // guarded by hwMu: closed and replaced when the high watermark or the role moves
+	hwMoved chan struct{} // guarded by hwMu: closed and replaced when the high watermark or the role moves while hwWaiters > 0
+	// hwWaiters counts acks=all waits in progress, so that an append nobody
+	// waits on (acks=1, or acks=all with an ISR of the leader alone) does
+	// not replace hwMoved: no channel allocated and no lock per append.
+	hwWaiters atomic.Int32
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close: acks=all waits end

@@ -75,7 +75,10 @@ func (p *Partition) applyLocked(fx Effects) error {
 	p.leaderEpoch.Store(r.LeaderEpoch())
 	roleMoved := p.role.Swap(int32(r.Role())) != int32(r.Role())
 	p.hw.Store(r.HighWatermark())
-	if fx.HighWatermarkMoved || roleMoved {
+	// A waiter counts itself before it takes p.mu to check, and this runs
+	// under p.mu after the change, so a waiter not counted yet sees the
+	// change in its check.
+	if (fx.HighWatermarkMoved || roleMoved) && p.hwWaiters.Load() > 0 {
 		p.hwMu.Lock()
 		close(p.hwMoved)
 		p.hwMoved = make(chan struct{})
