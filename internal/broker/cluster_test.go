@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -17,15 +16,7 @@ import (
 // real TCP: a client's Metadata lists the four brokers at their listeners
 // and names the Raft leader as controller on every node.
 func TestClusterOfBrokers(t *testing.T) {
-	var ports []string
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, l.Addr().String())
-		l.Close() // reserved: the controller binds it
-	}
+	ports := broker.FreeAddrs(t, 3)
 	voters := fmt.Sprintf("1@%s,2@%s,3@%s", ports[0], ports[1], ports[2])
 	static := func(id int) map[string]string {
 		m := map[string]string{
@@ -92,15 +83,7 @@ func TestClusterOfBrokers(t *testing.T) {
 // leader; it forwards), CreateTopics is forwarded to the Raft leader, and
 // records produced to the broker are read back.
 func TestControllerOnlyQuorum(t *testing.T) {
-	var ports []string
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, l.Addr().String())
-		l.Close()
-	}
+	ports := broker.FreeAddrs(t, 3)
 	voters := fmt.Sprintf("1@%s,2@%s,3@%s", ports[0], ports[1], ports[2])
 	nodes := make([]*broker.Broker, 4)
 	errs := make([]error, 4)

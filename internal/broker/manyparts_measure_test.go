@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/broker"
 )
 
 // TestMeasureManyPartitions runs `samsa serve` as a real process with 100
@@ -41,12 +43,7 @@ func TestMeasureManyPartitions(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := broker.FreeAddrs(t, 1)[0]
 	var extra []string
 	if s := os.Getenv("SAMSA_MEASURE_SET"); s != "" {
 		extra = []string{"--set", s}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,15 +37,7 @@ func startCombined(t *testing.T, n int) ([]*Broker, []string) {
 // every node; it returns each node's Config, to start it again with.
 func startCombinedWith(t *testing.T, n int, extra map[string]string) ([]*Broker, []Config) {
 	t.Helper()
-	var ports []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, l.Addr().String())
-		l.Close() // reserved: the controller binds it
-	}
+	ports := FreeAddrs(t, n)
 	var voters []string
 	for i, p := range ports {
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, p))
