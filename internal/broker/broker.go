@@ -46,9 +46,11 @@ type Config struct {
 	// MetadataFS holds the metadata log's segment files (quorum.Config.WALFS);
 	// nil is the operating system's. Tests inject a full disk through it.
 	MetadataFS types.VFS
-	// Dial makes the broker's connections to other brokers (the replica
-	// fetchers'); nil is a net.Dialer. The cluster test harness routes
-	// them through its fault links.
+	// Dial makes the node's connections to other nodes: the replica
+	// fetchers' to other brokers, and the metadata quorum's (raft and the
+	// controller RPC, quorum.Config.Dial) to controllers; nil is a
+	// net.Dialer. The cluster test harness routes them through its fault
+	// links.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 

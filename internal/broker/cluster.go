@@ -25,6 +25,7 @@ func quorumConfig(cfg Config, static config.Static, advertisedHost string) quoru
 		Logger:   cfg.Logger,
 		WALFS:    cfg.MetadataFS,
 		Liveness: quorum.Liveness{HeartbeatInterval: c.HeartbeatInterval, SessionTimeout: c.SessionTimeout},
+		Dial:     cfg.Dial,
 	}
 	if c.Roles.Standalone() {
 		return q

@@ -36,16 +36,23 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// route is one ordered pair of nodes.
-type route struct{ from, to int }
+// route is one ordered pair of nodes, to the Kafka listener of to or to
+// its controller listener.
+type route struct {
+	from, to   int
+	controller bool
+}
 
 // Cluster is N in-process nodes with a Link for every ordered pair (i, j),
-// the path node i takes to reach node j. Nodes are indexed from 0.
+// the path node i takes to reach node j's Kafka listener, and unless
+// Options.Independent a second one to its controller listener. Nodes are
+// indexed from 0.
 type Cluster struct {
-	t     testing.TB
-	nodes []*Node
-	addrs []string // node i's Kafka listener, for its whole life
-	links map[route]*Link
+	t           testing.TB
+	nodes       []*Node
+	addrs       []string // node i's Kafka listener, for its whole life
+	controllers []string // and its controller listener; nil if Independent
+	links       map[route]*Link
 }
 
 // Start starts opts.Nodes nodes in subdirectories of one t.TempDir(), each
@@ -58,10 +65,9 @@ type Cluster struct {
 // broker,controller, listeners PLAINTEXT and CONTROLLER on ports reserved
 // before the first start and kept across restarts, controller.quorum.voters
 // naming all of them), started together since a voter alone cannot elect a
-// leader. Node i dials other brokers through Dialer(i), so its replica
-// fetchers cross Link(i, j). The quorum's own connections (raft's transport
-// and the controller RPC, internal/quorum) dial directly: quorum.Config has
-// no dial hook yet, so a link fault does not cut them.
+// leader. Node i dials other nodes through Dialer(i), so its replica
+// fetchers cross Link(i, j) and its quorum connections (raft's transport
+// and the controller RPC, quorum.Config.Dial) ControllerLink(i, j).
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if opts.Nodes < 1 {
@@ -101,7 +107,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 			controller = append(controller, l.Addr().String())
 		}
 	}
-	c.addrs = kafka
+	c.addrs, c.controllers = kafka, controller
 	var voters []string
 	for i, p := range controller {
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, p))
@@ -157,24 +163,24 @@ func reservePorts(t testing.TB, n int) []net.Listener {
 	return ls
 }
 
-// link makes the links between c.addrs. Nodes keep their address across
-// restarts, so a link made once stays right.
+// link makes the links between c.addrs, and between c.controllers. Nodes
+// keep their addresses across restarts, so a link made once stays right.
 func (c *Cluster) link(opts Options) {
-	for i := range c.addrs {
-		for j := range c.addrs {
-			if i == j {
-				continue
+	for k, targets := range [][]string{c.addrs, c.controllers} {
+		for i := range targets {
+			for j := range targets {
+				if i == j {
+					continue
+				}
+				// Controller links draw after every Kafka link's seed.
+				seed := opts.Seed + uint64((k*opts.Nodes+i)*opts.Nodes+j)
+				l, err := NewLink(LinkConfig{Target: targets[j], Seed: seed, Logger: opts.Logger})
+				if err != nil {
+					c.t.Fatalf("clustertest: %v", err)
+				}
+				c.t.Cleanup(func() { l.Close() })
+				c.links[route{i, j, k == 1}] = l
 			}
-			l, err := NewLink(LinkConfig{
-				Target: c.addrs[j],
-				Seed:   opts.Seed + uint64(i*opts.Nodes+j),
-				Logger: opts.Logger,
-			})
-			if err != nil {
-				c.t.Fatalf("clustertest: %v", err)
-			}
-			c.t.Cleanup(func() { l.Close() })
-			c.links[route{i, j}] = l
 		}
 	}
 }
@@ -198,25 +204,43 @@ func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client { return newClient(c.t, c.
 // Admin returns an admin client on Client.
 func (c *Cluster) Admin(opts ...kgo.Opt) *kadm.Client { return kadm.NewClient(c.Client(opts...)) }
 
-// Link returns the link node from takes to reach node to's listener.
+// Link returns the link node from takes to reach node to's Kafka
+// listener.
 func (c *Cluster) Link(from, to int) *Link {
-	l, ok := c.links[route{from, to}]
+	l, ok := c.links[route{from, to, false}]
 	if !ok {
 		panic(fmt.Sprintf("clustertest: no link from node %d to node %d in a cluster of %d", from, to, len(c.nodes)))
 	}
 	return l
 }
 
+// ControllerLink returns the link node from takes to reach node to's
+// controller listener: raft's traffic between them and the controller
+// RPC (forwarded proposals, broker heartbeats). An Independent cluster has
+// none.
+func (c *Cluster) ControllerLink(from, to int) *Link {
+	l, ok := c.links[route{from, to, true}]
+	if !ok {
+		panic(fmt.Sprintf("clustertest: no controller link from node %d to node %d in a cluster of %d", from, to, len(c.nodes)))
+	}
+	return l
+}
+
 // Dialer returns node i's way out: a dial function (the shape of
 // kgo.Dialer and net.Dialer.DialContext) that reaches every other node's
-// address through the link from i to it, and anything else directly.
-// Node i's inter-node connections go through it, so that the links' faults
-// cut them.
+// Kafka address through Link(i, j), its controller address through
+// ControllerLink(i, j), and anything else directly. Node i's inter-node
+// connections go through it, so that the links' faults cut them.
 func (c *Cluster) Dialer(i int) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	via := make(map[string]string)
 	for j, addr := range c.addrs {
 		if j != i {
 			via[addr] = c.Link(i, j).Addr()
+		}
+	}
+	for j, addr := range c.controllers {
+		if j != i {
+			via[addr] = c.ControllerLink(i, j).Addr()
 		}
 	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -228,14 +252,21 @@ func (c *Cluster) Dialer(i int) func(ctx context.Context, network, addr string) 
 	}
 }
 
-// Cut applies f to every packet from node from to node to: the requests
-// on from's connections to to (Link(from, to), ToTarget) and the answers
-// on to's connections to from (Link(to, from), FromTarget). Cut(a, b,
-// Fault{Mode: Blackhole}) alone is a one-way partition; with Cut(b, a, ...)
-// too, a full one between the two.
+// Cut applies f to every packet from node from to node to, on both
+// listeners: the requests on from's connections to to (Link(from, to) and
+// ControllerLink(from, to), ToTarget) and the answers on to's connections
+// to from (Link(to, from) and ControllerLink(to, from), FromTarget).
+// Cut(a, b, Fault{Mode: Blackhole}) alone is a one-way partition; with
+// Cut(b, a, ...) too, a full one between the two.
 func (c *Cluster) Cut(from, to int, f Fault) {
-	c.Link(from, to).Set(ToTarget, f)
-	c.Link(to, from).Set(FromTarget, f)
+	for _, controller := range []bool{false, true} {
+		if l, ok := c.links[route{from, to, controller}]; ok {
+			l.Set(ToTarget, f)
+		}
+		if l, ok := c.links[route{to, from, controller}]; ok {
+			l.Set(FromTarget, f)
+		}
+	}
 }
 
 // Partition blackholes all traffic between the groups of nodes, both ways;

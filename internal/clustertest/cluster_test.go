@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -236,4 +238,73 @@ func TestClusterFaultShapes(t *testing.T) {
 		"0->2 to-target", "2->0 from-target", "1->2 to-target", "2->1 from-target")
 	c.Partition([]int{0}, []int{1})
 	check("Partition({0}, {1})", "0->1 to-target", "1->0 from-target", "1->0 to-target", "0->1 from-target")
+}
+
+// controllerSeen returns the active controller node n names in Metadata
+// (-1 when it names none or does not answer within a second), asked of n
+// itself through cl, a client seeded with n alone.
+func controllerSeen(cl *kgo.Client) int32 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := cl.SeedBrokers()[0].Request(ctx, kmsg.NewPtrMetadataRequest())
+	if err != nil {
+		return -1
+	}
+	return resp.(*kmsg.MetadataResponse).ControllerID
+}
+
+// waitController waits until every node of nodes names the same active
+// controller, one not in not, and returns it.
+func waitController(t *testing.T, c *Cluster, nodes []int, not ...int32) int32 {
+	t.Helper()
+	cls := make([]*kgo.Client, len(nodes))
+	for k, i := range nodes {
+		cls[k] = c.Node(i).Client()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var seen []int32
+		for _, cl := range cls {
+			seen = append(seen, controllerSeen(cl))
+		}
+		if seen[0] > 0 && !slices.Contains(not, seen[0]) && !slices.ContainsFunc(seen, func(id int32) bool { return id != seen[0] }) {
+			return seen[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes %v name controllers %v, want one they agree on outside %v", nodes, seen, not)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClusterIsolateController: Isolate cuts the controller listener's
+// links too, so isolating the active controller leaves the other two
+// voters without a leader, and they elect one of themselves; the metadata
+// changes they make meanwhile (a topic created through them) reach the
+// isolated node after the heal, when all three name the same controller
+// again and it serves the topic.
+func TestClusterIsolateController(t *testing.T) {
+	noLeaks(t)
+	c := Start(t, Options{Nodes: 3, Static: failoverStatics})
+	old := waitController(t, c, []int{0, 1, 2})
+	iso := int(old - 1)
+	rest := slices.DeleteFunc([]int{0, 1, 2}, func(i int) bool { return i == iso })
+	for _, j := range rest {
+		if c.ControllerLink(iso, j).Stats().Bytes[ToTarget] == 0 {
+			t.Fatalf("the controller's raft traffic to node %d did not cross ControllerLink(%d, %d)", j+1, iso, j)
+		}
+	}
+
+	c.Isolate(iso)
+	isolatedAt := time.Now()
+	next := waitController(t, c, rest, old)
+	elected := time.Since(isolatedAt)
+	createTopic(t, c.Node(rest[0]).Admin(), "during", 1)
+
+	c.Heal()
+	waitController(t, c, []int{0, 1, 2})
+	cl := c.Node(iso).Client()
+	produce(t, cl, "during", "after-the-heal")
+	equal(t, "the topic created while node "+fmt.Sprint(old)+" was cut off, read through it", readAll(t, c.Node(iso), "during"), []string{"after-the-heal"})
+	t.Logf("controller %d isolated; nodes %d and %d elected %d after %v", old, rest[0]+1, rest[1]+1, next, elected.Round(time.Millisecond))
 }

@@ -38,19 +38,19 @@
 // in listeners and controller.quorum.voters, and keeps them across
 // restarts, so every node has one address per listener for its whole life,
 // the same for everyone. What differs per node is only its way out,
-// Cluster.Dialer(i) (NodeConfig.Dial, broker.Config.Dial), which sends a
-// connection for node j's Kafka address through Link(i, j): the replica
-// fetchers cross the links. The quorum's connections (raft's transport and
-// the controller RPC in internal/quorum) dial with a plain net.Dialer, as
-// quorum.Config has no dial hook; they do not cross the links, so a link
-// fault does not cut the metadata quorum or the brokers' heartbeats. That
-// needs the hook in quorum.Config and a second Link per pair for the
-// controller listener, which Dialer and Cut would cover like the first.
+// Cluster.Dialer(i) (NodeConfig.Dial, broker.Config.Dial, which the broker
+// also gives its quorum as quorum.Config.Dial), which sends a connection
+// for node j's Kafka address through Link(i, j) and one for its controller
+// address through ControllerLink(i, j): the replica fetchers cross the
+// first, raft's transport and the controller RPC (forwarded proposals,
+// broker heartbeats) the second, so a fault on both cuts data, metadata
+// and liveness alike, as a real network partition does. Clients the test
+// makes dial directly unless given Dialer(i) (kgo.Dialer) to play node i.
 // Options.Independent starts N single-node clusters instead, which know
 // nothing of each other.
 //
-// Faults are then Cluster.Cut (one way: every packet from i to j),
-// Partition (groups that cannot reach each other; nodes in no group bridge
+// Faults are then Cluster.Cut (one way: every packet from i to j, on both
+// listeners), Partition (groups that cannot reach each other; nodes in no group bridge
 // them), Isolate, Heal, and Link(i, j).Set for anything finer.
 //
 // Goroutines: a Link runs one accept loop and, per connection, one that dials

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,10 @@ type Config struct {
 	Advertise string
 	// Liveness is the broker heartbeat timings (defaults: 2 s and 9 s).
 	Liveness Liveness
+	// Dial makes this node's connections to its peers: raft's transport
+	// and the controller RPC; nil is a net.Dialer. The cluster test
+	// harness routes them through its fault links.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Knobs for tests; zero means the production value.
 	snapshotThreshold uint64
@@ -62,6 +67,15 @@ type Config struct {
 	electionTimeout   time.Duration                         // heartbeat and election timeout
 	walVFS            types.VFS                             // raft-wal's segment files
 	wrapMeta          func(types.MetaStore) types.MetaStore // raft-wal's segment list and stable store
+}
+
+// dial connects to a peer through cfg.Dial, else directly.
+func (cfg Config) dial(ctx context.Context, addr string) (net.Conn, error) {
+	if cfg.Dial != nil {
+		return cfg.Dial(ctx, "tcp", addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 // clustered reports a quorum of several nodes (over TCP).

@@ -241,15 +241,15 @@ func responseError(r rpcResponse) error {
 	return &Error{Code: ke, Message: r.Message}
 }
 
-// call sends req to the controller RPC at addr and returns its answer.
-func call(ctx context.Context, addr string, req rpcRequest) (rpcResponse, error) {
+// call sends req to the controller RPC at addr, dialled with dial
+// (Config.dial), and returns its answer.
+func call(ctx context.Context, dial func(context.Context, string) (net.Conn, error), addr string, req rpcRequest) (rpcResponse, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, rpcDefaultTimeout)
 		defer cancel()
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dial(ctx, addr)
 	if err != nil {
 		return rpcResponse{}, err
 	}
@@ -290,7 +290,7 @@ func (c *Controller) targets() []string {
 func (c *Controller) send(ctx context.Context, req rpcRequest) (rpcResponse, error) {
 	var errs []error
 	for _, addr := range c.targets() {
-		resp, err := call(ctx, addr, req)
+		resp, err := call(ctx, c.cfg.dial, addr, req)
 		if err == nil && resp.Code != kerr.NotController.Code {
 			return resp, nil
 		}

@@ -79,7 +79,7 @@ func TestRPCMalformedFrame(t *testing.T) {
 		}
 		conn.Close()
 	}
-	resp, err := call(ctx(t), addr, rpcRequest{Kind: rpcHeartbeat, Broker: 9, Epoch: 1})
+	resp, err := call(ctx(t), Config{}.dial, addr, rpcRequest{Kind: rpcHeartbeat, Broker: 9, Epoch: 1})
 	if err != nil || responseError(resp) != kerr.StaleBrokerEpoch {
 		t.Fatalf("heartbeat of an unknown broker: %+v, %v", resp, err)
 	}

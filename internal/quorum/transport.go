@@ -54,7 +54,7 @@ func newTransport(cfg Config, hl hclog.Logger, serveRPC func(net.Conn)) (raft.Se
 		ln.Close()
 		return "", nil, err
 	}
-	s := newStreamLayer(ln, advertise, serveRPC)
+	s := newStreamLayer(ln, advertise, serveRPC, cfg.dial)
 	t := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: s, MaxPool: transportPool, Timeout: transportTimeout, Logger: hl,
 	})
@@ -94,6 +94,7 @@ type streamLayer struct {
 	ln        net.Listener
 	advertise string
 	serveRPC  func(net.Conn)
+	dial      func(context.Context, string) (net.Conn, error) // Config.dial
 	raftConns chan net.Conn
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -105,8 +106,8 @@ type streamLayer struct {
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
-func newStreamLayer(ln net.Listener, advertise string, serveRPC func(net.Conn)) *streamLayer {
-	s := &streamLayer{ln: ln, advertise: advertise, serveRPC: serveRPC,
+func newStreamLayer(ln net.Listener, advertise string, serveRPC func(net.Conn), dial func(context.Context, string) (net.Conn, error)) *streamLayer {
+	s := &streamLayer{ln: ln, advertise: advertise, serveRPC: serveRPC, dial: dial,
 		raftConns: make(chan net.Conn), quit: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.acceptLoop()
@@ -226,8 +227,7 @@ func (s *streamLayer) Addr() net.Addr { return tcpAddr(s.advertise) }
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", string(address))
+	return s.dial(ctx, string(address))
 }
 
 // tcpAddr is an address as configured (a host name stays a name).
