@@ -2,7 +2,9 @@ package api
 
 // ListOffsets v0-v9 (Kafka 3.9's range). Timestamps -2 (earliest), -1
 // (latest: the high watermark, or the last stable offset for
-// read_committed), -3 (v7+, the record with the largest timestamp,
+// read_committed; for a replica, any replica ID but the consumer's -1, the
+// log end offset, as Kafka answers a follower resetting its fetch offset
+// with no isolation level), -3 (v7+, the record with the largest timestamp,
 // KIP-734), -4 (v8+, earliest local, which is the log start offset since
 // nothing is tiered), -5 (v9+, the last tiered offset, KIP-1005: like Kafka
 // without remote storage, offset -1 and no error), or a timestamp: the
@@ -48,7 +50,7 @@ func listOffsets(h *Handlers, _ context.Context, req *kmsg.ListOffsetsRequest) (
 			}
 			if sp.ErrorCode == 0 {
 				var err error
-				sp.Offset, sp.Timestamp, sp.ErrorCode, err = offsetFor(p, rp.Timestamp, req.IsolationLevel)
+				sp.Offset, sp.Timestamp, sp.ErrorCode, err = offsetFor(p, rp.Timestamp, req.IsolationLevel, req.ReplicaID != -1)
 				if err != nil {
 					h.logStorageError("list_offsets", rt.Topic, rp.Partition, err.Error())
 				}
@@ -147,11 +149,14 @@ func offsetsBefore(p *partition.Partition, ts int64, maxOffsets int32, now int64
 // offsetFor answers one ListOffsets query: the offset and its timestamp
 // (-1 where Kafka sends -1). A read of the log that fails is
 // KAFKA_STORAGE_ERROR, with the error for the log.
-func offsetFor(p *partition.Partition, ts int64, isolation int8) (offset, timestamp int64, code int16, err error) {
+func offsetFor(p *partition.Partition, ts int64, isolation int8, replica bool) (offset, timestamp int64, code int16, err error) {
 	switch ts {
 	case -2, -4:
 		return p.LogStartOffset(), -1, 0, nil
 	case -1:
+		if replica {
+			return p.LogEndOffset(), -1, 0, nil
+		}
 		if isolation == 1 {
 			return p.LastStableOffset(), -1, 0, nil
 		}

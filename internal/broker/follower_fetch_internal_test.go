@@ -150,6 +150,25 @@ func TestFollowerFetch(t *testing.T) {
 	if c := fetch(cl, -1, 0, -1); c.code != 0 || !slices.Equal(c.values, []string{"a"}) {
 		t.Fatalf("consumer fetch at 0: %+v, want the record below the high watermark only", c)
 	}
+	// ListOffsets latest is the log end for a replica (a follower resetting
+	// its fetch offset), the high watermark for a consumer.
+	for replica, want := range map[int32]int64{2: 3, -1: 1} {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.ReplicaID = replica
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp, rp.CurrentLeaderEpoch = -1, e0+1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := cl.Broker(1).Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lp := resp.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]; lp.ErrorCode != 0 || lp.Offset != want {
+			t.Fatalf("ListOffsets latest as replica %d: offset %d (%v), want %d", replica, lp.Offset, kerr.ErrorForCode(lp.ErrorCode), want)
+		}
+	}
 
 	// An acks=all produce waits for the follower's fetch past it.
 	done := make(chan int16, 1)

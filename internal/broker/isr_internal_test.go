@@ -2,18 +2,13 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/samsa-streaming/samsa/internal/batch"
-	"github.com/samsa-streaming/samsa/internal/partition"
 )
 
 // TestISRShrinkAndExpand: three combined nodes, a topic of one partition
@@ -26,54 +21,10 @@ import (
 // fetch-driven AlterPartition puts it back in the ISR, and all three logs
 // hold the same bytes, exactly the records produced.
 func TestISRShrinkAndExpand(t *testing.T) {
-	brokers, cfgs := startCombinedWith(t, 3, map[string]string{
-		"replica.lag.time.max.ms":   "2000",
-		"broker.session.timeout.ms": "60000",
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	var seeds []string
-	for _, b := range brokers {
-		seeds = append(seeds, b.Addr())
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordDeliveryTimeout(30*time.Second), kgo.MetadataMinAge(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	minISR := "2"
-	resp, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &minISR}, "isr")
-	if err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
-	produce := func(from, to int) {
-		t.Helper()
-		var recs []*kgo.Record
-		for i := from; i < to; i++ {
-			recs = append(recs, &kgo.Record{Topic: "isr", Value: []byte(fmt.Sprint("v", i))})
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatalf("acks=all produce of records %d-%d: %v", from, to-1, err)
-		}
-	}
+	c := startRF3(t, "isr")
+	brokers, cfgs, ctx, adm, produce := c.brokers, c.cfgs, c.ctx, c.adm, c.produce
 	produce(0, 10)
-
-	leader, follower := -1, -1
-	active := brokers[0].controller.ActiveController()
-	for i, b := range brokers {
-		if b.partitions.Get("isr", 0).Role() == partition.RoleLeader {
-			leader = i
-		}
-	}
-	for i := range brokers { // not the active controller: no election on the way
-		if i != leader && (follower < 0 || int32(i+1) != active) {
-			follower = i
-		}
-	}
-	if leader < 0 {
-		t.Fatal("no node leads isr-0")
-	}
+	leader, follower := c.leaderAndFollower()
 	stopped := int32(follower + 1)
 	waitISR := func(want []int32) {
 		t.Helper()

@@ -50,6 +50,14 @@ func (c *EpochCache) Assign(epoch int32, startOffset int64) bool {
 	return true
 }
 
+// Clear drops every entry (the log was emptied) and reports whether the
+// cache changed.
+func (c *EpochCache) Clear() bool {
+	n := len(c.entries)
+	c.entries = nil
+	return n > 0
+}
+
 // TruncateFromEnd drops the entries starting at or after endOffset, after
 // the log was truncated to endOffset, and reports whether the cache changed.
 func (c *EpochCache) TruncateFromEnd(endOffset int64) bool {

@@ -29,7 +29,9 @@ var ErrNotFollower = errors.New("partition: not a follower")
 // each batch's partition leader epoch, and the producer state is updated
 // from the batches without the leader's duplicate and sequence checks (as
 // Kafka's follower: the leader made them), so that it is right if this
-// replica becomes leader. Parked waiters are woken, and flush.messages applies as to a produce.
+// replica becomes leader. An empty log whose end lies inside the first
+// batch (the leader's log start, which DeleteRecords put inside a batch,
+// was fetched) starts again at that batch. Parked waiters are woken, and flush.messages applies as to a produce.
 func (p *Partition) AppendAsFollower(records []byte) error {
 	// Checked before the lock, as a produce's validation.
 	var hs []batch.Header
@@ -54,6 +56,17 @@ func (p *Partition) AppendAsFollower(records []byte) error {
 	if p.replica.Role() != RoleFollower {
 		p.mu.Unlock()
 		return fmt.Errorf("partition %s-%d: %w (%s)", p.Topic, p.Index, ErrNotFollower, p.replica.Role())
+	}
+	if end := p.log.LogEndOffset(); len(hs) > 0 && end == p.log.LogStartOffset() && hs[0].BaseOffset < end && hs[0].LastOffset() >= end {
+		// The leader's log start is inside its first batch (DeleteRecords
+		// is not batch aligned) and this log is empty from there: it starts
+		// at the batch instead, as Kafka's follower does on
+		// UnexpectedAppendOffsetException; the leader's log start, applied
+		// after, moves the log start up again.
+		if err := p.truncateFullyLocked(hs[0].BaseOffset); err != nil {
+			p.mu.Unlock()
+			return err
+		}
 	}
 	if _, err := p.log.AppendAsFollower(records); err != nil {
 		p.mu.Unlock()
@@ -145,6 +158,60 @@ func (p *Partition) TruncateTo(offset int64) error {
 	p.flushedTo.Store(min(p.flushedTo.Load(), end))
 	if err := p.applyLocked(fx); err != nil {
 		return err
+	}
+	return nil
+}
+
+// TruncateFullyAndStartAt empties a follower's log and starts it again at
+// offset (Kafka's truncateFullyAndStartAt: the follower's log end is below
+// the leader's log start, so nothing it holds is of use): the log
+// (storage.Log.TruncateFullyAndStartAt: log start and end at offset), the
+// epoch cache (emptied, its checkpoint rewritten), the high watermark
+// (offset) and the producer state (empty, its snapshot replaced) follow. A
+// leader refuses (ErrLeaderTruncate).
+func (p *Partition) TruncateFullyAndStartAt(offset int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.replica.Role() == RoleLeader {
+		return ErrLeaderTruncate
+	}
+	return p.truncateFullyLocked(offset)
+}
+
+func (p *Partition) truncateFullyLocked(offset int64) error {
+	if err := p.log.TruncateFullyAndStartAt(offset); err != nil {
+		return closedErr(err)
+	}
+	p.producers = txn.NewProducerState()
+	// A snapshot of offsets that are gone would pass for a valid one once
+	// the log grows past its offset again.
+	if err := p.log.WriteFile(snapshotFile, p.producers.MarshalSnapshot(offset)); err != nil {
+		return fmt.Errorf("partition %s-%d: replacing the producer snapshot: %w", p.Topic, p.Index, err)
+	}
+	p.snapshotAt = offset
+	p.flushedTo.Store(offset)
+	return p.applyLocked(p.replica.TruncateFullyAndStartAt(offset))
+}
+
+// SetLeaderLogStartOffset moves a follower's log start up to the leader's
+// (the log start offset of its fetch response; Kafka's
+// maybeIncrementLogStartOffset with LeaderOffsetIncremented), so that
+// DeleteRecords and retention on the leader reach the follower. As Kafka,
+// the log start does not pass the follower's high watermark: a later fetch
+// carries it on. A leader, or an offset at or below the log start, changes
+// nothing.
+func (p *Partition) SetLeaderLogStartOffset(offset int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.replica.Role() != RoleFollower {
+		return nil
+	}
+	offset = min(offset, p.hw.Load())
+	if offset <= p.log.LogStartOffset() {
+		return nil
+	}
+	if err := p.moveLogStartLocked(offset); err != nil {
+		return fmt.Errorf("partition %s-%d: moving the log start to the leader's %d: %w", p.Topic, p.Index, offset, err)
 	}
 	return nil
 }

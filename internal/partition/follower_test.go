@@ -194,3 +194,160 @@ func TestAppendAsFollower(t *testing.T) {
 		t.Fatalf("epoch cache after reopen %v, want %v", f.replica.Epochs().Entries(), want)
 	}
 }
+
+// TestTruncateFullyAndStartAt: a follower whose log end is below the
+// leader's log start empties its log and starts at the leader's log start,
+// here inside a batch (DeleteRecords is not batch aligned): the leader's
+// batch holding it makes the log start at the batch, and the leader's log
+// start then moves it up. It then holds exactly the leader's batches from
+// there (same bytes and epochs), no producer of the records it dropped,
+// and after a reopen the same log start, epochs and producer state. A
+// leader refuses.
+func TestTruncateFullyAndStartAt(t *testing.T) {
+	fs := vfs.NewMem()
+	leader, f, build := leaderAndFollower(t, fs)
+	for seq := int32(0); seq < 12; seq += 3 {
+		leader.Append(build(9, seq))
+	}
+	leader.Append(build(10, 0)) // [12,15)
+	if err := leader.BecomeLeader(2, 2, []int32{1, 2}, []int32{1}); err != nil {
+		t.Fatal(err)
+	}
+	leader.Append(build(9, 12)) // [15,18), epoch 2
+	old, err := leader.log.Read(0, 1<<20, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AppendAsFollower(old); err != nil || f.LogEndOffset() != 6 {
+		t.Fatalf("follower append: %v, log end %d", err, f.LogEndOffset())
+	}
+	f.SetLeaderHighWatermark(6)
+	if start, code := leader.DeleteRecords(16); code != 0 || start != 16 {
+		t.Fatalf("DeleteRecords: %d %d", start, code)
+	}
+
+	if err := leader.TruncateFullyAndStartAt(16); !errors.Is(err, ErrLeaderTruncate) || leader.LogStartOffset() != 16 || leader.LogEndOffset() != 18 {
+		t.Fatalf("leader's full truncation: %v, log [%d,%d)", err, leader.LogStartOffset(), leader.LogEndOffset())
+	}
+	if err := f.TruncateFullyAndStartAt(16); err != nil {
+		t.Fatal(err)
+	}
+	if f.LogStartOffset() != 16 || f.LogEndOffset() != 16 || f.HighWatermark() != 16 ||
+		len(f.replica.Epochs().Entries()) != 0 || len(f.Producers()) != 0 {
+		t.Fatalf("after the full truncation: log [%d,%d) hw %d, epochs %v, producers %+v",
+			f.LogStartOffset(), f.LogEndOffset(), f.HighWatermark(), f.replica.Epochs().Entries(), f.Producers())
+	}
+	if _, err := f.log.Read(0, 1<<20, f.LogEndOffset()); !errors.Is(err, storage.ErrOffsetOutOfRange) {
+		t.Fatalf("read below the new log start: %v", err)
+	}
+	rest, err := leader.log.Read(16, 1<<20, 18) // the batch [15,18)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AppendAsFollower(rest); err != nil {
+		t.Fatal(err)
+	}
+	if f.LogStartOffset() != 15 || f.LogEndOffset() != 18 {
+		t.Fatalf("after the append of the batch holding the leader's log start: log [%d,%d), want [15,18)", f.LogStartOffset(), f.LogEndOffset())
+	}
+	f.SetLeaderHighWatermark(18)
+	if err := f.SetLeaderLogStartOffset(16); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, f *Partition) {
+		t.Helper()
+		got, err := f.log.Read(16, 1<<20, f.LogEndOffset())
+		if err != nil || !bytes.Equal(got, rest) || f.LogStartOffset() != 16 || f.LogEndOffset() != 18 {
+			t.Fatalf("%s: log [%d,%d), read %v: not the leader's batches from 16", when, f.LogStartOffset(), f.LogEndOffset(), err)
+		}
+		if want := []EpochEntry{{2, 16}}; !reflect.DeepEqual(f.replica.Epochs().Entries(), want) ||
+			!reflect.DeepEqual(leader.replica.Epochs().Entries(), want) {
+			t.Fatalf("%s: epochs: follower %v, leader %v, want %v", when, f.replica.Epochs().Entries(), leader.replica.Epochs().Entries(), want)
+		}
+		if got := f.Producers(); !reflect.DeepEqual(got, leader.Producers()) || len(got) != 1 || got[0].ProducerID != 9 {
+			t.Fatalf("%s: producers: follower %+v, leader %+v", when, got, leader.Producers())
+		}
+	}
+	check("after the fetch", f)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fm, fcfg := testManager(t, fs, "/follower", nil)
+	defer fm.Close()
+	f, err = OpenReplica(fm, "t", 0, [16]byte{7}, fcfg, Options{NodeID: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	check("after a reopen", f)
+}
+
+// TestSetLeaderLogStartOffset: a follower's log start follows the leader's
+// up to its own high watermark, and no further until that moves; records
+// below it are gone, and so is a producer whose batches all were. A leader
+// takes no other leader's log start.
+func TestSetLeaderLogStartOffset(t *testing.T) {
+	leader, f, build := leaderAndFollower(t, vfs.NewMem())
+	leader.Append(build(10, 0)) // [0,3)
+	for seq := int32(0); seq < 9; seq += 3 {
+		leader.Append(build(9, seq)) // [3,12)
+	}
+	all, err := leader.log.Read(0, 1<<20, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AppendAsFollower(all); err != nil {
+		t.Fatal(err)
+	}
+	f.SetLeaderHighWatermark(6)
+	if err := f.SetLeaderLogStartOffset(9); err != nil || f.LogStartOffset() != 6 {
+		t.Fatalf("log start %d (%v), want the high watermark 6", f.LogStartOffset(), err)
+	}
+	if got := f.Producers(); len(got) != 1 || got[0].ProducerID != 9 {
+		t.Fatalf("producers %+v, want only 9 (10's batch is gone)", got)
+	}
+	f.SetLeaderHighWatermark(12)
+	if err := f.SetLeaderLogStartOffset(9); err != nil || f.LogStartOffset() != 9 {
+		t.Fatalf("log start %d (%v), want the leader's 9", f.LogStartOffset(), err)
+	}
+	if err := f.SetLeaderLogStartOffset(3); err != nil || f.LogStartOffset() != 9 {
+		t.Fatalf("log start %d (%v) after an older leader log start", f.LogStartOffset(), err)
+	}
+	if _, err := f.log.Read(6, 1<<20, f.LogEndOffset()); !errors.Is(err, storage.ErrOffsetOutOfRange) {
+		t.Fatalf("read below the log start: %v", err)
+	}
+	if err := leader.SetLeaderLogStartOffset(9); err != nil || leader.LogStartOffset() != 0 {
+		t.Fatalf("leader's log start %d (%v)", leader.LogStartOffset(), err)
+	}
+}
+
+// leaderAndFollower opens replica 1, leading epoch 1 alone in the ISR, and
+// replica 2 following it, and returns a builder of 3-record idempotent
+// batches.
+func leaderAndFollower(t *testing.T, fs vfs.FS) (leader, follower *Partition, build func(pid int64, seq int32) []byte) {
+	t.Helper()
+	m, cfg := testManager(t, fs, "/data", nil)
+	t.Cleanup(func() { m.Close() })
+	leader, err := OpenReplica(m, "t", 0, [16]byte{7}, cfg, Options{NodeID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { leader.Close() })
+	fm, fcfg := testManager(t, fs, "/follower", nil)
+	t.Cleanup(func() { fm.Close() })
+	follower, err = OpenReplica(fm, "t", 0, [16]byte{7}, fcfg, Options{NodeID: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { follower.Close() })
+	if err := leader.BecomeLeader(1, 1, []int32{1, 2}, []int32{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.BecomeFollower(1, 1, 1, []int32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	build = func(pid int64, seq int32) []byte {
+		return batch.Build(batch.BuildOptions{ProducerID: pid, ProducerEpoch: 0, BaseSequence: seq}, records(3, 5))
+	}
+	return leader, follower, build
+}

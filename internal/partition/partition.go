@@ -448,17 +448,25 @@ func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
 	if offset < 0 || offset > hw {
 		return -1, kerr.OffsetOutOfRange.Code
 	}
+	if err := p.moveLogStartLocked(offset); err != nil {
+		return -1, kerr.KafkaStorageError.Code
+	}
+	return p.log.LogStartOffset(), 0
+}
+
+// moveLogStartLocked moves the log start up to offset (at most the log
+// end; the caller bounds it by the high watermark): records below it are
+// deleted, and the producer state and the epoch cache drop what went with
+// them. p.mu is held.
+func (p *Partition) moveLogStartLocked(offset int64) error {
 	if offset > p.log.LogStartOffset() {
 		if err := p.log.DeleteRecordsBefore(offset); err != nil {
-			return -1, kerr.KafkaStorageError.Code
+			return closedErr(err)
 		}
 	}
 	start := p.log.LogStartOffset()
 	p.producers.TruncateBefore(start)
-	if err := p.applyLocked(p.replica.SetLogStartOffset(start)); err != nil {
-		return -1, kerr.KafkaStorageError.Code
-	}
-	return start, 0
+	return p.applyLocked(p.replica.SetLogStartOffset(start))
 }
 
 // ExpireProducers forgets idempotent producers whose last write is older

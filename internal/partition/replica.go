@@ -309,6 +309,21 @@ func (r *Replica) TruncateTo(offset int64) Effects {
 	return fx
 }
 
+// TruncateFullyAndStartAt records that the log was emptied and starts
+// again at offset (a follower whose log end the leader's log start passed:
+// Kafka's truncateFullyAndStartAt): log start, log end and high watermark
+// are offset, and the epoch cache is empty (clearAndFlush), to be filled
+// again by the leader's batches.
+func (r *Replica) TruncateFullyAndStartAt(offset int64) Effects {
+	var fx Effects
+	r.logStart, r.logEnd = offset, offset
+	fx.EpochsChanged = r.epochs.Clear()
+	if r.hw != offset {
+		r.hw, fx.HighWatermarkMoved = offset, true
+	}
+	return fx
+}
+
 // SetLogStartOffset records that the log start moved to offset
 // (retention, DeleteRecords): the epoch cache drops what lies below it.
 func (r *Replica) SetLogStartOffset(offset int64) Effects {
@@ -332,15 +347,16 @@ func (r *Replica) SetLogStartOffset(offset int64) Effects {
 // follower out of the ISR that reached the high watermark and the start
 // of the leader's epoch is proposed for the ISR; the high watermark moves
 // if the ISR allows. A non-leader, an unknown follower and a stale broker
-// epoch get NOT_LEADER_OR_FOLLOWER, an offset past the log end
-// OFFSET_OUT_OF_RANGE; neither changes anything.
+// epoch get NOT_LEADER_OR_FOLLOWER, an offset below the log start or past
+// the log end OFFSET_OUT_OF_RANGE (Kafka's read fails before
+// updateFollowerFetchState); neither changes anything.
 func (r *Replica) FollowerFetch(nowMs int64, id int32, brokerEpoch, fetchOffset, logStart int64) (Effects, int16) {
 	var fx Effects
 	f := r.followers[id]
 	if r.role != RoleLeader || f == nil || (brokerEpoch >= 0 && brokerEpoch < f.BrokerEpoch) {
 		return fx, kerr.NotLeaderForPartition.Code
 	}
-	if fetchOffset < 0 || fetchOffset > r.logEnd {
+	if fetchOffset < r.logStart || fetchOffset > r.logEnd {
 		// The leader's read answers it too; the follower's state must not
 		// take an offset the log does not have.
 		return fx, kerr.OffsetOutOfRange.Code

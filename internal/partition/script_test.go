@@ -29,6 +29,7 @@ import (
 //	alter-partition-response [error=NAME] [leader-epoch=E] partition-epoch=P isr=(..) [time=T]
 //	    leader-epoch defaults to the replica's
 //	truncate offset=O         the log was truncated to O
+//	truncate-fully offset=O   the log was emptied to start again at O
 //	log-start offset=O        the log start moved to O
 //	stop
 //	min-isr n=N               min.insync.replicas (default 1)
@@ -95,6 +96,8 @@ func TestScripts(t *testing.T) {
 					int32(intArg(t, d, "partition-epoch", 0)), int32s(t, d, "isr"))
 			case "truncate":
 				fx = r.TruncateTo(intArg(t, d, "offset", 0))
+			case "truncate-fully":
+				fx = r.TruncateFullyAndStartAt(intArg(t, d, "offset", 0))
 			case "log-start":
 				fx = r.SetLogStartOffset(intArg(t, d, "offset", 0))
 			case "stop":

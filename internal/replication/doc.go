@@ -9,8 +9,20 @@
 // cut the link), carrying this node's replica ID and broker epoch; each
 // partition asks from its log end offset with its newest leader epoch as
 // the last fetched epoch. Records are appended as the leader's batches are
-// (partition.AppendAsFollower) and the leader's high watermark applied
-// (SetLeaderHighWatermark).
+// (partition.AppendAsFollower), then the leader's high watermark
+// (SetLeaderHighWatermark) and log start offset (SetLeaderLogStartOffset,
+// bounded by the high watermark) applied, so DeleteRecords and retention
+// on the leader reach the followers.
+//
+// Out of range: a fetch the leader answers OFFSET_OUT_OF_RANGE is reset as
+// Kafka's fetchOffsetAndTruncate does. The fetcher asks the leader for its
+// log end and log start (ListOffsets latest and earliest with this node's
+// replica ID, so latest is the log end) outside applyMu; a leader whose log
+// ends below the follower's (after an unclean election) has the follower
+// truncate to its end, one whose log starts above the follower's end
+// (retention or DeleteRecords while the follower was away) has it empty
+// its log to start at the leader's log start
+// (partition.TruncateFullyAndStartAt), and otherwise it fetches on.
 //
 // Truncation: a follower does not call OffsetForLeaderEpoch on becoming a
 // follower; it relies on DivergingEpoch in the Fetch response (v12+, as

@@ -133,7 +133,11 @@ func (f *fetcher) run() {
 			}
 			continue
 		}
-		if !f.handle(resp.(*kmsg.FetchResponse), states) {
+		ok, outOfRange := f.handle(resp.(*kmsg.FetchResponse), states)
+		if len(outOfRange) > 0 && !f.resetOutOfRange(cl, outOfRange) {
+			ok = false
+		}
+		if !ok {
 			f.pause(cfg.FetchBackoff)
 		}
 	}
@@ -188,14 +192,15 @@ func (f *fetcher) request(parts []*partition.Partition) (*kmsg.FetchRequest, map
 }
 
 // handle applies a response and reports whether every partition went
-// well (else the fetcher backs off).
-func (f *fetcher) handle(resp *kmsg.FetchResponse, states map[partKey]fetchState) bool {
+// well (else the fetcher backs off), and which partitions the leader
+// answered OFFSET_OUT_OF_RANGE, for resetOutOfRange.
+func (f *fetcher) handle(resp *kmsg.FetchResponse, states map[partKey]fetchState) (ok bool, outOfRange []fetchState) {
 	log := f.m.cfg.Logger
 	if resp.ErrorCode != 0 {
 		log.Debug("replica fetcher: fetch refused", "leader", f.leader, "err", kerr.ErrorForCode(resp.ErrorCode))
-		return false
+		return false, nil
 	}
-	ok := true
+	ok = true
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
 			key := partKey{topic: rt.Topic, partition: rp.Partition}
@@ -206,13 +211,17 @@ func (f *fetcher) handle(resp *kmsg.FetchResponse, states map[partKey]fetchState
 			if !found {
 				continue
 			}
+			if rp.ErrorCode == kerr.OffsetOutOfRange.Code {
+				outOfRange = append(outOfRange, st)
+				continue
+			}
 			if err := f.applyIfCurrent(st, &rp); err != nil {
 				ok = false
 				log.Info("replica fetcher: partition", "topic", st.p.Topic, "partition", st.p.Index, "leader", f.leader, "err", err)
 			}
 		}
 	}
-	return ok
+	return ok, outOfRange
 }
 
 // applyIfCurrent applies an answer unless its partition was removed from
@@ -250,7 +259,10 @@ func (f *fetcher) apply(st fetchState, rp *kmsg.FetchResponseTopicPartition) err
 		}
 	}
 	p.SetLeaderHighWatermark(rp.HighWatermark)
-	return nil
+	// After the high watermark, which bounds it (Kafka's
+	// processPartitionData): DeleteRecords and retention on the leader
+	// reach the follower.
+	return p.SetLeaderLogStartOffset(rp.LogStartOffset)
 }
 
 // truncationOffset is where a follower truncates on the leader's diverging

@@ -91,3 +91,25 @@ func TestWholeBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestResetOffset: where a follower goes on after OFFSET_OUT_OF_RANGE, as
+// Kafka's fetchOffsetAndApplyTruncateAndBuild.
+func TestResetOffset(t *testing.T) {
+	for _, tc := range []struct {
+		name                        string
+		end, leaderEnd, leaderStart int64
+		to                          int64
+		full                        bool
+	}{
+		{"the leader's log start passed the log end: start over there", 10, 50, 30, 30, true},
+		{"the leader's log ends below ours (unclean): truncate to it", 40, 25, 0, 25, false},
+		{"both: the shorter leader log wins", 40, 25, 30, 25, false},
+		{"the range holds the log end again: fetch on", 20, 50, 10, 20, false},
+		{"at the leader's log start exactly: fetch on", 30, 50, 30, 30, false},
+		{"at the leader's log end exactly: fetch on", 50, 50, 30, 50, false},
+	} {
+		if to, full := resetOffset(tc.end, tc.leaderEnd, tc.leaderStart); to != tc.to || full != tc.full {
+			t.Errorf("%s: log end %d, leader's [%d,%d): (%d, %v), want (%d, %v)", tc.name, tc.end, tc.leaderStart, tc.leaderEnd, to, full, tc.to, tc.full)
+		}
+	}
+}
