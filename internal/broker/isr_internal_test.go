@@ -13,11 +13,11 @@ import (
 
 // TestISRShrinkAndExpand: three combined nodes, a topic of one partition
 // with three replicas and min.insync.replicas=2, replica.lag.time.max.ms
-// 2000 and a broker session of a minute (so the controller does not
-// fence the stopped node: the shrink can only be the leader's
-// AlterPartition). A follower stops: an acks=all produce succeeds once the
-// ISR the controller serves has shrunk to the two others, the stopped
-// node still unfenced. It starts again: it catches up, the leader's
+// 2000 and a broker session of a minute. A follower stops fetching (its
+// node keeps heartbeating, so the controller does not fence it: the
+// shrink can only be the leader's AlterPartition): an acks=all produce
+// succeeds once the ISR the controller serves has shrunk to the two
+// others, the stopped node still unfenced. It restarts: it catches up, the leader's
 // fetch-driven AlterPartition puts it back in the ISR, and all three logs
 // hold the same bytes, exactly the records produced.
 func TestISRShrinkAndExpand(t *testing.T) {
@@ -48,9 +48,7 @@ func TestISRShrinkAndExpand(t *testing.T) {
 	others := []int32{1, 2, 3}
 	others = slices.DeleteFunc(others, func(id int32) bool { return id == stopped })
 
-	if err := brokers[follower].Close(); err != nil {
-		t.Fatalf("close node %d: %v", stopped, err)
-	}
+	brokers[follower].fetchers.Unfollow(brokers[follower].partitions.Get("isr", 0))
 	// At the leader's log end the stopped follower is still caught up
 	// (Kafka's isCaughtUp): the next records leave it behind, and the
 	// acks=all produce waits for the high watermark until it is out.
@@ -60,6 +58,9 @@ func TestISRShrinkAndExpand(t *testing.T) {
 		t.Fatalf("node %d was fenced: the ISR shrink is not shown to be the leader's", stopped)
 	}
 
+	if err := brokers[follower].Close(); err != nil {
+		t.Fatalf("close node %d: %v", stopped, err)
+	}
 	restarted, err := Start(cfgs[follower])
 	if err != nil {
 		t.Fatalf("restart node %d: %v", stopped, err)

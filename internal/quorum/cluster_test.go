@@ -44,7 +44,7 @@ func freeAddrs(t *testing.T, n int) []string {
 }
 
 func newTestCluster(t *testing.T, voters int) *testCluster {
-	tc := &testCluster{t: t, dir: t.TempDir(), nodes: map[int32]*Controller{}}
+	tc := &testCluster{t: t, dir: t.TempDir(), nodes: map[int32]*Controller{}, live: fakeBrokers}
 	for i, addr := range freeAddrs(t, voters) {
 		tc.voters = append(tc.voters, Peer{ID: int32(i + 1), Addr: addr})
 	}

@@ -44,7 +44,7 @@ func TestDiskFullRecovers(t *testing.T) {
 	d := walfault.New()
 	var logs lockedBuffer
 	cfg := Config{Dir: dir, NodeID: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		WALFS: d, wrapMeta: d.Meta}
+		WALFS: d, wrapMeta: d.Meta, Liveness: fakeBrokers}
 	c, err := openReady(cfg)
 	if err != nil {
 		t.Fatal(err)

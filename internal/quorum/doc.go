@@ -60,15 +60,50 @@
 //
 // Join registers the node's broker with a new random incarnation ID; the
 // registration record's Raft index is its broker epoch, and it is fenced
-// until its first heartbeat after the node is ready (WaitUnfenced). It
-// heartbeats every Liveness.HeartbeatInterval to the active controller,
-// which keeps the last heartbeat of each broker in memory and fences (a
-// FenceBroker record) an unfenced broker not heard from for
-// Liveness.SessionTimeout; a new leader first gives every broker a full
-// session. A heartbeat with an epoch that is not the current
-// registration's is answered STALE_BROKER_EPOCH, and the broker registers
-// again. Fenced brokers get no new replicas, and the fencing record moves
-// their leaderships within the ISR (metadata's applyFence).
+// until its first heartbeat after the node is ready (WaitUnfenced). A
+// heartbeat with an epoch that is not the current registration's is
+// answered STALE_BROKER_EPOCH, and the broker registers again. Fenced
+// brokers get no new replicas, and the fencing record moves their
+// leaderships within the ISR (metadata's applyFence).
+//
+// The active controller keeps the last heartbeat of each broker in memory
+// (as Kafka's BrokerHeartbeatManager) and fences (a FenceBroker record) an
+// unfenced broker whose session has run out. A broker heartbeats every
+// Liveness.HeartbeatInterval over one session connection to the active
+// controller's RPC (session.go; in memory on the active controller
+// itself), and the session runs out:
+//
+//   - Liveness.SessionTimeout (broker.session.timeout.ms) after its last
+//     heartbeat, as in Kafka: a broker that hangs, or a machine that
+//     loses power, whose connections are never closed;
+//   - Liveness.Grace (HeartbeatInterval/4, at least 250 ms: 500 ms with
+//     Kafka's defaults) after its session connection closed, unless it
+//     heartbeats again meanwhile: the kernel of a killed process resets or
+//     closes its connections at once, while a live broker whose connection
+//     broke redials at once;
+//   - Grace after this node was elected, for every broker that has not
+//     heartbeated it yet: brokers heartbeat a new leader as soon as raft
+//     names it (a LeaderObservation), so a live broker is heard within
+//     milliseconds, where Kafka gives every broker a whole session.
+//
+// Fencing a broker that is alive costs at most availability, never data:
+// leadership moves only within the ISR, the fenced broker's acks=all
+// writes cannot complete without the ISR that moved on, and its next
+// heartbeat unfences it. So a dead broker's partitions move about Grace
+// after its death instead of a session timeout later.
+//
+// When the active controller itself dies, raft needs a new leader first.
+// hashicorp/raft keeps its defaults (heartbeat and election timeouts 1 s,
+// leader lease 500 ms, as Kafka's controller.quorum.election.timeout.ms),
+// with which a follower notices a dead leader only 1 to 3 s later and may
+// refuse a first candidate while it still knows the old leader. A voter
+// whose broker finds the leader's controller listener refusing its
+// connection (the process is gone) suspects it: when the lease has passed
+// since its last contact with the leader (staggered by its rank among the
+// other voters, so the survivors do not split the vote) it lowers raft's
+// heartbeat and election timeouts to the lease through ReloadConfig, and
+// restores them once raft names a leader. Raft's safety does not depend on
+// its timeouts; a wrong suspicion costs at most an election.
 //
 // # Goroutines
 //
@@ -79,7 +114,8 @@
 // Subscribe callbacks in log order so that a slow subscriber never blocks
 // the FSM; the starter, which runs from Open until the node is ready
 // (WaitReady); the liveness watcher, which fences brokers while this node
-// leads; and after Join the heartbeater. Close stops them, raft and the
+// leads; and after Join the heartbeater, with the reader of its session
+// connection and a timer while it suspects the leader. Close stops them, raft and the
 // transport, then closes the stores, and waits for all of them.
 //
 // # Start-up and the active controller

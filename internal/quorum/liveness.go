@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -20,7 +22,16 @@ type Liveness struct {
 	// SessionTimeout is broker.session.timeout.ms: how long the active
 	// controller waits for a heartbeat before fencing a broker. 0: 9 s.
 	SessionTimeout time.Duration
+	// Grace is how long the active controller waits for a heartbeat from
+	// a broker whose session connection closed, and from every broker
+	// after it is elected, before fencing it. 0: HeartbeatInterval/4, at
+	// least 250 ms; never more than SessionTimeout.
+	Grace time.Duration
 }
+
+// minGrace is the shortest default Grace: time for a broker to see a new
+// controller and dial it on a loaded machine.
+const minGrace = 250 * time.Millisecond
 
 func (l Liveness) withDefaults() Liveness {
 	if l.HeartbeatInterval <= 0 {
@@ -29,26 +40,43 @@ func (l Liveness) withDefaults() Liveness {
 	if l.SessionTimeout <= 0 {
 		l.SessionTimeout = 9 * time.Second
 	}
+	if l.Grace <= 0 {
+		l.Grace = max(l.HeartbeatInterval/4, minGrace)
+	}
+	l.Grace = min(l.Grace, l.SessionTimeout)
 	return l
 }
 
 // liveness is what the active controller knows of broker heartbeats: when
-// it last heard from each broker. It is memory only, as in Kafka
-// (BrokerHeartbeatManager): a new leader gives every broker a full session
-// from its election before fencing it.
+// it last heard from each broker, and over which session connection. It is
+// memory only, as in Kafka (BrokerHeartbeatManager): a new leader gives
+// every broker Grace from its election, time for live brokers to
+// heartbeat it (they do as soon as they learn of it), before fencing it.
 type liveness struct {
-	mu      sync.Mutex
-	last    map[int32]time.Time // guarded by mu
-	leading bool                // guarded by mu: the last check saw this node lead
+	mu       sync.Mutex
+	term     uint64              // guarded by mu: the raft term last and sessions are of
+	last     map[int32]time.Time // guarded by mu: nil while not leading
+	sessions map[int32]uint64    // guarded by mu: the connection each broker last heartbeated on
+	leading  bool                // guarded by mu: expired has seen this term's leadership
+	nextConn atomic.Uint64       // IDs of controller RPC connections
 }
 
-// heartbeat records a heartbeat of broker (registered with epoch) and, on
-// the active controller, unfences a fenced broker that has caught up with
-// the metadata log. Elsewhere it goes to the active controller over the
-// controller RPC. It returns whether the broker is fenced afterwards.
+// forTerm makes last and sessions those of term: a heartbeat a previous
+// leadership of this node recorded says nothing of this one. l.mu is held.
+func (l *liveness) forTerm(term uint64) {
+	if l.last == nil || l.term != term {
+		l.term, l.last, l.sessions, l.leading = term, map[int32]time.Time{}, map[int32]uint64{}, false
+	}
+}
+
+// heartbeat records a heartbeat of broker (registered with epoch), received
+// over the controller RPC connection conn (0: this node's own broker) and,
+// on the active controller, unfences a fenced broker that has caught up
+// with the metadata log. Elsewhere it goes to the active controller over
+// the controller RPC. It returns whether the broker is fenced afterwards.
 // Errors: kerr.StaleBrokerEpoch (the broker registered again since, or is
 // unknown: it must register), kerr.NotController.
-func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, caughtUp bool, hops uint8) (fenced bool, err error) {
+func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, caughtUp bool, hops uint8, conn uint64) (fenced bool, err error) {
 	if !c.isActive() {
 		if !c.cfg.clustered() || hops > 0 {
 			return true, fmt.Errorf("quorum: node %d is not the active controller: %w", c.cfg.NodeID, kerr.NotController)
@@ -63,11 +91,13 @@ func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, c
 	if !ok || b.Epoch != epoch {
 		return true, kerr.StaleBrokerEpoch
 	}
+	term := c.raft.CurrentTerm()
 	c.live.mu.Lock()
-	if c.live.last == nil {
-		c.live.last = map[int32]time.Time{}
-	}
+	c.live.forTerm(term)
 	c.live.last[broker] = time.Now()
+	if conn != 0 {
+		c.live.sessions[broker] = conn
+	}
 	c.live.mu.Unlock()
 	if !b.Fenced || !caughtUp {
 		return b.Fenced, nil
@@ -79,47 +109,87 @@ func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, c
 	return false, nil
 }
 
+// sessionClosed is called when controller RPC connection conn ends. A
+// broker whose last heartbeat came over it has lost its session: a killed
+// process's connections are closed by its kernel at once, so unless the
+// broker heartbeats again within Grace (a live one redials at once) it is
+// fenced then, rather than after the whole SessionTimeout. Fencing early
+// costs at most availability: leaderships move only within the ISR.
+func (c *Controller) sessionClosed(conn uint64) {
+	l := &c.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for broker, id := range l.sessions {
+		if id != conn {
+			continue
+		}
+		delete(l.sessions, broker)
+		if l.last == nil || !c.isActive() {
+			return
+		}
+		// Expires Grace from now, unless it would sooner.
+		if deadline := time.Now().Add(c.cfg.Liveness.Grace - c.cfg.Liveness.SessionTimeout); deadline.Before(l.last[broker]) {
+			l.last[broker] = deadline
+		}
+		c.logger.Info("quorum: broker's session connection closed: fencing it unless it heartbeats again",
+			"broker", broker, "grace", c.cfg.Liveness.Grace)
+		select {
+		case c.liveWake <- struct{}{}:
+		default:
+		}
+		return
+	}
+}
+
 // watchLiveness is the goroutine that fences, on the active controller,
-// every unfenced broker not heard from for SessionTimeout.
+// every unfenced broker whose session has run out (see expired).
 func (c *Controller) watchLiveness() {
 	defer c.starters.Done()
 	session := c.cfg.Liveness.SessionTimeout
-	tick := time.NewTicker(max(session/8, time.Millisecond))
+	tick := time.NewTicker(max(min(session/8, c.cfg.Liveness.Grace/5), time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case <-c.quit:
 			return
-		case now := <-tick.C:
-			for _, b := range c.expired(now) {
-				ctx, cancel := context.WithTimeout(c.ctx, session)
-				_, err := c.propose(ctx, metadata.FenceBroker{ID: b.ID, Epoch: b.Epoch})
-				cancel()
-				if err != nil {
-					c.logger.Warn("quorum: fencing a broker that stopped heartbeating", "broker", b.ID, "epoch", b.Epoch, "err", err)
-					continue
-				}
-				c.logger.Warn("quorum: broker fenced: no heartbeat for broker.session.timeout.ms", "broker", b.ID, "epoch", b.Epoch, "session", session)
+		case <-tick.C:
+		case <-c.liveWake:
+		}
+		for _, b := range c.expired(time.Now()) {
+			ctx, cancel := context.WithTimeout(c.ctx, session)
+			_, err := c.propose(ctx, metadata.FenceBroker{ID: b.ID, Epoch: b.Epoch})
+			cancel()
+			if err != nil {
+				c.logger.Warn("quorum: fencing a broker that stopped heartbeating", "broker", b.ID, "epoch", b.Epoch, "err", err)
+				continue
 			}
+			c.logger.Warn("quorum: broker fenced: no heartbeat within its session", "broker", b.ID, "epoch", b.Epoch, "session", session)
 		}
 	}
 }
 
-// expired returns the unfenced brokers whose session has run out at now.
+// expired returns the unfenced brokers whose session has run out at now:
+// not heard from for SessionTimeout, or for Grace since their session
+// connection closed or since this node was elected.
 func (c *Controller) expired(now time.Time) []metadata.Broker {
 	l := &c.live
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !c.isActive() {
-		l.leading = false
+		l.leading, l.last, l.sessions = false, nil, nil
 		return nil
 	}
 	img := c.Image()
-	if !l.leading || l.last == nil {
-		// Just elected: every broker gets a full session from now.
-		l.leading, l.last = true, map[int32]time.Time{}
+	session := c.cfg.Liveness.SessionTimeout
+	l.forTerm(c.raft.CurrentTerm())
+	if !l.leading {
+		// Just elected: every broker not heard from yet in this term
+		// gets Grace.
+		l.leading = true
 		for id := range img.Brokers {
-			l.last[id] = now
+			if _, ok := l.last[id]; !ok {
+				l.last[id] = now.Add(c.cfg.Liveness.Grace - session)
+			}
 		}
 	}
 	var out []metadata.Broker
@@ -129,7 +199,7 @@ func (c *Controller) expired(now time.Time) []metadata.Broker {
 			l.last[b.ID] = now // registered since the last check
 			continue
 		}
-		if now.Sub(last) > c.cfg.Liveness.SessionTimeout {
+		if now.Sub(last) > session {
 			out = append(out, b)
 		}
 	}
@@ -185,7 +255,11 @@ func (c *Controller) registerRetrying(ctx context.Context, b metadata.Broker) (i
 }
 
 // heartbeats is the goroutine that keeps this node's broker registered
-// and unfenced; it stops at Close.
+// and unfenced; it stops at Close. It heartbeats every HeartbeatInterval
+// over a session connection to the active controller (or in memory on the
+// active controller), and at once when raft names a new leader or the
+// session's connection closes, so that a new controller hears from every
+// live broker well within its Grace.
 func (c *Controller) heartbeats() {
 	defer c.starters.Done()
 	interval := c.cfg.Liveness.HeartbeatInterval
@@ -194,11 +268,20 @@ func (c *Controller) heartbeats() {
 	case <-c.quit:
 		return
 	}
+	leaders := make(chan raft.Observation, 1)
+	obs := raft.NewObserver(leaders, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	c.raft.RegisterObserver(obs)
+	defer c.raft.DeregisterObserver(obs)
+	var s *session
+	defer func() { s.close() }()
 	var lastErr string
 	for {
 		reg := c.joined.Load()
 		ctx, cancel := context.WithTimeout(c.ctx, interval)
-		_, err := c.heartbeat(ctx, reg.broker.ID, reg.epoch, true, 0)
+		err := c.beat(ctx, &s, reg)
 		cancel()
 		if errors.Is(err, kerr.StaleBrokerEpoch) {
 			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Liveness.SessionTimeout)
@@ -215,16 +298,30 @@ func (c *Controller) heartbeats() {
 			c.logger.Warn("quorum: broker heartbeat failed", "broker", reg.broker.ID, "err", err)
 		}
 		lastErr = ""
+		wait := interval
 		if err != nil {
 			lastErr = err.Error()
+			wait = min(interval, heartbeatRetry)
+		}
+		var lost <-chan sessionReply
+		if s != nil {
+			lost = s.replies
 		}
 		select {
 		case <-c.quit:
 			return
-		case <-time.After(interval):
+		case <-leaders:
+			c.leaderSeen()
+		case <-lost:
+			s.close() // the controller went away: find the next one now
+			s = nil
+		case <-time.After(wait):
 		}
 	}
 }
+
+// heartbeatRetry is how soon a failed heartbeat is retried.
+const heartbeatRetry = 50 * time.Millisecond
 
 // WaitUnfenced waits until the image shows this node's broker registered
 // by Join and unfenced.

@@ -47,8 +47,8 @@ func (tc *testCluster) broker(node, id int32, fenced bool, within time.Duration)
 
 // TestBrokerFencing: every combined node registers and is unfenced with
 // its registration's index as broker epoch; a node that stops heartbeating
-// is fenced by the active controller after broker.session.timeout.ms (its
-// epoch kept), and leaves Metadata's brokers; restarted, it has a new
+// is fenced by the active controller (here within Grace, as its session
+// connection closed; its epoch kept), and leaves Metadata's brokers; restarted, it has a new
 // incarnation and a new epoch and is unfenced again; a heartbeat with the
 // old epoch is stale.
 func TestBrokerFencing(t *testing.T) {
@@ -131,7 +131,7 @@ func TestBrokerFencing(t *testing.T) {
 	if again.Epoch != epoch || again.Incarnation == old.Incarnation {
 		t.Fatalf("re-registered %+v, old %+v", again, old)
 	}
-	if _, err := tc.nodes[3].heartbeat(ctx(t), 3, old.Epoch, true, 0); err != kerr.StaleBrokerEpoch {
+	if _, err := tc.nodes[3].heartbeat(ctx(t), 3, old.Epoch, true, 0, 0); err != kerr.StaleBrokerEpoch {
 		t.Fatalf("heartbeat with the old epoch: %v", err)
 	}
 }
@@ -195,4 +195,81 @@ func TestBrokerOnlyNode(t *testing.T) {
 		t.Fatalf("epoch %d after restart, was %d", again, epoch)
 	}
 	tc.converged("while-down")
+}
+
+// startJoined starts voters 1..3 with raft's production timeouts when
+// production (heartbeat and election 1 s, lease 500 ms), joins each as a
+// broker, and returns the leader.
+func startJoined(t *testing.T, live Liveness, production bool) *testCluster {
+	t.Helper()
+	tc := newTestCluster(t, 3)
+	tc.live = live
+	for _, id := range []int32{1, 2, 3} {
+		cfg := tc.config(id)
+		if production {
+			cfg.electionTimeout = 0
+		}
+		c, err := Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.nodes[id] = c
+	}
+	for _, id := range []int32{1, 2, 3} {
+		tc.join(id)
+	}
+	return tc
+}
+
+// TestSessionClosedFences: a broker whose session connection to the
+// active controller closes (its node stopped: a killed process's kernel
+// closes it the same way) is fenced within Grace of it, not after
+// broker.session.timeout.ms, which here is a minute; the other brokers,
+// heartbeating over their sessions, stay unfenced.
+func TestSessionClosedFences(t *testing.T) {
+	tc := startJoined(t, Liveness{HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: time.Minute}, false)
+	leader := tc.leader()
+	victim := tc.follower(leader)
+	start := time.Now()
+	tc.stop(victim)
+	tc.broker(leader, victim, true, 30*time.Second)
+	t.Logf("broker %d fenced %v after its node stopped (session timeout 1m, grace 250ms)", victim, time.Since(start).Round(time.Millisecond))
+	for id := range tc.nodes {
+		if b := tc.nodes[leader].Image().Brokers[id]; b.Fenced {
+			t.Fatalf("broker %d fenced: %+v", id, b)
+		}
+	}
+}
+
+// TestControllerLossFences: the active controller's node stops (it is a
+// broker too). The other voters' brokers find its listener refusing them
+// and lower raft's timeouts (restored once a leader is seen), a new
+// leader is elected, gives every broker Grace rather than a whole
+// session, hears at once from the live brokers, which heartbeat a new
+// controller as soon as raft names it, and fences only the lost one,
+// well before the minute of broker.session.timeout.ms.
+func TestControllerLossFences(t *testing.T) {
+	tc := startJoined(t, Liveness{HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: time.Minute}, true)
+	first := tc.leader()
+	start := time.Now()
+	tc.stop(first)
+	second := tc.leader()
+	elected := time.Since(start)
+	tc.broker(second, first, true, 30*time.Second)
+	t.Logf("controller %d stopped: %d elected after %v, broker %d fenced after %v", first, second, elected.Round(time.Millisecond), first, time.Since(start).Round(time.Millisecond))
+	for id := range tc.nodes {
+		if b := tc.nodes[second].Image().Brokers[id]; b.Fenced {
+			t.Fatalf("broker %d fenced: %+v", id, b)
+		}
+	}
+	// Raft's timeouts are back once a leader is known.
+	deadline := time.Now().Add(10 * time.Second)
+	for id, c := range tc.nodes {
+		for c.raft.ReloadableConfig().HeartbeatTimeout != time.Second {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: raft heartbeat timeout %v", id, c.raft.ReloadableConfig().HeartbeatTimeout)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }

@@ -127,8 +127,15 @@ type Controller struct {
 	cancel   context.CancelFunc
 	starters sync.WaitGroup // the starter, liveness and heartbeat goroutines
 
-	live   liveness                     // the active controller's view of broker heartbeats
-	joined atomic.Pointer[registration] // this node's broker registration (Join)
+	live     liveness                     // the active controller's view of broker heartbeats
+	liveWake chan struct{}                // wakes the liveness watcher when a session closes
+	joined   atomic.Pointer[registration] // this node's broker registration (Join)
+
+	raftTimings  raft.Config // the configured timeouts, which a suspicion lowers for a while
+	suspectMu    sync.Mutex
+	suspected    raft.ServerID // guarded by suspectMu: the leader suspected dead, or ""
+	suspectTimer *time.Timer   // guarded by suspectMu
+	fastTimeouts bool          // guarded by suspectMu: raft runs with lowered timeouts
 
 	closeOnce sync.Once
 	closeErr  error
@@ -164,7 +171,7 @@ func Open(cfg Config) (*Controller, error) {
 	}
 	cfg.Liveness = cfg.Liveness.withDefaults()
 	c := &Controller{cfg: cfg, logger: cfg.Logger, meta: &metadb.BoltMetaDB{},
-		running: make(chan struct{}), ready: make(chan struct{}), quit: make(chan struct{})}
+		running: make(chan struct{}), ready: make(chan struct{}), quit: make(chan struct{}), liveWake: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.wrapMeta != nil {
 		c.meta = cfg.wrapMeta(c.meta)
@@ -213,8 +220,10 @@ func (c *Controller) start() error {
 	c.notifier = newNotifier()
 	c.fsm = newFSM(c.notifier, c.logger)
 
+	conf := c.raftConfig(hl)
+	c.raftTimings = raft.Config{HeartbeatTimeout: conf.HeartbeatTimeout, ElectionTimeout: conf.ElectionTimeout, LeaderLeaseTimeout: conf.LeaderLeaseTimeout}
 	err = noPanic("start raft", func() (err error) {
-		c.raft, err = raft.NewRaft(c.raftConfig(hl), c.fsm, c.log, c.log, snapshots, transport)
+		c.raft, err = raft.NewRaft(conf, c.fsm, c.log, c.log, snapshots, transport)
 		return err
 	})
 	if err != nil {
@@ -453,6 +462,12 @@ func (c *Controller) close() error {
 	var errs []error
 	close(c.quit)
 	c.cancel()
+	c.suspectMu.Lock()
+	if c.suspectTimer != nil {
+		c.suspectTimer.Stop()
+	}
+	c.suspected = "closed" // no suspicion from here on
+	c.suspectMu.Unlock()
 	if c.log != nil {
 		c.log.abort()
 	}

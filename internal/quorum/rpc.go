@@ -159,8 +159,13 @@ func (c *Controller) serveRPC(conn net.Conn) {
 	case <-c.quit:
 		return
 	}
+	// A broker heartbeats over its connection (its session) every
+	// HeartbeatInterval: only a broker gone quiet leaves it idle.
+	id := c.live.nextConn.Add(1)
+	defer c.sessionClosed(id)
+	idle := max(rpcIdle, 2*c.cfg.Liveness.HeartbeatInterval)
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(rpcIdle))
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
 		body, err := readFrame(conn)
 		if err != nil {
 			if errors.Is(err, errBadFrame) {
@@ -173,7 +178,7 @@ func (c *Controller) serveRPC(conn net.Conn) {
 			c.logger.Warn("quorum: closing controller RPC connection", "remote", conn.RemoteAddr().String(), "err", err)
 			return
 		}
-		resp := c.answerRPC(req)
+		resp := c.answerRPC(req, id)
 		_ = conn.SetWriteDeadline(time.Now().Add(transportTimeout))
 		if err := writeFrame(conn, resp.append(nil)); err != nil {
 			return
@@ -181,13 +186,14 @@ func (c *Controller) serveRPC(conn net.Conn) {
 	}
 }
 
-// answerRPC runs one request; c.quit cancels it.
-func (c *Controller) answerRPC(req rpcRequest) rpcResponse {
+// answerRPC runs one request that came over connection conn; c.quit
+// cancels it.
+func (c *Controller) answerRPC(req rpcRequest, conn uint64) rpcResponse {
 	ctx, cancel := context.WithTimeout(c.ctx, rpcDefaultTimeout)
 	defer cancel()
 	switch req.Kind {
 	case rpcHeartbeat:
-		fenced, err := c.heartbeat(ctx, req.Broker, req.Epoch, req.CaughtUp, max(req.Hops, 1))
+		fenced, err := c.heartbeat(ctx, req.Broker, req.Epoch, req.CaughtUp, max(req.Hops, 1), conn)
 		resp := errorResponse(err)
 		resp.Fenced = fenced
 		return resp
