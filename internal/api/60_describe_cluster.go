@@ -1,15 +1,23 @@
 package api
 
-// DescribeCluster v0-v1: cluster ID, controller and brokers. v1 asks for an
-// endpoint type; only brokers (1) are served, since controllers share the
-// brokers' listeners. The controller is the active controller (the Raft
-// leader), or -1 while none is known.
+// DescribeCluster v0-v2: cluster ID, controller and brokers. v1 asks for an
+// endpoint type; a broker listener serves brokers (1) and answers
+// controllers (2) with UNSUPPORTED_ENDPOINT_TYPE, as Kafka's brokers do
+// (Kafka's controllers answer it on their controller listener, which here
+// speaks raft). The controller is the active controller (the Raft leader,
+// see quorum.Controller.ActiveController), or -1 while none is known.
+// Fenced brokers are left out unless v2's IncludeFencedBrokers asks for
+// them, each marked IsFenced (KIP-1073).
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
 func describeCluster(h *Handlers, _ context.Context, req *kmsg.DescribeClusterRequest) (*kmsg.DescribeClusterResponse, error) {
@@ -24,9 +32,17 @@ func describeCluster(h *Handlers, _ context.Context, req *kmsg.DescribeClusterRe
 	img := h.image()
 	resp.ClusterID = img.ClusterID
 	resp.ControllerID = h.Controller.ActiveController()
-	for _, b := range img.LiveBrokers() { // fenced brokers are left out, as in Kafka
+	brokers := img.LiveBrokers()
+	if req.IncludeFencedBrokers && req.Version >= 2 {
+		brokers = brokers[:0:0]
+		for _, b := range img.Brokers {
+			brokers = append(brokers, b)
+		}
+		slices.SortFunc(brokers, func(a, b metadata.Broker) int { return cmp.Compare(a.ID, b.ID) })
+	}
+	for _, b := range brokers {
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
+		rb.NodeID, rb.Host, rb.Port, rb.IsFenced = b.ID, b.Host, b.Port, b.Fenced
 		if b.Rack != "" {
 			rack := b.Rack
 			rb.Rack = &rack

@@ -36,6 +36,13 @@ type Controller interface {
 	// AlterBrokerConfigs sets, then deletes, cluster-wide dynamic broker
 	// configs.
 	AlterBrokerConfigs(ctx context.Context, set map[string]string, del []string) error
+	// DescribeQuorum describes the metadata quorum as its leader sees it.
+	DescribeQuorum(ctx context.Context) (quorum.Description, error)
+	// AddVoter makes node id, an observer of the metadata log, a voter at
+	// its endpoint on the controller listener.
+	AddVoter(ctx context.Context, id int32, endpoints []quorum.Endpoint) error
+	// RemoveVoter takes node id out of the voters.
+	RemoveVoter(ctx context.Context, id int32) error
 }
 
 var _ Controller = (*quorum.Controller)(nil)

@@ -11,6 +11,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/quorum"
 )
 
 // standby is a Controller on a broker that is not the active controller
@@ -38,6 +39,15 @@ func (s standby) AlterBrokerConfigs(context.Context, map[string]string, []string
 func (s standby) AlterTopicConfigs(context.Context, string, map[string]string, []string) error {
 	return s.err()
 }
+
+func (s standby) notLeader() error {
+	return fmt.Errorf("quorum: node 1 is not the leader of the metadata quorum: %w", kerr.NotLeaderForPartition)
+}
+func (s standby) DescribeQuorum(context.Context) (quorum.Description, error) {
+	return quorum.Description{}, s.notLeader()
+}
+func (s standby) AddVoter(context.Context, int32, []quorum.Endpoint) error { return s.notLeader() }
+func (s standby) RemoveVoter(context.Context, int32) error                 { return s.notLeader() }
 
 // noPartitions is a broker with no local replicas; Sync must not be called
 // when nothing changed.

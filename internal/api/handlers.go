@@ -119,10 +119,13 @@ func table() []entry {
 		{42, 0, 2, handle(deleteGroups)},
 		{44, 0, 1, handle(incrementalAlterConfigs)},
 		{47, 0, 0, handle(offsetDelete)},
-		{60, 0, 1, handle(describeCluster)},
+		{55, 0, 2, handle(describeQuorum)},
+		{60, 0, 2, handle(describeCluster)},
 		{61, 0, 0, handle(describeProducers)},
 		{68, 0, 1, handle(consumerGroupHeartbeat)},
 		{69, 0, 1, handle(consumerGroupDescribe)},
+		{80, 0, 1, handle(addRaftVoter)},
+		{81, 0, 0, handle(removeRaftVoter)},
 	}
 }
 

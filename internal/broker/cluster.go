@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/quorum"
@@ -33,8 +34,18 @@ func quorumConfig(cfg Config, static config.Static, advertisedHost string) quoru
 	for _, v := range c.Voters {
 		q.Voters = append(q.Voters, quorum.Peer{ID: v.ID, Addr: v.Addr()})
 	}
+	q.Bootstrap = c.BootstrapServers
+	if len(c.ControllerListenerNames) > 0 {
+		q.ListenerName = c.ControllerListenerNames[0]
+	}
 	if l, ok := c.ControllerListener(); ok && c.Roles.Controller {
 		q.Listen = l.Addr()
+		if !c.IsVoter(static.NodeID) && l.Host == "" {
+			// A controller outside controller.quorum.voters is reached
+			// where it says: on the broker's host when its listener
+			// binds every interface.
+			q.Advertise = net.JoinHostPort(advertisedHost, strconv.Itoa(l.Port))
+		}
 		return q
 	}
 	host, _, _ := net.SplitHostPort(cfg.Listen)

@@ -21,9 +21,11 @@ type Cluster struct {
 	Roles Roles
 	// Voters is controller.quorum.voters, in the order given.
 	Voters []Voter
-	// BootstrapServers is controller.quorum.bootstrap.servers. It is
-	// ignored when Voters is set (the voters give the same addresses);
-	// alone it would mean a dynamic quorum (KIP-853), refused for now.
+	// BootstrapServers is controller.quorum.bootstrap.servers: where a
+	// node that is not among Voters finds the quorum. Without Voters
+	// (KIP-853's dynamic quorum) a node with the controller role starts
+	// as an observer of the metadata log, to be made a voter with
+	// AddRaftVoter; beside Voters it adds addresses to try.
 	BootstrapServers []string
 	// ControllerListenerNames is controller.listener.names.
 	ControllerListenerNames []string
@@ -124,6 +126,12 @@ func (r *resolver) resolveCluster(node int32) (Cluster, error) {
 		return c, err
 	}
 	c.BootstrapServers = splitList(r.b.Get("controller.quorum.bootstrap.servers", nil))
+	for _, addr := range c.BootstrapServers {
+		if host, _, err := splitHostPort(addr); err != nil || host == "" {
+			return c, fmt.Errorf("invalid value '%s' for config controller.quorum.bootstrap.servers: entry %q has no valid host:port",
+				strings.Join(c.BootstrapServers, ","), addr)
+		}
+	}
 	for _, name := range splitList(r.b.Get("controller.listener.names", nil)) {
 		c.ControllerListenerNames = append(c.ControllerListenerNames, strings.ToUpper(name))
 	}
@@ -169,11 +177,11 @@ func (c Cluster) validate(node int32, static map[string]string) error {
 	if _, ok := static["node.id"]; !ok {
 		return fmt.Errorf("config node.id is required when process.roles is set")
 	}
-	if len(c.Voters) == 0 {
-		if len(c.BootstrapServers) > 0 {
-			return fmt.Errorf("config controller.quorum.bootstrap.servers without controller.quorum.voters (a dynamic quorum, KIP-853) is not supported yet: set controller.quorum.voters")
-		}
-		return fmt.Errorf("config controller.quorum.voters: if using process.roles, controller.quorum.voters must contain a parseable set of voters")
+	if len(c.Voters) == 0 && len(c.BootstrapServers) == 0 {
+		return fmt.Errorf("config controller.quorum.voters: if using process.roles, either controller.quorum.bootstrap.servers must contain the set of bootstrap controllers or controller.quorum.voters must contain a parseable set of voters")
+	}
+	if len(c.Voters) == 0 && c.Roles.Controller && !c.Roles.Broker {
+		return fmt.Errorf("config controller.quorum.bootstrap.servers without controller.quorum.voters is supported for process.roles=broker,controller, not yet for a controller-only node (it would not receive the metadata log)")
 	}
 	if len(c.ControllerListenerNames) == 0 {
 		return fmt.Errorf("config controller.listener.names must contain at least one value when process.roles is set")
@@ -197,7 +205,7 @@ func (c Cluster) validate(node int32, static map[string]string) error {
 		}
 		return c.validateBrokerListeners()
 	}
-	if !c.IsVoter(node) {
+	if len(c.Voters) > 0 && !c.IsVoter(node) {
 		return fmt.Errorf("config controller.quorum.voters: if process.roles contains the 'controller' role, the node id %d must be included in the set of voters controller.quorum.voters=%v", node, c.voterIDs())
 	}
 	for _, name := range c.ControllerListenerNames {

@@ -85,6 +85,20 @@ func TestClusterControllerOnly(t *testing.T) {
 	}
 }
 
+// TestClusterDynamicController: a combined node with bootstrap servers and
+// no voters (KIP-853) is accepted, with any node ID.
+func TestClusterDynamicController(t *testing.T) {
+	b, err := NewBroker(with(combined(), "node.id", "4", "controller.quorum.voters", "<unset>",
+		"controller.quorum.bootstrap.servers", "127.0.0.1:9093,127.0.0.1:9095"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.Static().Cluster
+	if len(c.Voters) != 0 || !reflect.DeepEqual(c.BootstrapServers, []string{"127.0.0.1:9093", "127.0.0.1:9095"}) || !c.Roles.Controller {
+		t.Fatalf("cluster %+v", c)
+	}
+}
+
 // TestClusterRefusals checks that every bad cluster config is refused at
 // start-up with a message naming the config (Kafka's message where Kafka
 // has the rule).
@@ -99,8 +113,10 @@ func TestClusterRefusals(t *testing.T) {
 		{"voters without roles", with(combined(), "process.roles", "<unset>"), "process.roles must be set"},
 		{"no node.id", with(combined(), "node.id", "<unset>"), "config node.id is required"},
 		{"no voters", with(combined(), "controller.quorum.voters", "<unset>"), "controller.quorum.voters must contain a parseable set of voters"},
-		{"bootstrap servers alone", with(combined(), "controller.quorum.voters", "<unset>", "controller.quorum.bootstrap.servers", "127.0.0.1:9093"),
-			"controller.quorum.bootstrap.servers without controller.quorum.voters (a dynamic quorum, KIP-853) is not supported yet"},
+		{"bootstrap servers of a controller-only node", with(combined(), "controller.quorum.voters", "<unset>", "controller.quorum.bootstrap.servers", "127.0.0.1:9093",
+			"process.roles", "controller", "listeners", "CONTROLLER://:9093"), "not yet for a controller-only node"},
+		{"bootstrap server without port", with(combined(), "controller.quorum.bootstrap.servers", "127.0.0.1"),
+			"for config controller.quorum.bootstrap.servers: entry \"127.0.0.1\" has no valid host:port"},
 		{"voter without id", with(combined(), "controller.quorum.voters", "127.0.0.1:9093"), "for config controller.quorum.voters: entry \"127.0.0.1:9093\" is not id@host:port"},
 		{"voter bad id", with(combined(), "controller.quorum.voters", "x@127.0.0.1:9093"), "has no valid node ID"},
 		{"voter bad port", with(combined(), "controller.quorum.voters", "1@127.0.0.1:99999"), "has no valid host:port"},

@@ -34,9 +34,10 @@
 // rules and messages (cluster.go). Without process.roles a node is
 // standalone: broker and sole voter of a one-voter quorum, as Samsa always
 // was. Only PLAINTEXT listeners are served yet (SSL and SASL are refused),
-// one broker listener, and controller.quorum.bootstrap.servers is accepted
-// but ignored beside controller.quorum.voters (alone it is refused: a
-// dynamic quorum, KIP-853, is not supported yet).
+// one broker listener. controller.quorum.bootstrap.servers without
+// controller.quorum.voters starts a broker,controller node as an observer
+// of the metadata log, to be made a voter with AddRaftVoter (KIP-853); a
+// controller-only node needs controller.quorum.voters yet.
 //
 // Deviations from Kafka: offsets.topic.replication.factor defaults to 1 (Kafka:
 // 3) so a single node serves groups; segment.bytes accepts 14 bytes and up

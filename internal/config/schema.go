@@ -47,7 +47,7 @@ var brokerDefinitions = []definition{
 	{name: "controller.quorum.voters", typ: TypeList, def: "",
 		doc: "The voters of the controller quorum, as id@host:port,... (the CONTROLLER listener of each controller)."},
 	{name: "controller.quorum.bootstrap.servers", typ: TypeList, def: "",
-		doc: "Kafka 4's list of controllers to bootstrap a dynamic quorum from (KIP-853). Not supported yet without controller.quorum.voters; ignored with it."},
+		doc: "Kafka 4's list of controllers (host:port) where a node outside controller.quorum.voters finds the quorum (KIP-853): without controller.quorum.voters a broker,controller node starts as an observer of the metadata log, to be made a voter with AddRaftVoter."},
 	{name: "controller.listener.names", typ: TypeList, def: "",
 		doc: "The names of the listeners used by the controller; the first one is the one used."},
 	{name: "listener.security.protocol.map", typ: TypeString, def: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",

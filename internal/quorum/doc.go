@@ -42,7 +42,8 @@
 // the first time Open sees an empty Dir, over an in-memory transport with
 // a fixed address, as before clusters existed: its directory keeps working.
 //
-// In a quorum of several nodes (controller.quorum.voters) raft runs over
+// In a quorum of several nodes (controller.quorum.voters, or
+// controller.quorum.bootstrap.servers for a node outside them) raft runs over
 // TCP on the controller listener (Config.Listen), shared with the
 // controller RPC (rpc.go) by the first byte of each connection
 // (streamLayer). Every voter bootstraps the same configuration, all the
@@ -55,6 +56,39 @@
 // forwarded over the controller RPC to the leader (or, with no leader
 // known, to each voter in turn); a node receiving a forwarded request
 // never forwards it again.
+//
+// # Voters: describing, adding and removing them
+//
+// The voter set is raft's configuration, stored in its log and snapshots:
+// controller.quorum.voters (Config.Voters) is only the first configuration
+// of a new quorum and says whether this node was meant to vote.
+// DescribeQuorum, AddVoter and RemoveVoter (membership.go; Kafka's
+// DescribeQuorum, AddRaftVoter and RemoveRaftVoter) run on the leader;
+// another node forwards them over the controller RPC, and a node that
+// receives a forwarded one without leading answers
+// NOT_LEADER_OR_FOLLOWER.
+//
+// hashicorp/raft does not expose a follower's match index, so the leader
+// learns each replica's log end from its own transport (progress.go):
+// every successful AppendEntries or InstallSnapshot answer says how far
+// the replica's log matches the leader's, and when it answered (the last
+// fetch) and last held the leader's whole log (caught up). This is known
+// per leader term: a new leader reports -1 until each replica answers it.
+//
+// A controller to be added starts with process.roles=broker,controller
+// and controller.quorum.bootstrap.servers (Config.Bootstrap) instead of
+// voters: it listens on its controller listener, registers, and the leader
+// makes it a raft non-voter at that address (an observer). AddVoter
+// promotes it, once it is caught up, at that same address. RemoveVoter
+// demotes a voter to non-voter (ShutdownOnRemove is off), so a running
+// removed node keeps receiving the log; a leader that removes itself steps
+// down once the change commits and the others elect a leader. A removed
+// node that missed its removal and restarts still believing it votes
+// cannot disrupt the quorum: raft's pre-vote is refused to a non-voter and
+// to anyone while a leader is heard from, and the leader's log tells it
+// its demotion. Restarted with controller.quorum.voters still naming it
+// after it knows, it is refused at start-up with a message saying to use
+// controller.quorum.bootstrap.servers. The last voter cannot be removed.
 //
 // # Brokers: registration, heartbeats, fencing
 //

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,10 +43,21 @@ type Config struct {
 	// system's. Tests inject a full disk through it (package walfault).
 	WALFS types.VFS
 
-	// Voters are the voters of a quorum of several nodes
-	// (controller.quorum.voters). Empty means a standalone node: the one
-	// voter of its quorum, over an in-memory transport.
+	// Voters are the voters a quorum of several nodes starts with
+	// (controller.quorum.voters). Empty, with no Bootstrap either, means a
+	// standalone node: the one voter of its quorum, over an in-memory
+	// transport. Once raft has state, its configuration is the voter set
+	// (AddVoter and RemoveVoter change it); Voters only say whether this
+	// node was configured as a voter.
 	Voters []Peer
+	// Bootstrap is controller.quorum.bootstrap.servers: controller
+	// listeners where a node that is not among Voters (a controller to be
+	// added with AddVoter, or a broker) finds the quorum.
+	Bootstrap []string
+	// ListenerName is the controller listener's name
+	// (controller.listener.names): AddRaftVoter names the new voter's
+	// endpoint by it. Empty means CONTROLLER.
+	ListenerName string
 	// Listen is the address raft and the controller RPC listen on: a
 	// voter's controller listener, or for a node that is not a voter the
 	// address it receives the metadata log at (port 0 picks one).
@@ -79,20 +91,28 @@ func (cfg Config) dial(ctx context.Context, addr string) (net.Conn, error) {
 }
 
 // clustered reports a quorum of several nodes (over TCP).
-func (cfg Config) clustered() bool { return len(cfg.Voters) > 0 }
+func (cfg Config) clustered() bool { return len(cfg.Voters) > 0 || len(cfg.Bootstrap) > 0 }
+
+// configuredVoter reports whether node is one of Config.Voters, or the
+// node itself on a standalone node.
+func (cfg Config) configuredVoter(node int32) bool {
+	if !cfg.clustered() {
+		return node == cfg.NodeID
+	}
+	return slices.ContainsFunc(cfg.Voters, func(p Peer) bool { return p.ID == node })
+}
 
 // isVoter reports whether node is a voter: the node itself on a standalone
-// node, else one of Voters.
+// node, else a voter of raft's latest configuration, or of Voters while
+// raft has none (a new quorum before its bootstrap).
 func (c *Controller) isVoter(node int32) bool {
 	if !c.cfg.clustered() {
 		return node == c.cfg.NodeID
 	}
-	for _, v := range c.cfg.Voters {
-		if v.ID == node {
-			return true
-		}
+	if servers := c.configuration(); len(servers) > 0 {
+		return slices.Contains(voterIDs(servers), node)
 	}
-	return false
+	return c.cfg.configuredVoter(node)
 }
 
 // Timings for a one-voter quorum: nobody else can win an election, so there is
@@ -118,6 +138,7 @@ type Controller struct {
 	meta      types.MetaStore
 	transport raft.Transport
 	localAddr raft.ServerAddress
+	progress  *progress // the leader's view of each replica (progressTransport)
 
 	running  chan struct{}         // closed once c.raft is set: the controller RPC waits for it
 	ready    chan struct{}         // closed once the node is ready (WaitReady)
@@ -216,6 +237,11 @@ func (c *Controller) start() error {
 	if err != nil {
 		return err
 	}
+	c.progress = &progress{}
+	transport = newProgressTransport(transport, c.progress, func() uint64 {
+		last, _ := c.log.LastIndex()
+		return last
+	})
 	c.transport, c.localAddr = transport, addr
 	c.notifier = newNotifier()
 	c.fsm = newFSM(c.notifier, c.logger)
@@ -231,13 +257,18 @@ func (c *Controller) start() error {
 	}
 	close(c.running)
 	switch {
-	case !c.isVoter(c.cfg.NodeID):
+	case existing:
+		// Raft's stored configuration says who votes. A node configured
+		// as a voter must still be one: one removed since (RemoveVoter)
+		// is refused rather than left to wait for an election.
+		if c.cfg.configuredVoter(c.cfg.NodeID) {
+			if err := c.checkVoter(); err != nil {
+				return err
+			}
+		}
+	case !c.cfg.configuredVoter(c.cfg.NodeID):
 		// Not a voter: the leader adds it as a non-voter when it
 		// registers (Join), and raft's stored configuration after that.
-	case existing:
-		if err := c.checkVoter(); err != nil {
-			return err
-		}
 	default:
 		if err := c.raft.BootstrapCluster(raft.Configuration{Servers: c.bootstrapServers(addr)}).Error(); err != nil {
 			return fmt.Errorf("quorum: bootstrap: %w", err)
@@ -272,14 +303,16 @@ func (c *Controller) checkVoter() error {
 	if err := future.Error(); err != nil {
 		return fmt.Errorf("quorum: read configuration: %w", err)
 	}
-	var voters []raft.ServerID
-	for _, s := range future.Configuration().Servers {
-		if s.Suffrage == raft.Voter {
-			if s.ID == serverID(c.cfg.NodeID) {
-				return nil
-			}
-			voters = append(voters, s.ID)
-		}
+	servers := future.Configuration().Servers
+	voters := voterIDs(servers)
+	if slices.Contains(voters, c.cfg.NodeID) {
+		return nil
+	}
+	if slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == serverID(c.cfg.NodeID) }) {
+		return fmt.Errorf("quorum: node %d was removed from the voters of the metadata quorum in %s (voters now %v), "+
+			"but config controller.quorum.voters still names it: to run it as a broker and observer, start it with "+
+			"controller.quorum.bootstrap.servers instead of controller.quorum.voters (and add it back as a voter "+
+			"with AddRaftVoter, samsa cluster quorum add, if wanted)", c.cfg.NodeID, c.cfg.Dir, voters)
 	}
 	return fmt.Errorf("quorum: node %d is not a voter of the metadata quorum in %s (voters %v)", c.cfg.NodeID, c.cfg.Dir, voters)
 }
@@ -308,6 +341,10 @@ func (c *Controller) raftConfig(hl hclog.Logger) *raft.Config {
 		conf.SnapshotInterval = c.cfg.snapshotInterval
 	}
 	conf.NoLegacyTelemetry = true
+	// A leader removed from the voters (RemoveVoter demotes it) steps
+	// down and follows as a non-voter, as a removed Kafka controller goes
+	// on as an observer; raft's default would shut raft down.
+	conf.ShutdownOnRemove = false
 	conf.Logger = hl
 	return conf
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -27,16 +29,22 @@ import (
 // broker with its epoch (flags bit 0: the broker has caught up with the
 // metadata log). code is the Kafka error code, message Kafka's message
 // when it is not the code's own; response flags bit 0 says the broker is
-// fenced. A request is never forwarded again: a node that is not the
+// fenced. Kinds 3 to 5 are quorum requests the leader answers
+// (membership.go): 3 describes the quorum (the answer's message is the
+// Description as JSON), 4 makes broker a voter at the address record
+// holds, 5 removes voter broker. A request is never forwarded again: a node that is not the
 // leader answers NOT_CONTROLLER and the sender tries the next voter, so
 // nodes with stale views cannot bounce a request between them (hops is
 // sent as 1 and kept for a later relay).
 const (
-	rpcVersion     byte = 0
-	rpcPropose     byte = 1
-	rpcHeartbeat   byte = 2
-	rpcRequestHead      = 16
-	rpcReplyHead        = 20
+	rpcVersion        byte = 0
+	rpcPropose        byte = 1
+	rpcHeartbeat      byte = 2
+	rpcDescribeQuorum byte = 3
+	rpcAddVoter       byte = 4
+	rpcRemoveVoter    byte = 5
+	rpcRequestHead         = 16
+	rpcReplyHead           = 20
 	// maxRPCFrame bounds a frame: the largest record plus its header.
 	maxRPCFrame = maxRecordBytes + 64
 	// rpcIdle closes a connection idle this long between requests.
@@ -87,11 +95,11 @@ func decodeRequest(b []byte) (rpcRequest, error) {
 	r := rpcRequest{Kind: b[1], Hops: b[2], CaughtUp: b[3]&1 != 0,
 		Broker: int32(binary.BigEndian.Uint32(b[4:])), Epoch: int64(binary.BigEndian.Uint64(b[8:]))}
 	switch r.Kind {
-	case rpcPropose:
+	case rpcPropose, rpcAddVoter:
 		r.Record = b[rpcRequestHead:]
-	case rpcHeartbeat:
+	case rpcHeartbeat, rpcDescribeQuorum, rpcRemoveVoter:
 		if len(b) != rpcRequestHead {
-			return rpcRequest{}, fmt.Errorf("%w: heartbeat of %d bytes", errBadFrame, len(b))
+			return rpcRequest{}, fmt.Errorf("%w: request of kind %d of %d bytes", errBadFrame, r.Kind, len(b))
 		}
 	default:
 		return rpcRequest{}, fmt.Errorf("%w: kind %d", errBadFrame, r.Kind)
@@ -197,6 +205,16 @@ func (c *Controller) answerRPC(req rpcRequest, conn uint64) rpcResponse {
 		resp := errorResponse(err)
 		resp.Fenced = fenced
 		return resp
+	case rpcDescribeQuorum:
+		d, err := c.describeQuorumHop(ctx, max(req.Hops, 1))
+		if err != nil {
+			return errorResponse(err)
+		}
+		return rpcResponse{Message: string(encodeDescription(d))}
+	case rpcAddVoter:
+		return errorResponse(c.addVoterHop(ctx, req.Broker, string(req.Record), max(req.Hops, 1)))
+	case rpcRemoveVoter:
+		return errorResponse(c.removeVoterHop(ctx, req.Broker, max(req.Hops, 1)))
 	default:
 		rec, err := metadata.DecodeRecord(req.Record)
 		if err != nil {
@@ -278,16 +296,31 @@ func call(ctx context.Context, dial func(context.Context, string) (net.Conn, err
 }
 
 // targets is where to send a request for the active controller: the
-// Raft leader if known, else every other voter in turn.
+// Raft leader if known, else every other voter of raft's configuration,
+// of controller.quorum.voters and controller.quorum.bootstrap.servers in
+// turn.
 func (c *Controller) targets() []string {
 	if addr, _ := c.raft.LeaderWithID(); addr != "" {
 		return []string{string(addr)}
 	}
 	var out []string
+	add := func(addr string) {
+		if addr != "" && addr != string(c.localAddr) && !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
+	}
+	for _, s := range c.configuration() {
+		if s.Suffrage == raft.Voter && s.ID != serverID(c.cfg.NodeID) {
+			add(string(s.Address))
+		}
+	}
 	for _, v := range c.cfg.Voters {
 		if v.ID != c.cfg.NodeID {
-			out = append(out, v.Addr)
+			add(v.Addr)
 		}
+	}
+	for _, addr := range c.cfg.Bootstrap {
+		add(addr)
 	}
 	return out
 }
