@@ -7,11 +7,12 @@ import (
 func newClusterCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Inspect the cluster, or run a local one",
+		Short: "Inspect the cluster and its controller quorum, or run a local one",
 		Example: `  samsa cluster info
+  samsa cluster quorum describe
   samsa cluster local --nodes 3`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newClusterInfoCommand(g), newClusterLocalCommand())
+	cmd.AddCommand(newClusterInfoCommand(g), newClusterQuorumCommand(g), newClusterLocalCommand())
 	return cmd
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -121,7 +124,11 @@ func writeQuorum(w io.Writer, info clusterInfo, now time.Time) error {
 		_, err := fmt.Fprintln(w, "quorum: "+reason)
 		return err
 	}
-	q := info.Quorum
+	return writeQuorumTables(w, info.Quorum, now)
+}
+
+// writeQuorumTables writes the quorum's summary and its replicas.
+func writeQuorumTables(w io.Writer, q *quorumInfo, now time.Time) error {
 	summary := newTable(w)
 	summary.row("QUORUM-LEADER", q.LeaderID)
 	summary.row("LEADER-EPOCH", q.LeaderEpoch)
@@ -158,4 +165,143 @@ func ago(ms int64, now time.Time) string {
 	}
 	d := max(now.Sub(time.UnixMilli(ms)), 0)
 	return d.Round(time.Millisecond).String() + " ago"
+}
+
+func newClusterQuorumCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "quorum",
+		Short: "Describe the controller quorum, add or remove voters",
+		Example: `  samsa cluster quorum describe
+  samsa cluster quorum add --node-id 4 --controller 10.0.0.4:9093
+  samsa cluster quorum remove --node-id 1`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newQuorumDescribeCommand(g), newQuorumAddCommand(g), newQuorumRemoveCommand(g))
+	return cmd
+}
+
+func newQuorumDescribeCommand(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "describe",
+		Short: "Show the quorum's leader, voters and observers (DescribeQuorum)",
+		Long: `Show the controller quorum as its leader sees it (DescribeQuorum on the
+metadata log, like kafka-metadata-quorum describe --status --replication):
+the leader, its epoch and the high watermark, then each voter and observer
+with its log end offset, its lag behind the leader and when it last
+fetched and was last caught up ("-" where the leader does not know).`,
+		Example: `  samsa cluster quorum describe
+  samsa cluster quorum describe --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			ctx := commandContext(cmd)
+			cl, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			q, err := describeQuorum(ctx, cl)
+			if err != nil {
+				return err
+			}
+			if format == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), q)
+			}
+			return writeQuorumTables(cmd.OutOrStdout(), q, time.Now())
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newQuorumAddCommand(g *globals) *cobra.Command {
+	var (
+		node       int32
+		controller string
+		listener   string
+	)
+	cmd := &cobra.Command{
+		Use:   "add",
+		Short: "Make a controller a voter of the quorum (AddRaftVoter)",
+		Long: `Make a running controller a voter of the metadata quorum (AddRaftVoter,
+like kafka-metadata-quorum add-controller). The node must already receive
+the metadata log as an observer: start it with process.roles=broker,controller,
+its node.id and controller.quorum.bootstrap.servers (instead of
+controller.quorum.voters). --controller is its controller listener's
+host:port, as it advertises it. The command returns once the new voter set
+is committed.`,
+		Example: `  samsa cluster quorum add --node-id 4 --controller 10.0.0.4:9093`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host, portText, err := net.SplitHostPort(controller)
+			port, perr := strconv.ParseUint(portText, 10, 16)
+			if err != nil || perr != nil || host == "" {
+				return fmt.Errorf("--controller %q is not host:port", controller)
+			}
+			ctx := commandContext(cmd)
+			cl, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			req := kmsg.NewPtrAddRaftVoterRequest()
+			req.VoterID = node
+			l := kmsg.NewAddRaftVoterRequestListener()
+			l.Name, l.Host, l.Port = listener, host, uint16(port)
+			req.Listeners = append(req.Listeners, l)
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				return fmt.Errorf("AddRaftVoter: %w", err)
+			}
+			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+				return fmt.Errorf("add voter %d: %s", node, errorText(err, deref(resp.ErrorMessage)))
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "voter %d (%s) added to the controller quorum\n", node, controller)
+			return err
+		},
+	}
+	cmd.Flags().Int32Var(&node, "node-id", -1, "node.id of the controller to add (required)")
+	cmd.Flags().StringVar(&controller, "controller", "", "host:port of its controller listener (required)")
+	cmd.Flags().StringVar(&listener, "listener", "CONTROLLER", "name of the controller listener (controller.listener.names)")
+	_ = cmd.MarkFlagRequired("node-id")
+	_ = cmd.MarkFlagRequired("controller")
+	return cmd
+}
+
+func newQuorumRemoveCommand(g *globals) *cobra.Command {
+	var node int32
+	cmd := &cobra.Command{
+		Use:   "remove",
+		Short: "Take a voter out of the quorum (RemoveRaftVoter)",
+		Long: `Take a voter out of the metadata quorum (RemoveRaftVoter, like
+kafka-metadata-quorum remove-controller). While it runs, the node stays an
+observer of the metadata log; a leader removed steps down and another voter
+takes over. The last voter cannot be removed. Restarting the removed node
+with controller.quorum.voters still naming it is refused: start it with
+controller.quorum.bootstrap.servers instead.`,
+		Example: `  samsa cluster quorum remove --node-id 1`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := commandContext(cmd)
+			cl, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			req := kmsg.NewPtrRemoveRaftVoterRequest()
+			req.VoterID = node
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				return fmt.Errorf("RemoveRaftVoter: %w", err)
+			}
+			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+				return fmt.Errorf("remove voter %d: %s", node, errorText(err, deref(resp.ErrorMessage)))
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "voter %d removed from the controller quorum\n", node)
+			return err
+		},
+	}
+	cmd.Flags().Int32Var(&node, "node-id", -1, "node.id of the voter to remove (required)")
+	_ = cmd.MarkFlagRequired("node-id")
+	return cmd
 }
