@@ -32,8 +32,8 @@ import (
 // fenced. Kinds 3 to 5 are quorum requests the leader answers
 // (membership.go): 3 describes the quorum (the answer's message is the
 // Description as JSON), 4 makes broker a voter at the address record
-// holds, 5 removes voter broker. A request is never forwarded again: a node that is not the
-// leader answers NOT_CONTROLLER and the sender tries the next voter, so
+// holds, 5 removes voter broker. A request is never forwarded again: a
+// node that is not the leader answers NOT_CONTROLLER and the sender tries the next voter, so
 // nodes with stale views cannot bounce a request between them (hops is
 // sent as 1 and kept for a later relay).
 const (
