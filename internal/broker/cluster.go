@@ -48,6 +48,7 @@ func quorumConfig(cfg Config, static config.Static, advertisedHost string) quoru
 		}
 		return q
 	}
+	q.BrokerOnly = true
 	host, _, _ := net.SplitHostPort(cfg.Listen)
 	q.Listen = net.JoinHostPort(host, "0")
 	q.Advertise = net.JoinHostPort(advertisedHost, "0")

@@ -198,6 +198,29 @@ func TestQuorumMembership(t *testing.T) {
 	if slices.Contains(replicaIDs(p.CurrentVoters), int32(stopped+1)) || !slices.Contains(replicaIDs(p.Observers), int32(stopped+1)) {
 		t.Fatalf("voters %v observers %v", replicaIDs(p.CurrentVoters), replicaIDs(p.Observers))
 	}
+
+	// The removed node, restarted with its old controller.quorum.voters,
+	// missed its removal: it starts, and the leader's log demotes it (it
+	// answers as an observer); the next restart, knowing, is refused.
+	n := c.Node(stopped)
+	if err := n.Restart(); err != nil {
+		t.Fatalf("restart of the removed voter: %v", err)
+	}
+	waitDescribe(t, live, "hearing from the restarted observer", func(p kmsg.DescribeQuorumResponseTopicPartition) bool {
+		for _, o := range p.Observers {
+			if o.ReplicaID == int32(stopped+1) && o.LogEndOffset == p.HighWatermark {
+				return len(p.CurrentVoters) == 3
+			}
+		}
+		return false
+	})
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	err = n.Restart()
+	if err == nil || !strings.Contains(err.Error(), "was removed from the voters") || !strings.Contains(err.Error(), "controller.quorum.bootstrap.servers") {
+		t.Fatalf("second restart of the removed voter: %v", err)
+	}
 }
 
 // kmsgCreateTopic creates a topic of one partition and one replica and

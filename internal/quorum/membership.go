@@ -166,6 +166,30 @@ func (c *Controller) AddVoter(ctx context.Context, id int32, endpoints []Endpoin
 	return c.addVoterHop(ctx, id, addr, 0)
 }
 
+// askCanVote asks the node at addr whether it is node id and may vote,
+// as Kafka's leader sends a new voter ApiVersions first: unreachable is
+// REQUEST_TIMED_OUT, a node that is another or has no controller role
+// INVALID_REQUEST.
+func (c *Controller) askCanVote(ctx context.Context, id int32, addr string) error {
+	resp, err := call(ctx, c.cfg.dial, addr, rpcRequest{Kind: rpcCanVote, Hops: 1, Broker: id})
+	if err != nil {
+		return &Error{Code: kerr.RequestTimedOut, Message: fmt.Sprintf("New voter %d is not ready to receive requests at %s: %v", id, addr, err)}
+	}
+	return responseError(resp)
+}
+
+// canVote answers askCanVote on the new voter's side.
+func (c *Controller) canVote(id int32) error {
+	switch {
+	case id != c.cfg.NodeID:
+		return &Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf("the node at this address is node %d, not %d", c.cfg.NodeID, id)}
+	case c.cfg.BrokerOnly || !c.cfg.clustered():
+		return &Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf(
+			"node %d cannot vote: config process.roles has no controller role", id)}
+	}
+	return nil
+}
+
 // listenerName is the controller listener's name.
 func (c *Controller) listenerName() string {
 	if c.cfg.ListenerName == "" {
@@ -209,6 +233,9 @@ func (c *Controller) addVoterHop(ctx context.Context, id int32, addr string, hop
 		return &Error{Code: kerr.RequestTimedOut, Message: fmt.Sprintf(
 			"Aborted add voter operation for %d since it is lagging behind", id)}
 	}
+	if err := c.askCanVote(ctx, id, addr); err != nil {
+		return err
+	}
 	future := c.raft.AddVoter(serverID(id), servers[i].Address, 0, timeoutOf(ctx))
 	if err := c.configChangeError(future.Error()); err != nil {
 		return err
@@ -250,12 +277,46 @@ func (c *Controller) removeVoterHop(ctx context.Context, id int32, hops uint8) e
 		return &Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf(
 			"Cannot remove voter %d: it is the last voter of the metadata quorum", id)}
 	}
+	if id == c.cfg.NodeID {
+		// Hand the leadership over first (raft's TimeoutNow makes the
+		// most caught-up voter stand at once, as Kafka's resigning leader
+		// ends its epoch), then the new leader removes this node. Without
+		// a transfer the demotion below steps this node down once
+		// committed, and the others elect a leader after their timeout.
+		err := c.raft.LeadershipTransfer().Error()
+		if err == nil {
+			return c.removeVoterAfterTransfer(ctx, id)
+		}
+		c.logger.Warn("quorum: leadership transfer before removing the leader failed; demoting it in place", "err", err)
+	}
 	future := c.raft.DemoteVoter(serverID(id), 0, timeoutOf(ctx))
 	if err := c.configChangeError(future.Error()); err != nil {
 		return err
 	}
 	c.logger.Info("quorum: voter removed", "voter", id, "voters", voterIDs(c.configuration()))
 	return nil
+}
+
+// removeVoterAfterTransfer sends the removal of this node, which just
+// handed its leadership over, to the new leader, retrying while the
+// quorum has none.
+func (c *Controller) removeVoterAfterTransfer(ctx context.Context, id int32) error {
+	for {
+		resp, err := c.sendQuorum(ctx, rpcRequest{Kind: rpcRemoveVoter, Hops: 1, Broker: id})
+		if err == nil && resp.Code != ErrNotLeader.Code {
+			return responseError(resp)
+		}
+		if err == nil {
+			err = responseError(resp)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("quorum: remove voter %d after handing the leadership over: %w", id, err)
+		case <-c.quit:
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // configChangeError is the Kafka error for a failed raft configuration

@@ -290,6 +290,42 @@ func TestAddRemoveVoters(t *testing.T) {
 	tc.propose(tc.nodes[other], "one-voter")
 }
 
+// TestBrokerOnlyCannotVote: a broker-only node receiving the log is not
+// made a voter (the leader asks it first, as Kafka's sends ApiVersions),
+// and a node started broker-only on raft state that makes it a voter is
+// refused.
+func TestBrokerOnlyCannotVote(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.start(1, 2, 3)
+	cfg := tc.config(5)
+	cfg.BrokerOnly = true
+	c, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.nodes[5] = c
+	if _, err := c.Join(ctx(t), metadata.Broker{Host: "localhost", Port: 9097}); err != nil {
+		t.Fatal(err)
+	}
+	tc.waitReady(5)
+	leader := tc.raftLeader()
+	tc.waitQuorum("with 5 caught up", func(d Description) bool {
+		return len(d.Observers) == 1 && d.Observers[0].LastCaughtUp > 0
+	})
+	wantMessage(t, tc.nodes[leader].AddVoter(ctx(t), 5, endpoint(string(c.localAddr))), kerr.InvalidRequest, "node 5 cannot vote: config process.roles has no controller role")
+	if d := tc.waitQuorum("described", func(Description) bool { return true }); len(d.Voters) != 3 {
+		t.Fatalf("voters %v", ids(d.Voters))
+	}
+
+	follower := tc.follower(leader)
+	tc.stop(follower)
+	cfg = tc.config(follower)
+	cfg.BrokerOnly = true
+	if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "process.roles has no controller role") {
+		t.Fatalf("a voter restarted broker-only: %v", err)
+	}
+}
+
 // TestProgressRecords: the leader's view of a replica follows the
 // answers it gets, per term.
 func TestProgressRecords(t *testing.T) {

@@ -54,6 +54,10 @@ type Config struct {
 	// listeners where a node that is not among Voters (a controller to be
 	// added with AddVoter, or a broker) finds the quorum.
 	Bootstrap []string
+	// BrokerOnly marks a node without the controller role
+	// (process.roles=broker): it never votes, so AddVoter refuses it and
+	// Open refuses raft state that makes it a voter.
+	BrokerOnly bool
 	// ListenerName is the controller listener's name
 	// (controller.listener.names): AddRaftVoter names the new voter's
 	// endpoint by it. Empty means CONTROLLER.
@@ -260,11 +264,17 @@ func (c *Controller) start() error {
 	case existing:
 		// Raft's stored configuration says who votes. A node configured
 		// as a voter must still be one: one removed since (RemoveVoter)
-		// is refused rather than left to wait for an election.
+		// is refused rather than left to wait for an election. A node
+		// without the controller role must not be one.
 		if c.cfg.configuredVoter(c.cfg.NodeID) {
 			if err := c.checkVoter(); err != nil {
 				return err
 			}
+		}
+		if c.cfg.BrokerOnly && c.isVoter(c.cfg.NodeID) {
+			return fmt.Errorf("quorum: node %d is a voter of the metadata quorum in %s, but config process.roles has no controller role: "+
+				"start it with process.roles=broker,controller, or remove it from the voters first (RemoveRaftVoter, samsa cluster quorum remove)",
+				c.cfg.NodeID, c.cfg.Dir)
 		}
 	case !c.cfg.configuredVoter(c.cfg.NodeID):
 		// Not a voter: the leader adds it as a non-voter when it

@@ -32,7 +32,10 @@ import (
 // fenced. Kinds 3 to 5 are quorum requests the leader answers
 // (membership.go): 3 describes the quorum (the answer's message is the
 // Description as JSON), 4 makes broker a voter at the address record
-// holds, 5 removes voter broker. A request is never forwarded again: a
+// holds, 5 removes voter broker, 6 asks the node at the address
+// AddVoter was given whether it is node broker and may vote (the leader's
+// check before adding it, where Kafka sends the new voter ApiVersions). A
+// request is never forwarded again: a
 // node that is not the leader answers NOT_CONTROLLER and the sender tries the next voter, so
 // nodes with stale views cannot bounce a request between them (hops is
 // sent as 1 and kept for a later relay).
@@ -43,6 +46,7 @@ const (
 	rpcDescribeQuorum byte = 3
 	rpcAddVoter       byte = 4
 	rpcRemoveVoter    byte = 5
+	rpcCanVote        byte = 6
 	rpcRequestHead         = 16
 	rpcReplyHead           = 20
 	// maxRPCFrame bounds a frame: the largest record plus its header.
@@ -97,7 +101,7 @@ func decodeRequest(b []byte) (rpcRequest, error) {
 	switch r.Kind {
 	case rpcPropose, rpcAddVoter:
 		r.Record = b[rpcRequestHead:]
-	case rpcHeartbeat, rpcDescribeQuorum, rpcRemoveVoter:
+	case rpcHeartbeat, rpcDescribeQuorum, rpcRemoveVoter, rpcCanVote:
 		if len(b) != rpcRequestHead {
 			return rpcRequest{}, fmt.Errorf("%w: request of kind %d of %d bytes", errBadFrame, r.Kind, len(b))
 		}
@@ -215,6 +219,8 @@ func (c *Controller) answerRPC(req rpcRequest, conn uint64) rpcResponse {
 		return errorResponse(c.addVoterHop(ctx, req.Broker, string(req.Record), max(req.Hops, 1)))
 	case rpcRemoveVoter:
 		return errorResponse(c.removeVoterHop(ctx, req.Broker, max(req.Hops, 1)))
+	case rpcCanVote:
+		return errorResponse(c.canVote(req.Broker))
 	default:
 		rec, err := metadata.DecodeRecord(req.Record)
 		if err != nil {

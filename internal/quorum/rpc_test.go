@@ -89,6 +89,10 @@ func FuzzRPCRequest(f *testing.F) {
 	rec, _ := metadata.EncodeRecord(metadata.UnfenceBroker{ID: 1, Epoch: 2})
 	f.Add(rpcRequest{Kind: rpcPropose, Record: rec}.append(nil))
 	f.Add(rpcRequest{Kind: rpcHeartbeat, CaughtUp: true, Broker: 1, Epoch: 5}.append(nil))
+	f.Add(rpcRequest{Kind: rpcDescribeQuorum, Hops: 1}.append(nil))
+	f.Add(rpcRequest{Kind: rpcAddVoter, Hops: 1, Broker: 4, Record: []byte("127.0.0.1:9093")}.append(nil))
+	f.Add(rpcRequest{Kind: rpcRemoveVoter, Hops: 1, Broker: 4}.append(nil))
+	f.Add(rpcRequest{Kind: rpcCanVote, Hops: 1, Broker: 4}.append(nil))
 	f.Add([]byte{0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := decodeRequest(b)
