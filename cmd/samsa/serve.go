@@ -12,12 +12,13 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/broker"
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/netfault"
 )
 
 func newServeCommand() *cobra.Command {
 	var (
-		dataDir, listen, advertise, configFile, logLevel string
-		sets                                             []string
+		dataDir, listen, advertise, configFile, logLevel, dialOverrides string
+		sets                                                            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -60,13 +61,22 @@ controller.listener.names it is a node of a cluster (broker, controller, or both
 			if _, ok := static["listeners"]; ok && !cmd.Flags().Changed("listen") {
 				listen = "" // the listeners config replaces the --listen shortcut
 			}
-			b, err := broker.Start(broker.Config{
+			cfg := broker.Config{
 				DataDir:   dataDir,
 				Listen:    listen,
 				Advertise: advertise,
 				Static:    static,
 				Logger:    logger,
-			})
+			}
+			if dialOverrides != "" {
+				overrides, err := netfault.ParseOverrides(dialOverrides)
+				if err != nil {
+					return fmt.Errorf("--internal-dial-overrides: %w", err)
+				}
+				logger.Warn("inter-node connections go through dial overrides (--internal-dial-overrides, for samsa chaos)", "overrides", dialOverrides)
+				cfg.Dial = netfault.Dialer(overrides)
+			}
+			b, err := broker.Start(cfg)
 			if err != nil {
 				return err
 			}
@@ -84,5 +94,9 @@ controller.listener.names it is a node of a cluster (broker, controller, or both
 	f.StringVar(&configFile, "config", "", "broker configs in Java properties format")
 	f.StringArrayVar(&sets, "set", nil, "set a broker config, name=value (repeatable; wins over --config)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	// samsa chaos routes every connection a node makes to another node (replica
+	// fetches, raft, the controller RPC) through its fault proxies: each
+	// dest=>via sends a dial of dest to via. Not for production use.
+	f.StringVar(&dialOverrides, "internal-dial-overrides", "", "internal, for samsa chaos: dest-host:port=>via-host:port,... sends this node's connections to other nodes for dest to via")
 	return cmd
 }

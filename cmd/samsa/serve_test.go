@@ -62,3 +62,19 @@ func TestServeDamagedMetadataLog(t *testing.T) {
 		t.Errorf("output shows a panic:\n%s", msg)
 	}
 }
+
+// TestServeRefusesBadDialOverrides: a malformed --internal-dial-overrides
+// stops samsa serve at start-up with a message naming the flag and entry.
+func TestServeRefusesBadDialOverrides(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
+		"--log-level", "error", "--internal-dial-overrides", "127.0.0.1:9092=>nowhere")
+	cmd.Env = append(os.Environ(), "SAMSA_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("samsa serve: %v, want exit status 1; output:\n%s", err, out)
+	}
+	if want := `--internal-dial-overrides: dial override "127.0.0.1:9092=>nowhere"`; !strings.Contains(string(out), want) {
+		t.Fatalf("output does not say %q:\n%s", want, out)
+	}
+}

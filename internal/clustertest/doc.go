@@ -1,17 +1,11 @@
 // Package clustertest runs Samsa nodes inside a test process and puts faults
-// between them: the cluster harness of issue 10's tests, and the fault proxy
-// that issue 11's chaos harness cuts inter-node traffic with.
+// between them: the cluster harness of issue 10's tests.
 //
-// # Link: a TCP fault proxy
+// # Links
 //
-// A Link listens on 127.0.0.1:0 and forwards every connection to a target
-// address. Each direction (ToTarget, FromTarget) has its own Fault: Pass,
-// Drop (reset the connections and every new one), Blackhole (hold the
-// connections and forward nothing, so that peers time out: a partition), a
-// Delay per chunk, and a seeded Loss that resets whole connections (TCP
-// never loses bytes inside a stream). Changing a fault acts at once on the
-// open connections. The traffic is real TCP through the kernel on both
-// sides; nothing in the code under test is skipped or told about the fault.
+// The fault proxy between nodes is netfault.Link (Link here, with its
+// Fault, Mode and Direction): a TCP proxy per ordered pair of nodes whose
+// directions pass, drop, blackhole, delay or lose what crosses them.
 //
 // # Nodes and clusters
 //
@@ -53,9 +47,7 @@
 // listeners), Partition (groups that cannot reach each other; nodes in no group bridge
 // them), Isolate, Heal, and Link(i, j).Set for anything finer.
 //
-// Goroutines: a Link runs one accept loop and, per connection, one that dials
-// the target plus two per direction (a reader filling a bounded queue and a
-// writer emptying it as the fault allows). Link.Close stops and waits for
-// all of them; the test's end closes a cluster's links and stops its nodes,
-// and the package's tests check with goleak that nothing is left.
+// Goroutines: the links' (see netfault); the test's end closes a cluster's
+// links and stops its nodes, and the package's tests check with goleak that
+// nothing is left.
 package clustertest

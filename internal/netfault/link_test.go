@@ -1,4 +1,4 @@
-package clustertest
+package netfault
 
 import (
 	"bytes"
@@ -242,7 +242,7 @@ func roundTrip(addr string, seed uint64, n int) error {
 		return err
 	}
 	if !bytes.Equal(got, sent) {
-		return errors.New("clustertest: the bytes that came back differ from those sent")
+		return errors.New("netfault: the bytes that came back differ from those sent")
 	}
 	return nil
 }
