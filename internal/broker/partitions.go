@@ -126,10 +126,25 @@ func (r *partitions) follow(next *metadata.Image, also func(metadata.Delta, *met
 	if next.Index > r.followed.Index {
 		d := metadata.ComputeDelta(r.nodeID, r.followed, next)
 		r.apply(d, next)
+		if fenced := fencedBrokers(next); !slices.Equal(fenced, fencedBrokers(r.followed)) || len(d.Leaders) > 0 {
+			r.each(func(p *partition.Partition) { p.SetFencedReplicas(fenced) })
+		}
 		also(d, next)
 		r.followed = next
 	}
 	r.advance(next.Index, false)
+}
+
+// fencedBrokers returns the IDs of img's fenced brokers, sorted.
+func fencedBrokers(img *metadata.Image) []int32 {
+	var out []int32
+	for id, b := range img.Brokers {
+		if b.Fenced {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // atFollowed calls fn with the image followed last, holding off follow

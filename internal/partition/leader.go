@@ -37,6 +37,16 @@ func (p *Partition) Tick() *AlterPartition {
 	return fx.Alter
 }
 
+// SetFencedReplicas tells the replica which brokers are fenced
+// (Replica.SetFenced); a high watermark that moves wakes the
+// acks=all produces waiting for it.
+func (p *Partition) SetFencedReplicas(fenced []int32) {
+	p.mu.Lock()
+	fx := p.replica.SetFenced(p.now().UnixMilli(), fenced)
+	_ = p.applyLocked(fx) // no epoch changes here, so no file to fail writing
+	p.mu.Unlock()
+}
+
 // PendingAlter is the ISR change in flight, or nil (Replica.Pending).
 func (p *Partition) PendingAlter() *AlterPartition {
 	p.mu.Lock()

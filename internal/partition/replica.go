@@ -110,7 +110,8 @@ type Replica struct {
 	// the log end), so a new leader writes no file until it has data.
 	epochUnwritten bool
 	lagMs          int64
-	minISR         int32 // min.insync.replicas
+	minISR         int32   // min.insync.replicas
+	fenced         []int32 // brokers that are fenced
 }
 
 // NewReplica returns the core of a replica with no role, of a log holding
@@ -459,7 +460,7 @@ func (r *Replica) maybeIncrementHW(nowMs int64) bool {
 	hw := r.logEnd
 	maximal := r.MaximalISR()
 	for id, f := range r.followers {
-		if f.LogEndOffset < hw && (slices.Contains(maximal, id) || f.isCaughtUp(r.logEnd, nowMs, r.lagMs)) {
+		if f.LogEndOffset < hw && (slices.Contains(maximal, id) || f.isCaughtUp(r.logEnd, nowMs, r.lagMs) && !slices.Contains(r.fenced, id)) {
 			hw = f.LogEndOffset
 		}
 	}
@@ -468,6 +469,16 @@ func (r *Replica) maybeIncrementHW(nowMs int64) bool {
 	}
 	r.hw = hw
 	return true
+}
+
+// SetFenced records which brokers are fenced : a
+// caught-up follower out of the ISR is waited for only while its broker is
+// live, as Kafka's shouldWaitForReplicaToJoinIsr, so that a dead follower
+// fenced out of the ISR does not hold the high watermark until it falls
+// replica.lag.time.max.ms behind.
+func (r *Replica) SetFenced(nowMs int64, fenced []int32) Effects {
+	r.fenced = slices.Clone(fenced)
+	return Effects{HighWatermarkMoved: r.maybeIncrementHW(nowMs)}
 }
 
 // CheckAcks is Kafka's checkEnoughReplicasReachOffset for an acks=all

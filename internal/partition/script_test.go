@@ -33,6 +33,7 @@ import (
 //	log-start offset=O        the log start moved to O
 //	stop
 //	min-isr n=N               min.insync.replicas (default 1)
+//	fenced ids=(..) [time=T]  the brokers fenced in the metadata
 //	check-append acks=A
 //	check-acks offset=O
 //	end-offset-for epoch=E    OffsetForLeaderEpoch's answer
@@ -104,6 +105,8 @@ func TestScripts(t *testing.T) {
 				r.Stop()
 			case "min-isr":
 				r.SetMinInsyncReplicas(int32(intArg(t, d, "n", 1)))
+			case "fenced":
+				fx = r.SetFenced(intArg(t, d, "time", 0), int32s(t, d, "ids"))
 			case "check-append":
 				return codeName(r.CheckAppend(int16(intArg(t, d, "acks", 1)))) + "\n"
 			case "check-acks":

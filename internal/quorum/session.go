@@ -32,10 +32,9 @@ type sessionReply struct {
 
 var errSessionClosed = errors.New("quorum: controller session closed")
 
-// dialSession opens a session to the controller RPC at addr.
-func dialSession(ctx context.Context, addr string) (*session, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+// dialSession opens a session to the controller RPC at addr through dial.
+func dialSession(ctx context.Context, dial func(context.Context, string) (net.Conn, error), addr string) (*session, error) {
+	conn, err := dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +115,7 @@ func (c *Controller) beat(ctx context.Context, s **session, reg *registration) e
 		*s = nil
 	}
 	if *s == nil {
-		ns, err := dialSession(ctx, string(addr))
+		ns, err := dialSession(ctx, c.cfg.dial, string(addr))
 		if err != nil {
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				c.suspectLeader(id)
