@@ -63,7 +63,7 @@ percentiles.`,
 			return report.WriteTable(cmd.OutOrStdout())
 		},
 	}
-	cmd.AddCommand(newBenchProduceCommand(g), newBenchConsumeCommand(g), newBenchE2ECommand(g))
+	cmd.AddCommand(newBenchProduceCommand(g), newBenchConsumeCommand(g), newBenchE2ECommand(g), newBenchFailoverCommand())
 	f := cmd.Flags()
 	f.StringVar(&compare, "compare", "", "bootstrap addresses of cluster B to compare with, comma-separated")
 	f.StringSliceVar(&sizes, "sizes", []string{"100", "1KiB"}, "record value sizes (bytes, or with B, KiB, MiB)")
