@@ -5,9 +5,12 @@ package api
 // the broker's num.partitions and default.replication.factor. Every config
 // is validated before anything is created (INVALID_CONFIG says which and
 // why). ValidateOnly runs every check and creates nothing. v5+ returns the
-// topic's partitions, replication factor and configs; v7+ its ID. Manual
-// replica assignments are refused until the multi-broker issue places
-// replicas by hand. As in Kafka's controller, a request whose topics (names
+// topic's partitions, replication factor and configs; v7+ its ID. A
+// manual replica assignment (Assignments) is checked as Kafka's controller
+// does: NumPartitions and ReplicationFactor must be -1 (INVALID_REQUEST),
+// the partitions numbered 0, 1, ... once each, each list valid
+// (INVALID_REPLICA_ASSIGNMENT with Kafka's messages; quorum.CheckAssignment).
+// As in Kafka's controller, a request whose topics (names
 // not repeated) would create more than quorum.MaxPartitionsPerRequest
 // partitions in total is refused whole: every such topic gets
 // POLICY_VIOLATION "Excessively large number of partitions per request."
@@ -76,10 +79,24 @@ func createTopics(h *Handlers, ctx context.Context, req *kmsg.CreateTopicsReques
 			fail(kerr.PolicyViolation.Code, "%s", quorum.TooManyPartitionsMessage)
 		case capacityErr != nil:
 			fail(errorCode(capacityErr), "%v", capacityErr)
-		case len(rt.ReplicaAssignment) > 0:
-			fail(kerr.InvalidReplicaAssignment.Code, "manual replica assignment is not supported yet")
 		case configErr != nil:
 			fail(kerr.InvalidConfig.Code, "%v", configErr)
+		case len(rt.ReplicaAssignment) > 0:
+			assignment, err := manualAssignment(rt)
+			if err == nil {
+				partitions, rf = int32(len(assignment)), int16(len(assignment[0]))
+				if req.ValidateOnly {
+					err = validateAssignedTopic(img, rt.Topic, assignment)
+				} else {
+					var t *metadata.Topic
+					if t, err = h.Controller.CreateTopicAssigned(ctx, rt.Topic, assignment, configs); err == nil {
+						created, st.TopicID = true, t.ID
+					}
+				}
+			}
+			if err != nil {
+				fail(errorCode(err), "%v", err)
+			}
 		case req.ValidateOnly:
 			if err := validateNewTopic(img, rt.Topic, partitions, rf); err != nil {
 				fail(errorCode(err), "%v", err)
@@ -132,6 +149,40 @@ func totalPartitions(req *kmsg.CreateTopicsRequest, seen map[string]int, default
 		}
 	}
 	return total
+}
+
+// manualAssignment returns the replica lists of rt's manual assignment by
+// partition, after Kafka's checks of the request (ReplicationControlManager.createTopic).
+func manualAssignment(rt kmsg.CreateTopicsRequestTopic) ([][]int32, error) {
+	if rt.ReplicationFactor != -1 {
+		return nil, fmt.Errorf("%w: A manual partition assignment was specified, but replication factor was not set to -1.", kerr.InvalidRequest)
+	}
+	if rt.NumPartitions != -1 {
+		return nil, fmt.Errorf("%w: A manual partition assignment was specified, but numPartitions was not set to -1.", kerr.InvalidRequest)
+	}
+	assignment := make([][]int32, len(rt.ReplicaAssignment))
+	for _, a := range rt.ReplicaAssignment {
+		i := a.Partition
+		if i < 0 || int(i) >= len(assignment) {
+			return nil, fmt.Errorf("%w: partitions should be a consecutive 0-based integer sequence", kerr.InvalidReplicaAssignment)
+		}
+		if assignment[i] != nil {
+			return nil, fmt.Errorf("%w: Found multiple manual partition assignments for partition %d", kerr.InvalidReplicaAssignment, i)
+		}
+		assignment[i] = append([]int32{}, a.Replicas...)
+	}
+	return assignment, nil
+}
+
+// validateAssignedTopic is validateNewTopic for a manual assignment.
+func validateAssignedTopic(img *metadata.Image, name string, assignment [][]int32) error {
+	if err := metadata.ValidateTopicName(name); err != nil {
+		return err
+	}
+	if img.Topics[name] != nil {
+		return kerr.TopicAlreadyExists
+	}
+	return quorum.CheckAssignment(img, 0, assignment, 0)
 }
 
 // validateNewTopic runs the controller's checks without proposing anything.

@@ -1,7 +1,10 @@
 package api
 
-// CreatePartitions v0-v3: raise a topic's partition count. Manual
-// assignments are refused until replicas can be placed by hand. A request
+// CreatePartitions v0-v3: raise a topic's partition count. A manual
+// assignment must give one replica list per new partition (Kafka's
+// INVALID_REPLICA_ASSIGNMENT "Attempted to add N additional partition(s),
+// but only M assignment(s) were specified."), each checked as CreateTopics'
+// against the topic's replication factor. A request
 // that would add more than quorum.MaxPartitionsPerRequest partitions over
 // all its topics is refused whole, every topic with POLICY_VIOLATION "Unable
 // to perform excessively large batch operation." (what Kafka's controller
@@ -42,10 +45,21 @@ func createPartitions(h *Handlers, ctx context.Context, req *kmsg.CreatePartitio
 			err = capacityErr
 		case t == nil:
 			err = kerr.UnknownTopicOrPartition
-		case len(rt.Assignment) > 0:
-			err = fmt.Errorf("%w: manual replica assignment is not supported yet", kerr.InvalidReplicaAssignment)
 		case rt.Count <= int32(len(t.Partitions)):
 			err = fmt.Errorf("%w: topic %s has %d partitions; the new count must be larger, not %d", kerr.InvalidPartitions, t.Name, len(t.Partitions), rt.Count)
+		case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count)-len(t.Partitions):
+			err = fmt.Errorf("%w: Attempted to add %d additional partition(s), but only %d assignment(s) were specified.",
+				kerr.InvalidReplicaAssignment, int(rt.Count)-len(t.Partitions), len(rt.Assignment))
+		case rt.Assignment != nil:
+			assignment := make([][]int32, len(rt.Assignment))
+			for i, a := range rt.Assignment {
+				assignment[i] = append([]int32{}, a.Replicas...)
+			}
+			if req.ValidateOnly {
+				err = quorum.CheckAssignment(img, len(t.Partitions), assignment, len(t.Partitions[0].TargetReplicas()))
+			} else if err = h.Controller.CreatePartitionsAssigned(ctx, rt.Topic, assignment); err == nil {
+				changed = true
+			}
 		case req.ValidateOnly:
 		default:
 			if err = h.Controller.CreatePartitions(ctx, rt.Topic, rt.Count); err == nil {

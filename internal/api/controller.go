@@ -27,10 +27,22 @@ type Controller interface {
 	// CreateTopic creates a topic with a new topic ID and returns it;
 	// partitions and replicationFactor are already resolved (no -1).
 	CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16, configs map[string]string) (*metadata.Topic, error)
+	// CreateTopicAssigned creates a topic whose partition i has the
+	// replicas assignment[i].
+	CreateTopicAssigned(ctx context.Context, name string, assignment [][]int32, configs map[string]string) (*metadata.Topic, error)
 	// DeleteTopic deletes the topic with the given ID.
 	DeleteTopic(ctx context.Context, id metadata.TopicID) error
 	// CreatePartitions grows topic name to totalCount partitions.
 	CreatePartitions(ctx context.Context, name string, totalCount int32) error
+	// CreatePartitionsAssigned adds one partition per replica list of
+	// assignment to topic name.
+	CreatePartitionsAssigned(ctx context.Context, name string, assignment [][]int32) error
+	// AlterPartitionReassignment starts, replaces or (replicas nil)
+	// cancels the reassignment of one partition.
+	AlterPartitionReassignment(ctx context.Context, topic string, partition int32, replicas []int32) error
+	// ElectLeader elects the preferred replica of one partition, or with
+	// unclean any live replica when its leader is not live.
+	ElectLeader(ctx context.Context, topic string, partition int32, unclean bool) error
 	// AlterTopicConfigs sets, then deletes, dynamic configs of topic name.
 	AlterTopicConfigs(ctx context.Context, name string, set map[string]string, del []string) error
 	// AlterBrokerConfigs sets, then deletes, cluster-wide dynamic broker

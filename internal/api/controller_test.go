@@ -33,6 +33,14 @@ func (s standby) CreateTopic(context.Context, string, int32, int16, map[string]s
 }
 func (s standby) DeleteTopic(context.Context, metadata.TopicID) error   { return s.err() }
 func (s standby) CreatePartitions(context.Context, string, int32) error { return s.err() }
+func (s standby) CreateTopicAssigned(context.Context, string, [][]int32, map[string]string) (*metadata.Topic, error) {
+	return nil, s.err()
+}
+func (s standby) CreatePartitionsAssigned(context.Context, string, [][]int32) error { return s.err() }
+func (s standby) AlterPartitionReassignment(context.Context, string, int32, []int32) error {
+	return s.err()
+}
+func (s standby) ElectLeader(context.Context, string, int32, bool) error { return s.err() }
 func (s standby) AlterBrokerConfigs(context.Context, map[string]string, []string) error {
 	return s.err()
 }

@@ -27,6 +27,11 @@ func quorumConfig(cfg Config, static config.Static, advertisedHost string) quoru
 		WALFS:    cfg.MetadataFS,
 		Liveness: quorum.Liveness{HeartbeatInterval: c.HeartbeatInterval, SessionTimeout: c.SessionTimeout},
 		Dial:     cfg.Dial,
+		LeaderBalance: quorum.LeaderBalance{
+			Enable:              static.LeaderBalance.Enable,
+			CheckInterval:       static.LeaderBalance.CheckInterval,
+			PerBrokerPercentage: static.LeaderBalance.PerBrokerPercentage,
+		},
 	}
 	if c.Roles.Standalone() {
 		return q

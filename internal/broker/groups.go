@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,7 +45,11 @@ func (b *Broker) newGroups(s config.Static) *group.Coordinator {
 func (b *Broker) startGroups(ctx context.Context, s config.Static) error {
 	o := s.Offsets
 	if b.controller.Image().Topics[api.OffsetsTopic] == nil {
-		n, rf := o.TopicNumPartitions, o.TopicReplicationFactor
+		rf, err := b.offsetsReplicationFactor(ctx, s)
+		if err != nil {
+			return err
+		}
+		n := o.TopicNumPartitions
 		configs := map[string]string{
 			"cleanup.policy": "compact",
 			"segment.bytes":  strconv.Itoa(int(o.TopicSegmentBytes)),
@@ -57,6 +62,53 @@ func (b *Broker) startGroups(ctx context.Context, s config.Static) error {
 	// The deltas logged any failure to load; this retries those partitions
 	// once more and refuses to start without them.
 	return b.partitions.atFollowed(b.syncGroups)
+}
+
+// offsetsReplicationFactor is the replication factor __consumer_offsets
+// is created with: offsets.topic.replication.factor (3 by default, as
+// Kafka's) once that many brokers are live. In a cluster of fewer than
+// three brokers it is capped by the live brokers once every broker is
+// live, with a warning (Kafka would refuse to create the topic), so that
+// a single node or a pair serves groups; a standalone node says so at
+// info level, as it always was one replica. The cluster's size is the
+// registered brokers, and for a node that is both broker and controller
+// at least the voters, which are then brokers too. It waits for the
+// brokers (up to ctx), since the nodes of a new cluster start together.
+func (b *Broker) offsetsReplicationFactor(ctx context.Context, s config.Static) (int16, error) {
+	want := s.Offsets.TopicReplicationFactor
+	changed := make(chan struct{}, 1)
+	unsub := b.controller.Subscribe(func(_, _ *metadata.Image) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	defer unsub()
+	for {
+		img := b.controller.Image()
+		live, size := len(img.LiveBrokers()), len(img.Brokers)
+		if s.Cluster.Roles.Broker && s.Cluster.Roles.Controller {
+			size = max(size, len(s.Cluster.Voters))
+		}
+		switch {
+		case live >= int(want):
+			return want, nil
+		case size < 3 && live >= size:
+			level := slog.LevelWarn
+			if s.Cluster.Roles.Standalone() {
+				level = slog.LevelInfo
+			}
+			b.logger.Log(ctx, level, "creating "+api.OffsetsTopic+" with fewer replicas than offsets.topic.replication.factor: the cluster has fewer brokers",
+				"offsets.topic.replication.factor", want, "brokers", live)
+			return int16(live), nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("broker: creating %s: offsets.topic.replication.factor is %d, but only %d of the cluster's %d brokers are live: %w",
+				api.OffsetsTopic, want, live, size, ctx.Err())
+		}
+	}
 }
 
 // followGroups is the coordinator's part of following a metadata delta, run

@@ -66,7 +66,8 @@ new topics (or after 10s), so the next command finds them on any broker.`,
 				if r.Err != nil {
 					failed++
 					status = errorText(r.Err, r.ErrMessage)
-					if errors.Is(r.Err, kerr.InvalidReplicationFactor) {
+					if errors.Is(r.Err, kerr.InvalidReplicationFactor) && r.ErrMessage == "" {
+						// Samsa's message says how many brokers there are.
 						status += brokerCount(ctx, adm, replication)
 					}
 					t.row(name, "-", "-", status)

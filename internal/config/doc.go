@@ -39,8 +39,9 @@
 // of the metadata log, to be made a voter with AddRaftVoter (KIP-853); a
 // controller-only node needs controller.quorum.voters yet.
 //
-// Deviations from Kafka: offsets.topic.replication.factor defaults to 1 (Kafka:
-// 3) so a single node serves groups; segment.bytes accepts 14 bytes and up
+// Deviations from Kafka: offsets.topic.replication.factor (3, as Kafka's)
+// is capped by the live brokers in a cluster of fewer brokers (Kafka
+// refuses to create the topic), so a single node serves groups; segment.bytes accepts 14 bytes and up
 // (Kafka 4: 1 MiB) so tests can roll small segments; dynamic broker overrides
 // are cluster-wide only (no per-broker source); auto.create.topics.enable and
 // num.partitions may be changed at runtime.

@@ -65,6 +65,12 @@ var brokerDefinitions = []definition{
 		doc: "The default replication factor for auto-created topics and CreateTopics requests that leave it to the broker."},
 	{name: "auto.create.topics.enable", typ: TypeBoolean, def: "true", dynamic: true,
 		doc: "Enable auto-creation of topics on Metadata and Produce requests."},
+	{name: "auto.leader.rebalance.enable", typ: TypeBoolean, def: "true",
+		doc: "Enables the active controller's periodic move of leadership back to each partition's preferred replica."},
+	{name: "leader.imbalance.check.interval.seconds", typ: TypeLong, def: "300", valid: atLeast(1),
+		doc: "How often the active controller checks the leader balance."},
+	{name: "leader.imbalance.per.broker.percentage", typ: TypeInt, def: "10", valid: atLeast(0),
+		doc: "The share, in percent, of a broker's preferred partitions that may be led elsewhere before a leader rebalance."},
 	{name: "delete.topic.enable", typ: TypeBoolean, def: "true",
 		doc: "Enable topic deletion; when false, DeleteTopics fails."},
 	{name: "message.max.bytes", typ: TypeInt, def: "1048588", valid: atLeast(0), dynamic: true,
@@ -144,10 +150,9 @@ var brokerDefinitions = []definition{
 
 	{name: "offsets.topic.num.partitions", typ: TypeInt, def: "50", valid: atLeast(1),
 		doc: "The number of partitions of the offsets topic; do not change it after deployment."},
-	// Kafka defaults to 3; Samsa defaults to 1 so that a single node serves
-	// consumer groups out of the box.
-	{name: "offsets.topic.replication.factor", typ: TypeShort, def: "1", valid: atLeast(1),
-		doc: "The replication factor of the offsets topic."},
+	// As Kafka's; capped by the live brokers in a cluster of fewer (broker/groups.go).
+	{name: "offsets.topic.replication.factor", typ: TypeShort, def: "3", valid: atLeast(1),
+		doc: "The replication factor of the offsets topic; in a cluster of fewer brokers, as many as there are."},
 	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, def: "3000", valid: atLeast(0),
 		doc: "How long the group coordinator waits for more members to join a new group before the first rebalance."},
 	{name: "group.min.session.timeout.ms", typ: TypeInt, def: "6000", valid: atLeast(1),

@@ -33,9 +33,18 @@ type Static struct {
 	HighWatermarkCheckpointInterval time.Duration
 	ReplicaFetch                    ReplicaFetch
 
-	Offsets Offsets
-	Group   Group
-	Cluster Cluster // cluster.go
+	Offsets       Offsets
+	Group         Group
+	Cluster       Cluster // cluster.go
+	LeaderBalance LeaderBalance
+}
+
+// LeaderBalance is the active controller's automatic preferred leader
+// election.
+type LeaderBalance struct {
+	Enable              bool          // auto.leader.rebalance.enable
+	CheckInterval       time.Duration // leader.imbalance.check.interval.seconds
+	PerBrokerPercentage int           // leader.imbalance.per.broker.percentage
 }
 
 // ReplicaFetch is the replica.fetch.* configs of the follower's fetcher.
@@ -129,6 +138,11 @@ func (b *Broker) resolveStatic() (Static, error) {
 			MinBytes:         r.int32("replica.fetch.min.bytes"),
 			WaitMax:          r.ms("replica.fetch.wait.max.ms"),
 			Backoff:          r.ms("replica.fetch.backoff.ms"),
+		},
+		LeaderBalance: LeaderBalance{
+			Enable:              r.bool("auto.leader.rebalance.enable"),
+			CheckInterval:       r.duration("leader.imbalance.check.interval.seconds", time.Second),
+			PerBrokerPercentage: int(r.int32("leader.imbalance.per.broker.percentage")),
 		},
 		Offsets: Offsets{
 			TopicNumPartitions:     r.int32("offsets.topic.num.partitions"),

@@ -28,7 +28,7 @@ func TestStaticDefaults(t *testing.T) {
 		HighWatermarkCheckpointInterval:   5 * time.Second,
 		ReplicaFetch:                      ReplicaFetch{MaxBytes: 1 << 20, ResponseMaxBytes: 10 << 20, MinBytes: 1, WaitMax: 500 * time.Millisecond, Backoff: time.Second},
 		Offsets: Offsets{
-			TopicNumPartitions: 50, TopicReplicationFactor: 1, TopicSegmentBytes: 100 << 20,
+			TopicNumPartitions: 50, TopicReplicationFactor: 3, TopicSegmentBytes: 100 << 20,
 			Retention: 7 * 24 * time.Hour, RetentionCheckInterval: 10 * time.Minute, MetadataMaxBytes: 4096,
 		},
 		Group: Group{
@@ -42,6 +42,7 @@ func TestStaticDefaults(t *testing.T) {
 			HeartbeatInterval: 2 * time.Second,
 			SessionTimeout:    9 * time.Second,
 		},
+		LeaderBalance: LeaderBalance{Enable: true, CheckInterval: 300 * time.Second, PerBrokerPercentage: 10},
 	}
 	if got := b.Static(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)

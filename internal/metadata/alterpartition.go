@@ -19,7 +19,8 @@ import (
 // INVALID_REQUEST; a member that is not a registered unfenced broker, or
 // fetched with another broker epoch when that is known, INELIGIBLE_REPLICA
 // (which tells the leader to drop the change). An ISR equal to the
-// current one changes nothing; any other bumps the partition epoch.
+// current one changes nothing; any other bumps the partition epoch, and
+// one holding every target of a reassignment completes it.
 func (img *Image) applyAlterPartition(index uint64, r AlterPartition) (*Image, Result) {
 	if b, ok := img.Brokers[r.BrokerID]; !ok || b.Epoch != r.BrokerEpoch {
 		return img, reject(kerr.StaleBrokerEpoch)
@@ -61,8 +62,13 @@ func (img *Image) applyAlterPartition(index uint64, r AlterPartition) (*Image, R
 	if slices.Equal(r.ISR, p.ISR) {
 		return img, Result{}
 	}
+	next := p.clone()
+	next.ISR = slices.Clone(r.ISR)
+	// An ISR holding every target of a reassignment completes it
+	// (reassign.go), which may remove the leader.
+	next = img.keepLeader(p, img.completeReassignment(next))
+	next.PartitionEpoch++
 	t := old.clone()
-	t.Partitions[r.Partition].ISR = slices.Clone(r.ISR)
-	t.Partitions[r.Partition].PartitionEpoch++
+	t.Partitions[r.Partition] = next
 	return img.replaceTopic(index, t), Result{}
 }

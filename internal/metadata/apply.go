@@ -46,6 +46,10 @@ func (img *Image) Apply(index uint64, r Record) (*Image, Result) {
 		return img.applyFence(index, r.ID, r.Epoch, false)
 	case AlterPartition:
 		return img.applyAlterPartition(index, r)
+	case AlterPartitionReassignment:
+		return img.applyAlterPartitionReassignment(index, r)
+	case ElectLeader:
+		return img.applyElectLeader(index, r)
 	default:
 		return img, reject(kerr.InvalidRequest)
 	}
@@ -139,6 +143,9 @@ func validatePartitions(ps []Partition, first int) *kerr.Error {
 				return kerr.InvalidReplicaAssignment
 			}
 			inISR[b] = true
+		}
+		if !validReassignment(p, seen) {
+			return kerr.InvalidReplicaAssignment
 		}
 	}
 	return nil

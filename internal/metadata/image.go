@@ -73,12 +73,48 @@ type Partition struct {
 	PartitionEpoch int32
 	Replicas       []int32
 	ISR            []int32
+	// AddingReplicas and RemovingReplicas are set while a reassignment is
+	// in progress (Kafka's addingReplicas and removingReplicas): Replicas
+	// is then the target replicas followed by the removing ones, and the
+	// adding ones are the targets not replicas before. See reassign.go.
+	AddingReplicas   []int32 `json:",omitempty"`
+	RemovingReplicas []int32 `json:",omitempty"`
 }
 
 func (p Partition) clone() Partition {
 	p.Replicas = append([]int32(nil), p.Replicas...)
 	p.ISR = append([]int32(nil), p.ISR...)
+	p.AddingReplicas = cloneIDs(p.AddingReplicas)
+	p.RemovingReplicas = cloneIDs(p.RemovingReplicas)
 	return p
+}
+
+// Reassigning reports whether a reassignment of p is in progress.
+func (p Partition) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
+}
+
+// TargetReplicas is where a reassignment in progress takes p: Replicas
+// without the removing ones (Replicas itself when none is in progress).
+func (p Partition) TargetReplicas() []int32 {
+	if len(p.RemovingReplicas) == 0 {
+		return p.Replicas
+	}
+	out := make([]int32, 0, len(p.Replicas))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.RemovingReplicas, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// cloneIDs copies ids, keeping nil as nil (so that JSON omits it).
+func cloneIDs(ids []int32) []int32 {
+	if len(ids) == 0 {
+		return nil
+	}
+	return slices.Clone(ids)
 }
 
 // Topic is a topic with its partitions (indexed by partition number) and its

@@ -150,6 +150,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		RegisterBroker{Broker: Broker{ID: 1, Host: "h", Port: 1, Incarnation: TopicID{2}, MetadataAddr: "h:2"}},
 		FenceBroker{ID: 1, Epoch: 2}, UnfenceBroker{ID: 1, Epoch: 2},
 		AlterPartition{BrokerID: 0, BrokerEpoch: 1, TopicID: TopicID{1}, ISR: []int32{0}, BrokerEpochs: []int64{-1}},
+		AlterPartitionReassignment{TopicID: TopicID{1}, Replicas: []int32{0}}, AlterPartitionReassignment{TopicID: TopicID{1}},
+		ElectLeader{TopicID: TopicID{1}}, ElectLeader{TopicID: TopicID{1}, Unclean: true},
 	} {
 		b, _ := EncodeRecord(r)
 		f.Add(b)
@@ -162,8 +164,12 @@ func FuzzDecodeRecord(f *testing.F) {
 		img := EmptyImage()
 		img, _ = img.Apply(1, CreateTopic{Name: "t", ID: TopicID{1}, Partitions: []Partition{{Replicas: []int32{0}}}})
 		next, _ := img.Apply(2, r)
-		if _, err := EncodeImage(next); err != nil {
+		b, err = EncodeImage(next)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := DecodeImage(b); err != nil {
+			t.Fatalf("apply of %#v broke an invariant: %v", r, err)
 		}
 	})
 }

@@ -22,6 +22,9 @@ const (
 	TypeFenceBroker         RecordType = 9
 	TypeUnfenceBroker       RecordType = 10
 	TypeAlterPartition      RecordType = 11
+	// TypeAlterPartitionReassignment and TypeElectLeader: reassign.go, elect.go.
+	TypeAlterPartitionReassignment RecordType = 12
+	TypeElectLeader                RecordType = 13
 )
 
 // Record is one change to the metadata. The set of records is closed: only the
@@ -77,6 +80,24 @@ type AlterPartition struct {
 	BrokerEpochs   []int64 `json:",omitempty"`
 }
 
+// AlterPartitionReassignment starts or replaces the reassignment of one
+// partition to Replicas, or with Replicas nil cancels the one in progress
+// (Kafka's AlterPartitionReassignments for one partition; reassign.go).
+type AlterPartitionReassignment struct {
+	TopicID   TopicID
+	Partition int32
+	Replicas  []int32
+}
+
+// ElectLeader elects the preferred replica of one partition, or with
+// Unclean any live replica of a partition without a live leader (Kafka's
+// ElectLeaders for one partition; elect.go).
+type ElectLeader struct {
+	TopicID   TopicID
+	Partition int32
+	Unclean   bool `json:",omitempty"`
+}
+
 // CreateTopic creates a topic. The proposer chooses the ID and the placement.
 type CreateTopic struct {
 	Name       string
@@ -117,17 +138,19 @@ type AllocateProducerIDs struct {
 	BlockSize int64
 }
 
-func (SetClusterID) Type() RecordType        { return TypeSetClusterID }
-func (RegisterBroker) Type() RecordType      { return TypeRegisterBroker }
-func (CreateTopic) Type() RecordType         { return TypeCreateTopic }
-func (DeleteTopic) Type() RecordType         { return TypeDeleteTopic }
-func (CreatePartitions) Type() RecordType    { return TypeCreatePartitions }
-func (AlterTopicConfigs) Type() RecordType   { return TypeAlterTopicConfigs }
-func (AlterBrokerConfigs) Type() RecordType  { return TypeAlterBrokerConfigs }
-func (AllocateProducerIDs) Type() RecordType { return TypeAllocateProducerIDs }
-func (FenceBroker) Type() RecordType         { return TypeFenceBroker }
-func (UnfenceBroker) Type() RecordType       { return TypeUnfenceBroker }
-func (AlterPartition) Type() RecordType      { return TypeAlterPartition }
+func (SetClusterID) Type() RecordType               { return TypeSetClusterID }
+func (RegisterBroker) Type() RecordType             { return TypeRegisterBroker }
+func (CreateTopic) Type() RecordType                { return TypeCreateTopic }
+func (DeleteTopic) Type() RecordType                { return TypeDeleteTopic }
+func (CreatePartitions) Type() RecordType           { return TypeCreatePartitions }
+func (AlterTopicConfigs) Type() RecordType          { return TypeAlterTopicConfigs }
+func (AlterBrokerConfigs) Type() RecordType         { return TypeAlterBrokerConfigs }
+func (AllocateProducerIDs) Type() RecordType        { return TypeAllocateProducerIDs }
+func (FenceBroker) Type() RecordType                { return TypeFenceBroker }
+func (UnfenceBroker) Type() RecordType              { return TypeUnfenceBroker }
+func (AlterPartition) Type() RecordType             { return TypeAlterPartition }
+func (AlterPartitionReassignment) Type() RecordType { return TypeAlterPartitionReassignment }
+func (ElectLeader) Type() RecordType                { return TypeElectLeader }
 
 // ErrCorruptRecord is returned by DecodeRecord for bytes that are not a record.
 var ErrCorruptRecord = errors.New("metadata: corrupt record")
@@ -173,6 +196,10 @@ func DecodeRecord(b []byte) (Record, error) {
 		r, err = decodeAs[UnfenceBroker](payload)
 	case TypeAlterPartition:
 		r, err = decodeAs[AlterPartition](payload)
+	case TypeAlterPartitionReassignment:
+		r, err = decodeAs[AlterPartitionReassignment](payload)
+	case TypeElectLeader:
+		r, err = decodeAs[ElectLeader](payload)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[0])
 	}

@@ -24,6 +24,8 @@ import (
 //	alter-broker [set=(k=v, ...)] [delete=(k, ...)]
 //	allocate-pids size=N
 //	alter-partition broker=N broker-epoch=E id=N partition=N leader-epoch=E partition-epoch=E isr=(1,2) [broker-epochs=(E, ...)]
+//	reassign id=N partition=N [replicas=(2,3)]   without replicas: cancel
+//	elect id=N partition=N [unclean]
 //	dump          prints the image
 //	roundtrip     encodes and decodes the image, and prints it
 //
@@ -144,6 +146,21 @@ func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
 		return AlterBrokerConfigs{Set: set, Delete: del}
 	case "alter-partition":
 		return scriptAlterPartition(t, d)
+	case "reassign":
+		var partition int
+		d.ScanArgs(t, "id", &id)
+		d.ScanArgs(t, "partition", &partition)
+		if arg, ok := d.Arg("replicas"); ok && len(arg.Vals) == 1 && arg.Vals[0] == "" {
+			replicas = []int32{} // replicas=(): an empty target, not a cancellation
+		} else {
+			d.MaybeScanArgs(t, "replicas", &replicas)
+		}
+		return AlterPartitionReassignment{TopicID: TopicID{0: byte(id)}, Partition: int32(partition), Replicas: replicas}
+	case "elect":
+		var partition int
+		d.ScanArgs(t, "id", &id)
+		d.ScanArgs(t, "partition", &partition)
+		return ElectLeader{TopicID: TopicID{0: byte(id)}, Partition: int32(partition), Unclean: d.HasArg("unclean")}
 	case "allocate-pids":
 		d.ScanArgs(t, "size", &size)
 		return AllocateProducerIDs{BlockSize: size}
@@ -190,7 +207,11 @@ func dumpImage(img *Image) string {
 		}
 		fmt.Fprintf(&b, "topic %s id=%d configs=[%s]\n", name, top.ID[0], dumpConfigs(top.Configs))
 		for _, p := range top.Partitions {
-			fmt.Fprintf(&b, "  p%d leader=%d epochs=%d/%d replicas=%v isr=%v\n", p.Partition, p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.Replicas, p.ISR)
+			fmt.Fprintf(&b, "  p%d leader=%d epochs=%d/%d replicas=%v isr=%v", p.Partition, p.Leader, p.LeaderEpoch, p.PartitionEpoch, p.Replicas, p.ISR)
+			if p.Reassigning() {
+				fmt.Fprintf(&b, " adding=%v removing=%v", p.AddingReplicas, p.RemovingReplicas)
+			}
+			b.WriteString("\n")
 		}
 	}
 	if len(img.TopicsByID) != len(img.Topics) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -148,16 +147,14 @@ func (c *Controller) RegisterBroker(ctx context.Context, b metadata.Broker) (epo
 }
 
 // CreateTopic creates a topic with a fresh random ID and partitions placed
-// round-robin on the unfenced brokers (leader = first replica, ISR = all
-// replicas, epochs 0) and returns it. Defaults such as partitions = -1 are the
-// caller's to resolve. Errors: kerr.InvalidTopicException,
-// kerr.InvalidPartitions (partitions <= 0), ErrTooManyPartitions (more than
-// MaxPartitionsPerRequest), kerr.InvalidReplicationFactor (<= 0 or more than
-// the unfenced brokers), kerr.TopicAlreadyExists.
+// on the unfenced brokers (place: rack-aware, leaders balanced; leader =
+// first replica, ISR = all replicas, epochs 0) and returns it. Defaults
+// such as partitions = -1 are the caller's to resolve. Errors:
+// kerr.InvalidTopicException, kerr.InvalidPartitions (partitions <= 0),
+// ErrTooManyPartitions (more than MaxPartitionsPerRequest),
+// kerr.InvalidReplicationFactor (<= 0 or more than the unfenced brokers),
+// kerr.TopicAlreadyExists.
 func (c *Controller) CreateTopic(ctx context.Context, name string, partitions int32, replicationFactor int16, configs map[string]string) (*metadata.Topic, error) {
-	if metadata.ValidateTopicName(name) != nil {
-		return nil, kerr.InvalidTopicException
-	}
 	if partitions <= 0 {
 		return nil, kerr.InvalidPartitions
 	}
@@ -165,20 +162,40 @@ func (c *Controller) CreateTopic(ctx context.Context, name string, partitions in
 		return nil, ErrTooManyPartitions
 	}
 	img := c.Image()
-	brokers := brokerIDs(img)
+	brokers := liveBrokers(img)
 	if replicationFactor <= 0 || int(replicationFactor) > len(brokers) {
-		return nil, kerr.InvalidReplicationFactor
+		return nil, &Error{Code: kerr.InvalidReplicationFactor, Message: fmt.Sprintf(
+			"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
+			replicationFactor, replicationFactor, len(brokers))}
+	}
+	id := metadata.NewTopicID()
+	return c.createTopic(ctx, img, name, id, place(brokers, id, 0, int(partitions), int(replicationFactor)), configs)
+}
+
+// CreateTopicAssigned creates a topic whose partition i has the replicas
+// assignment[i] (CreateTopics' manual assignment), validated as Kafka's
+// controller does (assigned): kerr.InvalidReplicaAssignment with its
+// message, besides CreateTopic's errors.
+func (c *Controller) CreateTopicAssigned(ctx context.Context, name string, assignment [][]int32, configs map[string]string) (*metadata.Topic, error) {
+	if len(assignment) > MaxPartitionsPerRequest {
+		return nil, ErrTooManyPartitions
+	}
+	img := c.Image()
+	ps, err := assigned(img, 0, assignment, 0)
+	if err != nil {
+		return nil, err
+	}
+	return c.createTopic(ctx, img, name, metadata.NewTopicID(), ps, configs)
+}
+
+func (c *Controller) createTopic(ctx context.Context, img *metadata.Image, name string, id metadata.TopicID, ps []metadata.Partition, configs map[string]string) (*metadata.Topic, error) {
+	if metadata.ValidateTopicName(name) != nil {
+		return nil, kerr.InvalidTopicException
 	}
 	if img.Topics[name] != nil {
 		return nil, kerr.TopicAlreadyExists
 	}
-	id := metadata.NewTopicID()
-	rec := metadata.CreateTopic{
-		Name:       name,
-		ID:         id,
-		Partitions: place(brokers, id, 0, int(partitions), int(replicationFactor)),
-		Configs:    configs,
-	}
+	rec := metadata.CreateTopic{Name: name, ID: id, Partitions: ps, Configs: configs}
 	if _, err := c.propose(ctx, rec); err != nil {
 		return nil, err
 	}
@@ -201,26 +218,51 @@ func (c *Controller) DeleteTopic(ctx context.Context, id metadata.TopicID) error
 // the current count), ErrTooLargeBatch (more than MaxPartitionsPerRequest
 // new partitions), kerr.InvalidReplicationFactor (too few brokers).
 func (c *Controller) CreatePartitions(ctx context.Context, name string, totalCount int32) error {
+	return c.createPartitions(ctx, name, totalCount, nil)
+}
+
+// CreatePartitionsAssigned adds partitions to topic name whose replicas are
+// assignment (CreatePartitions' manual assignment: one list per new
+// partition, of the topic's replication factor), validated as
+// CreateTopicAssigned's, besides CreatePartitions' errors.
+func (c *Controller) CreatePartitionsAssigned(ctx context.Context, name string, assignment [][]int32) error {
+	return c.createPartitions(ctx, name, -1, assignment)
+}
+
+func (c *Controller) createPartitions(ctx context.Context, name string, totalCount int32, assignment [][]int32) error {
 	img := c.Image()
 	t := img.Topics[name]
 	if t == nil {
 		return kerr.UnknownTopicOrPartition
 	}
 	current := len(t.Partitions)
+	if assignment != nil {
+		totalCount = int32(min(current+len(assignment), MaxPartitionsPerRequest+current+1))
+	}
 	if int(totalCount) <= current {
 		return kerr.InvalidPartitions
 	}
 	if int(totalCount)-current > MaxPartitionsPerRequest {
 		return ErrTooLargeBatch
 	}
-	brokers := brokerIDs(img)
-	replicationFactor := len(t.Partitions[0].Replicas)
-	if replicationFactor > len(brokers) {
-		return kerr.InvalidReplicationFactor
+	replicationFactor := len(t.Partitions[0].TargetReplicas())
+	var ps []metadata.Partition
+	if assignment != nil {
+		var err error
+		if ps, err = assigned(img, current, assignment, replicationFactor); err != nil {
+			return err
+		}
+	} else {
+		brokers := liveBrokers(img)
+		if replicationFactor > len(brokers) {
+			return &Error{Code: kerr.InvalidReplicationFactor, Message: fmt.Sprintf(
+				"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
+				replicationFactor, replicationFactor, len(brokers))}
+		}
+		ps = place(brokers, t.ID, current, int(totalCount)-current, replicationFactor)
 	}
 	// Apply rejects the record if the topic was replaced or grew meanwhile.
-	rec := metadata.CreatePartitions{TopicID: t.ID, New: place(brokers, t.ID, current, int(totalCount)-current, replicationFactor)}
-	_, err := c.propose(ctx, rec)
+	_, err := c.propose(ctx, metadata.CreatePartitions{TopicID: t.ID, New: ps})
 	return err
 }
 
@@ -245,40 +287,6 @@ func (c *Controller) AllocateProducerIDs(ctx context.Context, blockSize int64) (
 		return 0, err
 	}
 	return res.FirstProducerID, nil
-}
-
-// brokerIDs returns the unfenced broker IDs in ascending order: only
-// they get new replicas, as in Kafka.
-func brokerIDs(img *metadata.Image) []int32 {
-	live := img.LiveBrokers()
-	ids := make([]int32, len(live))
-	for i, b := range live {
-		ids[i] = b.ID
-	}
-	return ids
-}
-
-// place assigns partitions first..first+count-1 round-robin over brokers:
-// replica j of partition p is brokers[(start+p+j) % n], where start comes
-// from the random topic ID so that leaders of different topics spread out.
-func place(brokers []int32, id metadata.TopicID, first, count, replicationFactor int) []metadata.Partition {
-	n := len(brokers)
-	start := int(id[0]) % n
-	ps := make([]metadata.Partition, count)
-	for i := range ps {
-		p := first + i
-		replicas := make([]int32, replicationFactor)
-		for j := range replicas {
-			replicas[j] = brokers[(start+p+j)%n]
-		}
-		ps[i] = metadata.Partition{
-			Partition: int32(p),
-			Leader:    replicas[0],
-			Replicas:  replicas,
-			ISR:       slices.Clone(replicas),
-		}
-	}
-	return ps
 }
 
 // AlterPartition proposes a partition leader's ISR change. refused is the

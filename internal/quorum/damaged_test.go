@@ -152,7 +152,7 @@ func BenchmarkCheckLog(b *testing.B) {
 	var logs []*raft.Log
 	for i := range 2048 {
 		id := metadata.NewTopicID()
-		data, _ := metadata.EncodeRecord(metadata.CreateTopic{Name: fmt.Sprintf("topic-%d", i), ID: id, Partitions: place([]int32{1}, id, 0, 1, 1)})
+		data, _ := metadata.EncodeRecord(metadata.CreateTopic{Name: fmt.Sprintf("topic-%d", i), ID: id, Partitions: place([]metadata.Broker{{ID: 1}}, id, 0, 1, 1)})
 		logs = append(logs, &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: data})
 	}
 	if err := w.StoreLogs(logs); err != nil {

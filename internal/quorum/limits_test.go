@@ -42,7 +42,7 @@ func TestLargestRecordWithinLimit(t *testing.T) {
 	rec := metadata.CreateTopic{
 		Name:       strings.Repeat("t", 249),
 		ID:         id,
-		Partitions: place([]int32{1000, 1001, 1002}, id, 0, MaxPartitionsPerRequest, 3),
+		Partitions: place([]metadata.Broker{{ID: 1000}, {ID: 1001}, {ID: 1002}}, id, 0, MaxPartitionsPerRequest, 3),
 	}
 	data, err := metadata.EncodeRecord(rec)
 	if err != nil {

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestBrokerFencing(t *testing.T) {
 		}
 	}
 	// New replicas go to unfenced brokers only.
-	if _, err := tc.nodes[leader].CreateTopic(ctx(t), "three", 1, 3, nil); err != kerr.InvalidReplicationFactor {
+	if _, err := tc.nodes[leader].CreateTopic(ctx(t), "three", 1, 3, nil); !errors.Is(err, kerr.InvalidReplicationFactor) {
 		t.Fatalf("RF 3 with broker 3 fenced: %v", err)
 	}
 

@@ -76,6 +76,9 @@ type Config struct {
 	// and the controller RPC; nil is a net.Dialer. The cluster test
 	// harness routes them through its fault links.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// LeaderBalance is the automatic preferred leader election (off
+	// unless enabled; reassign.go).
+	LeaderBalance LeaderBalance
 
 	// Knobs for tests; zero means the production value.
 	snapshotThreshold uint64
@@ -284,9 +287,10 @@ func (c *Controller) start() error {
 			return fmt.Errorf("quorum: bootstrap: %w", err)
 		}
 	}
-	c.starters.Add(2)
+	c.starters.Add(3)
 	go c.becomeReady(start, existing)
 	go c.watchLiveness()
+	go c.balanceLeaders()
 	return nil
 }
 
