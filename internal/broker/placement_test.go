@@ -3,11 +3,15 @@ package broker_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/clustertest"
@@ -24,7 +28,8 @@ func TestPlacementThreeRacks(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Nodes: 3, Node: func(i int) map[string]string {
 		return map[string]string{"broker.rack": fmt.Sprintf("rack-%c", 'a'+i)}
 	}})
-	adm := c.Admin()
+	// kgo answers Metadata from its cache for MetadataMinAge.
+	adm := c.Admin(kgo.MetadataMinAge(10 * time.Millisecond))
 	ctx := ctxT(t)
 	if resp, err := adm.CreateTopic(ctx, 6, 3, nil, "rf3"); err != nil || resp.Err != nil {
 		t.Fatalf("create rf3: %v %v", err, resp.Err)
@@ -36,10 +41,28 @@ func TestPlacementThreeRacks(t *testing.T) {
 	if !errors.Is(resp.Err, kerr.InvalidReplicationFactor) || !strings.Contains(resp.ErrMessage, "only 3 broker(s) are registered") {
 		t.Fatalf("rf 4 on three brokers: %v %q", resp.Err, resp.ErrMessage)
 	}
-	details, err := adm.ListTopics(ctx, "rf3", "rf2", "__consumer_offsets")
-	if err != nil {
-		t.Fatal(err)
+	// A broker answers Metadata from its own copy of the metadata, which
+	// may not have what another broker created yet.
+	listed := func(counts map[string]int) kadm.TopicDetails {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			details, err := adm.ListTopics(ctx, slices.Collect(maps.Keys(counts))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := true
+			for name, n := range counts {
+				all = all && len(details[name].Partitions) == n
+			}
+			if all {
+				return details
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("topics %v, want partitions %v", details, counts)
+			}
+		}
 	}
+	details := listed(map[string]int{"rf3": 6, "rf2": 6, "__consumer_offsets": 50})
 	leaders := map[int32]int{}
 	for _, p := range details["rf3"].Partitions {
 		if len(p.Replicas) != 3 || p.Leader != p.Replicas[0] {
@@ -134,10 +157,7 @@ func TestPlacementThreeRacks(t *testing.T) {
 	if st := grow(3, []int32{1, 2}); st.ErrorCode != 0 {
 		t.Fatalf("grow: %d %q", st.ErrorCode, msg(st.ErrorMessage))
 	}
-	details, err = adm.ListTopics(ctx, "manual")
-	if err != nil {
-		t.Fatal(err)
-	}
+	details = listed(map[string]int{"manual": 3})
 	var got [][]int32
 	for _, p := range details["manual"].Partitions.Sorted() {
 		if p.Leader != p.Replicas[0] {

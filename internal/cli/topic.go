@@ -23,6 +23,8 @@ func newTopicCommand(g *globals) *cobra.Command {
 		newTopicDeleteCommand(g),
 		newTopicAddPartitionsCommand(g),
 		newTopicAlterConfigCommand(g),
+		newTopicMoveCommand(g),
+		newTopicElectLeadersCommand(g),
 	)
 	return cmd
 }

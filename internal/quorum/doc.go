@@ -1,7 +1,14 @@
 // Package quorum replicates the cluster metadata with Raft
 // (github.com/hashicorp/raft), like Kafka's KRaft, and offers the controller
 // API the broker calls: create and delete topics, add partitions, alter
-// configs, register brokers, allocate producer-ID blocks.
+// configs, register brokers, allocate producer-ID blocks, reassign
+// partitions and elect leaders.
+//
+// Placement (placement.go) is rack-aware and balanced over the unfenced
+// brokers, or a manual assignment checked as Kafka's controller does. The
+// active controller also moves leadership back to preferred replicas every
+// leader.imbalance.check.interval.seconds when auto.leader.rebalance.enable
+// is set (reassign.go).
 //
 // Every change is a metadata.Record proposed to Raft. Once committed, raft's
 // FSM goroutine applies it with metadata.Image.Apply and publishes the new
