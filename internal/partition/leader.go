@@ -34,6 +34,7 @@ func (p *Partition) Tick() *AlterPartition {
 	fx := p.replica.Tick(p.now().UnixMilli())
 	_ = p.applyLocked(fx) // no epoch changes here, so no file to fail writing
 	p.mu.Unlock()
+	p.wakeIfMoved(fx)
 	return fx.Alter
 }
 

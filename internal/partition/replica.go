@@ -392,7 +392,15 @@ func (r *Replica) FollowerFetch(nowMs int64, id int32, brokerEpoch, fetchOffset,
 // pending already.
 func (r *Replica) Tick(nowMs int64) Effects {
 	var fx Effects
-	if r.role != RoleLeader || r.pending != nil {
+	if r.role != RoleLeader {
+		return fx
+	}
+	// A follower out of the ISR holds the high watermark only while it is
+	// caught up (shouldWaitForReplicaToJoinIsr); one that stopped fetching
+	// moves no fetch to let go of it, so time does. Kafka lets go at once
+	// of a fenced one (isReplicaIsrEligible), which this core is not told.
+	fx.HighWatermarkMoved = r.maybeIncrementHW(nowMs)
+	if r.pending != nil {
 		return fx
 	}
 	isr := slices.DeleteFunc(slices.Clone(r.isr), func(id int32) bool {
