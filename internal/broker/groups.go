@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -39,6 +40,10 @@ func (b *Broker) newGroups(s config.Static) *group.Coordinator {
 	})
 }
 
+// offsetsTopicWait is how long a starting broker waits for enough brokers
+// to register for __consumer_offsets' replication factor.
+const offsetsTopicWait = 30 * time.Second
+
 // startGroups creates __consumer_offsets if it is missing, waits until the
 // delta that creates it has loaded its partitions into the coordinator, and
 // fails if a partition this broker leads could not be loaded.
@@ -54,8 +59,27 @@ func (b *Broker) startGroups(ctx context.Context, s config.Static) error {
 			"cleanup.policy": "compact",
 			"segment.bytes":  strconv.Itoa(int(o.TopicSegmentBytes)),
 		}
-		if _, err := b.controller.CreateTopic(ctx, api.OffsetsTopic, n, rf, configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
+		// Nodes of a cluster started together register within moments of
+		// each other: too few brokers for the replication factor is waited
+		// out for a while (another node may create the topic meanwhile)
+		// before it fails the start as before.
+		deadline := time.Now().Add(offsetsTopicWait)
+		for {
+			_, err := b.controller.CreateTopic(ctx, api.OffsetsTopic, n, rf, configs)
+			if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+				break
+			}
+			if !errors.Is(err, kerr.InvalidReplicationFactor) || time.Now().After(deadline) || b.controller.Image().Topics[api.OffsetsTopic] != nil {
+				if b.controller.Image().Topics[api.OffsetsTopic] != nil {
+					break
+				}
+				return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 		b.partitions.Sync()
 	}
@@ -154,13 +178,26 @@ func (b *Broker) syncGroups(img *metadata.Image) error {
 // offsetsLog is a __consumer_offsets partition as the coordinator sees it.
 type offsetsLog struct{ p *partition.Partition }
 
-func (l offsetsLog) Append(recs []batch.Record) error {
-	res := l.p.Append(batch.Build(batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs))
+// Append is an acks=all append that does not wait: too few in-sync
+// replicas refuse it (NOT_ENOUGH_REPLICAS) before anything is written, and
+// the coordinator waits for the high watermark after letting go of the
+// group's lock (WaitCommitted).
+func (l offsetsLog) Append(recs []batch.Record) (int64, error) {
+	res := l.p.AppendAcks(batch.Build(batch.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs), -1)
 	if res.ErrorCode != 0 {
-		return fmt.Errorf("broker: appending to %s-%d: %w %s", l.p.Topic, l.p.Index, kerr.ErrorForCode(res.ErrorCode), res.ErrorMessage)
+		return 0, fmt.Errorf("broker: appending to %s-%d: %w %s", l.p.Topic, l.p.Index, kerr.ErrorForCode(res.ErrorCode), res.ErrorMessage)
+	}
+	return res.NextOffset, nil
+}
+
+func (l offsetsLog) WaitCommitted(end int64, timeout time.Duration) error {
+	if code := l.p.WaitForAcks(context.Background(), end, timeout); code != 0 {
+		return fmt.Errorf("broker: waiting for %s-%d to commit offset %d: %w", l.p.Topic, l.p.Index, end, kerr.ErrorForCode(code))
 	}
 	return nil
 }
+
+func (l offsetsLog) Committed() int64 { return l.p.HighWatermark() }
 
 func (l offsetsLog) Replay(fn func(batch.Record) error) error {
 	from := l.p.LogStartOffset()

@@ -82,15 +82,18 @@ func (c *Coordinator) JoinGroup(ctx context.Context, req JoinRequest) JoinResult
 	g.mu.Lock()
 	wait, res := g.join(req)
 	g.mu.Unlock()
-	if wait == nil {
-		return res
+	if wait != nil {
+		select {
+		case res = <-wait:
+		case <-ctx.Done():
+			return JoinResult{Err: kerr.RebalanceInProgress.Code, MemberID: req.MemberID}
+		}
 	}
-	select {
-	case r := <-wait:
-		return r
-	case <-ctx.Done():
-		return JoinResult{Err: kerr.RebalanceInProgress.Code, MemberID: req.MemberID}
+	// The answer waits for the records of the state it tells.
+	if code := g.awaitWritten(g.lastWritten()); code != 0 && res.Err == 0 {
+		return JoinResult{Err: code, MemberID: res.MemberID}
 	}
+	return res
 }
 
 // join runs JoinGroup under g.mu: it answers at once, or returns the
@@ -304,15 +307,18 @@ func (c *Coordinator) SyncGroup(ctx context.Context, req SyncRequest) SyncResult
 	g.mu.Lock()
 	wait, res := g.sync(req)
 	g.mu.Unlock()
-	if wait == nil {
-		return res
+	if wait != nil {
+		select {
+		case res = <-wait:
+		case <-ctx.Done():
+			return SyncResult{Err: kerr.RebalanceInProgress.Code}
+		}
 	}
-	select {
-	case r := <-wait:
-		return r
-	case <-ctx.Done():
-		return SyncResult{Err: kerr.RebalanceInProgress.Code}
+	// An assignment is handed out once its record is committed.
+	if code := g.awaitWritten(g.lastWritten()); code != 0 && res.Err == 0 {
+		return SyncResult{Err: code}
 	}
+	return res
 }
 
 func (g *group) checkMember(memberID string, instanceID *string, generation int32) (*member, int16) {
@@ -401,7 +407,19 @@ func (c *Coordinator) Heartbeat(groupID string, generation int32, memberID strin
 		return kerr.UnknownMemberID.Code
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	code = g.heartbeat(generation, memberID, instanceID)
+	end := g.written
+	g.mu.Unlock()
+	// As Kafka's runtime answers a write that wrote nothing: once the
+	// records before it are committed.
+	if wc := g.awaitWritten(end); wc != 0 && (code == 0 || code == kerr.RebalanceInProgress.Code) {
+		return wc
+	}
+	return code
+}
+
+// heartbeat is Heartbeat under g.mu.
+func (g *group) heartbeat(generation int32, memberID string, instanceID *string) int16 {
 	m, code := g.checkMember(memberID, instanceID, generation)
 	if code != 0 {
 		return code
@@ -440,10 +458,13 @@ func (c *Coordinator) LeaveGroup(groupID string, leaving []LeavingMember) (int16
 		}
 		return 0, codes
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	return g.write(func() int16 { return g.leave(leaving, codes) }), codes
+}
+
+// leave is LeaveGroup under g.mu.
+func (g *group) leave(leaving []LeavingMember, codes []int16) int16 {
 	if g.state == Dead {
-		return kerr.CoordinatorNotAvailable.Code, codes
+		return kerr.CoordinatorNotAvailable.Code
 	}
 	left := false
 	for i, l := range leaving {
@@ -477,5 +498,5 @@ func (c *Coordinator) LeaveGroup(groupID string, leaving []LeavingMember) (int16
 	if left {
 		g.memberGone()
 	}
-	return 0, codes
+	return 0
 }

@@ -153,7 +153,17 @@ func (c *Coordinator) ConsumerGroupHeartbeat(req ConsumerHeartbeat) ConsumerHear
 		return fail(kerr.UnknownMemberID.Code, "")
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	res := g.lockedConsumerHeartbeat(req, fail)
+	end := g.written
+	g.mu.Unlock()
+	if code := g.awaitWritten(end); code != 0 && res.Err == 0 {
+		return fail(code, "the group's records in __consumer_offsets were not committed")
+	}
+	return res
+}
+
+// lockedConsumerHeartbeat is ConsumerGroupHeartbeat under g.mu.
+func (g *group) lockedConsumerHeartbeat(req ConsumerHeartbeat, fail func(int16, string) ConsumerHeartbeatResult) ConsumerHeartbeatResult {
 	if g.state == Dead {
 		return fail(kerr.CoordinatorNotAvailable.Code, "")
 	}

@@ -115,8 +115,11 @@ func (c *Coordinator) DeleteGroup(groupID string) int16 {
 	if g == nil {
 		return kerr.GroupIDNotFound.Code
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	return g.write(func() int16 { return g.delete(s) })
+}
+
+// delete is DeleteGroup under g.mu.
+func (g *group) delete(s *shard) int16 {
 	switch {
 	case g.state == Dead:
 		return kerr.GroupIDNotFound.Code

@@ -21,6 +21,17 @@
 // a rebalance (JoinGroup, SyncGroup) park on a per-member channel that the
 // state machine answers.
 //
+// # Writes
+//
+// A request's records are appended under its group's mutex (the log's
+// order is the order of the state changes) without waiting for the
+// followers; the mutex is let go and the answer waits until the high
+// watermark passes every record the group wrote until then (Kafka's
+// CoordinatorRuntime), so no replication round trip holds a group's
+// mutex and no request is answered on a record a failover could lose.
+// OffsetFetch answers committed offsets only: changes whose records are not
+// committed yet are kept with the value they replaced (commit.go).
+//
 // # Goroutines
 //
 // Timers (session timeouts, rebalance timeouts, the initial rebalance

@@ -71,24 +71,122 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 }
 
-// memoryLog is an in-memory __consumer_offsets partition.
+// memoryLog is an in-memory __consumer_offsets partition. Its high
+// watermark follows its log end, unless a test holds it (hold): then it
+// stays until release moves it, as a follower that has not fetched yet
+// keeps it.
 type memoryLog struct {
-	mu   sync.Mutex
-	recs []batch.Record
-	fail bool
+	mu      sync.Mutex
+	recs    []batch.Record
+	fail    bool
+	held    bool
+	hw      int64
+	moved   chan struct{} // closed when the high watermark moves
+	waitErr error         // WaitCommitted's answer once set (leadership lost)
+	waiting int           // WaitCommitted calls waiting
 }
 
-func (l *memoryLog) Append(recs []batch.Record) error {
+func (l *memoryLog) Append(recs []batch.Record) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail {
-		return errors.New("memory log: failing")
+		return 0, errors.New("memory log: failing")
 	}
 	for _, r := range recs {
 		r.Offset = int64(len(l.recs))
 		l.recs = append(l.recs, r)
 	}
-	return nil
+	return int64(len(l.recs)), nil
+}
+
+func (l *memoryLog) committedLocked() int64 {
+	if l.held {
+		return l.hw
+	}
+	return int64(len(l.recs))
+}
+
+func (l *memoryLog) Committed() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.committedLocked()
+}
+
+func (l *memoryLog) WaitCommitted(end int64, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		if l.waitErr != nil {
+			l.mu.Unlock()
+			return l.waitErr
+		}
+		if l.committedLocked() >= end {
+			l.mu.Unlock()
+			return nil
+		}
+		if l.moved == nil {
+			l.moved = make(chan struct{})
+		}
+		moved := l.moved
+		l.waiting++
+		l.mu.Unlock()
+		expired := false
+		select {
+		case <-moved:
+		case <-t.C:
+			expired = true
+		}
+		l.mu.Lock()
+		l.waiting--
+		l.mu.Unlock()
+		if expired {
+			return errors.New("memory log: timed out")
+		}
+	}
+}
+
+// hold keeps the high watermark where it is until release.
+func (l *memoryLog) hold() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hw, l.held = l.committedLocked(), true
+}
+
+// release moves the held high watermark to hw (-1: the log end, and it
+// follows the log end again).
+func (l *memoryLog) release(hw int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if hw < 0 {
+		l.held = false
+	} else {
+		l.hw = hw
+	}
+	l.wakeLocked()
+}
+
+// failWaits makes every wait for the commit end with err (the partition's
+// leadership moved).
+func (l *memoryLog) failWaits(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.waitErr = err
+	l.wakeLocked()
+}
+
+// waiters is how many WaitCommitted calls wait.
+func (l *memoryLog) waiters() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waiting
+}
+
+func (l *memoryLog) wakeLocked() {
+	if l.moved != nil {
+		close(l.moved)
+		l.moved = nil
+	}
 }
 
 func (l *memoryLog) setFailing(fail bool) {

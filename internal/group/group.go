@@ -100,8 +100,14 @@ type group struct {
 	static       map[string]string // instance ID -> member ID
 	pending      map[string]Timer  // member IDs handed out with MEMBER_ID_REQUIRED
 	offsets      map[string]map[int32]Offset
-	stateTime    time.Time
-	seq          uint64
+	// written is the log offset after the group's last record (0: none
+	// since the shard loaded), which a request's answer waits to be
+	// committed; uncommitted are the changes of offsets its records made
+	// that the high watermark has not passed yet, oldest first (commit.go).
+	written     int64
+	uncommitted []offsetChange
+	stateTime   time.Time
+	seq         uint64
 	// consumer is set for a KIP-848 group; the classic fields above are
 	// then unused (no members, state Empty unless Dead).
 	consumer *consumerGroup
@@ -503,14 +509,18 @@ func (g *group) store() int16 {
 	return g.append([]batch.Record{{Key: groupKey(g.id), Value: groupValue(sg)}})
 }
 
+// append writes recs to the group's log under g.mu, without waiting for
+// their commit (the request's answer does: awaitWritten).
 func (g *group) append(recs []batch.Record) int16 {
 	now := g.c.now().UnixMilli()
 	for i := range recs {
 		recs[i].Timestamp = now
 	}
-	if err := g.s.log.Append(recs); err != nil {
+	end, err := g.s.log.Append(recs)
+	if err != nil {
 		g.c.cfg.Logger.Warn("appending to __consumer_offsets", "group", g.id, "partition", g.s.partition, "err", err)
-		return kerr.CoordinatorNotAvailable.Code
+		return logErrorCode(err)
 	}
+	g.written = end
 	return 0
 }

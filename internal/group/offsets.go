@@ -60,35 +60,56 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 		return kerr.GroupIDNotFound.Code, codes
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.state == Dead {
-		return kerr.CoordinatorNotAvailable.Code, codes
+	code = g.commit(req, codes)
+	end := g.written
+	g.mu.Unlock()
+	if code != 0 {
+		return code, codes
 	}
+	// Every commit appended is answered once committed; so is a request
+	// of which none was, on the group's earlier records it saw.
+	if code := g.awaitWritten(end); code != 0 {
+		for i := range codes {
+			if codes[i] == 0 {
+				codes[i] = code
+			}
+		}
+	}
+	return 0, codes
+}
+
+// commit is CommitOffsets under g.mu: the request's error, or 0 and each
+// commit's code in codes.
+func (g *group) commit(req CommitRequest, codes []int16) int16 {
+	if g.state == Dead {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	simple := req.Generation < 0
 	if cg := g.consumer; cg != nil {
 		// KIP-848: the generation is the member epoch.
 		if simple && len(cg.members) == 0 {
 			// from outside the group
 		} else if m := cg.members[req.MemberID]; m == nil {
-			return kerr.UnknownMemberID.Code, codes
+			return kerr.UnknownMemberID.Code
 		} else if req.BeforeV9 {
-			return kerr.UnsupportedVersion.Code, codes
+			return kerr.UnsupportedVersion.Code
 		} else if req.Generation > m.epoch || req.Generation < min(m.previousEpoch, m.epoch) {
 			// Like Kafka 4.3 (KIP-1251), a commit sent just before the
 			// heartbeat that moved the member's epoch still counts.
-			return kerr.StaleMemberEpoch.Code, codes
+			return kerr.StaleMemberEpoch.Code
 		}
 	} else if simple && g.state == Empty {
 		// from outside the group
 	} else if simple && req.MemberID == "" && req.InstanceID == nil {
 		// Only a member may commit for a group with members.
-		return kerr.UnknownMemberID.Code, codes
+		return kerr.UnknownMemberID.Code
 	} else {
 		m, code := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
 		if code != 0 {
-			return code, codes
+			return code
 		}
 		if g.state == CompletingRebalance {
-			return kerr.RebalanceInProgress.Code, codes
+			return kerr.RebalanceInProgress.Code
 		}
 		g.scheduleSession(m)
 	}
@@ -108,22 +129,19 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 		ok = append(ok, i)
 	}
 	if len(recs) == 0 {
-		return 0, codes
+		return 0
 	}
 	if code := g.append(recs); code != 0 {
 		for _, i := range ok {
 			codes[i] = code
 		}
-		return 0, codes
+		return 0
 	}
 	for _, i := range ok {
 		cm := req.Commits[i]
-		if g.offsets[cm.Topic] == nil {
-			g.offsets[cm.Topic] = make(map[int32]Offset)
-		}
-		g.offsets[cm.Topic][cm.Partition] = cm.Offset
+		g.setOffset(cm.TopicPartition, &cm.Offset)
 	}
-	return 0, codes
+	return 0
 }
 
 // FetchedOffset is one committed offset, or Offset -1 for none.
@@ -164,11 +182,27 @@ func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpo
 			return nil, kerr.StaleMemberEpoch.Code
 		}
 	}
+	// Only committed records are answered: an offset whose record a
+	// failover could still lose is not (commit.go).
+	g.pruneUncommitted()
 	if partitions == nil {
-		for topic, ps := range g.offsets {
-			for p, o := range ps {
-				out = append(out, FetchedOffset{TopicPartition{topic, p}, o})
+		seen := map[TopicPartition]bool{}
+		add := func(tp TopicPartition) {
+			if seen[tp] {
+				return
 			}
+			seen[tp] = true
+			if o, ok := g.committedOffset(tp); ok {
+				out = append(out, FetchedOffset{tp, o})
+			}
+		}
+		for topic, ps := range g.offsets {
+			for p := range ps {
+				add(TopicPartition{topic, p})
+			}
+		}
+		for _, ch := range g.uncommitted {
+			add(ch.tp)
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].Topic != out[j].Topic {
@@ -179,7 +213,7 @@ func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpo
 		return out, 0
 	}
 	for _, tp := range partitions {
-		o, ok := g.offsets[tp.Topic][tp.Partition]
+		o, ok := g.committedOffset(tp)
 		if !ok {
 			o = Offset{Offset: -1, LeaderEpoch: -1}
 		}
@@ -203,10 +237,13 @@ func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition)
 	if g == nil {
 		return kerr.GroupIDNotFound.Code, codes
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	return g.write(func() int16 { return g.deleteOffsets(partitions, codes) }), codes
+}
+
+// deleteOffsets is DeleteOffsets under g.mu.
+func (g *group) deleteOffsets(partitions []TopicPartition, codes []int16) int16 {
 	if g.state == Dead {
-		return kerr.GroupIDNotFound.Code, codes
+		return kerr.GroupIDNotFound.Code
 	}
 	var subscribed map[string]bool
 	if cg := g.consumer; cg != nil && len(cg.members) > 0 {
@@ -216,7 +253,7 @@ func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition)
 		}
 	} else if g.state != Empty {
 		if g.protocolType != "consumer" {
-			return kerr.NonEmptyGroup.Code, codes
+			return kerr.NonEmptyGroup.Code
 		}
 		subscribed = g.subscribedTopics()
 	}
@@ -234,19 +271,16 @@ func (c *Coordinator) DeleteOffsets(groupID string, partitions []TopicPartition)
 	}
 	if len(recs) > 0 {
 		if code := g.append(recs); code != 0 {
-			return code, codes
+			return code
 		}
 		g.forget(del)
 	}
-	return 0, codes
+	return 0
 }
 
 func (g *group) forget(tps []TopicPartition) {
 	for _, tp := range tps {
-		delete(g.offsets[tp.Topic], tp.Partition)
-		if len(g.offsets[tp.Topic]) == 0 {
-			delete(g.offsets, tp.Topic)
-		}
+		g.setOffset(tp, nil)
 	}
 }
 

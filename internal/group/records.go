@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -14,11 +15,22 @@ import (
 // decode.
 var ErrCorrupt = errors.New("group: corrupt __consumer_offsets record")
 
-// Log is the coordinator's view of one __consumer_offsets partition.
+// Log is the coordinator's view of one __consumer_offsets partition, led
+// by this broker.
 type Log interface {
-	// Append stores recs as one batch, in order, and returns once the log
-	// holds them (as durable as the topic's flush policy makes any append).
-	Append(recs []batch.Record) error
+	// Append stores recs as one batch, in order, in the leader's log and
+	// returns the offset after the batch, without waiting for the
+	// followers: the coordinator calls it under a group's lock, so that
+	// the log's order is the order of the state changes, and waits for
+	// the commit (WaitCommitted) after letting go of the lock.
+	Append(recs []batch.Record) (int64, error)
+	// WaitCommitted waits until every record below end is committed (the
+	// high watermark reached end: the whole ISR has them), timeout passes
+	// or this broker stops leading the partition; it returns why it
+	// stopped waiting, nil once committed.
+	WaitCommitted(end int64, timeout time.Duration) error
+	// Committed is the offset below which records are committed.
+	Committed() int64
 	// Replay calls fn with every record from the log start to its end, in
 	// offset order. An error from fn stops the replay and is returned.
 	Replay(fn func(batch.Record) error) error
