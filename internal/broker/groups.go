@@ -199,10 +199,12 @@ func (l offsetsLog) WaitCommitted(end int64, timeout time.Duration) error {
 
 func (l offsetsLog) Committed() int64 { return l.p.HighWatermark() }
 
+// Replay reads to the log end, as a follower reads: the records above the
+// high watermark are the coordinator's to hold back (group.Log).
 func (l offsetsLog) Replay(fn func(batch.Record) error) error {
 	from := l.p.LogStartOffset()
-	for from < l.p.HighWatermark() {
-		chunk, err := l.p.Read(from, 1<<20)
+	for from < l.p.LogEndOffset() {
+		chunk, err := l.p.ReadFor(true, from, 1<<20)
 		if errors.Is(err, storage.ErrOffsetOutOfRange) {
 			from = l.p.LogStartOffset()
 			continue

@@ -193,3 +193,42 @@ func TestSyncWaitsForCommit(t *testing.T) {
 		t.Fatalf("heartbeat: %v", kerr.ErrorForCode(code))
 	}
 }
+
+// TestLoadAboveHighWatermark: a coordinator that takes over a partition
+// whose last records are above its high watermark (a new leader's, not
+// all replicated yet) loads them, as Kafka's loader reads to the log end:
+// OffsetFetch answers the last committed offset until the high watermark
+// passes the later one, and the group's next answer waits for it.
+func TestLoadAboveHighWatermark(t *testing.T) {
+	c, log := heldEnv(t)
+	first, second := commitAsync(c, 5), (chan string)(nil)
+	eventually(t, "the first commit waiting", func() bool { return log.waiters() == 1 })
+	second = commitAsync(c, 7)
+	eventually(t, "the second commit waiting", func() bool { return log.waiters() == 2 })
+	log.release(1)
+	<-first
+	c.Close()
+	<-second // the coordinator closed under it; its record stays in the log
+
+	c2 := New(Config{InitialRebalanceDelay: -1, MinSessionTimeout: time.Millisecond, RetentionCheckInterval: time.Hour})
+	t.Cleanup(c2.Close)
+	if err := c2.Sync(1, map[int32]Log{0: log}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fetched(t, c2); got != 5 {
+		t.Fatalf("fetched %d after the load with the record of 7 above the high watermark, want 5", got)
+	}
+	hb := make(chan int16, 1)
+	go func() {
+		code, _ := c2.CommitOffsets(CommitRequest{Group: "g", Generation: -1}) // nothing to write
+		hb <- code
+	}()
+	eventually(t, "an answer of the group waiting for its loaded record", func() bool { return log.waiters() == 1 })
+	log.release(2)
+	if code := <-hb; code != 0 {
+		t.Fatalf("empty commit: %v", kerr.ErrorForCode(code))
+	}
+	if got := fetched(t, c2); got != 7 {
+		t.Fatalf("fetched %d with the record of 7 committed, want 7", got)
+	}
+}

@@ -274,11 +274,26 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 	metadata := make(map[string]*storedGroup)
 	offsets := make(map[string]map[string]map[int32]Offset)
 	consumers := make(map[string]*loadedConsumer)
+	// Records above the high watermark (a new leader's, not all
+	// replicated yet) are loaded too, as Kafka's loader reads to the log
+	// end: the group's answers wait for them (written), and OffsetFetch
+	// sees their offsets once committed (uncommitted), as after a write.
+	committed := l.Committed()
+	written := make(map[string]int64)
+	uncommitted := make(map[string][]offsetChange)
 	err := l.Replay(func(r batch.Record) error {
 		d, err := decodeRecord(r)
 		if err != nil {
 			c.cfg.Logger.Warn("skipping undecodable __consumer_offsets record", "partition", p, "offset", r.Offset, "err", err)
 			return nil
+		}
+		if !d.ignore && r.Offset >= committed {
+			written[d.group] = r.Offset + 1
+			if d.isOffset {
+				prev, had := offsets[d.group][d.topic][d.partition]
+				uncommitted[d.group] = append(uncommitted[d.group], offsetChange{end: r.Offset + 1,
+					tp: TopicPartition{d.topic, d.partition}, prev: prev, had: had})
+			}
 		}
 		switch {
 		case d.ignore:
@@ -343,6 +358,9 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 			s.groups[id] = g
 		}
 		g.offsets = o
+	}
+	for id, g := range s.groups {
+		g.written, g.uncommitted = written[id], uncommitted[id]
 	}
 	return s, nil
 }

@@ -31,8 +31,9 @@ type Log interface {
 	WaitCommitted(end int64, timeout time.Duration) error
 	// Committed is the offset below which records are committed.
 	Committed() int64
-	// Replay calls fn with every record from the log start to its end, in
-	// offset order. An error from fn stops the replay and is returned.
+	// Replay calls fn with every record from the log start to its end
+	// (above the high watermark too), in offset order. An error from fn
+	// stops the replay and is returned.
 	Replay(fn func(batch.Record) error) error
 }
 
