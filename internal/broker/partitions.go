@@ -266,6 +266,15 @@ func (r *partitions) stop(stops []metadata.StopReplica) {
 		}
 	}
 	r.mu.Unlock()
+	// Every fetcher lets go of the stopped replicas before any is closed
+	// (Kafka's stopPartitions): closing and deleting a replica syncs the
+	// disk, and a replica still fetched meanwhile draws the leader's
+	// UNKNOWN_TOPIC_ID for as long as those before it take.
+	for _, p := range closing {
+		if p != nil {
+			r.unfetch(p)
+		}
+	}
 	for i, s := range stops {
 		wasOffline := r.offline.drop(s.Topic, s.TopicID, s.Partition)
 		p := closing[i]
@@ -273,7 +282,6 @@ func (r *partitions) stop(stops []metadata.StopReplica) {
 			continue
 		}
 		if p != nil {
-			r.unfetch(p)
 			if err := p.Close(); err != nil {
 				r.logger.Warn("closing a stopped replica", "topic", s.Topic, "partition", s.Partition, "err", err)
 			}
