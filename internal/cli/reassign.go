@@ -15,7 +15,8 @@ import (
 )
 
 // move is one partition's reassignment: its replicas now and the ones it
-// should have (the first is the preferred leader).
+// should have (the first is the preferred leader); nil Replicas cancels
+// the reassignment in progress.
 type move struct {
 	Topic     string  `json:"topic"`
 	Partition int32   `json:"partition"`
@@ -244,6 +245,10 @@ func executeMoves(ctx context.Context, w io.Writer, cl *kgo.Client, moves []move
 		case r.Err != nil:
 			failed++
 			t.row(m.Topic, m.Partition, m.Replicas, errorText(r.Err, r.ErrMessage))
+		case m.Replicas == nil:
+			pending = append(pending, m)
+			accepted++
+			t.row(m.Topic, m.Partition, m.Replicas, "cancelled")
 		default:
 			pending = append(pending, m)
 			accepted++
@@ -263,8 +268,8 @@ func executeMoves(ctx context.Context, w io.Writer, cl *kgo.Client, moves []move
 }
 
 // awaitReassignments waits until every broker's Metadata gives each
-// move's partition its target replicas and its ListPartitionReassignments
-// lists none of them: a broker answers from its own copy of the metadata,
+// move's partition its target replicas (any, for a cancellation) and its
+// ListPartitionReassignments lists none of them: a broker answers from its own copy of the metadata,
 // which may lag behind the controller's.
 func awaitReassignments(ctx context.Context, cl *kgo.Client, moves []move, interval time.Duration) error {
 	brokers, err := kadm.NewClient(cl).BrokerMetadata(ctx)
@@ -304,7 +309,7 @@ func awaitReassignments(ctx context.Context, cl *kgo.Client, moves []move, inter
 			}
 		}
 		for _, m := range moves {
-			if !slices.Equal(replicas[m.Topic][m.Partition], m.Replicas) {
+			if m.Replicas != nil && !slices.Equal(replicas[m.Topic][m.Partition], m.Replicas) {
 				return false
 			}
 		}

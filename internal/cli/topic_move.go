@@ -28,9 +28,10 @@ func newTopicMoveCommand(g *globals) *cobra.Command {
 		replicas  string
 		planFile  string
 		noWait    bool
+		cancel    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "move [TOPIC --partition P --replicas IDS | --plan FILE]",
+		Use:   "move [TOPIC --partition P --replicas IDS | TOPIC --partition P --cancel | --plan FILE]",
 		Short: "Move partitions to other brokers (partition reassignment)",
 		Long: `Reassign a partition to new replicas (AlterPartitionReassignments): the new
 replicas copy the partition while producers keep writing, join the in-sync
@@ -38,8 +39,11 @@ replicas, and then the old ones are dropped and their data deleted; the
 first replica becomes the preferred leader. --plan reads many moves from a
 kafka-reassign-partitions JSON file ({"version":1,"partitions":[{"topic":
 "orders","partition":0,"replicas":[2,3]}]}). The command waits until every
-move is done (ListPartitionReassignments) unless --no-wait.`,
+move is done (ListPartitionReassignments) unless --no-wait. --cancel stops
+a move in progress: the partition goes back to its replicas before, the
+added ones deleted.`,
 		Example: `  samsa topic move orders --partition 0 --replicas 2,3
+  samsa topic move orders --partition 0 --cancel
   samsa topic move --plan reassignment.json`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeTopics(g),
@@ -64,7 +68,9 @@ move is done (ListPartitionReassignments) unless --no-wait.`,
 					}
 					moves = append(moves, move{Topic: p.Topic, Partition: p.Partition, Replicas: p.Replicas})
 				}
-			case planFile == "" && len(args) == 1 && replicas != "" && cmd.Flags().Changed("partition"):
+			case planFile == "" && len(args) == 1 && cancel && replicas == "" && cmd.Flags().Changed("partition"):
+				moves = []move{{Topic: args[0], Partition: partition}}
+			case planFile == "" && len(args) == 1 && !cancel && replicas != "" && cmd.Flags().Changed("partition"):
 				var ids []int32
 				for _, s := range splitList(replicas) {
 					id, err := strconv.ParseInt(s, 10, 32)
@@ -78,7 +84,7 @@ move is done (ListPartitionReassignments) unless --no-wait.`,
 				}
 				moves = []move{{Topic: args[0], Partition: partition, Replicas: ids}}
 			default:
-				return fmt.Errorf("give TOPIC with --partition and --replicas, or --plan FILE")
+				return fmt.Errorf("give TOPIC with --partition and --replicas (or --cancel), or --plan FILE")
 			}
 			ctx := commandContext(cmd)
 			cl, err := g.client(ctx)
@@ -93,5 +99,6 @@ move is done (ListPartitionReassignments) unless --no-wait.`,
 	cmd.Flags().StringVar(&replicas, "replicas", "", "the new replicas, broker IDs separated by commas, the preferred leader first")
 	cmd.Flags().StringVar(&planFile, "plan", "", "a kafka-reassign-partitions JSON plan of many moves")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the moves are started")
+	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the partition's move in progress")
 	return cmd
 }
