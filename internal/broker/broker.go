@@ -134,11 +134,24 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
+	// The logs are opened before the broker registers: whether they were
+	// shut down cleanly goes into the registration (an unclean broker
+	// leaves the ISRs it was the last member of: metadata.RegisterBroker).
+	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{
+		FS:              cfg.FS,
+		Logger:          cfg.Logger,
+		Cleaner:         cleanerOptions(static.Cleaner),
+		RecoveryThreads: static.RecoveryThreads,
+		MaxOpenSegments: maxOpenSegments(),
+	}, static.RetentionCheckInterval)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// A broker that is not a voter receives the metadata log once the
 	// active controller has its registration, so it registers first.
-	brokerEpoch, err := b.controller.Join(ctx, metadata.Broker{Host: host, Port: port, Rack: static.Cluster.Rack})
+	brokerEpoch, err := b.controller.Join(ctx, metadata.Broker{Host: host, Port: port, Rack: static.Cluster.Rack}, !b.storage.CleanStart())
 	if err != nil {
 		return nil, fmt.Errorf("broker: register: %w", err)
 	}
@@ -151,16 +164,6 @@ func Start(cfg Config) (_ *Broker, err error) {
 	// the first heartbeat after the node is ready unfences it.
 	if err := b.controller.WaitUnfenced(ctx); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
-	}
-	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{
-		FS:              cfg.FS,
-		Logger:          cfg.Logger,
-		Cleaner:         cleanerOptions(static.Cleaner),
-		RecoveryThreads: static.RecoveryThreads,
-		MaxOpenSegments: maxOpenSegments(),
-	}, static.RetentionCheckInterval)
-	if err != nil {
-		return nil, err
 	}
 
 	b.partitions = newPartitions(nodeID, b.storage, brokerCfg, b.controller.Image, cfg.Logger, static.RecoveryThreads)
@@ -250,6 +253,10 @@ func (b *Broker) Addr() string {
 	}
 	return b.addr.String()
 }
+
+// Image is the metadata image this node has applied last (tests read the
+// cluster's state through it).
+func (b *Broker) Image() *metadata.Image { return b.controller.Image() }
 
 // Close stops the broker: in-flight requests are answered, then the logs
 // are flushed and closed and the quorum stops. Later calls return the first

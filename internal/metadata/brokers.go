@@ -7,20 +7,53 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
+// applyRegisterBroker registers r.Broker (see RegisterBroker): a retry of
+// the current registration changes nothing; otherwise the previous
+// registration is fenced first, with its partitions moving as for a
+// FenceBroker record, and after an unclean shutdown the broker leaves the
+// ISRs it was left in as their last member, unless it is the partition's
+// only replica (no other copy can hold more than it does).
 func (img *Image) applyRegisterBroker(index uint64, r RegisterBroker) (*Image, Result) {
 	b := r.Broker
 	if b.ID < 0 || b.Port < 0 || b.Port > math.MaxUint16 {
 		return img, reject(kerr.InvalidRequest)
 	}
+	n := img
 	if old, ok := img.Brokers[b.ID]; ok {
 		retry := old
 		retry.Epoch, retry.Fenced = b.Epoch, b.Fenced
 		if retry == b {
 			return img, Result{BrokerEpoch: old.Epoch}
 		}
+		if !old.Fenced {
+			n, _ = img.applyFence(index, old.ID, old.Epoch, true)
+		}
 	}
 	b.Epoch, b.Fenced = int64(index), true
-	return img.withBroker(index, b), Result{BrokerEpoch: b.Epoch}
+	n = n.withBroker(index, b)
+	if r.UncleanShutdown {
+		n = n.withPartitions(func(p Partition) (Partition, bool) { return leaveUnclean(p, b.ID) })
+	}
+	return n, Result{BrokerEpoch: b.Epoch}
+}
+
+// leaveUnclean returns p without broker id in its ISR, and whether it
+// changed: id restarted after an unclean shutdown, so it cannot vouch for
+// the records it had (the ISR's promise). A partition of one replica keeps
+// it. A leader it was (it cannot be: its old registration was fenced
+// first) would be dropped too.
+func leaveUnclean(p Partition, id int32) (Partition, bool) {
+	if len(p.Replicas) <= 1 || !slices.Contains(p.ISR, id) {
+		return p, false
+	}
+	next := p.clone()
+	next.ISR = slices.DeleteFunc(next.ISR, func(r int32) bool { return r == id })
+	if next.Leader == id {
+		next.Leader = -1
+		next.LeaderEpoch++
+	}
+	next.PartitionEpoch++
+	return next, true
 }
 
 // withBroker returns a copy of img in which b replaces the broker of its ID.
@@ -56,11 +89,18 @@ func (img *Image) applyFence(index uint64, id int32, epoch int64, fenced bool) (
 	}
 	b.Fenced = fenced
 	n := img.withBroker(index, b)
+	return n.withPartitions(func(p Partition) (Partition, bool) { return afterFence(p, id, fenced, n.Brokers) }), Result{}
+}
+
+// withPartitions returns img with every partition p replaced by change(p)
+// where it reports a change, copying only the topics that change (img
+// itself when none does). img must be a fresh copy (its Index set).
+func (img *Image) withPartitions(change func(Partition) (Partition, bool)) *Image {
 	var changed []*Topic
 	for _, t := range img.Topics { // each partition's change is its own: order does not matter
 		var c *Topic
 		for i, p := range t.Partitions {
-			next, ok := afterFence(p, id, fenced, n.Brokers)
+			next, ok := change(p)
 			if !ok {
 				continue
 			}
@@ -73,19 +113,21 @@ func (img *Image) applyFence(index uint64, id int32, epoch int64, fenced bool) (
 			changed = append(changed, c)
 		}
 	}
-	if len(changed) > 0 {
-		n.Topics = make(map[string]*Topic, len(img.Topics))
-		n.TopicsByID = make(map[TopicID]*Topic, len(img.TopicsByID))
-		for name, old := range img.Topics {
-			n.Topics[name] = old
-			n.TopicsByID[old.ID] = old
-		}
-		for _, t := range changed {
-			n.Topics[t.Name] = t
-			n.TopicsByID[t.ID] = t
-		}
+	if len(changed) == 0 {
+		return img
 	}
-	return n, Result{}
+	n := img.shallowCopy()
+	n.Topics = make(map[string]*Topic, len(img.Topics))
+	n.TopicsByID = make(map[TopicID]*Topic, len(img.TopicsByID))
+	for name, old := range img.Topics {
+		n.Topics[name] = old
+		n.TopicsByID[old.ID] = old
+	}
+	for _, t := range changed {
+		n.Topics[t.Name] = t
+		n.TopicsByID[t.ID] = t
+	}
+	return n
 }
 
 // afterFence returns p after broker id is fenced (or unfenced), and

@@ -203,7 +203,7 @@ func follow(t *testing.T, replicas map[string]map[int32]replica, d Delta) {
 // is what a broker computes when it starts.
 func TestDeltaReplay(t *testing.T) {
 	records := []Record{
-		RegisterBroker{Broker{ID: 1, Host: "h", Port: 1}},
+		RegisterBroker{Broker: Broker{ID: 1, Host: "h", Port: 1}},
 		CreateTopic{Name: "a", ID: TopicID{0: 1}, Partitions: []Partition{
 			{Partition: 0, Leader: 1, Replicas: ids(1, 2), ISR: ids(1, 2)},
 			{Partition: 1, Leader: 2, Replicas: ids(2, 1), ISR: ids(2, 1)},

@@ -26,6 +26,26 @@
 // from the request that caused the change, so every broker does the same
 // thing in log order.
 //
+// # Registrations, fencing and unclean restarts
+//
+// A broker's registration is fenced (FenceBroker, or the next registration
+// of its ID, in the same record) before its partitions move: a fenced
+// broker leaves every ISR, except that a partition's last ISR member stays
+// in it, leaderless, to lead again when it returns (Kafka before KIP-966;
+// only the ISR elects). Which life returns matters. A broker restarted
+// after an unclean shutdown — its data directory had no clean-shutdown
+// mark, so writes it acknowledged but never synced may be gone (kill -9
+// keeps the page cache; power loss does not) — registers with
+// UncleanShutdown, and leaves those last-member ISRs too: the partition
+// has an empty ISR and no leader rather than a leader that may lack
+// committed records, and, as in Kafka with eligible leader replicas
+// (KIP-966: the controller strikes a replica that shut down uncleanly from
+// the ELR), nothing but an operator's unclean election brings it back. A
+// partition with a single replica keeps it: no other copy can hold more.
+// This is the simplest rule that keeps "a leader holds every committed
+// record" with our ISR model: the ISR is what vouches for committed data,
+// and a replica that lost its unsynced tail can no longer vouch for it.
+//
 // # Immutability
 //
 // An Image is never mutated after it is returned by Apply or DecodeImage. Apply

@@ -42,9 +42,18 @@ type SetClusterID struct {
 // ID. The broker is fenced until a heartbeat unfences it, and its epoch is
 // the record's Raft index (Broker.Epoch is set by apply, not the proposer).
 // A registration equal to the current one (same incarnation and
-// endpoints: a retry) changes nothing and keeps the epoch.
+// endpoints: a retry) changes nothing and keeps the epoch. Any other
+// replaces the previous registration, which is fenced first in the same
+// record (its leaderships move within the ISR), so a new incarnation never
+// keeps the old one's leaderships. UncleanShutdown says the broker's data
+// directory was not shut down cleanly (no clean-shutdown mark: kill -9,
+// power loss, a new disk), so its logs may lack records it had
+// acknowledged: the broker also leaves every ISR of several replicas it is
+// still in (those it was the last member of), which stay without a leader
+// rather than elect it with less than the committed data (KIP-966).
 type RegisterBroker struct {
-	Broker Broker
+	Broker          Broker
+	UncleanShutdown bool `json:",omitempty"`
 }
 
 // FenceBroker fences the broker registered with ID and Epoch: Metadata

@@ -14,7 +14,7 @@ import (
 // standing for the TopicID {n, 0, ...}. Commands:
 //
 //	cluster-id id=ID
-//	register-broker id=N host=H port=P [rack=R] [incarnation=N]   incarnation N: the UUID {N, 0, ...}
+//	register-broker id=N host=H port=P [rack=R] [incarnation=N] [unclean]   incarnation N: the UUID {N, 0, ...}; unclean: after an unclean shutdown
 //	fence-broker id=N epoch=E
 //	unfence-broker id=N epoch=E
 //	create-topic name=T id=N partitions=N replicas=(1,2) [configs=(k=v, ...)]   leader = first replica
@@ -114,7 +114,8 @@ func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
 		d.MaybeScanArgs(t, "rack", &rack)
 		var incarnation int
 		d.MaybeScanArgs(t, "incarnation", &incarnation)
-		return RegisterBroker{Broker: Broker{ID: int32(id), Host: host, Port: int32(port), Rack: rack, Incarnation: TopicID{0: byte(incarnation)}}}
+		return RegisterBroker{Broker: Broker{ID: int32(id), Host: host, Port: int32(port), Rack: rack, Incarnation: TopicID{0: byte(incarnation)}},
+			UncleanShutdown: d.HasArg("unclean")}
 	case "fence-broker", "unfence-broker":
 		var epoch int64
 		d.ScanArgs(t, "id", &id)

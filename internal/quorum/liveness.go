@@ -212,14 +212,15 @@ func (c *Controller) expired(now time.Time) []metadata.Broker {
 // none, then heartbeats every HeartbeatInterval until Close. The first
 // heartbeat after the node is ready unfences it (WaitUnfenced). A broker
 // told its epoch is stale (another registration with its ID) registers
-// again.
-func (c *Controller) Join(ctx context.Context, b metadata.Broker) (epoch int64, err error) {
+// again. unclean says the broker's logs were not shut down cleanly (see
+// metadata.RegisterBroker: it leaves the ISRs it was the last member of).
+func (c *Controller) Join(ctx context.Context, b metadata.Broker, unclean bool) (epoch int64, err error) {
 	b.ID = c.cfg.NodeID
 	b.Incarnation = metadata.NewTopicID() // Kafka's incarnation IDs are random UUIDs too
 	if c.cfg.clustered() && !c.isVoter(c.cfg.NodeID) {
 		b.MetadataAddr = string(c.localAddr)
 	}
-	if epoch, err = c.registerRetrying(ctx, b); err != nil {
+	if epoch, err = c.registerRetrying(ctx, metadata.RegisterBroker{Broker: b, UncleanShutdown: unclean}); err != nil {
 		return 0, err
 	}
 	c.joined.Store(&registration{broker: b, epoch: epoch})
@@ -235,11 +236,12 @@ type registration struct {
 
 // registerRetrying proposes the registration until it is accepted or ctx
 // is done; while no controller is active it retries every 50 ms.
-func (c *Controller) registerRetrying(ctx context.Context, b metadata.Broker) (int64, error) {
+func (c *Controller) registerRetrying(ctx context.Context, r metadata.RegisterBroker) (int64, error) {
+	b := r.Broker
 	for {
-		epoch, err := c.RegisterBroker(ctx, b)
+		res, err := c.propose(ctx, r)
 		if err == nil {
-			return epoch, nil
+			return res.BrokerEpoch, nil
 		}
 		if !errors.Is(err, kerr.NotController) && !errors.Is(err, kerr.RequestTimedOut) {
 			return 0, fmt.Errorf("quorum: register broker %d: %w", b.ID, err)
@@ -285,7 +287,8 @@ func (c *Controller) heartbeats() {
 		cancel()
 		if errors.Is(err, kerr.StaleBrokerEpoch) {
 			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Liveness.SessionTimeout)
-			epoch, rerr := c.registerRetrying(ctx, reg.broker)
+			// The same process, its logs as they were: not unclean.
+			epoch, rerr := c.registerRetrying(ctx, metadata.RegisterBroker{Broker: reg.broker})
 			cancel()
 			if rerr == nil {
 				c.logger.Warn("quorum: registered again after a stale broker epoch", "broker", reg.broker.ID, "old", reg.epoch, "epoch", epoch)

@@ -16,7 +16,7 @@ import (
 // is ready and unfenced; it returns the broker epoch.
 func (tc *testCluster) join(id int32) int64 {
 	tc.t.Helper()
-	epoch, err := tc.nodes[id].Join(ctx(tc.t), metadata.Broker{Host: "localhost", Port: 9000 + id, Rack: "r"})
+	epoch, err := tc.nodes[id].Join(ctx(tc.t), metadata.Broker{Host: "localhost", Port: 9000 + id, Rack: "r"}, false)
 	if err != nil {
 		tc.t.Fatalf("join %d: %v", id, err)
 	}

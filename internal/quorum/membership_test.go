@@ -31,7 +31,7 @@ func (tc *testCluster) startObserver(id int32, addr string) {
 		tc.t.Fatalf("open node %d: %v", id, err)
 	}
 	tc.nodes[id] = c
-	if _, err := c.Join(ctx(tc.t), metadata.Broker{Host: "localhost", Port: 9092 + id}); err != nil {
+	if _, err := c.Join(ctx(tc.t), metadata.Broker{Host: "localhost", Port: 9092 + id}, false); err != nil {
 		tc.t.Fatal(err)
 	}
 	tc.waitReady(id)
@@ -304,7 +304,7 @@ func TestBrokerOnlyCannotVote(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.nodes[5] = c
-	if _, err := c.Join(ctx(t), metadata.Broker{Host: "localhost", Port: 9097}); err != nil {
+	if _, err := c.Join(ctx(t), metadata.Broker{Host: "localhost", Port: 9097}, false); err != nil {
 		t.Fatal(err)
 	}
 	tc.waitReady(5)

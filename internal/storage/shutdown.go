@@ -84,6 +84,12 @@ func (m *Manager) takeCleanMark() error {
 	return nil
 }
 
+// CleanStart reports whether the directory was shut down cleanly last
+// time: the mark was there and vouched for every log. After anything else
+// (kill -9, power loss, a log whose close failed, a new directory) logs may
+// lack records that were written but never synced.
+func (m *Manager) CleanStart() bool { return m.cleanStart && len(m.recoverAll) == 0 }
+
 // claim marks dir opened and says whether its files may be trusted.
 func (m *Manager) claim(dir string) bool {
 	m.stateMu.Lock()
