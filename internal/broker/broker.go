@@ -72,9 +72,12 @@ type Broker struct {
 	hws         *highWatermarks // nil until the partitions exist
 	fetchers    *replication.Manager
 	alters      *alterPartitions
-	wg          sync.WaitGroup
-	closeOnce   sync.Once
-	closeErr    error
+	// handover bounds the controlled shutdown; 0 (a controller-only
+	// node, or Abort) skips it.
+	handover  time.Duration
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start builds and starts a broker. On error everything already started is
@@ -109,7 +112,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, err
 	}
 	if static.Cluster.Roles.Controller && !static.Cluster.Roles.Broker {
-		if err = b.startController(cfg, static); err != nil {
+		if err = b.startController(cfg, brokerCfg); err != nil {
 			return nil, err
 		}
 		return b, nil
@@ -130,7 +133,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 	if err != nil {
 		return nil, err
 	}
-	b.controller, err = quorum.Open(quorumConfig(cfg, static, host))
+	b.controller, err = quorum.Open(quorumConfig(cfg, brokerCfg, host))
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata quorum: %w", err)
 	}
@@ -234,6 +237,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, err
 	}
 	b.unsubLimits = b.followConnectionLimits(brokerCfg)
+	b.handover = min(static.Cluster.SessionTimeout, maxHandover)
 	b.wg.Add(1)
 	go b.expireProducers(brokerCfg)
 	b.wg.Add(1)
@@ -258,16 +262,86 @@ func (b *Broker) Addr() string {
 // cluster's state through it).
 func (b *Broker) Image() *metadata.Image { return b.controller.Image() }
 
-// Close stops the broker: in-flight requests are answered, then the logs
-// are flushed and closed and the quorum stops. Later calls return the first
-// call's result.
+// Close stops the broker: first its controlled shutdown (handOver: the
+// controller moves its leaderships, within a few seconds), then in-flight
+// requests are answered, the logs are flushed and closed and the quorum
+// stops. Later calls return the first call's result.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() { b.closeErr = b.close() })
 	return b.closeErr
 }
 
+// maxHandover bounds a controlled shutdown: a few seconds, then the
+// broker stops anyway and its leaderships move when its session closes.
+const maxHandover = 5 * time.Second
+
+// Abort is Close without the controlled shutdown: the broker's leaderships
+// stay until the controller fences it, as after a crash (the test
+// harness's Kill).
+func (b *Broker) Abort() error {
+	b.closeOnce.Do(func() {
+		b.handover = 0
+		b.closeErr = b.close()
+	})
+	return b.closeErr
+}
+
+// handOver is the controlled shutdown (Kafka's): if this broker leads a
+// partition with another live ISR member, it asks the active controller to
+// move its leaderships (quorum.Controller.Shutdown) and waits until its
+// replicas have followed the change, so that producers are told
+// NOT_LEADER_OR_FOLLOWER with the new leader while it still answers. It
+// gives up after b.handover.
+func (b *Broker) handOver() {
+	if b.handover <= 0 || b.partitions == nil || !leadsWithOthers(b.controller.Image(), b.partitions.nodeID) {
+		return
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), b.handover)
+	defer cancel()
+	if err := b.controller.Shutdown(ctx); err != nil {
+		b.logger.Warn("controlled shutdown: leaderships not handed over; they move when the controller fences this broker", "err", err)
+		return
+	}
+	b.partitions.Sync()
+	// The other nodes apply the change a moment later (raft tells
+	// followers of a commit in its next append or heartbeat, within
+	// HeartbeatTimeout/10: 100 ms); until they do, their Metadata still
+	// names this broker, and a client dialling it as it closes would find
+	// a connection reset under its first request, which franz-go does not
+	// retry. Answering NOT_LEADER_OR_FOLLOWER meanwhile costs nothing.
+	select {
+	case <-time.After(handoverLinger):
+	case <-ctx.Done():
+	}
+	b.logger.Info("controlled shutdown: leaderships handed over", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// handoverLinger is how long a broker keeps answering after its
+// leaderships moved.
+const handoverLinger = 200 * time.Millisecond
+
+// leadsWithOthers reports whether node leads a partition whose ISR has
+// another unfenced member, to which the controller could move it.
+func leadsWithOthers(img *metadata.Image, node int32) bool {
+	for _, t := range img.Topics {
+		for _, p := range t.Partitions {
+			if p.Leader != node {
+				continue
+			}
+			for _, id := range p.ISR {
+				if b, ok := img.Brokers[id]; ok && id != node && !b.Fenced {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func (b *Broker) close() error {
 	var errs []error
+	b.handOver()
 	if b.server != nil {
 		errs = append(errs, b.server.Close())
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/quorum"
 )
 
@@ -18,7 +19,8 @@ import (
 // of its own chosen at start on the Kafka listener's host and advertised
 // under the broker's advertised host (raft pushes the log, where Kafka's
 // brokers fetch it from the controllers).
-func quorumConfig(cfg Config, static config.Static, advertisedHost string) quorum.Config {
+func quorumConfig(cfg Config, brokerCfg *config.Broker, advertisedHost string) quorum.Config {
+	static := brokerCfg.Static()
 	c := static.Cluster
 	q := quorum.Config{
 		Dir:      filepath.Join(cfg.DataDir, "__metadata"),
@@ -31,6 +33,9 @@ func quorumConfig(cfg Config, static config.Static, advertisedHost string) quoru
 			Enable:              static.LeaderBalance.Enable,
 			CheckInterval:       static.LeaderBalance.CheckInterval,
 			PerBrokerPercentage: static.LeaderBalance.PerBrokerPercentage,
+		},
+		UncleanLeaderElection: func(t *metadata.Topic, brokerConfigs map[string]string) bool {
+			return brokerCfg.ResolveTopic(t.Configs, brokerConfigs).UncleanLeaderElection
 		},
 	}
 	if c.Roles.Standalone() {
@@ -63,9 +68,10 @@ func quorumConfig(cfg Config, static config.Static, advertisedHost string) quoru
 // startController runs a controller-only node (process.roles=controller):
 // a voter of the metadata quorum on its controller listener, with no Kafka
 // listener, partitions or groups, and no broker registration.
-func (b *Broker) startController(cfg Config, static config.Static) error {
+func (b *Broker) startController(cfg Config, brokerCfg *config.Broker) error {
+	static := brokerCfg.Static()
 	var err error
-	if b.controller, err = quorum.Open(quorumConfig(cfg, static, "")); err != nil {
+	if b.controller, err = quorum.Open(quorumConfig(cfg, brokerCfg, "")); err != nil {
 		return fmt.Errorf("broker: metadata quorum: %w", err)
 	}
 	if err := b.controller.WaitReady(context.Background()); err != nil {

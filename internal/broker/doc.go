@@ -8,7 +8,13 @@
 // for the quorum to be ready (quorum.Controller.WaitReady: the whole
 // committed metadata log applied, a cluster ID) before anything acts on the
 // image, so `samsa serve` accepts connections only once the registration,
-// the partitions and the group coordinator reflect the whole log. Close runs the other way: the listener stops taking requests and
+// the partitions and the group coordinator reflect the whole log. The log
+// manager opens before the broker registers: whether the data directory
+// was shut down cleanly goes into the registration (metadata's unclean
+// restart rule). Close runs the other way: first the controlled shutdown
+// (if the broker leads a partition another live ISR member could take, the
+// controller moves its leaderships, bounded by min(broker.session.timeout.ms,
+// 5 s); Abort skips it), then the listener stops taking requests and
 // answers the ones in flight, the partitions snapshot their producer state
 // and close their logs, the log manager stops its background goroutine, the
 // quorum stops.

@@ -13,8 +13,8 @@ import (
 
 // TestISRShrinkAndExpand: three combined nodes, a topic of one partition
 // with three replicas and min.insync.replicas=2, replica.lag.time.max.ms
-// 2000 and a broker session of a minute. A follower stops fetching (its
-// node keeps heartbeating, so the controller does not fence it: the
+// 2000 and a broker session of a minute. A follower's replica fetcher
+// stops (its node keeps heartbeating, so the controller does not fence it: the
 // shrink can only be the leader's AlterPartition): an acks=all produce
 // succeeds once the ISR the controller serves has shrunk to the two
 // others, the stopped node still unfenced. It restarts: it catches up, the leader's
@@ -48,7 +48,8 @@ func TestISRShrinkAndExpand(t *testing.T) {
 	others := []int32{1, 2, 3}
 	others = slices.DeleteFunc(others, func(id int32) bool { return id == stopped })
 
-	brokers[follower].fetchers.Unfollow(brokers[follower].partitions.Get("isr", 0))
+	// Closed, not Unfollow: a metadata delta could make it follow again.
+	brokers[follower].fetchers.Close()
 	// At the leader's log end the stopped follower is still caught up
 	// (Kafka's isCaughtUp): the next records leave it behind, and the
 	// acks=all produce waits for the high watermark until it is out.

@@ -19,8 +19,8 @@
 // Kill is a crash at the filesystem, not a flag in the broker: each start
 // puts the partition logs on a filesystem (crashFS, the operating system's
 // files) and the metadata log on a walfault.Disk that Kill makes refuse
-// every write from that instant, and then runs broker.Close on the dead
-// disk. What was written stays, as the kernel keeps it for a killed
+// every write from that instant, and then runs broker.Abort (Close without
+// the controlled shutdown) on the dead disk. What was written stays, as the kernel keeps it for a killed
 // process; nothing Close would flush or mark reaches the directory, so the
 // next start recovers as after kill -9. Node.Kill says what still differs.
 //

@@ -122,7 +122,8 @@ func (n *Node) Broker() *broker.Broker {
 // Running reports whether the node is up.
 func (n *Node) Running() bool { return n.Broker() != nil }
 
-// Stop closes the broker cleanly (broker.Close: answer what is in flight,
+// Stop closes the broker cleanly (broker.Close: hand its leaderships over,
+// answer what is in flight,
 // flush and close the logs, mark the clean shutdown, stop the quorum). A
 // node already down stays down.
 func (n *Node) Stop() error {
@@ -140,7 +141,8 @@ func (n *Node) Stop() error {
 // running allows: first its disk dies — every write, sync, rename or remove
 // of the partition logs and of the metadata log's segments fails from this
 // instant, while what was written stays, as the kernel keeps it for a
-// killed process — and then broker.Close runs on the dead disk, so that
+// killed process — and then broker.Abort (Close without the controlled
+// shutdown: a killed broker hands nothing over) runs on the dead disk, so that
 // nothing it would flush or mark (indexes, producer snapshots, checkpoints,
 // the clean-shutdown mark) reaches the directory and the next start
 // recovers as after a crash. It also closes every goroutine, listener and
@@ -161,8 +163,8 @@ func (n *Node) Kill() {
 	n.disk.kill()
 	n.metaLog.Full.Store(true)
 	// Close fails on the dead disk by design; only its goroutines and
-	// descriptors matter here.
-	_ = n.b.Close()
+	// descriptors matter here. Abort: a killed broker hands nothing over.
+	_ = n.b.Abort()
 	n.b = nil
 }
 

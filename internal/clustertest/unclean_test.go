@@ -45,7 +45,8 @@ func partitionState(t *testing.T, n *Node, topic string, what string, ok func(le
 // partition still has no leader, rather than one that may have lost
 // committed records; the out-of-sync follower is not elected either. A
 // clean restart of the same leader would lead again (metadata's script
-// reregister).
+// reregister). With unclean.leader.election.enable set on the topic the
+// controller then elects a live replica, and writes go on.
 func TestUncleanRestartLeavesLastISR(t *testing.T) {
 	noLeaks(t)
 	static := maps.Clone(failoverStatics)
@@ -115,6 +116,23 @@ func TestUncleanRestartLeavesLastISR(t *testing.T) {
 	if p, ok := mdPartition(t, c.Admin(), "u"); !ok || p.Leader != -1 || len(p.ISR) != 0 {
 		t.Fatalf("Metadata says %+v", p)
 	}
+
+	// unclean.leader.election.enable=true on the topic: the controller
+	// elects a live replica, in replica order, though none is in sync, and
+	// the partition takes writes again.
+	c.Link(int(follower-1), int(leader-1)).Heal()
+	alter, err := adm.AlterTopicConfigs(ctxT(t, 30*time.Second), []kadm.AlterConfig{{Name: "unclean.leader.election.enable", Value: kadm.StringPtr("true")}}, "u")
+	if err == nil {
+		_, err = alter.On("u", nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, isr := partitionState(t, ln, "u", "an unclean election", func(l int32, isr []int32) bool { return l >= 0 })
+	if l != replicas[0] || !slices.Equal(isr, []int32{l}) {
+		t.Fatalf("unclean election: leader %d, ISR %v; want the first replica %d alone", l, isr, replicas[0])
+	}
+	produce(5)
 }
 
 // mdPartition is partition 0 of topic in a Metadata response.

@@ -87,6 +87,8 @@ var brokerDefinitions = []definition{
 		doc: "Idle connections timeout: a connection that sends no request for this long is closed; negative never closes one."},
 	{name: "min.insync.replicas", typ: TypeInt, def: "1", valid: atLeast(1), dynamic: true,
 		doc: "The minimum number of in-sync replicas that must acknowledge a write with acks=all."},
+	{name: "unclean.leader.election.enable", typ: TypeBoolean, def: "false", dynamic: true,
+		doc: "Whether a partition with no live in-sync replica may elect a live out-of-sync one as leader, losing the records it lacks."},
 	{name: "compression.type", typ: TypeString, def: "producer", dynamic: true,
 		valid: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
 		doc:   "The final compression type for a topic: a codec, uncompressed, or producer to keep the producer's codec. A batch in another codec is recompressed on produce."},
@@ -253,6 +255,9 @@ var topicDefinitions = []definition{
 	{name: "segment.ms", typ: TypeLong, def: "604800000", valid: atLeast(1),
 		synonyms: []string{"log.roll.ms", "log.roll.hours"},
 		doc:      "The time after which a segment is rolled even if it is not full."},
+	{name: "unclean.leader.election.enable", typ: TypeBoolean, def: "false",
+		synonyms: []string{"unclean.leader.election.enable"},
+		doc:      "Whether a partition with no live in-sync replica may elect a live out-of-sync one as leader, losing the records it lacks."},
 }
 
 // brokerSynonymGroups lists broker configs that are one setting spelt in

@@ -16,6 +16,7 @@ type Topic struct {
 	DeleteRetentionMs, MinCompactionLagMs, MaxCompactionLagMs                    int64
 	MinCleanableDirtyRatio                                                       float64
 	MessageTimestampBeforeMaxMs, MessageTimestampAfterMaxMs                      int64
+	UncleanLeaderElection                                                        bool // unclean.leader.election.enable
 }
 
 // ValidateTopic checks a topic config override, as CreateTopics and
@@ -112,6 +113,7 @@ func (b *Broker) ResolveTopic(topicConfigs, dynamicBroker map[string]string) Top
 		MinCleanableDirtyRatio:      ratio,
 		MessageTimestampBeforeMaxMs: i64("message.timestamp.before.max.ms"),
 		MessageTimestampAfterMaxMs:  i64("message.timestamp.after.max.ms"),
+		UncleanLeaderElection:       strings.EqualFold(get("unclean.leader.election.enable"), "true"),
 	}
 }
 

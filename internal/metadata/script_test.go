@@ -26,6 +26,7 @@ import (
 //	alter-partition broker=N broker-epoch=E id=N partition=N leader-epoch=E partition-epoch=E isr=(1,2) [broker-epochs=(E, ...)]
 //	reassign id=N partition=N [replicas=(2,3)]   without replicas: cancel
 //	elect id=N partition=N [unclean]
+//	needs-unclean-election id=N partition=N   whether the controller would elect unclean
 //	dump          prints the image
 //	roundtrip     encodes and decodes the image, and prints it
 //
@@ -43,6 +44,11 @@ func TestScripts(t *testing.T) {
 			switch d.Cmd {
 			case "dump":
 				return dumpImage(img)
+			case "needs-unclean-election":
+				var id, partition int
+				d.ScanArgs(t, "id", &id)
+				d.ScanArgs(t, "partition", &partition)
+				return fmt.Sprintln(img.NeedsUncleanElection(img.TopicByID(TopicID{0: byte(id)}).Partitions[partition]))
 			case "roundtrip":
 				b, err := EncodeImage(img)
 				if err != nil {

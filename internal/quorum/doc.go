@@ -133,6 +133,17 @@
 // heartbeat unfences it. So a dead broker's partitions move about Grace
 // after its death instead of a session timeout later.
 //
+// A broker stopping cleanly hands its leaderships over first (Shutdown,
+// shutdown.go; Kafka's BrokerHeartbeat with WantShutDown): its heartbeater
+// asks the active controller, which fences it in one record that moves its
+// leaderships within the ISR and takes it out of every ISR it is not the
+// last member of, and answers ShouldShutDown once that is committed; the
+// broker waits until its own image has it (its replicas then answer
+// NOT_LEADER_OR_FOLLOWER with the new leader) and heartbeats no more,
+// since a heartbeat would unfence it. The broker bounds the wait
+// (package broker) and skips it when it leads nothing another live ISR
+// member could take.
+//
 // When the active controller itself dies, raft needs a new leader first.
 // hashicorp/raft keeps its defaults (heartbeat and election timeouts 1 s,
 // leader lease 500 ms, as Kafka's controller.quorum.election.timeout.ms),

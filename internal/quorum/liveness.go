@@ -91,14 +91,7 @@ func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, c
 	if !ok || b.Epoch != epoch {
 		return true, kerr.StaleBrokerEpoch
 	}
-	term := c.raft.CurrentTerm()
-	c.live.mu.Lock()
-	c.live.forTerm(term)
-	c.live.last[broker] = time.Now()
-	if conn != 0 {
-		c.live.sessions[broker] = conn
-	}
-	c.live.mu.Unlock()
+	c.recordHeartbeat(broker, conn)
 	if !b.Fenced || !caughtUp {
 		return b.Fenced, nil
 	}
@@ -107,6 +100,19 @@ func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, c
 	}
 	c.logger.Info("quorum: broker unfenced", "broker", broker, "epoch", epoch)
 	return false, nil
+}
+
+// recordHeartbeat notes, on the active controller, a heartbeat of broker
+// over connection conn (0: this node's own broker).
+func (c *Controller) recordHeartbeat(broker int32, conn uint64) {
+	term := c.raft.CurrentTerm()
+	c.live.mu.Lock()
+	defer c.live.mu.Unlock()
+	c.live.forTerm(term)
+	c.live.last[broker] = time.Now()
+	if conn != 0 {
+		c.live.sessions[broker] = conn
+	}
 }
 
 // sessionClosed is called when controller RPC connection conn ends. A
@@ -148,12 +154,17 @@ func (c *Controller) watchLiveness() {
 	session := c.cfg.Liveness.SessionTimeout
 	tick := time.NewTicker(max(min(session/8, c.cfg.Liveness.Grace/5), time.Millisecond))
 	defer tick.Stop()
+	var elected uint64 // the image index unclean elections last looked at
 	for {
 		select {
 		case <-c.quit:
 			return
 		case <-tick.C:
 		case <-c.liveWake:
+		}
+		if img := c.Image(); c.isActive() && img.Index != elected {
+			c.uncleanElections(img)
+			elected = img.Index
 		}
 		for _, b := range c.expired(time.Now()) {
 			ctx, cancel := context.WithTimeout(c.ctx, session)
@@ -283,9 +294,20 @@ func (c *Controller) heartbeats() {
 	for {
 		reg := c.joined.Load()
 		ctx, cancel := context.WithTimeout(c.ctx, interval)
-		err := c.beat(ctx, &s, reg)
+		var err error
+		switch {
+		case !c.leaving.Load():
+			err = c.beat(ctx, &s, reg)
+		case c.hasLeft():
+			// Shut down: a heartbeat would unfence the broker.
+			cancel()
+			<-c.quit
+			return
+		default:
+			err = c.shutdownBeat(ctx, &s, reg)
+		}
 		cancel()
-		if errors.Is(err, kerr.StaleBrokerEpoch) {
+		if errors.Is(err, kerr.StaleBrokerEpoch) && !c.leaving.Load() {
 			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Liveness.SessionTimeout)
 			// The same process, its logs as they were: not unclean.
 			epoch, rerr := c.registerRetrying(ctx, metadata.RegisterBroker{Broker: reg.broker})
@@ -315,11 +337,22 @@ func (c *Controller) heartbeats() {
 			return
 		case <-leaders:
 			c.leaderSeen()
+		case <-c.beatNow:
 		case <-lost:
 			s.close() // the controller went away: find the next one now
 			s = nil
 		case <-time.After(wait):
 		}
+	}
+}
+
+// hasLeft reports whether the controlled shutdown was granted.
+func (c *Controller) hasLeft() bool {
+	select {
+	case <-c.left:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -274,3 +274,36 @@ func TestControllerLossFences(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownMovesLeaderships: a broker's controlled shutdown (Shutdown)
+// fences it through the active controller, whichever node that is, in one
+// record that moves its leaderships within the ISR; Shutdown returns once
+// its own image has it, and the broker stays fenced: it heartbeats no
+// more, where a heartbeat would unfence it.
+func TestShutdownMovesLeaderships(t *testing.T) {
+	tc := startJoined(t, Liveness{HeartbeatInterval: 50 * time.Millisecond, SessionTimeout: time.Minute}, false)
+	leader := tc.leader()
+	top, err := tc.nodes[leader].CreateTopic(ctx(t), "t", 6, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range []int32{tc.follower(leader), leader} {
+		if err := tc.nodes[node].Shutdown(ctx(t)); err != nil {
+			t.Fatalf("shutdown of %d: %v", node, err)
+		}
+		if b := tc.nodes[node].Image().Brokers[node]; !b.Fenced {
+			t.Fatalf("broker %d not fenced in its own image after Shutdown: %+v", node, b)
+		}
+		after := tc.nodes[node].Image().TopicByID(top.ID)
+		for i, p := range after.Partitions {
+			if p.Leader == node || p.Leader == -1 || slices.Contains(p.ISR, node) {
+				t.Fatalf("partition %d after %d's shutdown: %+v (was %+v)", i, node, p, top.Partitions[i])
+			}
+		}
+		// Four heartbeat intervals: a heartbeat would have unfenced it.
+		time.Sleep(200 * time.Millisecond)
+		if b := tc.nodes[leader].Image().Brokers[node]; !b.Fenced {
+			t.Fatalf("broker %d unfenced again after its shutdown", node)
+		}
+	}
+}

@@ -72,6 +72,11 @@ type Config struct {
 	Advertise string
 	// Liveness is the broker heartbeat timings (defaults: 2 s and 9 s).
 	Liveness Liveness
+	// UncleanLeaderElection resolves unclean.leader.election.enable for a
+	// topic, given the dynamic broker configs: whether the active
+	// controller may elect an out-of-sync replica of its partitions that
+	// have no live ISR member. Nil never does.
+	UncleanLeaderElection func(t *metadata.Topic, brokerConfigs map[string]string) bool
 	// Dial makes this node's connections to its peers: raft's transport
 	// and the controller RPC; nil is a net.Dialer. The cluster test
 	// harness routes them through its fault links.
@@ -158,6 +163,10 @@ type Controller struct {
 	live     liveness                     // the active controller's view of broker heartbeats
 	liveWake chan struct{}                // wakes the liveness watcher when a session closes
 	joined   atomic.Pointer[registration] // this node's broker registration (Join)
+	leaving  atomic.Bool                  // Shutdown was called: controlled shutdown
+	beatNow  chan struct{}                // wakes the heartbeater
+	left     chan struct{}                // closed once the controlled shutdown is granted
+	leftOnce sync.Once
 
 	raftTimings  raft.Config // the configured timeouts, which a suspicion lowers for a while
 	suspectMu    sync.Mutex
@@ -199,7 +208,8 @@ func Open(cfg Config) (*Controller, error) {
 	}
 	cfg.Liveness = cfg.Liveness.withDefaults()
 	c := &Controller{cfg: cfg, logger: cfg.Logger, meta: &metadb.BoltMetaDB{},
-		running: make(chan struct{}), ready: make(chan struct{}), quit: make(chan struct{}), liveWake: make(chan struct{}, 1)}
+		running: make(chan struct{}), ready: make(chan struct{}), quit: make(chan struct{}), liveWake: make(chan struct{}, 1),
+		beatNow: make(chan struct{}, 1), left: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.wrapMeta != nil {
 		c.meta = cfg.wrapMeta(c.meta)

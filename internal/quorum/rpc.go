@@ -27,9 +27,10 @@ import (
 //
 // kind 1 proposes record (metadata.EncodeRecord); kind 2 is a heartbeat of
 // broker with its epoch (flags bit 0: the broker has caught up with the
-// metadata log). code is the Kafka error code, message Kafka's message
-// when it is not the code's own; response flags bit 0 says the broker is
-// fenced. Kinds 3 to 5 are quorum requests the leader answers
+// metadata log; bit 1: it wants to shut down, Kafka's WantShutDown).
+// code is the Kafka error code, message Kafka's message when it is not the
+// code's own; response flags bit 0 says the broker is fenced, bit 1 that
+// it may shut down (Kafka's ShouldShutDown). Kinds 3 to 5 are quorum requests the leader answers
 // (membership.go): 3 describes the quorum (the answer's message is the
 // Description as JSON), 4 makes broker a voter at the address record
 // holds, 5 removes voter broker, 6 asks the node at the address
@@ -60,17 +61,19 @@ const (
 var errBadFrame = errors.New("quorum: malformed controller RPC frame")
 
 type rpcRequest struct {
-	Kind     byte
-	Hops     uint8
-	CaughtUp bool
-	Broker   int32
-	Epoch    int64
-	Record   []byte
+	Kind         byte
+	Hops         uint8
+	CaughtUp     bool
+	WantShutDown bool
+	Broker       int32
+	Epoch        int64
+	Record       []byte
 }
 
 type rpcResponse struct {
 	Code            int16
 	Fenced          bool
+	ShouldShutDown  bool
 	FirstProducerID int64
 	BrokerEpoch     int64
 	Message         string
@@ -80,6 +83,9 @@ func (r rpcRequest) append(b []byte) []byte {
 	var flags byte
 	if r.CaughtUp {
 		flags |= 1
+	}
+	if r.WantShutDown {
+		flags |= 2
 	}
 	b = append(b, rpcVersion, r.Kind, r.Hops, flags)
 	b = binary.BigEndian.AppendUint32(b, uint32(r.Broker))
@@ -96,7 +102,7 @@ func decodeRequest(b []byte) (rpcRequest, error) {
 	if b[0] != rpcVersion {
 		return rpcRequest{}, fmt.Errorf("%w: version %d", errBadFrame, b[0])
 	}
-	r := rpcRequest{Kind: b[1], Hops: b[2], CaughtUp: b[3]&1 != 0,
+	r := rpcRequest{Kind: b[1], Hops: b[2], CaughtUp: b[3]&1 != 0, WantShutDown: b[3]&2 != 0,
 		Broker: int32(binary.BigEndian.Uint32(b[4:])), Epoch: int64(binary.BigEndian.Uint64(b[8:]))}
 	switch r.Kind {
 	case rpcPropose, rpcAddVoter:
@@ -116,6 +122,9 @@ func (r rpcResponse) append(b []byte) []byte {
 	if r.Fenced {
 		flags |= 1
 	}
+	if r.ShouldShutDown {
+		flags |= 2
+	}
 	b = append(b, rpcVersion, flags)
 	b = binary.BigEndian.AppendUint16(b, uint16(r.Code))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.FirstProducerID))
@@ -133,6 +142,7 @@ func decodeResponse(b []byte) (rpcResponse, error) {
 	}
 	return rpcResponse{
 		Fenced:          b[1]&1 != 0,
+		ShouldShutDown:  b[1]&2 != 0,
 		Code:            int16(binary.BigEndian.Uint16(b[2:])),
 		FirstProducerID: int64(binary.BigEndian.Uint64(b[4:])),
 		BrokerEpoch:     int64(binary.BigEndian.Uint64(b[12:])),
@@ -205,6 +215,12 @@ func (c *Controller) answerRPC(req rpcRequest, conn uint64) rpcResponse {
 	defer cancel()
 	switch req.Kind {
 	case rpcHeartbeat:
+		if req.WantShutDown {
+			err := c.controlledShutdown(ctx, req.Broker, req.Epoch, conn)
+			resp := errorResponse(err)
+			resp.Fenced, resp.ShouldShutDown = err == nil, err == nil
+			return resp
+		}
 		fenced, err := c.heartbeat(ctx, req.Broker, req.Epoch, req.CaughtUp, max(req.Hops, 1), conn)
 		resp := errorResponse(err)
 		resp.Fenced = fenced

@@ -94,21 +94,31 @@ func (s *session) close() {
 }
 
 // beat sends one heartbeat of reg's broker: in memory on the active
-// controller, else over *s to the raft leader, dialling it if *s is not
-// open to it. A session that fails is closed and *s cleared. A leader
-// whose controller listener refuses the connection is suspected dead
-// (suspectLeader).
+// controller, else over *s to the raft leader (sessionRequest).
 func (c *Controller) beat(ctx context.Context, s **session, reg *registration) error {
 	if c.isActive() {
 		_, err := c.heartbeat(ctx, reg.broker.ID, reg.epoch, true, 0, 0)
 		return err
 	}
+	resp, err := c.sessionRequest(ctx, s, rpcRequest{Kind: rpcHeartbeat, Hops: 1, Broker: reg.broker.ID, Epoch: reg.epoch, CaughtUp: true})
+	if err != nil {
+		return err
+	}
+	return responseError(resp)
+}
+
+// sessionRequest sends req over *s to the raft leader, dialling it if *s
+// is not open to it, and returns its answer; NOT_CONTROLLER comes back as
+// an error. A session that fails is closed and *s cleared. A leader whose
+// controller listener refuses the connection is suspected dead
+// (suspectLeader).
+func (c *Controller) sessionRequest(ctx context.Context, s **session, req rpcRequest) (rpcResponse, error) {
 	if !c.cfg.clustered() {
-		return fmt.Errorf("quorum: node %d is not the active controller: %w", c.cfg.NodeID, kerr.NotController)
+		return rpcResponse{}, fmt.Errorf("quorum: node %d is not the active controller: %w", c.cfg.NodeID, kerr.NotController)
 	}
 	addr, id := c.raft.LeaderWithID()
 	if addr == "" {
-		return fmt.Errorf("quorum: %w: %w", kerr.NotController, errNoLeader)
+		return rpcResponse{}, fmt.Errorf("quorum: %w: %w", kerr.NotController, errNoLeader)
 	}
 	if *s != nil && (*s).addr != string(addr) {
 		(*s).close()
@@ -120,11 +130,11 @@ func (c *Controller) beat(ctx context.Context, s **session, reg *registration) e
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				c.suspectLeader(id)
 			}
-			return fmt.Errorf("quorum: heartbeat to the active controller at %s: %w: %w", addr, kerr.NotController, err)
+			return rpcResponse{}, fmt.Errorf("quorum: heartbeat to the active controller at %s: %w: %w", addr, kerr.NotController, err)
 		}
 		*s = ns
 	}
-	resp, err := (*s).roundTrip(ctx, rpcRequest{Kind: rpcHeartbeat, Hops: 1, Broker: reg.broker.ID, Epoch: reg.epoch, CaughtUp: true})
+	resp, err := (*s).roundTrip(ctx, req)
 	if err == nil && resp.Code == kerr.NotController.Code {
 		err = responseError(resp)
 	}
@@ -134,9 +144,9 @@ func (c *Controller) beat(ctx context.Context, s **session, reg *registration) e
 		if !errors.Is(err, kerr.NotController) {
 			err = fmt.Errorf("quorum: heartbeat to the active controller at %s: %w: %w", addr, kerr.NotController, err)
 		}
-		return err
+		return rpcResponse{}, err
 	}
-	return responseError(resp)
+	return resp, nil
 }
 
 // suspectLeader is called when the raft leader's controller listener

@@ -1,0 +1,22 @@
+package metadata
+
+// NeedsUncleanElection reports whether p has no leader and no live
+// (registered, unfenced) ISR member while a replica is live: the
+// partitions the active controller elects a leader of, with an ElectLeader
+// record of Unclean, when unclean.leader.election.enable allows it.
+func (img *Image) NeedsUncleanElection(p Partition) bool {
+	if p.Leader != -1 {
+		return false
+	}
+	for _, id := range p.ISR {
+		if img.live(id) {
+			return false // the ISR elects: unfencing it leads again
+		}
+	}
+	for _, id := range p.Replicas {
+		if img.live(id) {
+			return true
+		}
+	}
+	return false
+}
