@@ -29,7 +29,7 @@ type progressTransport struct {
 	raft.Transport
 	progress *progress
 	// lastIndex is the leader's last log index, read when a request is
-	// sent; nil (before raft runs) counts as 0.
+	// sent.
 	lastIndex func() uint64
 }
 
@@ -44,12 +44,7 @@ func newProgressTransport(t raft.Transport, p *progress, lastIndex func() uint64
 	return &progressTransport{Transport: t, progress: p, lastIndex: lastIndex}
 }
 
-func (t *progressTransport) leaderLast() uint64 {
-	if t.lastIndex == nil {
-		return 0
-	}
-	return t.lastIndex()
-}
+func (t *progressTransport) leaderLast() uint64 { return t.lastIndex() }
 
 func (t *progressTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	last := t.leaderLast()

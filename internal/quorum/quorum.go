@@ -255,9 +255,12 @@ func (c *Controller) start() error {
 		return err
 	}
 	c.progress = &progress{}
+	var running atomic.Pointer[raft.Raft] // raft's goroutines may send before NewRaft returns
 	transport = newProgressTransport(transport, c.progress, func() uint64 {
-		last, _ := c.log.LastIndex()
-		return last
+		if r := running.Load(); r != nil {
+			return r.LastIndex() // raft's own, not the log store's (which a reopen after a full disk locks)
+		}
+		return 0
 	})
 	c.transport, c.localAddr = transport, addr
 	c.notifier = newNotifier()
@@ -272,6 +275,7 @@ func (c *Controller) start() error {
 	if err != nil {
 		return fmt.Errorf("quorum: start raft on %s: %w", c.cfg.Dir, err)
 	}
+	running.Store(c.raft)
 	close(c.running)
 	switch {
 	case existing:
