@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Result is one measurement of one row on one cluster, or the medians of
@@ -144,7 +145,7 @@ func runOnce(ctx context.Context, o Options, brokers []string, size int, partiti
 		defer cancel()
 		_, _ = adm.DeleteTopic(dctx, topic)
 	}()
-	if err := waitForLeaders(ctx, adm, topic, partitions); err != nil {
+	if err := waitForLeaders(ctx, admin, topic, partitions); err != nil {
 		return Result{}, err
 	}
 
@@ -163,25 +164,22 @@ func runOnce(ctx context.Context, o Options, brokers []string, size int, partiti
 	return res, nil
 }
 
-// waitForLeaders waits until every partition of a new topic has a leader, so
-// the measurement does not include the cluster settling.
-func waitForLeaders(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+// waitForLeaders waits up to 30 s until every broker's Metadata lists
+// topic with a leader for each of its partitions. The controller answers
+// CreateTopics once it committed the topic and each broker, the leaders
+// among them, applies it a moment later; a producer that asks one not
+// there yet is told the topic is unknown or led elsewhere and, franz-go
+// waiting MetadataMinAge (5 s) before it asks again, stalled the first
+// seconds of a run on a cluster (a single broker is the controller).
+func waitForLeaders(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		details, err := adm.ListTopics(ctx, topic)
+		err := everyBrokerLeads(ctx, cl, topic, partitions)
 		if err == nil {
-			d := details[topic]
-			ready := d.Err == nil && int32(len(d.Partitions)) == partitions
-			for _, p := range d.Partitions {
-				ready = ready && p.Err == nil && p.Leader >= 0
-			}
-			if ready {
-				return nil
-			}
-			err = d.Err
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return errors.Join(fmt.Errorf("topic %s has no leaders after 30s", topic), err)
+			return errors.Join(fmt.Errorf("topic %s has no leaders on every broker after 30s", topic), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -189,6 +187,35 @@ func waitForLeaders(ctx context.Context, adm *kadm.Client, topic string, partiti
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// everyBrokerLeads asks each broker for topic's metadata and says which
+// one does not list a leader for every partition yet.
+func everyBrokerLeads(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
+	meta, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		return err
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	for _, b := range meta.Brokers {
+		resp, err := cl.Broker(int(b.NodeID)).Request(ctx, req)
+		if err != nil {
+			return err
+		}
+		ts := resp.(*kmsg.MetadataResponse).Topics
+		if len(ts) != 1 || ts[0].ErrorCode != 0 || int32(len(ts[0].Partitions)) != partitions {
+			return fmt.Errorf("broker %d does not list %s's %d partitions yet", b.NodeID, topic, partitions)
+		}
+		for _, p := range ts[0].Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 {
+				return fmt.Errorf("broker %d lists no leader of %s-%d yet", b.NodeID, topic, p.Partition)
+			}
+		}
+	}
+	return nil
 }
 
 func ratio(a, b float64) float64 {

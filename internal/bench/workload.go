@@ -181,7 +181,7 @@ func runWorkloadOnce(ctx context.Context, o WorkloadOptions, brokers []string) (
 		defer cancel()
 		_, _ = adm.DeleteTopic(dctx, topic)
 	}()
-	if err := waitForLeaders(ctx, adm, topic, o.Partitions); err != nil {
+	if err := waitForLeaders(ctx, admin, topic, o.Partitions); err != nil {
 		return WorkloadResult{}, err
 	}
 
