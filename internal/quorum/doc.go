@@ -35,7 +35,7 @@
 //
 // # A full disk
 //
-// raft-wal v0.4.0 does not recover from a failed write (a full disk at
+// raft-wal (v0.4.1) does not recover from every failed write (a full disk at
 // segment rotation jams it with "segment is sealed" until a restart, or for
 // good). The log store raft writes through (logStore) reopens the WAL from
 // its files after a failed write, with backoff, completing a rotation that

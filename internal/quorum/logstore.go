@@ -25,10 +25,10 @@ const (
 // logStore is raft's LogStore and StableStore: a raft-wal WAL that recovers
 // from failed writes by itself.
 //
-// raft-wal v0.4.0 does not: a write that fails (ENOSPC, EIO) leaves the
-// segment writer's in-memory index ahead of the file, and a segment sealed
-// whose successor could not be created (the disk full at rotation) stays the
-// tail, so every later append fails with "segment is sealed" until the
+// raft-wal does not: in v0.4.0 a write that fails (ENOSPC, EIO) left the
+// segment writer's in-memory index ahead of the file (v0.4.1 rolls that
+// back), and in v0.4.1 still a segment sealed whose successor could not be
+// created (the disk full at rotation) stays the tail, so every later append fails with "segment is sealed" until the
 // process restarts — and if the rotation's metadata commit failed, even a
 // restart recovers the sealed segment as the tail. raft steps down on every
 // failed write and tries again after its next election, forever.
@@ -94,9 +94,16 @@ func (s *logStore) open() (*wal.WAL, error) {
 	if err := repairSealedTail(s.dir, s.vfs, s.meta); err != nil {
 		return nil, err
 	}
-	return wal.Open(s.dir, wal.WithLogger(s.hl), wal.WithMetaStore(s.meta),
+	return wal.Open(s.dir, wal.WithLogger(s.hl), wal.WithMetaStore(sharedMeta{s.meta}),
 		wal.WithSegmentFiler(segment.NewFiler(s.dir, s.vfs)), wal.WithSegmentSize(walSegmentSize))
 }
+
+// sharedMeta is the meta store as a WAL gets it: raft-wal v0.4.1's Close
+// closes its meta store, but recoverLocked opens the new WAL on the same one
+// before it closes the old WAL, and the controller closes it last.
+type sharedMeta struct{ types.MetaStore }
+
+func (sharedMeta) Close() error { return nil }
 
 // repairSealedTail completes a segment rotation that sealed the tail segment
 // but failed (or crashed) before its metadata commit: raft-wal would recover
