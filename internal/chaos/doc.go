@@ -28,4 +28,32 @@
 // byte, below the high watermark. Unavailability measures per fault kind
 // the time from a fault to the first acknowledged write on each partition
 // it affects.
+//
+// # Runner
+//
+// Run (samsa chaos) carries a run out. NewPlan turns the seed into the
+// plan (plan.go): the faults' kinds, times, holds and picks, the group
+// members' lives and the consumers' sessions; the same seed gives the same
+// plan, not the same timing of real processes. The cluster (cluster.go)
+// is real samsa serve processes started by package localcluster, node i
+// reaching node j's Kafka and controller listeners only through two
+// netfault Links in the runner (samsa serve --internal-dial-overrides), so
+// a cut stops replica fetches, raft and the controller RPC (registration,
+// heartbeats) between them; the workload's clients reach every node
+// directly. A link direction is blocked while any fault blocks it and
+// delayed by the largest delay on it, so link faults overlap freely;
+// process faults hold the nodes they act on (faults.go), so two never act
+// on one node at once. The workload (workload.go) is idempotent acks=all
+// producers (each value sent once, unique), consumers reading every
+// partition by assignment in sessions, and consumer group member processes
+// (samsa chaos member, member.go) that commit as they go, append their
+// polls and commits to files of their own one whole line per write, and
+// are SIGKILLed and restarted. At the end every link is healed and every
+// node runs, the workload stops, everything is read back (a read-back
+// that cannot finish fails the run: nothing is then called lost), the
+// nodes stop cleanly (one that does not exit on SIGTERM within the bound
+// gets SIGQUIT, so its log holds every goroutine's stack, then SIGKILL,
+// and is reported), the replicas are compared, and the merged history is
+// checked. The history, plan and report are written to the run's
+// directory beside the nodes' data and logs.
 package chaos

@@ -12,10 +12,11 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/samsa-streaming/samsa/internal/localcluster"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -122,20 +123,20 @@ func (fb *failoverBench) run(ctx context.Context, exe string, stdout, stderr io.
 	if err := os.MkdirAll(lc.dir, 0o755); err != nil {
 		return err
 	}
-	nodes := make([]*localNode, lc.nodes)
+	nodes := make([]*localcluster.Node, lc.nodes)
 	defer func() {
-		var running []*localNode
+		var running []*localcluster.Node
 		for _, n := range nodes {
 			if n != nil {
 				running = append(running, n)
 			}
 		}
-		if stopErr := stopNodes(running, lc.stopTimeout); stopErr != nil && err == nil {
+		if stopErr := localcluster.StopAll(running, lc.stopTimeout); stopErr != nil && err == nil {
 			err = stopErr
 		}
 	}()
 	start := func(id int) error {
-		n, err := startNode(exe, id, hostPort(kafka[id-1]), filepath.Join(lc.dir, fmt.Sprintf("node-%d.log", id)), lc.serveArgs(id, kafka, controller))
+		n, err := lc.startNode(exe, id, kafka, controller)
 		nodes[id-1] = n
 		return err
 	}
@@ -144,12 +145,12 @@ func (fb *failoverBench) run(ctx context.Context, exe string, stdout, stderr io.
 			return err
 		}
 	}
-	if err := waitReady(ctx, nodes, fb.timeout); err != nil {
+	if err := localcluster.WaitReady(ctx, nodes, fb.timeout); err != nil {
 		return err
 	}
 	var seeds []string
 	for _, n := range nodes {
-		seeds = append(seeds, n.addr)
+		seeds = append(seeds, n.Addr)
 	}
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(100*time.Millisecond), kgo.RetryTimeout(fb.timeout))
 	if err != nil {
@@ -230,10 +231,7 @@ func (fb *failoverBench) run(ctx context.Context, exe string, stdout, stderr io.
 		wasController := md.Controller == victim
 		n := nodes[victim-1]
 		at := time.Now()
-		if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			return fmt.Errorf("kill node %d: %w", victim, err)
-		}
-		<-n.done
+		n.Kill()
 		// Only a record handed over once the process is gone proves the
 		// failover: the dying leader may have answered earlier ones.
 		for _, p := range led {
@@ -265,7 +263,7 @@ func (fb *failoverBench) run(ctx context.Context, exe string, stdout, stderr io.
 		if err := start(int(victim)); err != nil {
 			return err
 		}
-		if err := waitReady(ctx, nodes, fb.timeout); err != nil {
+		if err := localcluster.WaitReady(ctx, nodes, fb.timeout); err != nil {
 			return err
 		}
 		if err := fb.waitFullISR(ctx, adm, topic); err != nil {

@@ -37,7 +37,8 @@ func Commands(env Env) []*cobra.Command {
 	for _, c := range cmds {
 		g.addConnectionFlags(c)
 	}
-	return cmds
+	// samsa chaos starts its own cluster: no connection flags.
+	return append(cmds, newChaosCommand())
 }
 
 // isTerminal reports whether f is a character device, which is how a

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/samsa-streaming/samsa/internal/localcluster"
 )
 
 // localCluster is what `samsa cluster local` runs: the options and the
@@ -104,76 +104,18 @@ are shown, the others are stopped, and the command exits 1.`,
 
 // ports returns each node's Kafka and controller ports.
 func (lc *localCluster) ports() (kafka, controller []int, err error) {
-	n := lc.nodes
-	if lc.basePort != 0 {
-		for i := range n {
-			kafka = append(kafka, lc.basePort+i)
-			controller = append(controller, lc.basePort+n+i)
-		}
-		// A port in use would fail one node after the others started:
-		// say so at once, naming it.
-		for _, p := range append(append([]int(nil), kafka...), controller...) {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				return nil, nil, fmt.Errorf("port %d is not free (--base-port 0 picks free ports): %w", p, err)
-			}
-			l.Close()
-		}
-		return kafka, controller, nil
-	}
-	// Hold every port until all are chosen, so no two nodes get the same.
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	for range 2 * n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, fmt.Errorf("picking a free port: %w", err)
-		}
-		held = append(held, l)
-	}
-	for i, l := range held {
-		p := l.Addr().(*net.TCPAddr).Port
-		if i < n {
-			kafka = append(kafka, p)
-		} else {
-			controller = append(controller, p)
-		}
-	}
-	return kafka, controller, nil
+	return localcluster.Ports(lc.nodes, lc.basePort)
 }
 
 // serveArgs is node id's samsa serve command line (id counts from 1).
 func (lc *localCluster) serveArgs(id int, kafka, controller []int) []string {
-	args := []string{"serve",
-		"--data-dir", filepath.Join(lc.dir, fmt.Sprintf("node-%d", id)),
-		"--log-level", lc.logLevel,
-		"--set", fmt.Sprintf("node.id=%d", id),
-	}
-	if lc.nodes == 1 {
-		args = append(args, "--listen", hostPort(kafka[0]))
-	} else {
-		voters := make([]string, lc.nodes)
-		for i := range voters {
-			voters[i] = fmt.Sprintf("%d@%s", i+1, hostPort(controller[i]))
-		}
-		args = append(args,
-			"--set", "process.roles=broker,controller",
-			"--set", fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://%s", hostPort(kafka[id-1]), hostPort(controller[id-1])),
-			"--set", "controller.listener.names=CONTROLLER",
-			"--set", "controller.quorum.voters="+strings.Join(voters, ","),
-		)
-	}
-	for _, s := range lc.sets {
-		args = append(args, "--set", s)
-	}
-	return args
+	return localcluster.ServeArgs(lc.dir, id, kafka, controller, lc.logLevel, lc.sets)
 }
 
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+// startNode starts node id of the cluster.
+func (lc *localCluster) startNode(exe string, id int, kafka, controller []int) (*localcluster.Node, error) {
+	return localcluster.Start(exe, id, localcluster.HostPort(kafka[id-1]), localcluster.LogPath(lc.dir, id), lc.serveArgs(id, kafka, controller))
+}
 
 // run starts the nodes, waits until they are ready, prints the bootstrap
 // list and waits for ctx (the signals) or a node's early exit; every node
@@ -186,25 +128,25 @@ func (lc *localCluster) run(ctx context.Context, exe string, stdout, stderr io.W
 	if err := os.MkdirAll(lc.dir, 0o755); err != nil {
 		return err
 	}
-	var nodes []*localNode
+	var nodes []*localcluster.Node
 	defer func() {
 		// However run ends, no node outlives it.
-		if stopErr := stopNodes(nodes, lc.stopTimeout); stopErr != nil && err == nil {
+		if stopErr := localcluster.StopAll(nodes, lc.stopTimeout); stopErr != nil && err == nil {
 			err = stopErr
 		}
 	}()
 	for id := 1; id <= lc.nodes; id++ {
-		n, err := startNode(exe, id, hostPort(kafka[id-1]), filepath.Join(lc.dir, fmt.Sprintf("node-%d.log", id)), lc.serveArgs(id, kafka, controller))
+		n, err := lc.startNode(exe, id, kafka, controller)
 		if err != nil {
 			return err
 		}
 		nodes = append(nodes, n)
-		fmt.Fprintf(stderr, "node %d: pid %d, kafka %s, data %s, log %s\n", id, n.cmd.Process.Pid, n.addr, filepath.Join(lc.dir, fmt.Sprintf("node-%d", id)), n.logPath)
+		fmt.Fprintf(stderr, "node %d: pid %d, kafka %s, data %s, log %s\n", id, n.Pid(), n.Addr, localcluster.DataDir(lc.dir, id), n.LogPath)
 	}
-	if err := waitReady(ctx, nodes, lc.timeout); err != nil {
-		var exited *nodeExited
+	if err := localcluster.WaitReady(ctx, nodes, lc.timeout); err != nil {
+		var exited *localcluster.Exited
 		if errors.As(err, &exited) {
-			writeLogTail(stderr, exited.node)
+			localcluster.WriteLogTail(stderr, exited.Node)
 		}
 		if ctx.Err() != nil {
 			return nil // stopped by a signal while starting
@@ -213,14 +155,14 @@ func (lc *localCluster) run(ctx context.Context, exe string, stdout, stderr io.W
 	}
 	addrs := make([]string, len(nodes))
 	for i, n := range nodes {
-		addrs[i] = n.addr
+		addrs[i] = n.Addr
 	}
 	bootstrap := strings.Join(addrs, ",")
 	fmt.Fprintln(stdout, bootstrap)
 	fmt.Fprintf(stderr, "cluster of %d ready: export SAMSA_BROKERS=%s; Ctrl-C stops it\n", len(nodes), bootstrap)
-	if n := waitAny(ctx, nodes); n != nil {
-		writeLogTail(stderr, n)
-		return &nodeExited{node: n}
+	if n := localcluster.WaitAny(ctx, nodes); n != nil {
+		localcluster.WriteLogTail(stderr, n)
+		return &localcluster.Exited{Node: n}
 	}
 	fmt.Fprintf(stderr, "stopping %d nodes\n", len(nodes))
 	return nil
