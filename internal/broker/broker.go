@@ -207,7 +207,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		b.partitions.follow(next, b.followGroups)
 	})
 	b.partitions.Sync()
-	if err := b.startGroups(ctx, static); err != nil {
+	if err := b.startGroups(static); err != nil {
 		return nil, err
 	}
 

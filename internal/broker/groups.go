@@ -40,66 +40,116 @@ func (b *Broker) newGroups(s config.Static) *group.Coordinator {
 	})
 }
 
-// offsetsTopicWait is how long a starting broker waits for enough brokers
-// to register for __consumer_offsets' replication factor.
-const offsetsTopicWait = 30 * time.Second
-
-// startGroups creates __consumer_offsets if it is missing, waits until the
-// delta that creates it has loaded its partitions into the coordinator, and
-// fails if a partition this broker leads could not be loaded.
-func (b *Broker) startGroups(ctx context.Context, s config.Static) error {
-	o := s.Offsets
-	if b.controller.Image().Topics[api.OffsetsTopic] == nil {
-		rf, err := b.offsetsReplicationFactor(ctx, s)
-		if err != nil {
+// startGroups creates __consumer_offsets if it is missing and enough
+// brokers are live for its replication factor, waits until the delta that
+// creates it has loaded its partitions into the coordinator, and fails if a
+// partition this broker leads could not be loaded. With too few brokers
+// live (a node of a new cluster whose peers have not started yet, or a
+// cluster that lost brokers before the topic was ever made) it does not
+// hold the start: a goroutine creates the topic once they are live, and
+// until then FindCoordinator answers COORDINATOR_NOT_AVAILABLE, which
+// clients retry — as Kafka, which creates the topic at the first
+// FindCoordinator and answers so while it cannot.
+func (b *Broker) startGroups(s config.Static) error {
+	if b.controller.Image().Topics[api.OffsetsTopic] != nil {
+		return b.partitions.atFollowed(b.syncGroups)
+	}
+	if rf, ok := b.offsetsReplicationFactor(s); ok {
+		if err := b.createOffsetsTopic(context.Background(), s, rf); err != nil {
 			return err
 		}
-		n := o.TopicNumPartitions
-		configs := map[string]string{
-			"cleanup.policy": "compact",
-			"segment.bytes":  strconv.Itoa(int(o.TopicSegmentBytes)),
-		}
-		// Nodes of a cluster started together register within moments of
-		// each other: too few brokers for the replication factor is waited
-		// out for a while (another node may create the topic meanwhile)
-		// before it fails the start as before.
-		deadline := time.Now().Add(offsetsTopicWait)
-		for {
-			_, err := b.controller.CreateTopic(ctx, api.OffsetsTopic, n, rf, configs)
-			if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
-				break
-			}
-			if !errors.Is(err, kerr.InvalidReplicationFactor) || time.Now().After(deadline) || b.controller.Image().Topics[api.OffsetsTopic] != nil {
-				if b.controller.Image().Topics[api.OffsetsTopic] != nil {
-					break
-				}
-				return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		b.partitions.Sync()
+		// The deltas logged any failure to load; this retries those
+		// partitions once more and refuses to start without them.
+		return b.partitions.atFollowed(b.syncGroups)
 	}
-	// The deltas logged any failure to load; this retries those partitions
-	// once more and refuses to start without them.
-	return b.partitions.atFollowed(b.syncGroups)
+	b.logger.Info("waiting for brokers to create "+api.OffsetsTopic+": groups answer COORDINATOR_NOT_AVAILABLE until then",
+		"offsets.topic.replication.factor", s.Offsets.TopicReplicationFactor, "live-brokers", len(b.controller.Image().LiveBrokers()))
+	ctx, cancel := context.WithCancel(context.Background())
+	b.wg.Add(2)
+	go func() {
+		defer b.wg.Done()
+		defer cancel()
+		select {
+		case <-b.stop:
+		case <-ctx.Done():
+		}
+	}()
+	go func() {
+		defer b.wg.Done()
+		defer cancel()
+		rf, err := b.awaitOffsetsReplicationFactor(ctx, s)
+		if err == nil {
+			err = b.createOffsetsTopic(ctx, s, rf)
+		}
+		if err != nil && ctx.Err() == nil {
+			b.logger.Error("creating "+api.OffsetsTopic, "err", err)
+		}
+	}()
+	return nil
+}
+
+// createOffsetsTopic creates __consumer_offsets with rf replicas, unless
+// another broker did first, and waits until this broker has applied it.
+func (b *Broker) createOffsetsTopic(ctx context.Context, s config.Static, rf int16) error {
+	o := s.Offsets
+	configs := map[string]string{
+		"cleanup.policy": "compact",
+		"segment.bytes":  strconv.Itoa(int(o.TopicSegmentBytes)),
+	}
+	for {
+		_, err := b.controller.CreateTopic(ctx, api.OffsetsTopic, o.TopicNumPartitions, rf, configs)
+		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) || b.controller.Image().Topics[api.OffsetsTopic] != nil {
+			break
+		}
+		// A broker that was live a moment ago may be fenced by now: the
+		// controller refuses the replication factor, and the brokers are
+		// waited for again.
+		if !errors.Is(err, kerr.InvalidReplicationFactor) {
+			return fmt.Errorf("broker: creating %s: %w", api.OffsetsTopic, err)
+		}
+		if rf, err = b.awaitOffsetsReplicationFactor(ctx, s); err != nil {
+			return err
+		}
+	}
+	b.partitions.Sync()
+	return nil
 }
 
 // offsetsReplicationFactor is the replication factor __consumer_offsets
-// is created with: offsets.topic.replication.factor (3 by default, as
-// Kafka's) once that many brokers are live. In a cluster of fewer than
-// three brokers it is capped by the live brokers once every broker is
-// live, with a warning (Kafka would refuse to create the topic), so that
-// a single node or a pair serves groups; a standalone node says so at
-// info level, as it always was one replica. The cluster's size is the
-// registered brokers, and for a node that is both broker and controller
-// at least the voters, which are then brokers too. It waits for the
-// brokers (up to ctx), since the nodes of a new cluster start together.
-func (b *Broker) offsetsReplicationFactor(ctx context.Context, s config.Static) (int16, error) {
+// is created with, and whether it can be created now:
+// offsets.topic.replication.factor (3 by default, as Kafka's) once that
+// many brokers are live. In a cluster of fewer than three brokers it is
+// capped by the live brokers once every broker is live, with a warning
+// (Kafka would refuse to create the topic), so that a single node or a
+// pair serves groups; a standalone node says so at info level, as it
+// always was one replica. The cluster's size is the registered brokers,
+// and for a node that is both broker and controller at least the voters,
+// which are then brokers too.
+func (b *Broker) offsetsReplicationFactor(s config.Static) (int16, bool) {
 	want := s.Offsets.TopicReplicationFactor
+	img := b.controller.Image()
+	live, size := len(img.LiveBrokers()), len(img.Brokers)
+	if s.Cluster.Roles.Broker && s.Cluster.Roles.Controller {
+		size = max(size, len(s.Cluster.Voters))
+	}
+	switch {
+	case live >= int(want):
+		return want, true
+	case size < 3 && live >= size:
+		level := slog.LevelWarn
+		if s.Cluster.Roles.Standalone() {
+			level = slog.LevelInfo
+		}
+		b.logger.Log(context.Background(), level, "creating "+api.OffsetsTopic+" with fewer replicas than offsets.topic.replication.factor: the cluster has fewer brokers",
+			"offsets.topic.replication.factor", want, "brokers", live)
+		return int16(live), true
+	}
+	return 0, false
+}
+
+// awaitOffsetsReplicationFactor waits (up to ctx) until
+// offsetsReplicationFactor allows the topic, and returns its factor.
+func (b *Broker) awaitOffsetsReplicationFactor(ctx context.Context, s config.Static) (int16, error) {
 	changed := make(chan struct{}, 1)
 	unsub := b.controller.Subscribe(func(_, _ *metadata.Image) {
 		select {
@@ -109,28 +159,14 @@ func (b *Broker) offsetsReplicationFactor(ctx context.Context, s config.Static) 
 	})
 	defer unsub()
 	for {
-		img := b.controller.Image()
-		live, size := len(img.LiveBrokers()), len(img.Brokers)
-		if s.Cluster.Roles.Broker && s.Cluster.Roles.Controller {
-			size = max(size, len(s.Cluster.Voters))
-		}
-		switch {
-		case live >= int(want):
-			return want, nil
-		case size < 3 && live >= size:
-			level := slog.LevelWarn
-			if s.Cluster.Roles.Standalone() {
-				level = slog.LevelInfo
-			}
-			b.logger.Log(ctx, level, "creating "+api.OffsetsTopic+" with fewer replicas than offsets.topic.replication.factor: the cluster has fewer brokers",
-				"offsets.topic.replication.factor", want, "brokers", live)
-			return int16(live), nil
+		if rf, ok := b.offsetsReplicationFactor(s); ok {
+			return rf, nil
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return 0, fmt.Errorf("broker: creating %s: offsets.topic.replication.factor is %d, but only %d of the cluster's %d brokers are live: %w",
-				api.OffsetsTopic, want, live, size, ctx.Err())
+			return 0, fmt.Errorf("broker: creating %s: offsets.topic.replication.factor is %d, but only %d brokers are live: %w",
+				api.OffsetsTopic, s.Offsets.TopicReplicationFactor, len(b.controller.Image().LiveBrokers()), ctx.Err())
 		}
 	}
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// Node, if set, returns node i's own configs, applied over Static
 	// (broker.rack, say). Node i's node.id is i+1 unless set here.
 	Node func(i int) map[string]string
+	// Absent are nodes Start does not start (a cluster one of whose nodes
+	// has not come up yet): they are configured and linked like the others
+	// and start with Node.Restart. Not with Independent.
+	Absent []int
 	// Seed seeds the links' Loss draws (link i→j gets Seed+i*Nodes+j).
 	Seed   uint64
 	Logger *slog.Logger
@@ -134,7 +138,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
 	for i, n := range c.nodes {
-		wg.Go(func() { errs[i] = n.start() })
+		if !slices.Contains(opts.Absent, i) {
+			wg.Go(func() { errs[i] = n.start() })
+		}
 	}
 	wg.Wait()
 	for _, n := range c.nodes {

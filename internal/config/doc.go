@@ -41,7 +41,10 @@
 //
 // Deviations from Kafka: offsets.topic.replication.factor (3, as Kafka's)
 // is capped by the live brokers in a cluster of fewer brokers (Kafka
-// refuses to create the topic), so a single node serves groups; segment.bytes accepts 14 bytes and up
+// refuses to create the topic), so a single node serves groups, and a broker
+// whose cluster has too few live brokers for it starts anyway and creates the
+// topic once they are live (Kafka creates it at the first FindCoordinator;
+// both answer COORDINATOR_NOT_AVAILABLE meanwhile); segment.bytes accepts 14 bytes and up
 // (Kafka 4: 1 MiB) so tests can roll small segments; dynamic broker overrides
 // are cluster-wide only (no per-broker source); auto.create.topics.enable and
 // num.partitions may be changed at runtime.
