@@ -21,7 +21,9 @@ func newClusterRebalanceCommand(g *globals) *cobra.Command {
 ones): replicas on brokers that are gone move to the live broker holding
 fewest; then replicas move from the broker holding most to the one holding
 fewest until no two differ by more than one, and preferred leaders (first
-replicas) are spread the same way by reordering replicas. Shows the plan
+replicas) are spread the same way by reordering replicas. No move puts a
+partition on fewer racks (broker.rack) than it is on, so with racks the
+counts may stay further apart where evening them would. Shows the plan
 and changes nothing unless --execute, which applies it
 (AlterPartitionReassignments), waits until every move is done and then
 elects the preferred leader of every partition led by another replica.`,
@@ -49,7 +51,8 @@ func newClusterDecommissionCommand(g *globals) *cobra.Command {
 		Short: "Move every replica off a broker before it is retired",
 		Long: `Move every replica the broker holds to the other live brokers, each to the
 one holding fewest replicas that the partition is not on yet (a preferred
-leader's replacement becomes the preferred leader), wait until every move
+leader's replacement becomes the preferred leader), preferring a broker on
+a rack the partition's other replicas are not on, wait until every move
 is done, and elect the preferred leader of every partition led by another
 replica. The broker holds nothing afterwards and can be stopped. A
 partition with as many replicas as there are other brokers cannot move:

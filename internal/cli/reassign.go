@@ -26,10 +26,35 @@ type move struct {
 
 // placement is the replicas of every partition of the cluster, by topic
 // and partition, and the brokers Metadata lists (the unfenced ones, in a
-// Samsa cluster).
+// Samsa cluster) with their racks (broker.rack; absent when unset).
 type placement struct {
 	parts   []move // From is the current replicas; Replicas unused
 	brokers []int32
+	racks   map[int32]string
+}
+
+// rackSpread is how many racks replicas rs are on, a broker without a
+// rack counting as a rack of its own: the plans never lower it for a
+// partition, so a rebalance keeps the spread over racks that rack-aware
+// placement (CreateTopics) gave it, as Kafka's reassignment tools do.
+func (pl placement) rackSpread(rs []int32) int {
+	seen := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		rack, ok := pl.racks[r]
+		if !ok {
+			rack = fmt.Sprintf("\x00%d", r)
+		}
+		seen[rack] = true
+	}
+	return len(seen)
+}
+
+// keepsSpread reports whether replicas rs with its replica at i replaced
+// by b are on at least as many racks as before.
+func (pl placement) keepsSpread(rs []int32, i int, b int32) bool {
+	after := slices.Clone(rs)
+	after[i] = b
+	return pl.rackSpread(after) >= pl.rackSpread(rs)
 }
 
 // currentPlacement reads the placement from Metadata.
@@ -39,8 +64,12 @@ func currentPlacement(ctx context.Context, adm *kadm.Client) (placement, error) 
 		return placement{}, err
 	}
 	var pl placement
+	pl.racks = make(map[int32]string)
 	for _, b := range md.Brokers {
 		pl.brokers = append(pl.brokers, b.NodeID)
+		if b.Rack != nil && *b.Rack != "" {
+			pl.racks[b.NodeID] = *b.Rack
+		}
 	}
 	slices.Sort(pl.brokers)
 	for _, name := range md.Topics.Names() {
@@ -59,8 +88,9 @@ func currentPlacement(ctx context.Context, adm *kadm.Client) (placement, error) 
 }
 
 // planAway replaces every replica that is not on one of brokers with the
-// broker among them holding the fewest replicas so far that the partition
-// does not have (ties to the lowest ID), keeping its position in the
+// broker among them that the partition does not have, preferring one on a
+// rack none of its other replicas is on, then the one holding the fewest
+// replicas so far (ties to the lowest ID), keeping its position in the
 // list, so a moved preferred leader is replaced as preferred leader. It
 // returns the partitions that change, and an error naming a partition
 // that cannot keep its replication factor on brokers.
@@ -74,10 +104,16 @@ func planAway(pl placement, brokers []int32) ([]move, error) {
 			if slices.Contains(brokers, r) {
 				continue
 			}
-			best := int32(-1)
+			best, bestSpread := int32(-1), 0
 			for _, b := range brokers {
-				if !slices.Contains(to, b) && (best < 0 || load[b] < load[best]) {
-					best = b
+				if slices.Contains(to, b) {
+					continue
+				}
+				after := slices.Clone(to)
+				after[i] = b
+				spread := pl.rackSpread(after)
+				if best < 0 || spread > bestSpread || spread == bestSpread && load[b] < load[best] {
+					best, bestSpread = b, spread
 				}
 			}
 			if best < 0 {
@@ -99,7 +135,9 @@ func planAway(pl placement, brokers []int32) ([]move, error) {
 // differ by more than one (followers before preferred leaders), then
 // swaps replicas within partitions (or exchanges a preferred leader and a
 // follower between two partitions) until the preferred leaders (first
-// replicas) are spread the same way. Every
+// replicas) are spread the same way. No step puts a partition on fewer
+// racks than it was on (rackSpread), so with racks the counts may stay
+// further apart than one where evening them would need that. Every
 // step takes the first partition (by topic, then partition) that allows
 // it, so the plan is the same for the same cluster.
 func planBalance(pl placement, brokers []int32) ([]move, error) {
@@ -131,59 +169,82 @@ func planBalance(pl placement, brokers []int32) ([]move, error) {
 		}
 		return c
 	}
-	extremes := func(c map[int32]int) (hi, lo int32) {
-		hi, lo = brokers[0], brokers[0]
-		for _, b := range brokers {
-			if c[b] > c[hi] {
-				hi = b
-			}
-			if c[b] < c[lo] {
-				lo = b
+	// step tries pairs (hi, lo) that differ by more than one, the most
+	// apart first, until do makes a change for one; it reports whether
+	// one did. The most apart pair may have nothing to exchange that
+	// keeps the racks' spread while another has.
+	step := func(c map[int32]int, do func(hi, lo int32) bool) bool {
+		byCount := slices.Clone(brokers)
+		slices.SortStableFunc(byCount, func(a, b int32) int { return cmp.Compare(c[b], c[a]) })
+		type pair struct{ hi, lo int32 }
+		var pairs []pair
+		for _, hi := range byCount {
+			for _, lo := range slices.Backward(byCount) {
+				if c[hi]-c[lo] > 1 {
+					pairs = append(pairs, pair{hi, lo})
+				}
 			}
 		}
-		return hi, lo
+		slices.SortStableFunc(pairs, func(a, b pair) int { return cmp.Compare(c[b.hi]-c[b.lo], c[a.hi]-c[a.lo]) })
+		for _, p := range pairs {
+			if do(p.hi, p.lo) {
+				return true
+			}
+		}
+		return false
 	}
 	// Replicas: each step moves one from hi to lo.
 	for range len(pl.parts) * 4 {
-		c := count(false)
-		hi, lo := extremes(c)
-		if c[hi]-c[lo] <= 1 {
+		moved := step(count(false), func(hi, lo int32) bool {
+			movable := func(rs []int32) bool {
+				j := slices.Index(rs, hi)
+				return j >= 0 && !slices.Contains(rs, lo) && pl.keepsSpread(rs, j, lo)
+			}
+			// A follower first: moving one leaves the preferred
+			// leaders as they are.
+			i := slices.IndexFunc(target, func(rs []int32) bool { return slices.Index(rs, hi) > 0 && movable(rs) })
+			if i < 0 {
+				i = slices.IndexFunc(target, movable)
+			}
+			if i < 0 {
+				return false
+			}
+			target[i][slices.Index(target[i], hi)] = lo
+			return true
+		})
+		if !moved {
 			break
 		}
-		// A follower first: moving one leaves the preferred leaders as
-		// they are.
-		i := slices.IndexFunc(target, func(rs []int32) bool { return slices.Index(rs, hi) > 0 && !slices.Contains(rs, lo) })
-		if i < 0 {
-			i = slices.IndexFunc(target, func(rs []int32) bool { return slices.Contains(rs, hi) && !slices.Contains(rs, lo) })
-		}
-		if i < 0 {
-			break
-		}
-		target[i][slices.Index(target[i], hi)] = lo
 	}
 	// Preferred leaders: each step swaps hi (first) with lo in a partition
 	// holding both, which moves no data.
 	for range len(pl.parts) * 4 {
-		c := count(true)
-		hi, lo := extremes(c)
-		if c[hi]-c[lo] <= 1 {
+		moved := step(count(true), func(hi, lo int32) bool {
+			if i := slices.IndexFunc(target, func(rs []int32) bool { return rs[0] == hi && slices.Contains(rs, lo) }); i >= 0 {
+				j := slices.Index(target[i], lo)
+				target[i][0], target[i][j] = lo, hi
+				return true
+			}
+			// Else an exchange: lo takes hi's place as the first
+			// replica of one partition, hi lo's place as a follower of
+			// another, which keeps every broker's replica count.
+			i := slices.IndexFunc(target, func(rs []int32) bool {
+				return rs[0] == hi && !slices.Contains(rs, lo) && pl.keepsSpread(rs, 0, lo)
+			})
+			k := slices.IndexFunc(target, func(rs []int32) bool {
+				j := slices.Index(rs, lo)
+				return j > 0 && !slices.Contains(rs, hi) && pl.keepsSpread(rs, j, hi)
+			})
+			if i < 0 || k < 0 || i == k {
+				return false
+			}
+			target[i][0] = lo
+			target[k][slices.Index(target[k], lo)] = hi
+			return true
+		})
+		if !moved {
 			break
 		}
-		if i := slices.IndexFunc(target, func(rs []int32) bool { return rs[0] == hi && slices.Contains(rs, lo) }); i >= 0 {
-			j := slices.Index(target[i], lo)
-			target[i][0], target[i][j] = lo, hi
-			continue
-		}
-		// Else an exchange: lo takes hi's place as the first replica of
-		// one partition, hi lo's place as a follower of another, which
-		// keeps every broker's replica count.
-		i := slices.IndexFunc(target, func(rs []int32) bool { return rs[0] == hi && !slices.Contains(rs, lo) })
-		k := slices.IndexFunc(target, func(rs []int32) bool { return slices.Index(rs, lo) > 0 && !slices.Contains(rs, hi) })
-		if i < 0 || k < 0 || i == k {
-			break
-		}
-		target[i][0] = lo
-		target[k][slices.Index(target[k], lo)] = hi
 	}
 	var moves []move
 	for i, p := range pl.parts {

@@ -76,6 +76,75 @@ func TestPlanBalance(t *testing.T) {
 	}
 }
 
+// TestPlanBalanceRacks: brokers 1, 2 and a new 4 on rack a, 3 alone on
+// rack b, and 12 partitions each with one replica on 3 and one on 1 or 2.
+// Evening the counts by moving replicas of 3 (12) to 4 (0) would put
+// partitions on rack a alone: the plan moves only a-rack replicas to 4,
+// leaving 3 its 12 and 1, 2 and 4 four each, every partition on both
+// racks; without racks the same cluster is evened to within one; and
+// decommissioning 3 with a broker 5 on rack b moves its replicas to 5, not
+// to the emptiest broker.
+func TestPlanBalanceRacks(t *testing.T) {
+	var pl placement
+	pl.brokers = []int32{1, 2, 3, 4}
+	pl.racks = map[int32]string{1: "a", 2: "a", 3: "b", 4: "a"}
+	for i := range int32(12) {
+		from := []int32{3, 1 + i%2}
+		if i%3 == 0 {
+			from[0], from[1] = from[1], from[0]
+		}
+		pl.parts = append(pl.parts, move{Topic: "t", Partition: i, From: from})
+	}
+	spread := func(pl placement, moves []move) (map[int32]int, []int32) {
+		after := map[int32][]int32{}
+		for _, p := range pl.parts {
+			after[p.Partition] = p.From
+		}
+		for _, m := range moves {
+			after[m.Partition] = m.Replicas
+		}
+		count := map[int32]int{}
+		var single []int32
+		for part, rs := range after {
+			for _, r := range rs {
+				count[r]++
+			}
+			if pl.rackSpread(rs) < 2 {
+				single = append(single, part)
+			}
+		}
+		return count, single
+	}
+	moves, err := planBalance(pl, pl.brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count, single := spread(pl, moves); fmt.Sprint(count) != "map[1:4 2:4 3:12 4:4]" || len(single) > 0 {
+		t.Fatalf("with racks: replicas %v, partitions on one rack %v, after %v", count, single, moves)
+	}
+
+	pl.racks = nil
+	moves, err = planBalance(pl, pl.brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count, _ := spread(pl, moves); fmt.Sprint(count) != "map[1:6 2:6 3:6 4:6]" {
+		t.Fatalf("without racks: replicas %v after %v", count, moves)
+	}
+
+	pl.racks = map[int32]string{1: "a", 2: "a", 3: "b", 4: "a", 5: "b"}
+	pl.brokers = []int32{1, 2, 3, 4, 5}
+	away, err := planAway(pl, []int32{1, 2, 4, 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range away {
+		if i := slices.Index(m.From, 3); i < 0 || m.Replicas[i] != 5 {
+			t.Fatalf("decommissioning 3: %v, want its replicas on 5, the other rack-b broker", m)
+		}
+	}
+}
+
 // replicasOf returns each partition's replicas of topic, and its leaders.
 func replicasOf(t *testing.T, adm *kadm.Client, topic string) (replicas [][]int32, leaders []int32) {
 	t.Helper()
