@@ -24,10 +24,14 @@ const CommitTimeout = 5 * time.Second
 // the group build on it. What a reader sees differs for committed offsets
 // only: OffsetFetch answers from the committed records (Kafka reads its
 // timeline at the last committed offset), through the changes kept in
-// uncommitted until the high watermark passes them. Other reads
-// (DescribeGroups, ListGroups) see the latest state, committed or not, and
-// a group deleted (DeleteGroups, or emptied and expired) is gone from the
-// coordinator as soon as its tombstones are appended.
+// uncommitted until the high watermark passes them. The other reads
+// (DescribeGroups, ConsumerGroupDescribe, ListGroups) take the latest
+// state under the lock and answer it once the group's records written by
+// then are committed (read), so they never show a state a failover could
+// take back; they may show one newer than the log's only where the state
+// changed without a record (a classic group preparing a rebalance, as in
+// Kafka). A group deleted (DeleteGroups, or emptied and expired) is gone
+// from the coordinator as soon as its tombstones are appended.
 
 // offsetChange is a change of one committed offset whose record ends at
 // end (the log offset after it), not known to be committed: prev is the
@@ -104,6 +108,17 @@ func (g *group) write(f func() int16) int16 {
 		code = g.awaitWritten(end)
 	}
 	return code
+}
+
+// read runs f under g.mu and waits, after letting go of g.mu, until the
+// group's records written by then are committed (awaitWritten), so that
+// what f saw is no state a failover could take back.
+func (g *group) read(f func()) int16 {
+	g.mu.Lock()
+	f()
+	end := g.written
+	g.mu.Unlock()
+	return g.awaitWritten(end)
 }
 
 // awaitWritten waits, without g.mu, until the group's records below end

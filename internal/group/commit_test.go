@@ -232,3 +232,53 @@ func TestLoadAboveHighWatermark(t *testing.T) {
 		t.Fatalf("fetched %d with the record of 7 committed, want 7", got)
 	}
 }
+
+// TestDescribeWaitsForCommit: DescribeGroup and ListGroups of a group
+// whose SyncGroup record (its Stable state, the assignment) is not
+// committed yet answer only once it is, and then with the state the
+// record holds; when it cannot be committed they answer the write's code
+// (NOT_COORDINATOR after the leadership went) and never the state.
+func TestDescribeWaitsForCommit(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		c, log := heldEnv(t)
+		j := c.JoinGroup(context.Background(), JoinRequest{Group: "g", ClientID: "c", SessionTimeout: time.Minute,
+			ProtocolType: "consumer", Protocols: []Protocol{{Name: "range", Metadata: []byte{1}}}})
+		go c.SyncGroup(context.Background(), SyncRequest{Group: "g", Generation: 1, MemberID: j.MemberID,
+			Assignments: map[string][]byte{j.MemberID: []byte("a")}})
+		eventually(t, "the sync waiting", func() bool { return log.waiters() == 1 })
+		described := make(chan Description, 1)
+		go func() { described <- c.DescribeGroup("g") }()
+		type listing struct {
+			l    []Listing
+			code int16
+		}
+		listed := make(chan listing, 1)
+		go func() {
+			l, code := c.ListGroups(nil, nil)
+			listed <- listing{l, code}
+		}()
+		eventually(t, "describe and list waiting", func() bool { return log.waiters() == 3 })
+		select {
+		case d := <-described:
+			t.Fatalf("DescribeGroup answered %+v before the group's record was committed", d)
+		default:
+		}
+		if fail {
+			log.failWaits(fmt.Errorf("lost: %w", kerr.NotLeaderForPartition))
+			if d := <-described; d.Err != kerr.NotCoordinator.Code || d.State != "" || len(d.Members) != 0 {
+				t.Fatalf("describe after a failed commit: %+v", d)
+			}
+			if l := <-listed; l.code != kerr.NotCoordinator.Code || len(l.l) != 0 {
+				t.Fatalf("list after a failed commit: %+v", l)
+			}
+			continue
+		}
+		log.release(-1)
+		if d := <-described; d.Err != 0 || d.State != "Stable" || len(d.Members) != 1 || string(d.Members[0].Assignment) != "a" {
+			t.Fatalf("describe: %+v", d)
+		}
+		if l := <-listed; l.code != 0 || len(l.l) != 1 || l.l[0].State != "Stable" {
+			t.Fatalf("list: %+v", l)
+		}
+	}
+}

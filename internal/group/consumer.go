@@ -680,11 +680,18 @@ func (c *Coordinator) DescribeConsumerGroup(groupID string) ConsumerDescription 
 		d.Err, d.ErrMessage = kerr.GroupIDNotFound.Code, "group "+groupID+" not found"
 		return d
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	if code := g.read(func() { g.describeConsumer(&d) }); code != 0 {
+		return ConsumerDescription{Group: groupID, Err: code}
+	}
+	return d
+}
+
+// describeConsumer fills d in (DescribeConsumerGroup, which answers it
+// once the group's records are committed, as DescribeGroup). g.mu is held.
+func (g *group) describeConsumer(d *ConsumerDescription) {
 	if g.state == Dead || g.consumer == nil {
-		d.Err, d.ErrMessage = kerr.GroupIDNotFound.Code, "group "+groupID+" is not a consumer group"
-		return d
+		d.Err, d.ErrMessage = kerr.GroupIDNotFound.Code, "group "+d.Group+" is not a consumer group"
+		return
 	}
 	cg := g.consumer
 	d.State, d.Epoch, d.AssignmentEpoch, d.Assignor = cg.state(), cg.epoch, cg.assignmentEpoch, cg.chooseAssignor()
@@ -706,5 +713,4 @@ func (c *Coordinator) DescribeConsumerGroup(groupID string) ConsumerDescription 
 		}
 		d.Members = append(d.Members, md)
 	}
-	return d
 }

@@ -129,7 +129,7 @@ func TestConsumerGroupReloadTypeChanges(t *testing.T) {
 	}
 	c = reload(t, c, clock)
 	typeOf := func(c *Coordinator) string {
-		l := c.ListGroups(nil, nil)
+		l := listed(t, c, nil, nil)
 		if len(l) != 1 {
 			t.Fatalf("list: %+v", l)
 		}
@@ -177,7 +177,7 @@ func TestConsumerGroupReloadTypeChanges(t *testing.T) {
 		t.Fatalf("delete: %v", kerr.ErrorForCode(code))
 	}
 	c = reload(t, c, clock)
-	if l := c.ListGroups(nil, nil); len(l) != 0 {
+	if l := listed(t, c, nil, nil); len(l) != 0 {
 		t.Fatalf("deleted group reloaded: %+v", l)
 	}
 }

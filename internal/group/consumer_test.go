@@ -145,7 +145,7 @@ func TestConsumerGroupReconciliation(t *testing.T) {
 	if r := c.ConsumerGroupHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: "a", MemberEpoch: -1, RebalanceTimeout: -1}); r.Err != 0 || r.MemberEpoch != -1 {
 		t.Fatalf("leave: %+v", r)
 	}
-	if l := c.ListGroups(nil, []string{"consumer"}); len(l) != 1 || l[0].State != "Empty" {
+	if l := listed(t, c, nil, []string{"consumer"}); len(l) != 1 || l[0].State != "Empty" {
 		t.Fatalf("list: %+v", l)
 	}
 }

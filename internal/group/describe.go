@@ -1,6 +1,7 @@
 package group
 
 import (
+	"cmp"
 	"sort"
 	"strings"
 
@@ -30,7 +31,11 @@ type MemberDescription struct {
 }
 
 // DescribeGroup describes a group; an unknown group is reported Dead with
-// GROUP_ID_NOT_FOUND in Err (callers of old versions drop the error).
+// GROUP_ID_NOT_FOUND in Err (callers of old versions drop the error). The
+// description is taken under the group's lock and answered once every
+// record the group had written by then is committed (read), so it never
+// shows a state a failover could take back; if they are not committed
+// within CommitTimeout, Err is the code a failed write gets.
 func (c *Coordinator) DescribeGroup(groupID string) Description {
 	d := Description{Group: groupID}
 	_, g, code := c.lookup(groupID, false)
@@ -42,16 +47,22 @@ func (c *Coordinator) DescribeGroup(groupID string) Description {
 		d.Err, d.State = kerr.GroupIDNotFound.Code, Dead.String()
 		return d
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	if code := g.read(func() { g.describe(&d) }); code != 0 {
+		return Description{Group: groupID, Err: code}
+	}
+	return d
+}
+
+// describe fills d in. g.mu is held.
+func (g *group) describe(d *Description) {
 	d.State, d.ProtocolType = g.state.String(), g.protocolType
 	if g.consumer != nil {
 		d.Err, d.State = kerr.GroupIDNotFound.Code, Dead.String() // not a classic group
-		return d
+		return
 	}
 	if g.state == Dead {
 		d.Err = kerr.GroupIDNotFound.Code
-		return d
+		return
 	}
 	if g.state == Stable {
 		d.Protocol = g.protocol
@@ -63,7 +74,6 @@ func (c *Coordinator) DescribeGroup(groupID string) Description {
 		}
 		d.Members = append(d.Members, md)
 	}
-	return d
 }
 
 // Listing is one group as ListGroups reports it.
@@ -75,8 +85,11 @@ type Listing struct {
 }
 
 // ListGroups lists the groups this broker coordinates, filtered by state
-// and type (case-insensitive; empty filters match everything).
-func (c *Coordinator) ListGroups(states, types []string) []Listing {
+// and type (case-insensitive; empty filters match everything). Each
+// group's listing waits, as DescribeGroup, for the group's records to be
+// committed; the first code of one that is not is returned with the
+// listings of the others.
+func (c *Coordinator) ListGroups(states, types []string) ([]Listing, int16) {
 	match := func(filter []string, v string) bool {
 		if len(filter) == 0 {
 			return true
@@ -89,21 +102,27 @@ func (c *Coordinator) ListGroups(states, types []string) []Listing {
 		return false
 	}
 	var out []Listing
+	var failed int16
 	for _, s := range c.allShards() {
 		for _, g := range s.all() {
-			g.mu.Lock()
-			l := Listing{Group: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
-			if g.consumer != nil && g.state != Dead {
-				l.State, l.Type = g.consumer.state(), "consumer"
+			var l Listing
+			code := g.read(func() {
+				l = Listing{Group: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
+				if g.consumer != nil && g.state != Dead {
+					l.State, l.Type = g.consumer.state(), "consumer"
+				}
+			})
+			if code != 0 {
+				failed = cmp.Or(failed, code)
+				continue
 			}
-			g.mu.Unlock()
 			if l.State != Dead.String() && match(states, l.State) && match(types, l.Type) {
 				out = append(out, l)
 			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
-	return out
+	return out, failed
 }
 
 // DeleteGroup deletes an empty group and its offsets.

@@ -30,7 +30,8 @@
 // CoordinatorRuntime), so no replication round trip holds a group's
 // mutex and no request is answered on a record a failover could lose.
 // OffsetFetch answers committed offsets only: changes whose records are not
-// committed yet are kept with the value they replaced (commit.go).
+// committed yet are kept with the value they replaced; DescribeGroups and
+// ListGroups answer once the group's records are committed (commit.go).
 //
 // # Goroutines
 //

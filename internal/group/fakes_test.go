@@ -3,7 +3,10 @@ package group
 import (
 	"errors"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
 )
@@ -219,4 +222,14 @@ func (l *memoryLog) Replay(fn func(batch.Record) error) error {
 		}
 	}
 	return nil
+}
+
+// listed is c.ListGroups, failing t on an error code.
+func listed(t testing.TB, c *Coordinator, states, types []string) []Listing {
+	t.Helper()
+	l, code := c.ListGroups(states, types)
+	if code != 0 {
+		t.Fatalf("ListGroups: %v", kerr.ErrorForCode(code))
+	}
+	return l
 }

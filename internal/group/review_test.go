@@ -310,8 +310,8 @@ func TestReviewKafkaReplayDeleteAfterFailedWrite(t *testing.T) {
 		t.Fatalf("delete: %v", kerr.ErrorForCode(code))
 	}
 	// Samsa itself replays it to nothing.
-	if c = reload(t, c, clock); len(c.ListGroups(nil, nil)) != 0 {
-		t.Fatalf("deleted group reloaded: %+v", c.ListGroups(nil, nil))
+	if c = reload(t, c, clock); len(listed(t, c, nil, nil)) != 0 {
+		t.Fatalf("deleted group reloaded: %+v", listed(t, c, nil, nil))
 	}
 	if err := kafkaReplay(logRecords(l)); err != nil {
 		t.Fatalf("Kafka could not replay the log: %v", err)

@@ -265,7 +265,11 @@ func (e *scriptEnv) run(t *testing.T, d *datadriven.TestData) string {
 		out = append(out, fmt.Sprintf("%s: error=%s state=%s protocol=%s members=%s", d.Group, errName(d.Err), d.State, d.Protocol, strings.Join(ms, ",")))
 	case "list":
 		s := "groups:"
-		for _, l := range e.c.ListGroups(rest, nil) {
+		groups, code := e.c.ListGroups(rest, nil)
+		if code != 0 {
+			s = "list: " + errName(code) + " " + s
+		}
+		for _, l := range groups {
 			s += " " + l.Group + "=" + l.State
 		}
 		out = append(out, s)
