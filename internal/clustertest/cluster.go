@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -149,7 +150,32 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
+	if len(opts.Absent) == 0 {
+		c.awaitOffsetsTopic()
+	}
 	return c
+}
+
+// awaitOffsetsTopic waits until every node's metadata has
+// __consumer_offsets, which the first node to see enough brokers
+// registered creates after the starts returned, so that tests start from
+// a cluster whose groups have coordinators.
+func (c *Cluster) awaitOffsetsTopic() {
+	c.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ready := true
+		for _, n := range c.nodes {
+			if b := n.Broker(); b != nil && b.Image().Topics["__consumer_offsets"] == nil {
+				ready = false
+			}
+		}
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("clustertest: __consumer_offsets not created 30 s after the start")
+		}
+	}
 }
 
 // reservePorts binds n free 127.0.0.1 ports, for nodes to bind for the
