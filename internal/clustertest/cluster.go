@@ -72,7 +72,9 @@ type Cluster struct {
 // naming all of them), started together since a voter alone cannot elect a
 // leader. Node i dials other nodes through Dialer(i), so its replica
 // fetchers cross Link(i, j) and its quorum connections (raft's transport
-// and the controller RPC, quorum.Config.Dial) ControllerLink(i, j).
+// and the controller RPC, quorum.Config.Dial) ControllerLink(i, j). Unless
+// some are Absent, it returns once every node's image has every node
+// unfenced (and __consumer_offsets).
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if opts.Nodes < 1 {
@@ -151,6 +153,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatalf("clustertest: %v", err)
 	}
 	if len(opts.Absent) == 0 {
+		c.waitUnfenced()
 		c.awaitOffsetsTopic()
 	}
 	return c
@@ -175,6 +178,38 @@ func (c *Cluster) awaitOffsetsTopic() {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("clustertest: __consumer_offsets not created 30 s after the start")
 		}
+	}
+}
+
+// waitUnfenced waits until every node's image has every node registered
+// and unfenced. A node's start returns once it has registered, but the
+// controller unfences it only at a later heartbeat, and the other nodes
+// apply that a moment after: a CreateTopics of replication factor N made
+// at once could be refused INVALID_REPLICATION_FACTOR, and a node's
+// Metadata could still leave a broker out.
+func (c *Cluster) waitUnfenced() {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var behind []string
+		for i, n := range c.nodes {
+			live := map[int32]bool{}
+			for _, b := range n.Broker().Image().LiveBrokers() {
+				live[b.ID] = true
+			}
+			for _, m := range c.nodes {
+				if id := m.ID(); !live[id] {
+					behind = append(behind, fmt.Sprintf("node %d does not see node %d unfenced", i+1, id))
+				}
+			}
+		}
+		if len(behind) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("clustertest: 30 s after the start: %s", strings.Join(behind, "; "))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
