@@ -194,6 +194,8 @@ func Start(cfg Config) (_ *Broker, err error) {
 	}
 	b.alters.init()
 	b.partitions.alters = b.alters
+	b.partitions.reportNow = b.controller.ReportNow
+	b.controller.SetLogReporter(b.partitions.logReports)
 	if b.partitions.highWatermarks, err = partition.ReadHighWatermarks(b.logFS(), cfg.DataDir); err != nil {
 		// Starting every replica at high watermark 0 is safe: a leader
 		// moves it by its ISR, a follower learns the leader's.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/metadata"
@@ -63,6 +64,11 @@ type partitions struct {
 	// alters sends the leaders' ISR changes to the controller; nil in
 	// tests that drive the roles alone.
 	alters *alterPartitions
+	// awaiting is the local replicas the controller's recovery election
+	// waits to hear of (recovery.go), set by follow; reportNow, when set,
+	// makes the broker heartbeat them at once.
+	awaiting  atomic.Pointer[[]awaitingReplica]
+	reportNow func()
 }
 
 func newPartitions(nodeID int32, sm *storage.Manager, cfg *config.Broker, image func() *metadata.Image, logger *slog.Logger, threads int) *partitions {
@@ -126,6 +132,9 @@ func (r *partitions) follow(next *metadata.Image, also func(metadata.Delta, *met
 	if next.Index > r.followed.Index {
 		d := metadata.ComputeDelta(r.nodeID, r.followed, next)
 		r.apply(d, next)
+		if r.noteAwaiting(d, next) && r.reportNow != nil {
+			r.reportNow()
+		}
 		if fenced := fencedBrokers(next); !slices.Equal(fenced, fencedBrokers(r.followed)) || len(d.Leaders) > 0 {
 			r.each(func(p *partition.Partition) { p.SetFencedReplicas(fenced) })
 		}

@@ -46,31 +46,7 @@ func produce(t *testing.T, cl *kgo.Client, topic string, values ...string) {
 // and returns the values, checking that the offsets run 0, 1, 2, ...
 func readAll(t *testing.T, n *Node, topic string) []string {
 	t.Helper()
-	ends, err := n.Admin().ListEndOffsets(ctxT(t, 30*time.Second), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end, _ := ends.Lookup(topic, 0)
-	if end.Err != nil {
-		t.Fatalf("end offset of %s: %v", topic, end.Err)
-	}
-	cl := n.Client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
-	ctx := ctxT(t, 30*time.Second)
-	var values []string
-	for int64(len(values)) < end.Offset {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records of %s: %v", len(values), end.Offset, topic, ctx.Err())
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch %s: %v", topic, err) })
-		for _, r := range fs.Records() {
-			if r.Offset != int64(len(values)) {
-				t.Fatalf("%s: record at offset %d after %d records", topic, r.Offset, len(values))
-			}
-			values = append(values, string(r.Value))
-		}
-	}
-	return values
+	return readPartition(t, n, topic, 0)
 }
 
 func values(prefix string, from, to int) []string {

@@ -67,6 +67,7 @@ func (img *Image) applyAlterPartition(index uint64, r AlterPartition) (*Image, R
 	// An ISR holding every target of a reassignment completes it
 	// (reassign.go), which may remove the leader.
 	next = img.keepLeader(p, img.completeReassignment(next))
+	noteISR(p, &next)
 	next.PartitionEpoch++
 	t := old.clone()
 	t.Partitions[r.Partition] = next

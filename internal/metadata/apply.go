@@ -50,6 +50,8 @@ func (img *Image) Apply(index uint64, r Record) (*Image, Result) {
 		return img.applyAlterPartitionReassignment(index, r)
 	case ElectLeader:
 		return img.applyElectLeader(index, r)
+	case RecoverLeader:
+		return img.applyRecoverLeader(index, r)
 	default:
 		return img, reject(kerr.InvalidRequest)
 	}
@@ -144,7 +146,7 @@ func validatePartitions(ps []Partition, first int) *kerr.Error {
 			}
 			inISR[b] = true
 		}
-		if !validReassignment(p, seen) {
+		if !validReassignment(p, seen) || !validLastKnown(p, seen, inISR) {
 			return kerr.InvalidReplicaAssignment
 		}
 	}
@@ -252,4 +254,15 @@ func (img *Image) applyAllocateProducerIDs(index uint64, r AllocateProducerIDs) 
 	n := img.next(index)
 	n.NextProducerID = img.NextProducerID + r.BlockSize
 	return n, Result{FirstProducerID: img.NextProducerID}
+}
+
+// validLastKnown checks p.LastKnownISR against its replicas (seen) and ISR
+// (inISR): sorted replicas, none twice, none in the ISR.
+func validLastKnown(p Partition, seen, inISR map[int32]bool) bool {
+	for i, id := range p.LastKnownISR {
+		if !seen[id] || inISR[id] || i > 0 && p.LastKnownISR[i-1] >= id {
+			return false
+		}
+	}
+	return true
 }

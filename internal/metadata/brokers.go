@@ -52,6 +52,7 @@ func leaveUnclean(p Partition, id int32) (Partition, bool) {
 		next.Leader = -1
 		next.LeaderEpoch++
 	}
+	noteISR(p, &next)
 	next.PartitionEpoch++
 	return next, true
 }
@@ -164,6 +165,7 @@ func afterFence(p Partition, id int32, fenced bool, brokers map[int32]Broker) (P
 	if next.Leader != p.Leader {
 		next.LeaderEpoch++
 	}
+	noteISR(p, &next)
 	next.PartitionEpoch++
 	return next, true
 }

@@ -31,20 +31,82 @@
 // A broker's registration is fenced (FenceBroker, or the next registration
 // of its ID, in the same record) before its partitions move: a fenced
 // broker leaves every ISR, except that a partition's last ISR member stays
-// in it, leaderless, to lead again when it returns (Kafka before KIP-966;
-// only the ISR elects). Which life returns matters. A broker restarted
-// after an unclean shutdown — its data directory had no clean-shutdown
-// mark, so writes it acknowledged but never synced may be gone (kill -9
-// keeps the page cache; power loss does not) — registers with
-// UncleanShutdown, and leaves those last-member ISRs too: the partition
-// has an empty ISR and no leader rather than a leader that may lack
-// committed records, and, as in Kafka with eligible leader replicas
-// (KIP-966: the controller strikes a replica that shut down uncleanly from
-// the ELR), nothing but an operator's unclean election brings it back. A
-// partition with a single replica keeps it: no other copy can hold more.
-// This is the simplest rule that keeps "a leader holds every committed
-// record" with our ISR model: the ISR is what vouches for committed data,
-// and a replica that lost its unsynced tail can no longer vouch for it.
+// in it, leaderless, to lead again when it returns (Kafka before KIP-966).
+// Which life returns matters. A broker restarted after an unclean
+// shutdown — its data directory had no clean-shutdown mark, so writes it
+// acknowledged but never synced may be gone (kill -9 keeps the page
+// cache; power loss does not) — registers with UncleanShutdown and leaves
+// those last-member ISRs too: the partition is left with an empty ISR and
+// no leader (Partition.AwaitsRecovery) rather than a leader that may lack
+// committed records. A partition with a single replica keeps it: no other
+// copy can hold more.
+//
+// # Last-known ISR and the recovery election
+//
+// KIP-966 keeps, beside the ISR, the eligible leader replicas (ELR: those
+// that left the ISR while it was below min.insync.replicas) and the last
+// known ELR, and its unclean recovery ("balanced") elects, once every
+// last-known member has reported, the one with the longest log. Our
+// adaptation keeps one list, Partition.LastKnownISR: an ISR change that
+// leaves fewer than two members adds the members it removes (by fence,
+// AlterPartition, an unclean restart or a reassignment) to it, and an ISR
+// of two or more clears it (noteISR). An unclean election clears it too:
+// the operator gave up what they held.
+//
+// A partition that AwaitsRecovery waits until every one of its recovery
+// candidates (LastKnownISR; every replica for an ISR emptied before the
+// list existed) is registered, unfenced and has reported, with its
+// heartbeats, the leader epoch of its log's last batch and its log end
+// offset at the partition's current epoch (LogReport; package quorum
+// carries and keeps the reports). The active controller then proposes
+// RecoverLeader for the candidate with the longest log — the highest
+// last epoch, then the highest end offset (LogReport.Longer), the first
+// in replica order among equals — which leads with itself as the ISR; the
+// others follow it, truncating where their logs diverge by leader epoch
+// as any follower does, and rejoin the ISR once caught up. A candidate
+// that has not come back holds the election off: an unclean restart of
+// the last ISR member alone never makes it leader while another candidate
+// may hold more. Only unclean.leader.election.enable ends the wait, after
+// a broker session (quorum's recoveryBound), with an unclean ElectLeader.
+//
+// Why no acknowledged record is lost. The leader's high watermark does
+// not move while its ISR is below min.insync.replicas (KIP-966's strict
+// rule, package partition), and acks=all waits for the high watermark:
+// with min.insync.replicas of two or more, a record is committed
+// (acknowledged, or visible to consumers) only while the ISR has two or
+// more members, and then every ISR member holds it (a member joins only
+// once caught up to the high watermark). Follow the ISR from the last
+// time it had two members: the members later changes remove are exactly
+// those they add to LastKnownISR, so when the ISR is empty every member
+// of that last ISR of two or more is a candidate, and each held every
+// committed record when it left. Among logs written under clean elections
+// the longest holds every committed record that any of them holds: a log
+// whose last batch has epoch e matches the epoch-e leader's log up to its
+// end (a follower truncates to its leader's log before appending in its
+// epoch), and that leader was elected holding every record committed
+// before e; two logs ending in the same epoch are prefixes of that
+// leader's log, so the longer holds what the shorter does. The recovered
+// leader's high watermark moves only once a follower is back in its ISR,
+// so nothing it alone holds is exposed before it is replicated.
+//
+// What this assumes about the disk: that the candidates still hold what
+// they held. A process kill (kill -9, OOM, a crash of the broker) does not
+// lose the page cache, so a killed replica's log after its recovery is
+// what it wrote, and a full-cluster kill comes back with every committed
+// record. A power loss loses what was written but not synced, and
+// records are not synced one by one (flush.messages, as Kafka's default,
+// leaves durability to replication): a candidate that lost power reports
+// the shorter log it has left and loses the election to one that kept
+// more, so the committed records survive as long as one candidate kept
+// them (its machine kept power, or it synced them) — KIP-966's tolerance
+// of min.insync.replicas-1 replicas losing data. If every candidate lost
+// its unsynced tail (the whole cluster lost power at once), the records no
+// replica synced are gone, and the election keeps the longest log that is
+// left: the best there is, not a guarantee. With min.insync.replicas=1 a
+// record may be committed by one replica alone, and it survives only if
+// that replica kept it. The clean-shutdown mark and the UncleanShutdown
+// flag cannot tell a kill from a power loss: both count as unclean, which
+// costs a kill only the wait for every candidate.
 //
 // # Immutability
 //

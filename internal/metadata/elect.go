@@ -49,7 +49,9 @@ func (img *Image) applyElectLeader(index uint64, r ElectLeader) (*Image, Result)
 		if next.Leader == -1 {
 			for _, id := range p.Replicas {
 				if img.live(id) {
-					next.Leader, next.ISR = id, []int32{id}
+					// The records only the old ISR and the last-known
+					// members had are given up with them.
+					next.Leader, next.ISR, next.LastKnownISR = id, []int32{id}, nil
 					break
 				}
 			}

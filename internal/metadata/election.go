@@ -3,7 +3,9 @@ package metadata
 // NeedsUncleanElection reports whether p has no leader and no live
 // (registered, unfenced) ISR member while a replica is live: the
 // partitions the active controller elects a leader of, with an ElectLeader
-// record of Unclean, when unclean.leader.election.enable allows it.
+// record of Unclean, when unclean.leader.election.enable allows it — at
+// once, or, for a partition that AwaitsRecovery, once the recovery
+// election has waited a broker session for its candidates.
 func (img *Image) NeedsUncleanElection(p Partition) bool {
 	if p.Leader != -1 {
 		return false

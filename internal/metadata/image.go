@@ -79,6 +79,17 @@ type Partition struct {
 	// adding ones are the targets not replicas before. See reassign.go.
 	AddingReplicas   []int32 `json:",omitempty"`
 	RemovingReplicas []int32 `json:",omitempty"`
+	// LastKnownISR is Kafka's LastKnownELR (KIP-966) adapted to our ISR:
+	// the replicas that left the ISR in the change that took it below two
+	// members or since, while it stayed below two, sorted (noteISR keeps
+	// it). With min.insync.replicas of at least two nothing is
+	// acknowledged while the ISR is below two, so these replicas, with
+	// the ISR, hold every acknowledged record; once the ISR is empty
+	// (its last member restarted uncleanly) they are the candidates of
+	// the recovery election (RecoverLeader, recover.go). Omitted when
+	// empty: records and snapshots written before it existed decode
+	// with none.
+	LastKnownISR []int32 `json:",omitempty"`
 }
 
 func (p Partition) clone() Partition {
@@ -86,6 +97,7 @@ func (p Partition) clone() Partition {
 	p.ISR = append([]int32(nil), p.ISR...)
 	p.AddingReplicas = cloneIDs(p.AddingReplicas)
 	p.RemovingReplicas = cloneIDs(p.RemovingReplicas)
+	p.LastKnownISR = cloneIDs(p.LastKnownISR)
 	return p
 }
 

@@ -86,6 +86,7 @@ func (img *Image) applyAlterPartitionReassignment(index uint64, r AlterPartition
 		next = img.completeReassignment(next)
 	}
 	next = img.keepLeader(p, next)
+	noteISR(p, &next)
 	if samePartition(p, next) && slices.Equal(p.AddingReplicas, next.AddingReplicas) && slices.Equal(p.RemovingReplicas, next.RemovingReplicas) {
 		return img, Result{}
 	}

@@ -25,6 +25,7 @@ const (
 	// TypeAlterPartitionReassignment and TypeElectLeader: reassign.go, elect.go.
 	TypeAlterPartitionReassignment RecordType = 12
 	TypeElectLeader                RecordType = 13
+	TypeRecoverLeader              RecordType = 14 // recover.go
 )
 
 // Record is one change to the metadata. The set of records is closed: only the
@@ -49,8 +50,9 @@ type SetClusterID struct {
 // directory was not shut down cleanly (no clean-shutdown mark: kill -9,
 // power loss, a new disk), so its logs may lack records it had
 // acknowledged: the broker also leaves every ISR of several replicas it is
-// still in (those it was the last member of), which stay without a leader
-// rather than elect it with less than the committed data (KIP-966).
+// still in (those it was the last member of), which are left empty and
+// without a leader until the recovery election (RecoverLeader) rather than
+// elect it with less than the committed data (KIP-966; doc.go).
 type RegisterBroker struct {
 	Broker          Broker
 	UncleanShutdown bool `json:",omitempty"`
@@ -160,6 +162,7 @@ func (UnfenceBroker) Type() RecordType              { return TypeUnfenceBroker }
 func (AlterPartition) Type() RecordType             { return TypeAlterPartition }
 func (AlterPartitionReassignment) Type() RecordType { return TypeAlterPartitionReassignment }
 func (ElectLeader) Type() RecordType                { return TypeElectLeader }
+func (RecoverLeader) Type() RecordType              { return TypeRecoverLeader }
 
 // ErrCorruptRecord is returned by DecodeRecord for bytes that are not a record.
 var ErrCorruptRecord = errors.New("metadata: corrupt record")
@@ -209,6 +212,8 @@ func DecodeRecord(b []byte) (Record, error) {
 		r, err = decodeAs[AlterPartitionReassignment](payload)
 	case TypeElectLeader:
 		r, err = decodeAs[ElectLeader](payload)
+	case TypeRecoverLeader:
+		r, err = decodeAs[RecoverLeader](payload)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[0])
 	}

@@ -27,6 +27,8 @@ import (
 //	reassign id=N partition=N [replicas=(2,3)]   without replicas: cancel
 //	elect id=N partition=N [unclean]
 //	needs-unclean-election id=N partition=N   whether the controller would elect unclean
+//	recovery id=N partition=N [reports=(B:EPOCH:END, ...)]   the recovery election the controller would make from these reports (at the partition's epoch)
+//	recover id=N partition=N leader=B [partition-epoch=E]   a RecoverLeader record (default: the partition's epoch)
 //	dump          prints the image
 //	roundtrip     encodes and decodes the image, and prints it
 //
@@ -49,6 +51,8 @@ func TestScripts(t *testing.T) {
 				d.ScanArgs(t, "id", &id)
 				d.ScanArgs(t, "partition", &partition)
 				return fmt.Sprintln(img.NeedsUncleanElection(img.TopicByID(TopicID{0: byte(id)}).Partitions[partition]))
+			case "recovery":
+				return scriptRecovery(t, d, img)
 			case "roundtrip":
 				b, err := EncodeImage(img)
 				if err != nil {
@@ -168,6 +172,17 @@ func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
 		d.ScanArgs(t, "id", &id)
 		d.ScanArgs(t, "partition", &partition)
 		return ElectLeader{TopicID: TopicID{0: byte(id)}, Partition: int32(partition), Unclean: d.HasArg("unclean")}
+	case "recover":
+		var partition, leader int
+		d.ScanArgs(t, "id", &id)
+		d.ScanArgs(t, "partition", &partition)
+		d.ScanArgs(t, "leader", &leader)
+		epoch := -1
+		if top := img.TopicByID(TopicID{0: byte(id)}); top != nil && partition < len(top.Partitions) {
+			epoch = int(top.Partitions[partition].PartitionEpoch)
+		}
+		d.MaybeScanArgs(t, "partition-epoch", &epoch)
+		return RecoverLeader{TopicID: TopicID{0: byte(id)}, Partition: int32(partition), PartitionEpoch: int32(epoch), Leader: int32(leader)}
 	case "allocate-pids":
 		d.ScanArgs(t, "size", &size)
 		return AllocateProducerIDs{BlockSize: size}
@@ -218,6 +233,9 @@ func dumpImage(img *Image) string {
 			if p.Reassigning() {
 				fmt.Fprintf(&b, " adding=%v removing=%v", p.AddingReplicas, p.RemovingReplicas)
 			}
+			if len(p.LastKnownISR) > 0 {
+				fmt.Fprintf(&b, " last-known=%v", p.LastKnownISR)
+			}
 			b.WriteString("\n")
 		}
 	}
@@ -259,4 +277,32 @@ func scriptAlterPartition(t *testing.T, d *datadriven.TestData) AlterPartition {
 	}
 	return AlterPartition{BrokerID: int32(broker), BrokerEpoch: brokerEpoch, TopicID: TopicID{0: byte(id)}, Partition: int32(partition),
 		LeaderEpoch: int32(leaderEpoch), PartitionEpoch: int32(partitionEpoch), ISR: isr, BrokerEpochs: epochs}
+}
+
+// scriptRecovery prints Image.RecoveryLeader's decision for a partition
+// from reports B:EPOCH:END (each at the partition's current epoch).
+func scriptRecovery(t *testing.T, d *datadriven.TestData, img *Image) string {
+	var id, partition int
+	d.ScanArgs(t, "id", &id)
+	d.ScanArgs(t, "partition", &partition)
+	p := img.TopicByID(TopicID{0: byte(id)}).Partitions[partition]
+	if !p.AwaitsRecovery() {
+		return "not awaiting recovery\n"
+	}
+	reports := map[int32]LogReport{}
+	if arg, ok := d.Arg("reports"); ok {
+		for _, v := range arg.Vals {
+			var broker, epoch int32
+			var end int64
+			if _, err := fmt.Sscanf(v, "%d:%d:%d", &broker, &epoch, &end); err != nil {
+				d.Fatalf(t, "report %q: %v", v, err)
+			}
+			reports[broker] = LogReport{PartitionEpoch: p.PartitionEpoch, LastEpoch: epoch, LogEndOffset: end}
+		}
+	}
+	leader, waiting, ok := img.RecoveryLeader(p, reports)
+	if !ok {
+		return fmt.Sprintf("candidates=%v waiting=%v\n", p.RecoveryCandidates(), waiting)
+	}
+	return fmt.Sprintf("candidates=%v leader=%d\n", p.RecoveryCandidates(), leader)
 }

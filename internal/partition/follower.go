@@ -123,8 +123,7 @@ func (p *Partition) TruncateTo(offset int64) error {
 		return ErrLeaderTruncate
 	}
 	if offset >= p.log.LogEndOffset() {
-		// The log stays; the epoch cache may lose an entry at its end.
-		return p.applyLocked(p.replica.TruncateTo(offset))
+		return nil
 	}
 	if err := p.log.TruncateTo(offset); err != nil {
 		return closedErr(err)

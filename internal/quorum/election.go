@@ -8,7 +8,8 @@ import (
 
 // uncleanElections runs on the active controller after each change of the
 // image (the liveness watcher's tick): every partition with no leader and
-// no live ISR member whose unclean.leader.election.enable resolves true
+// no live ISR member — but an empty ISR, which awaits recovery
+// (recovery.go) — whose unclean.leader.election.enable resolves true
 // (Config.UncleanLeaderElection: the topic's config, else the dynamic
 // broker config, else the static one) gets its first live replica, in
 // replica order, as leader (an unclean metadata.ElectLeader, which makes it
@@ -22,7 +23,7 @@ func (c *Controller) uncleanElections(img *metadata.Image) {
 	}
 	for name, t := range img.Topics { // each proposal stands alone: order does not matter
 		for _, p := range t.Partitions {
-			if !img.NeedsUncleanElection(p) || !allowed(t, img.BrokerConfigs) {
+			if p.AwaitsRecovery() || !img.NeedsUncleanElection(p) || !allowed(t, img.BrokerConfigs) {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Liveness.SessionTimeout)

@@ -76,12 +76,12 @@ func (l *liveness) forTerm(term uint64) {
 // the controller RPC. It returns whether the broker is fenced afterwards.
 // Errors: kerr.StaleBrokerEpoch (the broker registered again since, or is
 // unknown: it must register), kerr.NotController.
-func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, caughtUp bool, hops uint8, conn uint64) (fenced bool, err error) {
+func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, caughtUp bool, reports []metadata.LogReport, hops uint8, conn uint64) (fenced bool, err error) {
 	if !c.isActive() {
 		if !c.cfg.clustered() || hops > 0 {
 			return true, fmt.Errorf("quorum: node %d is not the active controller: %w", c.cfg.NodeID, kerr.NotController)
 		}
-		resp, err := c.send(ctx, rpcRequest{Kind: rpcHeartbeat, Hops: 1, Broker: broker, Epoch: epoch, CaughtUp: caughtUp})
+		resp, err := c.send(ctx, rpcRequest{Kind: rpcHeartbeat, Hops: 1, Broker: broker, Epoch: epoch, CaughtUp: caughtUp, Reports: reports})
 		if err != nil {
 			return true, err
 		}
@@ -92,6 +92,7 @@ func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, c
 		return true, kerr.StaleBrokerEpoch
 	}
 	c.recordHeartbeat(broker, conn)
+	c.recordReports(broker, epoch, reports)
 	if !b.Fenced || !caughtUp {
 		return b.Fenced, nil
 	}
@@ -162,8 +163,11 @@ func (c *Controller) watchLiveness() {
 		case <-tick.C:
 		case <-c.liveWake:
 		}
-		if img := c.Image(); c.isActive() && img.Index != elected {
-			c.uncleanElections(img)
+		if img := c.Image(); c.isActive() && (img.Index != elected || c.recoveryPass()) {
+			if img.Index != elected {
+				c.uncleanElections(img)
+			}
+			c.recoverLeaders(img, time.Now())
 			elected = img.Index
 		}
 		for _, b := range c.expired(time.Now()) {

@@ -132,7 +132,7 @@ func TestBrokerFencing(t *testing.T) {
 	if again.Epoch != epoch || again.Incarnation == old.Incarnation {
 		t.Fatalf("re-registered %+v, old %+v", again, old)
 	}
-	if _, err := tc.nodes[3].heartbeat(ctx(t), 3, old.Epoch, true, 0, 0); err != kerr.StaleBrokerEpoch {
+	if _, err := tc.nodes[3].heartbeat(ctx(t), 3, old.Epoch, true, nil, 0, 0); err != kerr.StaleBrokerEpoch {
 		t.Fatalf("heartbeat with the old epoch: %v", err)
 	}
 }

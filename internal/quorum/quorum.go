@@ -160,12 +160,14 @@ type Controller struct {
 	cancel   context.CancelFunc
 	starters sync.WaitGroup // the starter, liveness and heartbeat goroutines
 
-	live     liveness                     // the active controller's view of broker heartbeats
-	liveWake chan struct{}                // wakes the liveness watcher when a session closes
-	joined   atomic.Pointer[registration] // this node's broker registration (Join)
-	leaving  atomic.Bool                  // Shutdown was called: controlled shutdown
-	beatNow  chan struct{}                // wakes the heartbeater
-	left     chan struct{}                // closed once the controlled shutdown is granted
+	live     liveness                                    // the active controller's view of broker heartbeats
+	recov    recovery                                    // the active controller's view of the brokers' log reports
+	reporter atomic.Pointer[func() []metadata.LogReport] // this node's broker's log reports (SetLogReporter)
+	liveWake chan struct{}                               // wakes the liveness watcher when a session closes
+	joined   atomic.Pointer[registration]                // this node's broker registration (Join)
+	leaving  atomic.Bool                                 // Shutdown was called: controlled shutdown
+	beatNow  chan struct{}                               // wakes the heartbeater
+	left     chan struct{}                               // closed once the controlled shutdown is granted
 	leftOnce sync.Once
 
 	raftTimings  raft.Config // the configured timeouts, which a suspicion lowers for a while

@@ -53,7 +53,7 @@ func register(t *testing.T, c *Controller, ids ...int32) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fenced, err := c.heartbeat(ctx(t), id, epoch, true, 0, 0); err != nil || fenced {
+		if fenced, err := c.heartbeat(ctx(t), id, epoch, true, nil, 0, 0); err != nil || fenced {
 			t.Fatalf("heartbeat of broker %d: fenced %v, %v", id, fenced, err)
 		}
 	}

@@ -27,7 +27,11 @@ import (
 //
 // kind 1 proposes record (metadata.EncodeRecord); kind 2 is a heartbeat of
 // broker with its epoch (flags bit 0: the broker has caught up with the
-// metadata log; bit 1: it wants to shut down, Kafka's WantShutDown).
+// metadata log; bit 1: it wants to shut down, Kafka's WantShutDown),
+// whose record, when not empty, is the broker's log reports of the
+// partitions awaiting recovery (recovery.go): count(uint32) and count
+// times topicID(16) partition(int32) partitionEpoch(int32)
+// lastEpoch(int32) logEndOffset(int64).
 // code is the Kafka error code, message Kafka's message when it is not the
 // code's own; response flags bit 0 says the broker is fenced, bit 1 that
 // it may shut down (Kafka's ShouldShutDown). Kinds 3 to 5 are quorum requests the leader answers
@@ -68,6 +72,7 @@ type rpcRequest struct {
 	Broker       int32
 	Epoch        int64
 	Record       []byte
+	Reports      []metadata.LogReport // a heartbeat's, in its record
 }
 
 type rpcResponse struct {
@@ -90,6 +95,9 @@ func (r rpcRequest) append(b []byte) []byte {
 	b = append(b, rpcVersion, r.Kind, r.Hops, flags)
 	b = binary.BigEndian.AppendUint32(b, uint32(r.Broker))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Epoch))
+	if r.Kind == rpcHeartbeat {
+		return appendReports(b, r.Reports)
+	}
 	return append(b, r.Record...)
 }
 
@@ -107,7 +115,13 @@ func decodeRequest(b []byte) (rpcRequest, error) {
 	switch r.Kind {
 	case rpcPropose, rpcAddVoter:
 		r.Record = b[rpcRequestHead:]
-	case rpcHeartbeat, rpcDescribeQuorum, rpcRemoveVoter, rpcCanVote:
+	case rpcHeartbeat:
+		reports, err := decodeReports(b[rpcRequestHead:])
+		if err != nil {
+			return rpcRequest{}, err
+		}
+		r.Reports = reports
+	case rpcDescribeQuorum, rpcRemoveVoter, rpcCanVote:
 		if len(b) != rpcRequestHead {
 			return rpcRequest{}, fmt.Errorf("%w: request of kind %d of %d bytes", errBadFrame, r.Kind, len(b))
 		}
@@ -221,7 +235,7 @@ func (c *Controller) answerRPC(req rpcRequest, conn uint64) rpcResponse {
 			resp.Fenced, resp.ShouldShutDown = err == nil, err == nil
 			return resp
 		}
-		fenced, err := c.heartbeat(ctx, req.Broker, req.Epoch, req.CaughtUp, max(req.Hops, 1), conn)
+		fenced, err := c.heartbeat(ctx, req.Broker, req.Epoch, req.CaughtUp, req.Reports, max(req.Hops, 1), conn)
 		resp := errorResponse(err)
 		resp.Fenced = fenced
 		return resp

@@ -18,6 +18,9 @@ func TestRPCCodec(t *testing.T) {
 	for _, req := range []rpcRequest{
 		{Kind: rpcPropose, Record: rec},
 		{Kind: rpcHeartbeat, Hops: 1, CaughtUp: true, Broker: -1, Epoch: 1 << 40},
+		{Kind: rpcHeartbeat, Broker: 2, Epoch: 3, Reports: []metadata.LogReport{
+			{TopicID: metadata.TopicID{1, 2}, Partition: 7, PartitionEpoch: 9, LastEpoch: -1, LogEndOffset: 0},
+			{TopicID: metadata.TopicID{15: 3}, Partition: 0, PartitionEpoch: 1 << 30, LastEpoch: 5, LogEndOffset: 1 << 50}}},
 	} {
 		got, err := decodeRequest(req.append(nil))
 		if err != nil {
@@ -35,7 +38,11 @@ func TestRPCCodec(t *testing.T) {
 		t.Fatalf("response %+v decoded as %+v, %v", resp, got, err)
 	}
 	for _, bad := range [][]byte{nil, {1}, make([]byte, 15), append([]byte{1}, make([]byte, 15)...),
-		{0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, append(rpcRequest{Kind: rpcHeartbeat}.append(nil), 0)} {
+		{0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, append(rpcRequest{Kind: rpcHeartbeat}.append(nil), 0),
+		// reports: a count of none, one more than the bytes, a byte short
+		append(rpcRequest{Kind: rpcHeartbeat}.append(nil), 0, 0, 0, 0),
+		append(rpcRequest{Kind: rpcHeartbeat}.append(nil), append([]byte{0, 0, 0, 2}, make([]byte, reportSize)...)...),
+		rpcRequest{Kind: rpcHeartbeat, Reports: make([]metadata.LogReport, 1)}.append(nil)[:rpcRequestHead+4+reportSize-1]} {
 		if _, err := decodeRequest(bad); !errors.Is(err, errBadFrame) {
 			t.Fatalf("request %x: %v", bad, err)
 		}
@@ -89,6 +96,7 @@ func FuzzRPCRequest(f *testing.F) {
 	rec, _ := metadata.EncodeRecord(metadata.UnfenceBroker{ID: 1, Epoch: 2})
 	f.Add(rpcRequest{Kind: rpcPropose, Record: rec}.append(nil))
 	f.Add(rpcRequest{Kind: rpcHeartbeat, CaughtUp: true, Broker: 1, Epoch: 5}.append(nil))
+	f.Add(rpcRequest{Kind: rpcHeartbeat, Broker: 1, Epoch: 5, Reports: []metadata.LogReport{{TopicID: metadata.TopicID{1}, Partition: 2, PartitionEpoch: 3, LastEpoch: 4, LogEndOffset: 5}}}.append(nil))
 	f.Add(rpcRequest{Kind: rpcDescribeQuorum, Hops: 1}.append(nil))
 	f.Add(rpcRequest{Kind: rpcAddVoter, Hops: 1, Broker: 4, Record: []byte("127.0.0.1:9093")}.append(nil))
 	f.Add(rpcRequest{Kind: rpcRemoveVoter, Hops: 1, Broker: 4}.append(nil))
@@ -100,7 +108,8 @@ func FuzzRPCRequest(f *testing.F) {
 			return
 		}
 		again, err := decodeRequest(req.append(nil))
-		if err != nil || again.Kind != req.Kind || again.Broker != req.Broker || again.Epoch != req.Epoch || !bytes.Equal(again.Record, req.Record) {
+		if err != nil || again.Kind != req.Kind || again.Broker != req.Broker || again.Epoch != req.Epoch || !bytes.Equal(again.Record, req.Record) ||
+			!reflect.DeepEqual(again.Reports, req.Reports) {
 			t.Fatalf("re-encoding %+v: %+v, %v", req, again, err)
 		}
 		if req.Kind == rpcPropose {

@@ -96,11 +96,12 @@ func (s *session) close() {
 // beat sends one heartbeat of reg's broker: in memory on the active
 // controller, else over *s to the raft leader (sessionRequest).
 func (c *Controller) beat(ctx context.Context, s **session, reg *registration) error {
+	reports := c.logReports()
 	if c.isActive() {
-		_, err := c.heartbeat(ctx, reg.broker.ID, reg.epoch, true, 0, 0)
+		_, err := c.heartbeat(ctx, reg.broker.ID, reg.epoch, true, reports, 0, 0)
 		return err
 	}
-	resp, err := c.sessionRequest(ctx, s, rpcRequest{Kind: rpcHeartbeat, Hops: 1, Broker: reg.broker.ID, Epoch: reg.epoch, CaughtUp: true})
+	resp, err := c.sessionRequest(ctx, s, rpcRequest{Kind: rpcHeartbeat, Hops: 1, Broker: reg.broker.ID, Epoch: reg.epoch, CaughtUp: true, Reports: reports})
 	if err != nil {
 		return err
 	}
