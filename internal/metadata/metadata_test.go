@@ -152,7 +152,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		AlterPartition{BrokerID: 0, BrokerEpoch: 1, TopicID: TopicID{1}, ISR: []int32{0}, BrokerEpochs: []int64{-1}},
 		AlterPartitionReassignment{TopicID: TopicID{1}, Replicas: []int32{0}}, AlterPartitionReassignment{TopicID: TopicID{1}},
 		ElectLeader{TopicID: TopicID{1}}, ElectLeader{TopicID: TopicID{1}, Unclean: true},
-		RecoverLeader{TopicID: TopicID{1}, PartitionEpoch: 1, Leader: 0},
+		RecoverLeader{TopicID: TopicID{1}, PartitionEpoch: 1, Leader: 0, BrokerEpochs: []int64{1}},
 		CreateTopic{Name: "u", ID: TopicID{2}, Partitions: []Partition{{Leader: -1, Replicas: []int32{0, 1}, LastKnownISR: []int32{0, 1}}}},
 	} {
 		b, _ := EncodeRecord(r)

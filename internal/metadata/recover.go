@@ -54,13 +54,16 @@ func (p Partition) RecoveryCandidates() []int32 {
 // the longest log (highest last epoch, then highest end offset) as Leader,
 // the ISR alone. The reports travel with the heartbeats and are not in the
 // metadata log, so apply checks what it can: the partition still awaits
-// recovery at PartitionEpoch, every candidate is live, and Leader is one
-// of them.
+// recovery at PartitionEpoch, every candidate is live and still in the
+// registration that reported (BrokerEpochs, by position in
+// RecoveryCandidates: a broker that restarted since may have lost what it
+// reported), and Leader is one of them.
 type RecoverLeader struct {
 	TopicID        TopicID
 	Partition      int32
 	PartitionEpoch int32
 	Leader         int32
+	BrokerEpochs   []int64
 }
 
 // applyRecoverLeader applies r (see RecoverLeader), with Kafka's codes:
@@ -68,7 +71,8 @@ type RecoverLeader struct {
 // ELECTION_NOT_NEEDED for one that does not await recovery,
 // INVALID_UPDATE_VERSION for a decision taken at another partition epoch
 // (the candidates may have changed), ELIGIBLE_LEADERS_NOT_AVAILABLE when a
-// candidate is not live or Leader is not one. The other candidates stay
+// candidate is not live or Leader is not one, STALE_BROKER_EPOCH when a
+// candidate registered again since it reported. The other candidates stay
 // in LastKnownISR until the ISR has two members again: they hold what they
 // held.
 func (img *Image) applyRecoverLeader(index uint64, r RecoverLeader) (*Image, Result) {
@@ -90,6 +94,14 @@ func (img *Image) applyRecoverLeader(index uint64, r RecoverLeader) (*Image, Res
 	for _, id := range candidates {
 		if !img.live(id) {
 			return img, reject(kerr.EligibleLeadersNotAvailable)
+		}
+	}
+	if len(r.BrokerEpochs) != len(candidates) {
+		return img, reject(kerr.InvalidRequest)
+	}
+	for i, id := range candidates {
+		if img.Brokers[id].Epoch != r.BrokerEpochs[i] {
+			return img, reject(kerr.StaleBrokerEpoch)
 		}
 	}
 	next := p.clone()
@@ -125,12 +137,12 @@ func (a LogReport) Longer(b LogReport) bool {
 }
 
 // RecoveryLeader is the active controller's recovery election of p, a
-// partition that AwaitsRecovery, given the brokers' reports (by broker,
-// for this partition): once every candidate is live and has reported at
-// p's partition epoch, the candidate with the longest log (Longer; the
-// first in replica order among equals), and true; otherwise the
-// candidates still awaited (not live, or no report at this epoch), and
-// false.
+// partition that AwaitsRecovery, given the reports of the brokers'
+// current registrations in img (by broker, for this partition): once
+// every candidate is live and has reported at p's partition epoch, the
+// candidate with the longest log (Longer; the first in replica order
+// among equals), and true; otherwise the candidates still awaited (not
+// live, or no report at this epoch), and false.
 func (img *Image) RecoveryLeader(p Partition, reports map[int32]LogReport) (leader int32, waiting []int32, ok bool) {
 	candidates := p.RecoveryCandidates()
 	for _, id := range candidates {
@@ -151,4 +163,16 @@ func (img *Image) RecoveryLeader(p Partition, reports map[int32]LogReport) (lead
 		}
 	}
 	return leader, nil, leader != -1
+}
+
+// CandidateEpochs are the broker epochs of p's recovery candidates in img,
+// by position: what RecoverLeader.BrokerEpochs carries for a decision
+// taken on img.
+func (img *Image) CandidateEpochs(p Partition) []int64 {
+	candidates := p.RecoveryCandidates()
+	out := make([]int64, len(candidates))
+	for i, id := range candidates {
+		out[i] = img.Brokers[id].Epoch
+	}
+	return out
 }

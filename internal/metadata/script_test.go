@@ -28,7 +28,7 @@ import (
 //	elect id=N partition=N [unclean]
 //	needs-unclean-election id=N partition=N   whether the controller would elect unclean
 //	recovery id=N partition=N [reports=(B:EPOCH:END, ...)]   the recovery election the controller would make from these reports (at the partition's epoch)
-//	recover id=N partition=N leader=B [partition-epoch=E]   a RecoverLeader record (default: the partition's epoch)
+//	recover id=N partition=N leader=B [partition-epoch=E] [broker-epochs=(E, ...)]   a RecoverLeader record (defaults: the partition's epoch, the candidates' epochs)
 //	dump          prints the image
 //	roundtrip     encodes and decodes the image, and prints it
 //
@@ -178,11 +178,21 @@ func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
 		d.ScanArgs(t, "partition", &partition)
 		d.ScanArgs(t, "leader", &leader)
 		epoch := -1
+		var epochs []int64
 		if top := img.TopicByID(TopicID{0: byte(id)}); top != nil && partition < len(top.Partitions) {
 			epoch = int(top.Partitions[partition].PartitionEpoch)
+			epochs = img.CandidateEpochs(top.Partitions[partition])
 		}
 		d.MaybeScanArgs(t, "partition-epoch", &epoch)
-		return RecoverLeader{TopicID: TopicID{0: byte(id)}, Partition: int32(partition), PartitionEpoch: int32(epoch), Leader: int32(leader)}
+		if arg, ok := d.Arg("broker-epochs"); ok {
+			epochs = nil
+			for i := range arg.Vals {
+				var e int64
+				arg.Scan(t, i, &e)
+				epochs = append(epochs, e)
+			}
+		}
+		return RecoverLeader{TopicID: TopicID{0: byte(id)}, Partition: int32(partition), PartitionEpoch: int32(epoch), Leader: int32(leader), BrokerEpochs: epochs}
 	case "allocate-pids":
 		d.ScanArgs(t, "size", &size)
 		return AllocateProducerIDs{BlockSize: size}

@@ -227,7 +227,8 @@ func (c *Controller) recoverLeaders(img *metadata.Image, now time.Time) {
 	for _, j := range jobs {
 		leader, waiting, ok := img.RecoveryLeader(j.p, j.reports)
 		if ok {
-			rec := metadata.RecoverLeader{TopicID: j.t.ID, Partition: j.p.Partition, PartitionEpoch: j.p.PartitionEpoch, Leader: leader}
+			rec := metadata.RecoverLeader{TopicID: j.t.ID, Partition: j.p.Partition, PartitionEpoch: j.p.PartitionEpoch, Leader: leader,
+				BrokerEpochs: img.CandidateEpochs(j.p)}
 			if c.proposeElection(rec, j.name, j.p.Partition) {
 				c.logger.Warn("quorum: recovery election: the last-known in-sync replica with the longest log leads a partition whose ISR was emptied by unclean restarts",
 					"topic", j.name, "partition", j.p.Partition, "leader", leader, "candidates", j.p.RecoveryCandidates(), "logs", j.reports)
