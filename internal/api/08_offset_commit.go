@@ -45,9 +45,13 @@ func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest)
 	img := h.image()
 	byID := req.Version >= 10
 	cr := group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID, BeforeV9: req.Version < 9}
-	var expire int64 // v2-v4 with a retention time
+	// v2-v4 with a retention time: the offsets expire that long after
+	// their commit time, both from one reading of the clock, as Kafka's
+	// (the coordinator's own "now" would be a moment later).
+	var now, expire int64
 	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
-		expire = h.Now().UnixMilli() + req.RetentionTimeMillis
+		now = h.Now().UnixMilli()
+		expire = now + req.RetentionTimeMillis
 	}
 	type slot struct{ topic, partition, commit int }
 	var slots []slot
@@ -77,7 +81,7 @@ func offsetCommit(h *Handlers, _ context.Context, req *kmsg.OffsetCommitRequest)
 				if rp.Metadata != nil {
 					meta = *rp.Metadata
 				}
-				var commitTime int64 // now
+				commitTime := now // 0: the coordinator's now
 				if req.Version == 1 && rp.Timestamp != -1 {
 					commitTime = rp.Timestamp
 				}
