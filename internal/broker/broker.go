@@ -72,6 +72,7 @@ type Broker struct {
 	hws         *highWatermarks // nil until the partitions exist
 	fetchers    *replication.Manager
 	alters      *alterPartitions
+	offline     *offlineReports
 	// handover bounds the controlled shutdown; 0 (a controller-only
 	// node, or Abort) skips it.
 	handover  time.Duration
@@ -140,7 +141,9 @@ func Start(cfg Config) (_ *Broker, err error) {
 	// The logs are opened before the broker registers: whether they were
 	// shut down cleanly goes into the registration (an unclean broker
 	// leaves the ISRs it was the last member of: metadata.RegisterBroker).
+	failures := newLogFailures()
 	b.storage, err = storage.NewManager(cfg.DataDir, storage.Options{
+		OnFailure:       failures.add,
 		FS:              cfg.FS,
 		Logger:          cfg.Logger,
 		Cleaner:         cleanerOptions(static.Cleaner),
@@ -190,12 +193,20 @@ func Start(cfg Config) (_ *Broker, err error) {
 	b.partitions.fetchers = b.fetchers
 	b.alters = &alterPartitions{
 		nodeID: nodeID, brokerEpoch: func() int64 { return brokerEpoch }, topicID: b.partitions.topicID,
-		propose: b.controller.AlterPartition, backoff: alterBackoff, logger: b.logger,
+		propose: b.controller.AlterPartition, proposals: proposals{backoff: alterBackoff, logger: b.logger},
 	}
 	b.alters.init()
 	b.partitions.alters = b.alters
 	b.partitions.reportNow = b.controller.ReportNow
 	b.controller.SetLogReporter(b.partitions.logReports)
+	b.offline = &offlineReports{
+		nodeID: nodeID, brokerEpoch: func() int64 { return brokerEpoch },
+		propose: b.controller.OfflineReplicas, proposals: proposals{backoff: alterBackoff, logger: b.logger},
+	}
+	b.offline.init()
+	b.partitions.offlineReports = b.offline
+	b.wg.Add(1)
+	go b.handleLogFailures(failures)
 	if b.partitions.highWatermarks, err = partition.ReadHighWatermarks(b.logFS(), cfg.DataDir); err != nil {
 		// Starting every replica at high watermark 0 is safe: a leader
 		// moves it by its ISR, a follower learns the leader's.
@@ -351,6 +362,9 @@ func (b *Broker) close() error {
 	b.wg.Wait()
 	if b.alters != nil {
 		b.alters.close() // after the ISR ticker (wg) and the fetches (server)
+	}
+	if b.offline != nil {
+		b.offline.close() // after the log failure handler (wg)
 	}
 	if b.unsubLimits != nil {
 		b.unsubLimits()

@@ -33,4 +33,9 @@
 // that change metadata wait (api.Partitions.Sync) until the delta of their
 // change has been followed, so a client that created a topic can produce to
 // it at once.
+//
+// The one exception is a replica whose log fails to write or sync: the
+// broker takes it out of service at once, without waiting for the
+// metadata, and reports it to the controller, which moves its leaderships
+// (logfailure.go: Kafka's log directory failure handling, per log).
 package broker

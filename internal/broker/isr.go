@@ -26,30 +26,14 @@ type alterPartitions struct {
 	brokerEpoch func() int64
 	topicID     func(topic string) metadata.TopicID
 	propose     func(context.Context, metadata.AlterPartition) (*kerr.Error, error)
-	backoff     time.Duration
-	logger      *slog.Logger
-
-	ctx    context.Context // cancelled by close
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	closed bool // guarded by mu: send starts nothing more
-	wg     sync.WaitGroup
+	proposals
 }
 
 // alterTimeout bounds one attempt to have a change decided.
 const alterTimeout = 10 * time.Second
 
-func (s *alterPartitions) init() {
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-}
-
 // send proposes a, the change p proposed, without blocking the caller.
 func (s *alterPartitions) send(p *partition.Partition, a *partition.AlterPartition) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
 	id := s.topicID(p.Topic)
 	if id.IsZero() {
 		return // the topic went under it: the metadata stops the replica
@@ -58,42 +42,82 @@ func (s *alterPartitions) send(p *partition.Partition, a *partition.AlterPartiti
 		BrokerID: s.nodeID, BrokerEpoch: s.brokerEpoch(), TopicID: id, Partition: p.Index,
 		LeaderEpoch: a.LeaderEpoch, PartitionEpoch: a.PartitionEpoch, ISR: a.ISR, BrokerEpochs: a.BrokerEpochs,
 	}
+	s.start(func() {
+		refused := s.retry(func(ctx context.Context) (*kerr.Error, error) { return s.propose(ctx, rec) },
+			func() bool { return p.PendingAlter() == a }, // not answered by the metadata, nor replaced by a new epoch
+			"AlterPartition not decided; retrying", "topic", p.Topic, "partition", p.Index, "isr", a.ISR)
+		if refused != nil {
+			p.AlterPartitionResponse(refused.Code, a.LeaderEpoch, a.PartitionEpoch, a.ISR)
+		}
+	})
+}
+
+// proposals runs proposals to the controller that must be decided, each
+// on a goroutine of its own, retried after backoff while not decided (no
+// active controller, a timeout, or NOT_CONTROLLER, which Kafka's
+// AlterPartitionManager retries). Call init before use.
+type proposals struct {
+	backoff time.Duration
+	logger  *slog.Logger
+
+	ctx    context.Context // cancelled by close
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	closed bool // guarded by mu: start starts nothing more
+	wg     sync.WaitGroup
+}
+
+func (s *proposals) init() {
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+}
+
+// start runs fn on a goroutine of its own, unless s is closed.
+func (s *proposals) start(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.run(p, a, rec)
+		fn()
 	}()
 }
 
-func (s *alterPartitions) run(p *partition.Partition, a *partition.AlterPartition, rec metadata.AlterPartition) {
+// retry calls propose, each attempt bounded by alterTimeout, until it is
+// decided, s closes or wanted (checked after each backoff) says the
+// proposal is no longer needed; it logs msg with args on each retry. It
+// returns the refusal the controller decided, or nil (accepted or given
+// up).
+func (s *proposals) retry(propose func(context.Context) (*kerr.Error, error), wanted func() bool, msg string, args ...any) *kerr.Error {
 	for {
 		ctx, cancel := context.WithTimeout(s.ctx, alterTimeout)
-		refused, err := s.propose(ctx, rec)
+		refused, err := propose(ctx)
 		cancel()
 		switch {
 		case err == nil:
-			return
+			return nil
 		case refused != nil && refused.Code != kerr.NotController.Code:
-			p.AlterPartitionResponse(refused.Code, a.LeaderEpoch, a.PartitionEpoch, a.ISR)
-			return
+			return refused
 		}
 		if s.ctx.Err() != nil {
-			return
+			return nil
 		}
-		s.logger.Warn("AlterPartition not decided; retrying", "topic", p.Topic, "partition", p.Index, "isr", a.ISR, "err", err)
+		s.logger.Warn(msg, append(args, "err", err)...)
 		select {
 		case <-s.ctx.Done():
-			return
+			return nil
 		case <-time.After(s.backoff):
 		}
-		if p.PendingAlter() != a {
-			return // answered by the metadata, or replaced by a new epoch
+		if !wanted() {
+			return nil
 		}
 	}
 }
 
-// close stops the sends in flight and waits for them.
-func (s *alterPartitions) close() {
+// close stops the proposals in flight and waits for them.
+func (s *proposals) close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()

@@ -61,9 +61,11 @@ type partitions struct {
 	// fetchers fetch the followers' records from their leaders; nil in
 	// tests that drive the roles alone.
 	fetchers *replication.Manager
-	// alters sends the leaders' ISR changes to the controller; nil in
-	// tests that drive the roles alone.
-	alters *alterPartitions
+	// alters sends the leaders' ISR changes to the controller, and
+	// offlineReports the replicas whose logs failed (logfailure.go); nil
+	// in tests that drive the roles alone.
+	alters         *alterPartitions
+	offlineReports *offlineReports
 	// awaiting is the local replicas the controller's recovery election
 	// waits to hear of (recovery.go), set by follow; reportNow, when set,
 	// makes the broker heartbeat them at once.
@@ -136,7 +138,7 @@ func (r *partitions) follow(next *metadata.Image, also func(metadata.Delta, *met
 			r.reportNow()
 		}
 		if fenced := fencedBrokers(next); !slices.Equal(fenced, fencedBrokers(r.followed)) || len(d.Leaders) > 0 {
-			r.each(func(p *partition.Partition) { p.SetFencedReplicas(fenced) })
+			r.each(func(p *partition.Partition) { p.SetFencedReplicas(ineligible(next, p, fenced)) })
 		}
 		also(d, next)
 		r.followed = next
@@ -154,6 +156,18 @@ func fencedBrokers(img *metadata.Image) []int32 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// ineligible returns the replicas of p that may not join its ISR, sorted:
+// those on fenced brokers, and those whose logs failed (offline) in img.
+func ineligible(img *metadata.Image, p *partition.Partition, fenced []int32) []int32 {
+	t := img.Topics[p.Topic]
+	if t == nil || int(p.Index) >= len(t.Partitions) || len(t.Partitions[p.Index].Offline) == 0 {
+		return fenced
+	}
+	out := slices.Concat(fenced, t.Partitions[p.Index].Offline)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // atFollowed calls fn with the image followed last, holding off follow
@@ -373,6 +387,8 @@ func (r *partitions) open(jobs []openJob) {
 	wg.Wait()
 	failed := openFailures{}
 	defer failed.log(r.logger)
+	var refs []metadata.PartitionRef
+	defer func() { r.reportOffline(refs) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	copied := map[string]bool{}
@@ -381,6 +397,7 @@ func (r *partitions) open(jobs []openJob) {
 		if j.err != nil {
 			r.offline.mark(lr.Topic, lr.TopicID, lr.Partition.Partition, j.err)
 			failed.add(lr.Topic, lr.Partition.Partition, j.err)
+			refs = append(refs, metadata.PartitionRef{TopicID: lr.TopicID, Partition: lr.Partition.Partition})
 			continue
 		}
 		lt := r.topics[lr.Topic]

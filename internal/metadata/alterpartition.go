@@ -17,7 +17,8 @@ import (
 // INVALID_UPDATE_VERSION (the leader has not seen the latest change yet);
 // an ISR with a duplicate or a non-replica, or without the leader,
 // INVALID_REQUEST; a member that is not a registered unfenced broker, or
-// fetched with another broker epoch when that is known, INELIGIBLE_REPLICA
+// fetched with another broker epoch when that is known, or whose replica
+// is offline (offline.go), INELIGIBLE_REPLICA
 // (which tells the leader to drop the change). An ISR equal to the
 // current one changes nothing; any other bumps the partition epoch, and
 // one holding every target of a reassignment completes it.
@@ -55,7 +56,7 @@ func (img *Image) applyAlterPartition(index uint64, r AlterPartition) (*Image, R
 	}
 	for i, id := range r.ISR {
 		b, ok := img.Brokers[id]
-		if !ok || b.Fenced || len(r.BrokerEpochs) != 0 && r.BrokerEpochs[i] != -1 && r.BrokerEpochs[i] != b.Epoch {
+		if !ok || b.Fenced || slices.Contains(p.Offline, id) || len(r.BrokerEpochs) != 0 && r.BrokerEpochs[i] != -1 && r.BrokerEpochs[i] != b.Epoch {
 			return img, reject(kerr.IneligibleReplica)
 		}
 	}

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"math"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -52,6 +53,8 @@ func (img *Image) Apply(index uint64, r Record) (*Image, Result) {
 		return img.applyElectLeader(index, r)
 	case RecoverLeader:
 		return img.applyRecoverLeader(index, r)
+	case OfflineReplicas:
+		return img.applyOfflineReplicas(index, r)
 	default:
 		return img, reject(kerr.InvalidRequest)
 	}
@@ -148,6 +151,11 @@ func validatePartitions(ps []Partition, first int) *kerr.Error {
 		}
 		if !validReassignment(p, seen) || !validLastKnown(p, seen, inISR) {
 			return kerr.InvalidReplicaAssignment
+		}
+		for i, b := range p.Offline {
+			if !seen[b] || slices.Index(p.Offline, b) != i {
+				return kerr.InvalidReplicaAssignment
+			}
 		}
 	}
 	return nil

@@ -10,7 +10,8 @@ import (
 // applyRegisterBroker registers r.Broker (see RegisterBroker): a retry of
 // the current registration changes nothing; otherwise the previous
 // registration is fenced first, with its partitions moving as for a
-// FenceBroker record, and after an unclean shutdown the broker leaves the
+// FenceBroker record, the broker's replicas are no longer offline
+// (OfflineReplicas), and after an unclean shutdown the broker leaves the
 // ISRs it was left in as their last member, unless it is the partition's
 // only replica (no other copy can hold more than it does).
 func (img *Image) applyRegisterBroker(index uint64, r RegisterBroker) (*Image, Result) {
@@ -31,6 +32,8 @@ func (img *Image) applyRegisterBroker(index uint64, r RegisterBroker) (*Image, R
 	}
 	b.Epoch, b.Fenced = int64(index), true
 	n = n.withBroker(index, b)
+	// A new life has opened (and recovered) its logs again.
+	n = n.withPartitions(func(p Partition) (Partition, bool) { return backOnline(p, b.ID) })
 	if r.UncleanShutdown {
 		n = n.withPartitions(func(p Partition) (Partition, bool) { return leaveUnclean(p, b.ID) })
 	}

@@ -90,6 +90,9 @@ type Partition struct {
 	// empty: records and snapshots written before it existed decode
 	// with none.
 	LastKnownISR []int32 `json:",omitempty"`
+	// Offline are the replicas whose brokers reported their logs failed
+	// (OfflineReplicas, offline.go), until those brokers register again.
+	Offline []int32 `json:",omitempty"`
 }
 
 func (p Partition) clone() Partition {
@@ -98,6 +101,7 @@ func (p Partition) clone() Partition {
 	p.AddingReplicas = cloneIDs(p.AddingReplicas)
 	p.RemovingReplicas = cloneIDs(p.RemovingReplicas)
 	p.LastKnownISR = cloneIDs(p.LastKnownISR)
+	p.Offline = cloneIDs(p.Offline)
 	return p
 }
 

@@ -154,6 +154,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		ElectLeader{TopicID: TopicID{1}}, ElectLeader{TopicID: TopicID{1}, Unclean: true},
 		RecoverLeader{TopicID: TopicID{1}, PartitionEpoch: 1, Leader: 0, BrokerEpochs: []int64{1}},
 		CreateTopic{Name: "u", ID: TopicID{2}, Partitions: []Partition{{Leader: -1, Replicas: []int32{0, 1}, LastKnownISR: []int32{0, 1}}}},
+		OfflineReplicas{BrokerID: 0, Replicas: []PartitionRef{{TopicID: TopicID{1}}, {TopicID: TopicID{2}, Partition: -1}}},
 	} {
 		b, _ := EncodeRecord(r)
 		f.Add(b)

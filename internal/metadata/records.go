@@ -22,7 +22,8 @@ const (
 	TypeFenceBroker         RecordType = 9
 	TypeUnfenceBroker       RecordType = 10
 	TypeAlterPartition      RecordType = 11
-	// TypeAlterPartitionReassignment and TypeElectLeader: reassign.go, elect.go.
+	// TypeAlterPartitionReassignment and TypeElectLeader: reassign.go,
+	// elect.go; TypeOfflineReplicas (15): offline.go.
 	TypeAlterPartitionReassignment RecordType = 12
 	TypeElectLeader                RecordType = 13
 	TypeRecoverLeader              RecordType = 14 // recover.go
@@ -214,6 +215,8 @@ func DecodeRecord(b []byte) (Record, error) {
 		r, err = decodeAs[ElectLeader](payload)
 	case TypeRecoverLeader:
 		r, err = decodeAs[RecoverLeader](payload)
+	case TypeOfflineReplicas:
+		r, err = decodeAs[OfflineReplicas](payload)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[0])
 	}

@@ -26,6 +26,7 @@ import (
 //	alter-partition broker=N broker-epoch=E id=N partition=N leader-epoch=E partition-epoch=E isr=(1,2) [broker-epochs=(E, ...)]
 //	reassign id=N partition=N [replicas=(2,3)]   without replicas: cancel
 //	elect id=N partition=N [unclean]
+//	offline-replicas broker=N broker-epoch=E replicas=(id/partition, ...)
 //	needs-unclean-election id=N partition=N   whether the controller would elect unclean
 //	recovery id=N partition=N [reports=(B:EPOCH:END, ...)]   the recovery election the controller would make from these reports (at the partition's epoch)
 //	recover id=N partition=N leader=B [partition-epoch=E] [broker-epochs=(E, ...)]   a RecoverLeader record (defaults: the partition's epoch, the candidates' epochs)
@@ -193,6 +194,21 @@ func scriptRecord(t *testing.T, d *datadriven.TestData, img *Image) Record {
 			}
 		}
 		return RecoverLeader{TopicID: TopicID{0: byte(id)}, Partition: int32(partition), PartitionEpoch: int32(epoch), Leader: int32(leader), BrokerEpochs: epochs}
+	case "offline-replicas":
+		var broker int
+		var epoch int64
+		d.ScanArgs(t, "broker", &broker)
+		d.ScanArgs(t, "broker-epoch", &epoch)
+		r := OfflineReplicas{BrokerID: int32(broker), BrokerEpoch: epoch}
+		arg, _ := d.Arg("replicas")
+		for _, v := range arg.Vals {
+			var topic, partition int
+			if _, err := fmt.Sscanf(v, "%d/%d", &topic, &partition); err != nil {
+				d.Fatalf(t, "replica %q: %v", v, err)
+			}
+			r.Replicas = append(r.Replicas, PartitionRef{TopicID: TopicID{0: byte(topic)}, Partition: int32(partition)})
+		}
+		return r
 	case "allocate-pids":
 		d.ScanArgs(t, "size", &size)
 		return AllocateProducerIDs{BlockSize: size}
@@ -245,6 +261,9 @@ func dumpImage(img *Image) string {
 			}
 			if len(p.LastKnownISR) > 0 {
 				fmt.Fprintf(&b, " last-known=%v", p.LastKnownISR)
+			}
+			if len(p.Offline) > 0 {
+				fmt.Fprintf(&b, " offline=%v", p.Offline)
 			}
 			b.WriteString("\n")
 		}

@@ -13,7 +13,8 @@ import (
 // checkEnoughReplicasReachOffset: 0, or NOT_ENOUGH_REPLICAS_AFTER_APPEND
 // if the ISR fell under min.insync.replicas meanwhile;
 // NOT_LEADER_OR_FOLLOWER once this broker no longer leads (or the
-// partition closed); REQUEST_TIMED_OUT after timeout or when ctx ends
+// partition closed); KAFKA_STORAGE_ERROR once the replica is offline
+// (Fail), whatever the high watermark says; REQUEST_TIMED_OUT after timeout or when ctx ends
 // (the connection closed).
 //
 // It holds no lock while it waits: it parks on a channel closed when the
@@ -29,6 +30,9 @@ func (p *Partition) WaitForAcks(ctx context.Context, nextOffset int64, timeout t
 		moved := p.highWatermarkMoved() // before the check, so no move is missed
 		p.mu.Lock()
 		done, code := p.replica.CheckAcks(nextOffset)
+		if p.log.Failed() != nil {
+			done, code = true, kerr.KafkaStorageError.Code
+		}
 		p.mu.Unlock()
 		if done {
 			return code
@@ -41,6 +45,9 @@ func (p *Partition) WaitForAcks(ctx context.Context, nextOffset int64, timeout t
 		select {
 		case <-moved:
 		case <-p.closed:
+			if p.log.Failed() != nil {
+				return kerr.KafkaStorageError.Code
+			}
 			return kerr.NotLeaderForPartition.Code
 		case <-expired:
 			return kerr.RequestTimedOut.Code

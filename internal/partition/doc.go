@@ -35,6 +35,10 @@
 // checkpointed high watermark (Options.HighWatermark) starts there, not at
 // its log end, so a restarted follower exposes nothing unreplicated.
 //
+// A replica whose log fails to write or sync goes offline (offline.go,
+// Fail): it acknowledges, appends and serves nothing more, and the broker
+// takes it out of service until a restart recovers the log.
+//
 // The producer state is snapshotted to producer.snapshot in the log's
 // directory on Close; Open loads it and replays the log after the snapshot's
 // offset, so a restart neither forgets nor rescans everything.

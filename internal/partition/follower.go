@@ -64,11 +64,13 @@ func (p *Partition) AppendAsFollower(records []byte) error {
 		// UnexpectedAppendOffsetException; the leader's log start, applied
 		// after, moves the log start up again.
 		if err := p.truncateFullyLocked(hs[0].BaseOffset); err != nil {
+			p.failOnDiskErrorLocked(err)
 			p.mu.Unlock()
 			return err
 		}
 	}
 	if _, err := p.log.AppendAsFollower(records); err != nil {
+		p.failOnDiskErrorLocked(err)
 		p.mu.Unlock()
 		return fmt.Errorf("partition %s-%d: follower append: %w", p.Topic, p.Index, closedErr(err))
 	}
@@ -81,6 +83,7 @@ func (p *Partition) AppendAsFollower(records []byte) error {
 	}
 	end := p.log.LogEndOffset()
 	err := p.applyLocked(p.replica.AppendAsFollower(epochs, end))
+	p.failOnDiskErrorLocked(err)
 	p.mu.Unlock()
 	p.wake()
 	if err != nil {
@@ -119,6 +122,12 @@ func (p *Partition) Leader() int32 {
 func (p *Partition) TruncateTo(offset int64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	err := p.truncateToLocked(offset)
+	p.failOnDiskErrorLocked(err)
+	return err
+}
+
+func (p *Partition) truncateToLocked(offset int64) error {
 	if p.replica.Role() == RoleLeader {
 		return ErrLeaderTruncate
 	}
@@ -175,7 +184,9 @@ func (p *Partition) TruncateFullyAndStartAt(offset int64) error {
 	if p.replica.Role() == RoleLeader {
 		return ErrLeaderTruncate
 	}
-	return p.truncateFullyLocked(offset)
+	err := p.truncateFullyLocked(offset)
+	p.failOnDiskErrorLocked(err)
+	return err
 }
 
 func (p *Partition) truncateFullyLocked(offset int64) error {

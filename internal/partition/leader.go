@@ -1,5 +1,7 @@
 package partition
 
+import "github.com/twmb/franz-go/pkg/kerr"
+
 // The leader's inputs from replication: a follower's fetch, the ISR check
 // on a timer and the controller's AlterPartition answer. Each returns the
 // ISR change to send to the controller, if the input proposed one; the
@@ -8,10 +10,14 @@ package partition
 // FollowerFetch records that follower replica fetched from fetchOffset
 // with its log starting at logStart and its broker epoch (-1: not given):
 // the follower's log end, the ISR expansion and the high watermark move as
-// Replica.FollowerFetch says. A code (NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE) refuses the
-// fetch.
+// Replica.FollowerFetch says. A code (NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE,
+// KAFKA_STORAGE_ERROR from an offline replica) refuses the fetch.
 func (p *Partition) FollowerFetch(replica int32, brokerEpoch, fetchOffset, logStart int64) (*AlterPartition, int16) {
 	p.mu.Lock()
+	if p.log.Failed() != nil {
+		p.mu.Unlock()
+		return nil, kerr.KafkaStorageError.Code // an offline replica commits nothing more
+	}
 	fx, code := p.replica.FollowerFetch(p.now().UnixMilli(), replica, brokerEpoch, fetchOffset, logStart)
 	_ = p.applyLocked(fx) // no epoch changes here, so no file to fail writing
 	p.mu.Unlock()
@@ -38,9 +44,10 @@ func (p *Partition) Tick() *AlterPartition {
 	return fx.Alter
 }
 
-// SetFencedReplicas tells the replica which brokers are fenced
-// (Replica.SetFenced); a high watermark that moves wakes the
-// acks=all produces waiting for it.
+// SetFencedReplicas tells the replica which followers are not eligible
+// for the ISR (Replica.SetFenced): those on fenced brokers, and those
+// whose logs failed (offline in the metadata); a high watermark that
+// moves wakes the acks=all produces waiting for it.
 func (p *Partition) SetFencedReplicas(fenced []int32) {
 	p.mu.Lock()
 	fx := p.replica.SetFenced(p.now().UnixMilli(), fenced)

@@ -32,6 +32,11 @@ var ErrClosed = errors.New("partition: closed")
 // partition's leader (NOT_LEADER_OR_FOLLOWER).
 var ErrNotLeader = errors.New("partition: not the leader")
 
+// ErrOffline refuses every read of a replica whose log failed (Fail): what
+// it holds may not be what it acknowledged. Handlers answer
+// KAFKA_STORAGE_ERROR.
+var ErrOffline = errors.New("partition: offline after a storage failure")
+
 // Partition is this broker's replica of one partition.
 type Partition struct {
 	Topic   string
@@ -291,6 +296,7 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 	batch.SetPartitionLeaderEpoch(records, p.replica.LeaderEpoch())
 	ar, err := p.log.Append(records)
 	if err != nil {
+		p.failOnDiskErrorLocked(err)
 		p.mu.Unlock()
 		res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, err.Error()
 		if errors.Is(err, storage.ErrClosed) {
@@ -305,6 +311,7 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 		p.producers.Update(h, ar.FirstOffset)
 	}
 	err = p.applyLocked(p.replica.AppendAsLeader(now, ar.FirstOffset, ar.LastOffset+1))
+	p.failOnDiskErrorLocked(err)
 	p.mu.Unlock()
 	p.wake()
 	if err != nil {
@@ -329,6 +336,9 @@ func (p *Partition) flushMessages(end, flushMessages int64) error {
 		return nil
 	}
 	if err := p.log.Flush(); err != nil {
+		p.mu.Lock()
+		p.failOnDiskErrorLocked(err)
+		p.mu.Unlock()
 		return err
 	}
 	for {
@@ -389,6 +399,9 @@ func (p *Partition) ReadRegionFor(follower bool, offset int64, maxBytes int32) (
 // readEnd is the offset a leader's read stops at: the high watermark for a
 // consumer, the log end for a follower.
 func (p *Partition) readEnd(follower bool) (int64, error) {
+	if err := p.log.Failed(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrOffline, err)
+	}
 	if Role(p.role.Load()) != RoleLeader {
 		return 0, ErrNotLeader
 	}
@@ -491,14 +504,16 @@ func (p *Partition) Producers() []txn.ProducerEntry {
 }
 
 // Close snapshots the producer state (unless nothing was appended since the
-// snapshot on disk: expiring producers alone does not need one), closes the
+// snapshot on disk: expiring producers alone does not need one, and a
+// failed log's state is not to be trusted: the next open replays the log
+// it recovers), closes the
 // log and then wakes the parked fetches: in that order, a fetch woken reads
 // the closed log (ErrClosed) and is answered at once, and one that parks
 // later reads it before waiting.
 func (p *Partition) Close() error {
 	p.mu.Lock()
 	var err error
-	if end := p.log.LogEndOffset(); end != p.snapshotAt {
+	if end := p.log.LogEndOffset(); end != p.snapshotAt && p.log.Failed() == nil {
 		err = p.log.WriteFile(snapshotFile, p.producers.MarshalSnapshot(end))
 	}
 	if cerr := p.log.Close(); err == nil {

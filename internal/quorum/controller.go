@@ -299,3 +299,13 @@ func (c *Controller) AlterPartition(ctx context.Context, r metadata.AlterPartiti
 	res, err := c.propose(ctx, r)
 	return res.Err, err
 }
+
+// OfflineReplicas reports this node's broker's replicas whose logs failed
+// (metadata.OfflineReplicas), forwarded to the active controller as any
+// proposal: their leaderships move and the broker leaves their ISRs in
+// the record. refused and err are AlterPartition's: refused
+// STALE_BROKER_EPOCH means the broker registered again since.
+func (c *Controller) OfflineReplicas(ctx context.Context, r metadata.OfflineReplicas) (refused *kerr.Error, err error) {
+	res, err := c.propose(ctx, r)
+	return res.Err, err
+}

@@ -111,6 +111,12 @@ type Options struct {
 	RecoveryThreads int
 	// Cleaner configures the log cleaner of compacted logs.
 	Cleaner CleanerOptions
+	// OnFailure, if set, is called once for each log that fails (see
+	// Log.Failed), with the log's lock held: it must neither block nor
+	// call the log. The broker takes the replica offline from it, as
+	// Kafka's LogDirFailureChannel hands a failed directory to its
+	// handler thread.
+	OnFailure func(topic string, partition int32, err error)
 }
 
 // CleanerOptions are the log.cleaner.* broker configs.

@@ -203,3 +203,95 @@ func TestCrashDuringRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedLogReported checks the failed state from outside: a failed
+// fsync fails the log and the Manager's OnFailure hears of it once, with
+// the partition; a write the log undid (a full disk) leaves it usable
+// until Log.Fail, which refuses appends and flushes from then on; neither
+// failed log is vouched for by Close, so the next start recovers them.
+func TestFailedLogReported(t *testing.T) {
+	mem := vfs.NewMem()
+	ffs := vfs.NewFaulty(mem)
+	type report struct {
+		topic     string
+		partition int32
+		err       error
+	}
+	var reports []report
+	m, err := NewManager("/data", Options{FS: ffs, OnFailure: func(topic string, partition int32, err error) {
+		reports = append(reports, report{topic, partition, err})
+	}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced, err := m.OpenLog("s", 0, [16]byte{1}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := m.OpenLog("f", 3, [16]byte{2}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, synced, makeBatch(1, 0, "a"))
+	mustAppend(t, full, makeBatch(1, 0, "a"))
+	if err := synced.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A write undone: the log goes on until its user fails it.
+	ffs.FailWriteOnce(1, true)
+	if _, err := full.Append(makeBatch(1, 0, "b")); !errors.Is(err, vfs.ErrInjected) {
+		t.Fatalf("append on a failing write: %v", err)
+	}
+	if full.Failed() != nil || len(reports) != 0 {
+		t.Fatalf("an undone write failed the log: %v, %d reports", full.Failed(), len(reports))
+	}
+	full.Fail(fmt.Errorf("test: disk full: %w", vfs.ErrInjected))
+	full.Fail(errors.New("test: a second failure"))
+	if _, err := full.Append(makeBatch(1, 0, "c")); err == nil || !errors.Is(err, vfs.ErrInjected) {
+		t.Fatalf("append after Fail: %v", err)
+	}
+
+	// A write that cannot be undone fails the log by itself.
+	mustAppend(t, synced, makeBatch(1, 0, "b"))
+	ffs.FailAfterWrites(1) // the write fails, then its truncation
+	if _, err := synced.Append(makeBatch(1, 0, "c")); err == nil {
+		t.Fatal("append on a dead disk succeeded")
+	}
+	if err := synced.Failed(); !errors.Is(err, vfs.ErrInjected) {
+		t.Fatalf("Failed after a write and its undo failed: %v", err)
+	}
+	ffs.Heal()
+	if len(reports) != 2 || reports[0].topic != "f" || reports[0].partition != 3 || reports[1].topic != "s" || reports[1].partition != 0 {
+		t.Fatalf("reports %+v, want f-3 then s-0, once each", reports)
+	}
+	if err := synced.Close(); err == nil {
+		t.Fatal("closing a failed log succeeded")
+	}
+	if err := full.Close(); err == nil {
+		t.Fatal("closing a failed log succeeded")
+	}
+	m.BeginShutdown()
+	_ = m.Close()
+	m, err = NewManager("/data", Options{FS: mem}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, name := range []string{"s", "f"} {
+		part := map[string]int32{"s": 0, "f": 3}[name]
+		l, err := m.OpenLog(name, part, [16]byte{}, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.trustClean {
+			t.Errorf("log %s trusted as clean after it failed", name)
+		}
+		if l.Failed() != nil {
+			t.Errorf("log %s reopened failed", name)
+		}
+	}
+}

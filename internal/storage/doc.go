@@ -92,7 +92,14 @@
 //
 // Append writes to the OS; data becomes durable by Flush (flush.messages,
 // flush.ms, or the caller's acks=all policy), a roll (the finished segment is
-// synced with its indexes) or Close. The recovery-point file holds an offset
+// synced with its indexes) or Close.
+//
+// A log fails when a write it cannot undo or an fsync fails, or when its
+// user says so (Log.Fail: a write it undid, on a full disk, is enough for
+// a replica to stop): from then on it refuses appends, truncations and
+// deletions, Failed returns the error, Close writes nothing and does not
+// vouch for it (the next start scans it as after a crash), and the
+// Manager's Options.OnFailure hears of it once. The recovery-point file holds an offset
 // below which everything was synced and verified, rewritten periodically by the
 // Manager, and whether the log was closed cleanly. OpenLog after a clean close
 // trusts the segments and indexes and only scans the active segment from its

@@ -32,6 +32,7 @@ type Log struct {
 	leo        atomic.Int64
 	logStart   atomic.Int64
 	closedFlag atomic.Bool
+	failedFlag atomic.Bool // failed is set: Failed reads it without the lock
 	// dirty says the files differ from what the recovery-point file describes
 	// as clean (appended, rolled, recovered or created since open): Close has
 	// to write them. A log opened clean and left alone closes without a write.
@@ -277,12 +278,41 @@ func (l *Log) shouldRollLocked(n, lastOffset, nowMs int64) bool {
 }
 
 // failLocked puts the log in the failed state: after a failed write that could
-// not be undone or a failed fsync, what the files hold is unknown.
+// not be undone or a failed fsync, what the files hold is unknown. The
+// Manager's OnFailure hears of it once.
 func (l *Log) failLocked(err error) error {
 	if l.failed == nil {
 		l.failed = fmt.Errorf("storage: log %s failed: %w", l.dir, err)
+		l.failedFlag.Store(true)
 		l.logger.Error("log failed", "dir", l.dir, "err", err)
+		if l.m.onFailure != nil {
+			l.m.onFailure(l.topic, l.partition, l.failed)
+		}
 	}
+	return l.failed
+}
+
+// Fail puts the log in the failed state for err, as a failed fsync does:
+// from then on it refuses appends, truncations and deletions, its
+// Close writes nothing and does not vouch for it (the next start recovers
+// it as after a crash), and Failed returns the error. The caller decided
+// that err, a write the log itself undid (a full disk), leaves it unfit
+// to serve (a replica then stops: package partition). A log already
+// failed keeps its first error.
+func (l *Log) Fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failLocked(err)
+}
+
+// Failed returns why the log failed, or nil. It takes the log's lock only
+// once the log has failed.
+func (l *Log) Failed() error {
+	if !l.failedFlag.Load() {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.failed
 }
 

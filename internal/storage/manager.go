@@ -27,6 +27,8 @@ type Manager struct {
 	logger  *slog.Logger
 	handles *handleCache
 	threads int // num.recovery.threads.per.data.dir: logs closed at once by Close
+	// onFailure is Options.OnFailure.
+	onFailure func(topic string, partition int32, err error)
 
 	cleanStart bool            // the clean-shutdown mark was there at start
 	recoverAll map[string]bool // directory names the mark says to recover anyway
@@ -73,6 +75,7 @@ func NewManager(dataDir string, opts Options, retentionCheckInterval time.Durati
 		logger:    opts.Logger,
 		handles:   newHandleCache(opts.FS, opts.MaxOpenSegments),
 		threads:   opts.RecoveryThreads,
+		onFailure: opts.OnFailure,
 		deferSync: deferSync,
 		logs:      map[string]*Log{},
 		state:     map[string]logState{},
