@@ -22,6 +22,11 @@ type crashFS struct {
 	os      vfs.FS
 	killed  atomic.Bool
 	refused atomic.Int64 // mutations failed since kill
+
+	// A disk fault (diskfault.go) set at run time.
+	faulty     atomic.Pointer[diskFault]
+	firstFault atomic.Int64 // Unix ns of the first operation it failed; 0: none
+	injected   atomic.Int64 // operations it failed
 }
 
 func newCrashFS() *crashFS { return &crashFS{os: vfs.OS()} }
@@ -86,6 +91,9 @@ func (f *crashFS) SyncDir(path string) error {
 	if err := f.mutation(); err != nil {
 		return err
 	}
+	if err := f.fault(DiskSyncFails, "fsync", path); err != nil {
+		return err
+	}
 	return f.os.SyncDir(path)
 }
 
@@ -93,6 +101,9 @@ func (f *crashFS) SyncDir(path string) error {
 // operating system's filesystem.
 func (f *crashFS) SyncFS(path string) error {
 	if err := f.mutation(); err != nil {
+		return err
+	}
+	if err := f.fault(DiskSyncFails, "syncfs", path); err != nil {
 		return err
 	}
 	return f.os.(vfs.FSSyncer).SyncFS(path)
@@ -116,11 +127,17 @@ func (f *crashFile) Write(p []byte) (int, error) {
 	if err := f.fs.mutation(); err != nil {
 		return 0, err
 	}
+	if err := f.fs.fault(DiskFull, "write", f.f.Name()); err != nil {
+		return 0, err
+	}
 	return f.f.Write(p)
 }
 
 func (f *crashFile) Sync() error {
 	if err := f.fs.mutation(); err != nil {
+		return err
+	}
+	if err := f.fs.fault(DiskSyncFails, "fsync", f.f.Name()); err != nil {
 		return err
 	}
 	return f.f.Sync()

@@ -24,6 +24,17 @@
 // process; nothing Close would flush or mark reaches the directory, so the
 // next start recovers as after kill -9. Node.Kill says what still differs.
 //
+// # Disk faults
+//
+// Node.SetDiskFault gives a running node's partition-log disk (crashFS) a
+// fault under a directory of its data directory, until cleared or the
+// node restarts (each start is a new, working disk): DiskSyncFails fails
+// every fsync with EIO, DiskFull every write with ENOSPC.
+// Node.DiskFaultFired says when the fault first failed an operation. The
+// metadata log is on its own walfault.Disk, so a disk fault on the
+// partition logs leaves the quorum alone (issue 11's disk faults: the
+// broker must stop serving the affected log, TestDiskFault).
+//
 // # Inter-node traffic
 //
 // Start makes one cluster: every node is a combined broker,controller node
