@@ -1,7 +1,10 @@
 package api
 
 // ListPartitionReassignments v0 lists the reassignments in progress, from
-// this broker's metadata image: every one when Topics is null, else those
+// this broker's metadata image (Kafka asks the controller): it has every
+// change this broker forwarded by the time it answered it (quorum's
+// awaitApplied), and others a moment after the controller, as each
+// broker's Metadata does. Every one when Topics is null, else those
 // of the partitions asked (unknown topics and partitions, and partitions
 // not being reassigned, are left out, as in Kafka). Each gives the
 // replicas (targets, then removing), and the adding and removing ones.

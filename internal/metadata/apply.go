@@ -18,6 +18,9 @@ type Result struct {
 	// BrokerEpoch is the epoch of the broker a RegisterBroker record
 	// registered.
 	BrokerEpoch int64
+	// Index is the Raft index the record was applied at: set by the
+	// quorum that proposed it, not by Apply.
+	Index uint64
 }
 
 // Apply returns the image after applying r at Raft index index, and the result

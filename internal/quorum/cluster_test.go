@@ -165,7 +165,8 @@ func (tc *testCluster) converged(topics ...string) {
 // TestClusterReplicates: three voters over TCP elect one leader that every
 // node names, a proposal on the leader and one made on a follower
 // (forwarded over the controller RPC) commit on all three with the same
-// topic ID, and the cluster ID is the same everywhere.
+// topic ID — a forwarded one in the follower's image when it answers — and
+// the cluster ID is the same everywhere.
 func TestClusterReplicates(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	tc.start(1, 2, 3)
@@ -181,6 +182,17 @@ func TestClusterReplicates(t *testing.T) {
 	onFollower, err := tc.nodes[follower].CreateTopic(ctx(t), "on-follower", 2, 2, nil)
 	if err != nil {
 		t.Fatalf("proposal on follower %d: %v", follower, err)
+	}
+	// A forwarded change is in the forwarding node's own image when it
+	// is answered (awaitApplied), every time.
+	for i := range 10 {
+		name := fmt.Sprintf("read-own-%d", i)
+		if _, err := tc.nodes[follower].CreateTopic(ctx(t), name, 1, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if tc.nodes[follower].Image().Topics[name] == nil {
+			t.Fatalf("topic %s created through follower %d is not in its image when answered", name, follower)
+		}
 	}
 	tc.converged("on-leader", "on-follower")
 	cluster := tc.nodes[leader].Image().ClusterID

@@ -96,6 +96,7 @@ func (c *Controller) proposeHop(ctx context.Context, r metadata.Record, hops uin
 	if !ok {
 		return metadata.Result{}, fmt.Errorf("quorum: unexpected apply response %T", future.Response())
 	}
+	res.Index = future.Index()
 	if res.Err != nil {
 		return res, res.Err
 	}

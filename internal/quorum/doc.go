@@ -198,5 +198,9 @@
 // forwards), and only it proposes. Another node hands its proposals
 // to Config.Forwarder, else in a quorum of several nodes to the controller
 // RPC, else (a standalone node that lost leadership) answers
-// NOT_CONTROLLER.
+// NOT_CONTROLLER. A proposal forwarded over the RPC is answered with its
+// Raft index, and the forwarding node answers its caller once its own
+// image has applied it (awaitApplied): a client that changes the metadata
+// through any broker finds the change on that broker at once (read your
+// writes), as on the active controller itself.
 package quorum

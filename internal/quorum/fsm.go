@@ -16,7 +16,11 @@ import (
 // Raft calls Apply, Restore and Snapshot from one goroutine; image is read by
 // anyone, so it is an atomic pointer to an immutable image.
 type fsm struct {
-	image    atomic.Pointer[metadata.Image]
+	image atomic.Pointer[metadata.Image]
+	// applied is the Raft index of the last command applied (or of the
+	// image a snapshot restored): raft's own AppliedIndex moves when it
+	// hands entries to the FSM's goroutine, before they are applied.
+	applied  atomic.Uint64
 	notifier *notifier
 	logger   *slog.Logger
 }
@@ -32,6 +36,7 @@ func newFSM(n *notifier, logger *slog.Logger) *fsm {
 // Apply applies one committed log entry and returns a metadata.Result, which
 // raft hands to the proposer through ApplyFuture.Response.
 func (f *fsm) Apply(l *raft.Log) any {
+	defer f.applied.Store(l.Index) // after the image, which readers see first
 	if l.Type != raft.LogCommand {
 		return metadata.Result{}
 	}
@@ -68,6 +73,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("quorum: restore snapshot: %w", err)
 	}
 	prev := f.image.Swap(img)
+	f.applied.Store(max(f.applied.Load(), img.Index))
 	f.notifier.publish(prev, img)
 	return nil
 }

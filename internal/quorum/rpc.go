@@ -69,10 +69,14 @@ type rpcRequest struct {
 	Hops         uint8
 	CaughtUp     bool
 	WantShutDown bool
-	Broker       int32
-	Epoch        int64
-	Record       []byte
-	Reports      []metadata.LogReport // a heartbeat's, in its record
+	// WantIndex asks a propose's answer to carry the record's Raft index
+	// (rpcResponse.Index); a node that predates it ignores the flag and
+	// answers without one.
+	WantIndex bool
+	Broker    int32
+	Epoch     int64
+	Record    []byte
+	Reports   []metadata.LogReport // a heartbeat's, in its record
 }
 
 type rpcResponse struct {
@@ -81,7 +85,11 @@ type rpcResponse struct {
 	ShouldShutDown  bool
 	FirstProducerID int64
 	BrokerEpoch     int64
-	Message         string
+	// Index is the Raft index of a proposed record, sent (flag 4, eight
+	// bytes before the message) only to a request with WantIndex; 0 is
+	// none.
+	Index   uint64
+	Message string
 }
 
 func (r rpcRequest) append(b []byte) []byte {
@@ -91,6 +99,9 @@ func (r rpcRequest) append(b []byte) []byte {
 	}
 	if r.WantShutDown {
 		flags |= 2
+	}
+	if r.WantIndex {
+		flags |= 4
 	}
 	b = append(b, rpcVersion, r.Kind, r.Hops, flags)
 	b = binary.BigEndian.AppendUint32(b, uint32(r.Broker))
@@ -110,7 +121,7 @@ func decodeRequest(b []byte) (rpcRequest, error) {
 	if b[0] != rpcVersion {
 		return rpcRequest{}, fmt.Errorf("%w: version %d", errBadFrame, b[0])
 	}
-	r := rpcRequest{Kind: b[1], Hops: b[2], CaughtUp: b[3]&1 != 0, WantShutDown: b[3]&2 != 0,
+	r := rpcRequest{Kind: b[1], Hops: b[2], CaughtUp: b[3]&1 != 0, WantShutDown: b[3]&2 != 0, WantIndex: b[3]&4 != 0,
 		Broker: int32(binary.BigEndian.Uint32(b[4:])), Epoch: int64(binary.BigEndian.Uint64(b[8:]))}
 	switch r.Kind {
 	case rpcPropose, rpcAddVoter:
@@ -139,10 +150,16 @@ func (r rpcResponse) append(b []byte) []byte {
 	if r.ShouldShutDown {
 		flags |= 2
 	}
+	if r.Index != 0 {
+		flags |= 4
+	}
 	b = append(b, rpcVersion, flags)
 	b = binary.BigEndian.AppendUint16(b, uint16(r.Code))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.FirstProducerID))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.BrokerEpoch))
+	if r.Index != 0 {
+		b = binary.BigEndian.AppendUint64(b, r.Index)
+	}
 	return append(b, r.Message...)
 }
 
@@ -154,14 +171,22 @@ func decodeResponse(b []byte) (rpcResponse, error) {
 	if b[0] != rpcVersion {
 		return rpcResponse{}, fmt.Errorf("%w: version %d", errBadFrame, b[0])
 	}
-	return rpcResponse{
+	r := rpcResponse{
 		Fenced:          b[1]&1 != 0,
 		ShouldShutDown:  b[1]&2 != 0,
 		Code:            int16(binary.BigEndian.Uint16(b[2:])),
 		FirstProducerID: int64(binary.BigEndian.Uint64(b[4:])),
 		BrokerEpoch:     int64(binary.BigEndian.Uint64(b[12:])),
-		Message:         string(b[rpcReplyHead:]),
-	}, nil
+	}
+	rest := b[rpcReplyHead:]
+	if b[1]&4 != 0 {
+		if len(rest) < 8 {
+			return rpcResponse{}, fmt.Errorf("%w: response index of %d bytes", errBadFrame, len(rest))
+		}
+		r.Index, rest = binary.BigEndian.Uint64(rest), rest[8:]
+	}
+	r.Message = string(rest)
+	return r, nil
 }
 
 // readFrame reads one length-prefixed frame of at most maxRPCFrame bytes.
@@ -259,6 +284,9 @@ func (c *Controller) answerRPC(req rpcRequest, conn uint64) rpcResponse {
 		res, err := c.proposeHop(ctx, rec, max(req.Hops, 1))
 		resp := errorResponse(err)
 		resp.FirstProducerID, resp.BrokerEpoch = res.FirstProducerID, res.BrokerEpoch
+		if req.WantIndex {
+			resp.Index = res.Index
+		}
 		return resp
 	}
 }
@@ -392,16 +420,47 @@ func (f rpcForwarder) Forward(ctx context.Context, r metadata.Record) (metadata.
 	if err != nil {
 		return metadata.Result{}, err
 	}
-	resp, err := f.c.send(ctx, rpcRequest{Kind: rpcPropose, Hops: 1, Record: data})
+	resp, err := f.c.send(ctx, rpcRequest{Kind: rpcPropose, Hops: 1, WantIndex: true, Record: data})
 	if err != nil {
 		return metadata.Result{}, err
 	}
-	res := metadata.Result{FirstProducerID: resp.FirstProducerID, BrokerEpoch: resp.BrokerEpoch}
+	res := metadata.Result{FirstProducerID: resp.FirstProducerID, BrokerEpoch: resp.BrokerEpoch, Index: resp.Index}
 	if err := responseError(resp); err != nil {
 		if ke, ok := err.(*kerr.Error); ok {
 			res.Err = ke
 		}
 		return res, err
 	}
+	f.c.awaitApplied(ctx, resp.Index)
 	return res, nil
+}
+
+// awaitApplied waits until this node has applied the metadata log up to
+// index, so that a change it forwarded is in its own image when the
+// request that asked for it is answered: a client that creates a topic
+// through one broker finds it there at once, as it would on the active
+// controller. It gives up at ctx's end (the change is made, only not here
+// yet), and does not wait at all on a node that is not ready (a broker
+// registering before it receives the log) or without an index (an
+// active controller from before WantIndex).
+func (c *Controller) awaitApplied(ctx context.Context, index uint64) {
+	select {
+	case <-c.ready:
+	default:
+		return
+	}
+	if index == 0 {
+		return
+	}
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for c.fsm.applied.Load() < index {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		case <-c.quit:
+			return
+		}
+	}
 }

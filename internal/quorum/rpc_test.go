@@ -17,6 +17,7 @@ func TestRPCCodec(t *testing.T) {
 	rec, _ := metadata.EncodeRecord(metadata.FenceBroker{ID: 3, Epoch: 42})
 	for _, req := range []rpcRequest{
 		{Kind: rpcPropose, Record: rec},
+		{Kind: rpcPropose, WantIndex: true, Record: rec},
 		{Kind: rpcHeartbeat, Hops: 1, CaughtUp: true, Broker: -1, Epoch: 1 << 40},
 		{Kind: rpcHeartbeat, Broker: 2, Epoch: 3, Reports: []metadata.LogReport{
 			{TopicID: metadata.TopicID{1, 2}, Partition: 7, PartitionEpoch: 9, LastEpoch: -1, LogEndOffset: 0},
@@ -33,9 +34,18 @@ func TestRPCCodec(t *testing.T) {
 			t.Fatalf("request %+v decoded as %+v", req, got)
 		}
 	}
-	resp := rpcResponse{Code: kerr.StaleBrokerEpoch.Code, Fenced: true, FirstProducerID: 7, BrokerEpoch: 9, Message: "m"}
-	if got, err := decodeResponse(resp.append(nil)); err != nil || got != resp {
-		t.Fatalf("response %+v decoded as %+v, %v", resp, got, err)
+	for _, resp := range []rpcResponse{
+		{Code: kerr.StaleBrokerEpoch.Code, Fenced: true, FirstProducerID: 7, BrokerEpoch: 9, Message: "m"},
+		{Index: 1 << 40, Message: "with an index"},
+		{Index: 3},
+	} {
+		if got, err := decodeResponse(resp.append(nil)); err != nil || got != resp {
+			t.Fatalf("response %+v decoded as %+v, %v", resp, got, err)
+		}
+	}
+	// An index flag without its eight bytes.
+	if _, err := decodeResponse(rpcResponse{Index: 1}.append(nil)[:rpcReplyHead+7]); !errors.Is(err, errBadFrame) {
+		t.Fatalf("truncated index: %v", err)
 	}
 	for _, bad := range [][]byte{nil, {1}, make([]byte, 15), append([]byte{1}, make([]byte, 15)...),
 		{0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, append(rpcRequest{Kind: rpcHeartbeat}.append(nil), 0),
