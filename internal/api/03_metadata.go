@@ -10,6 +10,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -133,12 +134,16 @@ func (h *Handlers) describeTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
 		mp.LeaderEpoch = p.LeaderEpoch
 		mp.Replicas = p.Replicas
 		mp.ISR = p.ISR
-		mp.OfflineReplicas = []int32{}
-		if p.Leader == h.NodeID && h.Partitions.Get(t.Name, p.Partition) == nil {
+		// Offline replicas: those their brokers reported (metadata's
+		// OfflineReplicas), and this broker's if it has not yet.
+		mp.OfflineReplicas = append([]int32{}, p.Offline...)
+		local := h.Partitions.Get(t.Name, p.Partition) == nil && slices.Contains(p.Replicas, h.NodeID)
+		if local && h.Partitions.Offline(t.Name, p.Partition) != nil && !slices.Contains(mp.OfflineReplicas, h.NodeID) {
+			mp.OfflineReplicas = append(mp.OfflineReplicas, h.NodeID)
+			slices.Sort(mp.OfflineReplicas)
+		}
+		if p.Leader == h.NodeID && local || p.Leader >= 0 && slices.Contains(mp.OfflineReplicas, p.Leader) {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
-			if h.Partitions.Offline(t.Name, p.Partition) != nil {
-				mp.OfflineReplicas = []int32{h.NodeID}
-			}
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}

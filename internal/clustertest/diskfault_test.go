@@ -43,8 +43,9 @@ const (
 // through the node's filesystem. The node must take the log offline and
 // report it: its partition gets a new leader (or loses the follower from
 // its ISR) within newLeaderBound and the producer goes on within
-// resumeBound, and the failed node acknowledges nothing after the fault
-// and answers produce and fetch with KAFKA_STORAGE_ERROR. The disk is
+// resumeBound, the failed node acknowledges nothing after the fault and
+// answers produce and fetch with KAFKA_STORAGE_ERROR, and another node's
+// Metadata lists it as an offline replica. The disk is
 // then fixed and the node restarted: it recovers its log and is back in
 // the ISR by catching up.
 // The sends, acknowledgements and a final read-back are a chaos history:
@@ -133,6 +134,10 @@ func testDiskFault(t *testing.T, fault DiskFault, onLeader bool) {
 	if code := rawFetchFrom(t, raw, topic, [16]byte(observer.Broker().Image().Topics[topic].ID)); code != kerr.KafkaStorageError.Code {
 		t.Errorf("fetch from the failed node: error %d, want KAFKA_STORAGE_ERROR", code)
 	}
+	// Every node's Metadata lists the failed replica as offline.
+	if mp, ok := mdPartition(t, observer.Admin(), topic); !ok || !slices.Equal(mp.OfflineReplicas, []int32{target}) {
+		t.Errorf("Metadata from node %d: partition %+v, want node %d offline", int(target)%3+1, mp, target)
+	}
 	if late := acks.after(target, faultAt.Add(ackSlack)); len(late) > 0 {
 		t.Errorf("node %d acknowledged %d batches more than %v after its disk failed, the first at +%v",
 			target, len(late), ackSlack, late[0].Sub(faultAt).Round(time.Millisecond))
@@ -148,6 +153,9 @@ func testDiskFault(t *testing.T, fault DiskFault, onLeader bool) {
 	restarted := time.Now()
 	waitPartition(t, n, topic, 60*time.Second, restarted, func(l int32, isr []int32) bool { return l > 0 && len(isr) == 3 })
 	t.Logf("node %d back in the ISR %v after its restart", target, time.Since(restarted).Round(time.Millisecond))
+	if mp, ok := mdPartition(t, observer.Admin(), topic); !ok || len(mp.OfflineReplicas) != 0 {
+		t.Errorf("Metadata after the restart: partition %+v, want no offline replica", mp)
+	}
 	p.waitFor(t, p.count()+300, time.Minute)
 	p.finish(t)
 
