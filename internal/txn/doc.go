@@ -12,6 +12,15 @@
 // after; at start-up, and after its log is truncated (a follower whose log
 // diverged from its leader's), [Rebuild] loads the last snapshot if it is
 // at or below the log end and replays the log after it.
+// A transactional batch opens its producer's transaction at its first
+// offset; a control batch's marker ([DecodeMarker]: Kafka's ControlRecordType
+// key and EndTransactionMarker value) ends it, and [ProducerState.UpdateMarker]
+// returns the ended transaction, an abort's being what the aborted-transaction
+// index records. [ProducerState.FirstUnstableOffset] is the smallest first
+// offset of the open transactions and of those whose marker is not yet below
+// the high watermark (Kafka's unreplicated transactions); the last stable
+// offset is the high watermark bounded by it. The open transaction's first
+// offset is in the snapshot and a replay of the log recovers it.
 // The partition's append lock guards it; it owns no goroutines.
 //
 // [IDAllocator] hands out producer IDs from blocks that the metadata quorum

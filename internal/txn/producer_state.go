@@ -51,6 +51,10 @@ func (p *producer) lastSeq() int32 {
 // lock guards it.
 type ProducerState struct {
 	producers map[int64]*producer
+	// unreplicated are the transactions ended by a marker not yet below the
+	// high watermark: still unstable, as Kafka's unreplicatedTxns, since a
+	// failover could lose the marker.
+	unreplicated []CompletedTxn
 }
 
 // NewProducerState returns an empty state.
@@ -126,15 +130,52 @@ func inSequence(last, next int32) bool {
 	return int64(next) == int64(last)+1 || (next == 0 && last == 1<<31-1)
 }
 
+// CompletedTxn is a transaction ended by a marker: the producer, the
+// first offset of its transaction, the marker's offset, and whether it
+// aborted.
+type CompletedTxn struct {
+	ProducerID              int64
+	FirstOffset, LastOffset int64
+	Aborted                 bool
+}
+
 // Update records a batch appended at firstOffset (its assigned base offset).
 // It is also how the log is replayed at start-up; a batch at or below the
 // producer's last recorded offset is already known and ignored, so replaying
-// from before a snapshot's offset is harmless. A control batch (a transaction
-// marker) ends the producer's open transaction. Batches without a producer ID
-// are ignored.
+// from before a snapshot's offset is harmless. A transactional data batch
+// opens the producer's transaction at its first offset, if none is open; a
+// control batch ends it (UpdateMarker says how). Batches without a producer
+// ID are ignored.
 func (s *ProducerState) Update(h batch.Header, firstOffset int64) {
+	s.update(h, firstOffset, nil)
+}
+
+// UpdateMarker is Update for a control batch whose marker is m. It returns
+// the transaction the marker ended, if the producer had one open; an abort's
+// is what the aborted-transaction index records.
+func (s *ProducerState) UpdateMarker(h batch.Header, firstOffset int64, m Marker) (CompletedTxn, bool) {
+	return s.update(h, firstOffset, &m)
+}
+
+// UpdateBatch is Update or, for a control batch, UpdateMarker with the
+// marker decoded from raw (the batch's bytes); a control batch that holds
+// no marker ends the transaction as an abort, as a read_committed consumer
+// must then not see it.
+func (s *ProducerState) UpdateBatch(h batch.Header, raw []byte, firstOffset int64) (CompletedTxn, bool) {
+	if !h.Control() {
+		s.update(h, firstOffset, nil)
+		return CompletedTxn{}, false
+	}
+	m, err := DecodeMarker(raw)
+	if err != nil {
+		m = Marker{CoordinatorEpoch: -1}
+	}
+	return s.update(h, firstOffset, &m)
+}
+
+func (s *ProducerState) update(h batch.Header, firstOffset int64, m *Marker) (CompletedTxn, bool) {
 	if h.ProducerID < 0 {
-		return
+		return CompletedTxn{}, false
 	}
 	p := s.producers[h.ProducerID]
 	if p == nil {
@@ -143,7 +184,7 @@ func (s *ProducerState) Update(h batch.Header, firstOffset int64) {
 	}
 	lastOffset := firstOffset + int64(h.LastOffsetDelta)
 	if n := len(p.batches); n > 0 && lastOffset <= p.batches[n-1].lastOffset {
-		return
+		return CompletedTxn{}, false
 	}
 	if h.ProducerEpoch != p.epoch {
 		p.epoch = h.ProducerEpoch
@@ -151,8 +192,17 @@ func (s *ProducerState) Update(h batch.Header, firstOffset int64) {
 	}
 	p.lastTimestamp = h.MaxTimestamp
 	if h.Control() {
+		var done CompletedTxn
+		open := p.txnFirstOffset != noOffset
+		if open {
+			done = CompletedTxn{ProducerID: h.ProducerID, FirstOffset: p.txnFirstOffset, LastOffset: lastOffset, Aborted: m == nil || !m.Commit}
+			s.unreplicated = append(s.unreplicated, done)
+		}
+		if m != nil {
+			p.coordinatorEpoch = m.CoordinatorEpoch
+		}
 		p.txnFirstOffset = noOffset
-		return
+		return done, open
 	}
 	if h.Transactional() && p.txnFirstOffset == noOffset {
 		p.txnFirstOffset = firstOffset
@@ -168,6 +218,37 @@ func (s *ProducerState) Update(h batch.Header, firstOffset int64) {
 		lastOffset:   lastOffset,
 		maxTimestamp: h.MaxTimestamp,
 	})
+	return CompletedTxn{}, false
+}
+
+// FirstUnstableOffset is the smallest first offset of the transactions
+// still undecided for a consumer with the high watermark at hw: those open,
+// and those whose marker is at or above hw (forgotten here once below it),
+// as Kafka's ProducerStateManager.firstUnstableOffset. It is -1 when there
+// is none; the last stable offset is then the high watermark.
+func (s *ProducerState) FirstUnstableOffset(hw int64) int64 {
+	s.unreplicated = slices.DeleteFunc(s.unreplicated, func(t CompletedTxn) bool { return t.LastOffset < hw })
+	first := noOffset
+	for _, t := range s.unreplicated {
+		if first == noOffset || t.FirstOffset < first {
+			first = t.FirstOffset
+		}
+	}
+	for _, p := range s.producers {
+		if p.txnFirstOffset != noOffset && (first == noOffset || p.txnFirstOffset < first) {
+			first = p.txnFirstOffset
+		}
+	}
+	return first
+}
+
+// LastStableOffset is the offset below which every transaction is decided:
+// min(hw, FirstUnstableOffset(hw)).
+func (s *ProducerState) LastStableOffset(hw int64) int64 {
+	if f := s.FirstUnstableOffset(hw); f != noOffset && f < hw {
+		return f
+	}
+	return hw
 }
 
 // ProducerEntry describes one producer for DescribeProducers.
@@ -205,6 +286,7 @@ func (s *ProducerState) Len() int { return len(s.producers) }
 // Kafka's ProducerStateManager.truncateHead does. It returns how many were
 // removed.
 func (s *ProducerState) TruncateBefore(logStartOffset int64) int {
+	s.unreplicated = slices.DeleteFunc(s.unreplicated, func(t CompletedTxn) bool { return t.LastOffset < logStartOffset })
 	removed := 0
 	for id, p := range s.producers {
 		if len(p.batches) == 0 || p.batches[len(p.batches)-1].lastOffset < logStartOffset {

@@ -45,11 +45,11 @@ func Rebuild(snapshot []byte, logStart, end int64, read func(from int64) ([]byte
 			return nil, -1, fmt.Errorf("txn: replay the log from %d: %w", from, err)
 		}
 		next := from
-		if err := batch.Iterate(chunk, func(h batch.Header, _ []byte) bool {
+		if err := batch.Iterate(chunk, func(h batch.Header, raw []byte) bool {
 			if h.LastOffset() >= end {
 				return false
 			}
-			s.Update(h, h.BaseOffset) // batches below from are known already: ignored
+			s.UpdateBatch(h, raw, h.BaseOffset) // batches below from are known already: ignored
 			next = h.LastOffset() + 1
 			return true
 		}); err != nil {

@@ -232,3 +232,113 @@ func mustMaxOffset(l testLog) int64 {
 	}
 	return m
 }
+
+// TestRebuildRecoversTransactions: a log with a committed transaction, an
+// aborted one and one still open rebuilds, from nothing or from a snapshot
+// taken inside the open transaction, to the open transaction's first offset
+// as the first unstable offset, the markers decoded (coordinator epoch
+// kept); a truncation below the open transaction's first batch drops it,
+// one between its batches keeps it at the same first offset.
+func TestRebuildRecoversTransactions(t *testing.T) {
+	var l testLog
+	l.snapshots = map[int64][]byte{}
+	live := NewProducerState()
+	var next int64
+	seq := map[int64]int32{}
+	appendBatch := func(pid int64, n int, marker *Marker) {
+		o := batch.BuildOptions{BaseOffset: next, ProducerID: pid, BaseSequence: seq[pid], Transactional: true}
+		recs := make([]batch.Record, n)
+		for i := range recs {
+			recs[i] = batch.Record{Timestamp: 1000, Value: []byte("v")}
+		}
+		if marker != nil {
+			o.Control, o.BaseSequence, recs = true, -1, []batch.Record{MarkerRecord(*marker)}
+		} else {
+			seq[pid] += int32(n)
+		}
+		b := batch.Build(o, recs)
+		h, _ := batch.ParseHeader(b)
+		live.UpdateBatch(h, b, next)
+		l.batches = append(l.batches, b)
+		next += int64(len(recs))
+		l.snapshots[next] = live.MarshalSnapshot(next)
+	}
+	appendBatch(1, 2, nil)                                          // 0-1
+	appendBatch(2, 1, nil)                                          // 2
+	appendBatch(1, 0+1, &Marker{Commit: true, CoordinatorEpoch: 3}) // 3
+	appendBatch(3, 2, nil)                                          // 4-5: stays open
+	appendBatch(2, 1, &Marker{CoordinatorEpoch: 7})                 // 6: aborts 2's
+	appendBatch(3, 1, nil)                                          // 7
+	if got := live.FirstUnstableOffset(next); got != 4 {
+		t.Fatalf("live first unstable offset %d, want 4", got)
+	}
+	for _, tc := range []struct {
+		snapshot   []byte
+		end, want  int64
+		wantCoord2 int32
+	}{
+		{nil, next, 4, 7},
+		{l.snapshots[6], next, 4, -1}, // the snapshot before 2's abort: replayed
+		{l.snapshots[7], next, 4, 7},
+		{l.snapshots[7], 6, 2, -1}, // above the truncation: unused; 2's abort truncated away
+		{nil, 5, 2, -1},            // inside 3's first batch: only 2's open transaction
+		{nil, 4, 2, -1},
+		{nil, 2, 0, -1}, // producer 1 still open at 0
+		{nil, 0, -1, -1},
+	} {
+		s, _, err := Rebuild(tc.snapshot, 0, tc.end, l.reader(tc.end))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A high watermark at the end: markers below it are decided.
+		if got := s.FirstUnstableOffset(tc.end); got != tc.want {
+			t.Errorf("end %d, snapshot %t: first unstable offset %d, want %d", tc.end, tc.snapshot != nil, got, tc.want)
+		}
+		coord := int32(-1)
+		for _, e := range s.Producers() {
+			if e.ProducerID == 2 {
+				coord = e.CoordinatorEpoch
+			}
+		}
+		if tc.end == next && coord != tc.wantCoord2 && tc.snapshot == nil {
+			t.Errorf("producer 2's coordinator epoch %d, want %d", coord, tc.wantCoord2)
+		}
+	}
+}
+
+func TestDecodeMarker(t *testing.T) {
+	for _, m := range []Marker{{Commit: true, CoordinatorEpoch: 5}, {CoordinatorEpoch: -1}} {
+		b := batch.Build(batch.BuildOptions{ProducerID: 1, Control: true, Transactional: true}, []batch.Record{MarkerRecord(m)})
+		got, err := DecodeMarker(b)
+		if err != nil || got != m {
+			t.Errorf("DecodeMarker = %+v, %v; want %+v", got, err, m)
+		}
+	}
+	for _, recs := range [][]batch.Record{
+		nil,
+		{{Key: []byte{0, 0, 0, 2}, Value: []byte{0, 0, 0, 0, 0, 0}}}, // type 2
+		{{Key: []byte{0, 1, 0, 0}, Value: []byte{0, 0, 0, 0, 0, 0}}}, // key version 1
+		{{Key: []byte{0, 0, 0, 1}, Value: []byte{0, 0, 0}}},          // short value
+		{{Key: []byte{0, 0, 0, 1}, Value: []byte{0, 0, 0, 0, 0, 0}}, {Key: []byte{0, 0, 0, 1}, Value: []byte{0, 0, 0, 0, 0, 0}}},
+	} {
+		b := batch.Build(batch.BuildOptions{ProducerID: 1, Control: true}, recs)
+		if _, err := DecodeMarker(b); !errors.Is(err, ErrBadMarker) {
+			t.Errorf("records %v: err %v, want ErrBadMarker", recs, err)
+		}
+	}
+}
+
+// FuzzDecodeMarker: control batches off the log never panic the decoder.
+func FuzzDecodeMarker(f *testing.F) {
+	f.Add(batch.Build(batch.BuildOptions{ProducerID: 1, Control: true}, []batch.Record{MarkerRecord(Marker{Commit: true, CoordinatorEpoch: 2})}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeMarker(b)
+		if err == nil {
+			again, err := DecodeMarker(batch.Build(batch.BuildOptions{ProducerID: 1, Control: true}, []batch.Record{MarkerRecord(m)}))
+			if err != nil || again != m {
+				t.Fatalf("re-encoded %+v decodes as %+v, %v", m, again, err)
+			}
+		}
+	})
+}

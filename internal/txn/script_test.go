@@ -17,7 +17,9 @@ const attrTransactional, attrControl = 0x10, 0x20
 // Update at the next offset of the log. Commands:
 //
 //	produce pid=N epoch=N seq=N count=N [txn]   prints @OFFSET, dup FIRST-LAST or ERROR: message
-//	marker pid=N epoch=N                        a transaction marker (control batch), prints @OFFSET
+//	marker pid=N epoch=N [commit] [coord=N]     a transaction marker (control batch; an abort unless
+//	                                            commit), prints @OFFSET and the transaction it ended
+//	stable hw=N                                 the first unstable and last stable offsets at high watermark N
 //	time ms=N                                   max timestamp of later batches
 //	producers                                   one line per producer, as DescribeProducers sees it
 //	snapshot                                    marshal, unmarshal, carry on with the copy
@@ -31,7 +33,7 @@ func TestScripts(t *testing.T) {
 		s := NewProducerState()
 		var next, ts int64
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
-			var pid, now, expiration, offset int64
+			var pid, now, expiration, offset, hw int64
 			var epoch int16
 			var seq, count int32
 			switch d.Cmd {
@@ -53,6 +55,9 @@ func TestScripts(t *testing.T) {
 					again = "differs"
 				}
 				return fmt.Sprintf("offset=%d re-marshalled=%s", off, again)
+			case "stable":
+				d.ScanArgs(t, "hw", &hw)
+				return fmt.Sprintf("first-unstable=%d last-stable=%d", s.FirstUnstableOffset(hw), s.LastStableOffset(hw))
 			case "produce", "marker":
 				d.ScanArgs(t, "pid", &pid)
 				d.ScanArgs(t, "epoch", &epoch)
@@ -76,8 +81,19 @@ func TestScripts(t *testing.T) {
 					return fmt.Sprintf("dup %d-%d", res.FirstOffset, res.LastOffset)
 				}
 				h.BaseOffset = next
-				s.Update(h, next)
 				next += int64(h.NumRecords)
+				if d.Cmd == "marker" {
+					m := Marker{Commit: d.HasArg("commit"), CoordinatorEpoch: 0}
+					if d.HasArg("coord") {
+						d.ScanArgs(t, "coord", &m.CoordinatorEpoch)
+					}
+					done, ok := s.UpdateMarker(h, h.BaseOffset, m)
+					if !ok {
+						return fmt.Sprintf("@%d no transaction", h.BaseOffset)
+					}
+					return fmt.Sprintf("@%d ended pid=%d %d-%d aborted=%t", h.BaseOffset, done.ProducerID, done.FirstOffset, done.LastOffset, done.Aborted)
+				}
+				s.Update(h, h.BaseOffset)
 				return fmt.Sprintf("@%d", h.BaseOffset)
 			case "producers":
 				var b strings.Builder
