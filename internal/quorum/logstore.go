@@ -64,6 +64,7 @@ type logStore struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
+	shut      bool // Close closed w; under mu
 }
 
 var (
@@ -290,6 +291,9 @@ func (s *logStore) IsMonotonic() bool { return true }
 func (s *logStore) Set(key, val []byte) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.shut {
+		return nil // see SetUint64
+	}
 	return s.w.Set(key, val)
 }
 
@@ -302,6 +306,15 @@ func (s *logStore) Get(key []byte) ([]byte, error) {
 func (s *logStore) SetUint64(key []byte, val uint64) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.shut {
+		// A transport handler raft.Shutdown did not wait for (a heartbeat
+		// decoded before it) saving a newer term: raft panics when that
+		// fails ("failed to save current term: closed", a killed node in
+		// TestMajorityControllersDown). Dropping it is safe: Shutdown closed
+		// the transport, whose stream layer closed every accepted
+		// connection, so the handler's answer reaches no one.
+		return nil
+	}
 	return s.w.SetUint64(key, val)
 }
 
@@ -316,11 +329,13 @@ func (s *logStore) GetUint64(key []byte) (uint64, error) {
 func (s *logStore) abort() { s.closeOnce.Do(func() { close(s.closed) }) }
 
 // Close aborts a waiting write and closes the WAL (not the meta store, which
-// the controller owns).
+// the controller owns). Call it after raft.Shutdown: stable-store writes
+// after it are dropped (SetUint64).
 func (s *logStore) Close() error {
 	s.abort()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.shut = true
 	if err := s.w.Close(); err != nil {
 		return fmt.Errorf("quorum: close metadata log: %w", err)
 	}
