@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"sync"
@@ -21,6 +22,7 @@ type testCluster struct {
 	voters []Peer
 	nodes  map[int32]*Controller
 	live   Liveness
+	logger *slog.Logger // the nodes' logger; nil discards
 }
 
 // freeAddrs reserves n ports on 127.0.0.1: listen on port 0, note the
@@ -58,7 +60,7 @@ func newTestCluster(t *testing.T, voters int) *testCluster {
 
 func (tc *testCluster) config(id int32) Config {
 	cfg := Config{Dir: filepath.Join(tc.dir, fmt.Sprint(id)), NodeID: id, Voters: tc.voters,
-		electionTimeout: 300 * time.Millisecond, Liveness: tc.live, StartTimeout: 20 * time.Second}
+		electionTimeout: 300 * time.Millisecond, Liveness: tc.live, StartTimeout: 20 * time.Second, Logger: tc.logger}
 	for _, v := range tc.voters {
 		if v.ID == id {
 			cfg.Listen = v.Addr

@@ -295,6 +295,7 @@ func (c *Controller) heartbeats() {
 	var s *session
 	defer func() { s.close() }()
 	var lastErr string
+	lastOK, warned := time.Now(), false // the last heartbeat answered
 	for {
 		reg := c.joined.Load()
 		ctx, cancel := context.WithTimeout(c.ctx, interval)
@@ -323,8 +324,21 @@ func (c *Controller) heartbeats() {
 			}
 			err = rerr
 		}
-		if err != nil && err.Error() != lastErr {
-			c.logger.Warn("quorum: broker heartbeat failed", "broker", reg.broker.ID, "err", err)
+		// A heartbeat fails for a moment whenever the active controller
+		// changes or stops (an election at start-up, the controllers
+		// stopping with the brokers at shutdown): that is retried at once
+		// and logged at info. Only failures lasting half the session, which
+		// will fence the broker if they go on, are a warning.
+		atRisk := err != nil && !c.leaving.Load() && time.Since(lastOK) >= c.cfg.Liveness.SessionTimeout/2
+		switch {
+		case err == nil:
+			lastOK, warned = time.Now(), false
+		case atRisk && !warned:
+			c.logger.Warn("quorum: broker heartbeats failing; the controller fences the broker if they go on for its session",
+				"broker", reg.broker.ID, "for", time.Since(lastOK).Round(time.Millisecond), "session", c.cfg.Liveness.SessionTimeout, "err", err)
+			warned = true
+		case err.Error() != lastErr:
+			c.logger.Info("quorum: broker heartbeat failed; retrying", "broker", reg.broker.ID, "err", err)
 		}
 		lastErr = ""
 		wait := interval

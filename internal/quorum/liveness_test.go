@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -196,6 +197,37 @@ func TestBrokerOnlyNode(t *testing.T) {
 		t.Fatalf("epoch %d after restart, was %d", again, epoch)
 	}
 	tc.converged("while-down")
+}
+
+// TestHeartbeatFailureLogs: the active controller stops, so the other
+// brokers' heartbeats fail until a new one is elected, a second or so
+// into a session of a minute: each failure is logged at info, retried, and
+// none is a warning (cluster local's nodes log at warn, and a clean stop of
+// all of them, the controllers with the brokers, must log nothing there).
+func TestHeartbeatFailureLogs(t *testing.T) {
+	logs := &lockedBuffer{}
+	tc := newTestCluster(t, 3)
+	tc.live = Liveness{HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: time.Minute}
+	tc.logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	tc.start(1, 2, 3)
+	for _, id := range []int32{1, 2, 3} {
+		tc.join(id)
+	}
+	first := tc.leader()
+	tc.stop(first)
+	second := tc.leader()
+	tc.broker(second, first, true, 30*time.Second)
+	for id := range tc.nodes {
+		if id != first {
+			tc.broker(second, id, false, 5*time.Second)
+		}
+	}
+	if logs.count(`level=INFO msg="quorum: broker heartbeat failed; retrying"`) == 0 {
+		t.Fatal("no heartbeat failed while the controller changed")
+	}
+	if n := logs.count(`level=WARN msg="quorum: broker heartbeat`); n != 0 {
+		t.Fatalf("a controller change logged %d heartbeat warnings", n)
+	}
 }
 
 // startJoined starts voters 1..3 with raft's production timeouts when
