@@ -59,6 +59,8 @@ func produce(h *Handlers, ctx context.Context, req *kmsg.ProduceRequest) (*kmsg.
 			case p == nil && h.Partitions.Offline(name, rp.Partition) != nil:
 				code = kerr.KafkaStorageError.Code
 				h.logStorageError("produce", name, rp.Partition, h.Partitions.Offline(name, rp.Partition).Error())
+			case p == nil && hasPartition(img.Topics[name], rp.Partition):
+				code = notHosted
 			case p == nil && req.Version >= 13:
 				code = kerr.UnknownTopicID.Code
 			case p == nil:

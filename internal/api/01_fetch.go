@@ -153,6 +153,8 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 		switch {
 		case t.part == nil && topic != nil && h.Partitions.Offline(topic.Name, sp.key.partition) != nil:
 			t.code = kerr.KafkaStorageError.Code
+		case t.part == nil && hasPartition(topic, sp.key.partition):
+			t.code = notHosted
 		case t.part == nil && byID && topic == nil:
 			t.code = kerr.UnknownTopicID.Code
 		case t.part == nil:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 )
 
@@ -59,4 +60,21 @@ func notLeader(p *partition.Partition) int16 {
 		return kerr.NotLeaderForPartition.Code
 	}
 	return 0
+}
+
+// notHosted answers a produce or fetch for a partition this broker's
+// metadata has but whose replica it does not host: not yet (the replica
+// manager opens it a moment after the image that created it or moved it
+// here is applied, and Metadata already answers from that image) or no
+// longer. Kafka's ReplicaManager.getPartitionOrError answers
+// NOT_LEADER_OR_FOLLOWER then, which clients retry after a metadata
+// refresh; UNKNOWN_TOPIC_OR_PARTITION, kept for a partition the metadata
+// lacks, makes franz-go fail every buffered record after UnknownTopicRetries
+// (4) such answers in a row.
+var notHosted = kerr.NotLeaderForPartition.Code
+
+// hasPartition reports whether t (nil: a topic the metadata lacks) has
+// partition p.
+func hasPartition(t *metadata.Topic, p int32) bool {
+	return t != nil && p >= 0 && int(p) < len(t.Partitions)
 }
