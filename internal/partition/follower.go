@@ -132,7 +132,8 @@ func (p *Partition) truncateToLocked(offset int64) error {
 		return ErrLeaderTruncate
 	}
 	if offset >= p.log.LogEndOffset() {
-		return nil
+		// The log stays; the epoch cache may lose an entry at its end.
+		return p.applyLocked(p.replica.TruncateTo(offset))
 	}
 	if err := p.log.TruncateTo(offset); err != nil {
 		return closedErr(err)

@@ -300,6 +300,11 @@ func (r *Replica) SetLeaderHighWatermark(leaderHW int64) Effects {
 func (r *Replica) TruncateTo(offset int64) Effects {
 	var fx Effects
 	if offset >= r.logEnd {
+		// Nothing to cut, but an entry at the log end (an epoch this
+		// replica led without writing) goes, as Kafka's truncateTo drops
+		// it: a last fetched epoch its new leader never had would be
+		// answered the same diverging epoch for ever.
+		fx.EpochsChanged = r.epochs.TruncateFromEnd(r.logEnd)
 		return fx
 	}
 	r.logEnd = offset
