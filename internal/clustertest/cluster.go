@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,7 +72,9 @@ type Cluster struct {
 // naming all of them), started together since a voter alone cannot elect a
 // leader. Node i dials other nodes through Dialer(i), so its replica
 // fetchers cross Link(i, j) and its quorum connections (raft's transport
-// and the controller RPC, quorum.Config.Dial) ControllerLink(i, j).
+// and the controller RPC, quorum.Config.Dial) ControllerLink(i, j). Unless
+// some are Absent, it returns once every node's image has every node
+// unfenced (and __consumer_offsets).
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if opts.Nodes < 1 {
@@ -149,7 +152,65 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
+	if len(opts.Absent) == 0 {
+		c.waitUnfenced()
+		c.awaitOffsetsTopic()
+	}
 	return c
+}
+
+// awaitOffsetsTopic waits until every node's metadata has
+// __consumer_offsets, which the first node to see enough brokers
+// registered creates after the starts returned, so that tests start from
+// a cluster whose groups have coordinators.
+func (c *Cluster) awaitOffsetsTopic() {
+	c.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ready := true
+		for _, n := range c.nodes {
+			if b := n.Broker(); b != nil && b.Image().Topics["__consumer_offsets"] == nil {
+				ready = false
+			}
+		}
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("clustertest: __consumer_offsets not created 30 s after the start")
+		}
+	}
+}
+
+// waitUnfenced waits until every node's image has every node registered
+// and unfenced. A node's start returns once it has registered, but the
+// controller unfences it only at a later heartbeat, and the other nodes
+// apply that a moment after: a CreateTopics of replication factor N made
+// at once could be refused INVALID_REPLICATION_FACTOR, and a node's
+// Metadata could still leave a broker out.
+func (c *Cluster) waitUnfenced() {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var behind []string
+		for i, n := range c.nodes {
+			live := map[int32]bool{}
+			for _, b := range n.Broker().Image().LiveBrokers() {
+				live[b.ID] = true
+			}
+			for _, m := range c.nodes {
+				if id := m.ID(); !live[id] {
+					behind = append(behind, fmt.Sprintf("node %d does not see node %d unfenced", i+1, id))
+				}
+			}
+		}
+		if len(behind) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("clustertest: 30 s after the start: %s", strings.Join(behind, "; "))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // reservePorts binds n free 127.0.0.1 ports, for nodes to bind for the

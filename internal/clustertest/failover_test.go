@@ -66,8 +66,15 @@ type stream struct {
 
 func startStream(t *testing.T, cl *kgo.Client) *stream {
 	s := &stream{t: t, cl: cl, acked: map[int]time.Time{}, stopped: make(chan struct{}), done: make(chan struct{})}
+	// Produce blocks while MaxBufferedRecords are unacknowledged, and the
+	// client closes only after this cleanup (registered before it): a test
+	// that fails midway, its records stuck, would wait here for ever (until
+	// -timeout) without this context, which fails the blocked Produce.
+	// finish does not cancel it, which would fail records still buffered.
+	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { // a test that fails midway stops it too
 		s.stop.Do(func() { close(s.stopped) })
+		cancel()
 		<-s.done
 	})
 	go func() {
@@ -79,7 +86,7 @@ func startStream(t *testing.T, cl *kgo.Client) *stream {
 			default:
 			}
 			s.issued.Add(1)
-			cl.Produce(context.Background(), &kgo.Record{Value: []byte(strconv.Itoa(i))}, func(_ *kgo.Record, err error) {
+			cl.Produce(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}, func(_ *kgo.Record, err error) {
 				s.mu.Lock()
 				defer s.mu.Unlock()
 				if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -103,6 +104,15 @@ func (n *Node) Addr() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.addr
+}
+
+// ID is the node's node.id.
+func (n *Node) ID() int32 {
+	id, err := strconv.ParseInt(n.cfg.Static["node.id"], 10, 32)
+	if err != nil {
+		panic(fmt.Sprintf("clustertest: node.id %q of the node in %s: %v", n.cfg.Static["node.id"], n.cfg.Dir, err))
+	}
+	return int32(id)
 }
 
 // Dir is the node's data directory.
