@@ -8,23 +8,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // createAssigned creates topic with one partition on replicas.
 func createAssigned(t *testing.T, c *Cluster, topic string, replicas ...int32) {
 	t.Helper()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
-	a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-	a.Replicas = replicas
-	rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctxT(t, 30*time.Second), c.Client())
-	if err != nil || resp.Topics[0].ErrorCode != 0 {
-		t.Fatalf("create %s on %v: %v %+v", topic, replicas, err, resp)
-	}
+	createTopicOn(t, c.Client(), topic, replicas, nil)
 }
 
 // moveLeadershipAway stops node 1, the preferred leader of topic's
