@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/samsa-streaming/samsa/internal/api"
 	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/partition"
 )
@@ -65,7 +66,36 @@ func startCombinedWith(t *testing.T, n int, extra map[string]string) ([]*Broker,
 		}
 		t.Cleanup(func() { brokers[i].Close() })
 	}
+	awaitOffsetsTopic(t, brokers)
 	return brokers, cfgs
+}
+
+// awaitOffsetsTopic waits until every broker has opened its replicas of
+// __consumer_offsets, which the first of them to see enough brokers
+// registered creates after the starts returned (startGroups).
+func awaitOffsetsTopic(t *testing.T, brokers []*Broker) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ready := true
+		for _, b := range brokers {
+			topic := b.Image().Topics[api.OffsetsTopic]
+			if topic == nil {
+				ready = false
+				break
+			}
+			for i, p := range topic.Partitions {
+				if slices.Contains(p.Replicas, b.partitions.nodeID) && b.partitions.Get(api.OffsetsTopic, int32(i)) == nil {
+					ready = false
+				}
+			}
+		}
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not open on every broker 30 s after the start", api.OffsetsTopic)
+		}
+	}
 }
 
 // logBytes is the concatenation of a replica's segment files: the batches
