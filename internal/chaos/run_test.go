@@ -7,12 +7,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/localcluster"
 )
 
 // The runner runs in the test binary (race-built under .ci/run); the
@@ -134,5 +137,30 @@ func TestLinksCarryInterNodeTraffic(t *testing.T) {
 	c.healAll()
 	if err := waitFullISR(ctx, adm, Topic, 3, time.Minute); err != nil {
 		t.Fatalf("healed: %v", err)
+	}
+}
+
+// TestStopEscalates: a node that ignores SIGTERM is sent SIGQUIT and
+// SIGKILL after the stop timeout, and the run's report names it.
+func TestStopEscalates(t *testing.T) {
+	dir := t.TempDir()
+	n, err := localcluster.Start("/bin/sh", 1, "127.0.0.1:1", filepath.Join(dir, "node-1.log"),
+		[]string{"-c", `trap "" TERM QUIT; echo ready; while :; do sleep 0.05; done`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{nodes: []*localcluster.Node{n}}
+	in := &injector{c: c, stopTimeout: 200 * time.Millisecond, logf: t.Logf}
+	time.Sleep(100 * time.Millisecond) // the trap is set
+	start := time.Now()
+	in.stop(1, PlannedFault{ID: 7, Kind: RollingRestart})
+	if !n.Exited() {
+		t.Fatal("the node still runs")
+	}
+	if len(in.stuck) != 1 || !strings.Contains(in.stuck[0], "fault 7 (rolling-restart): node 1 did not exit within 200ms of SIGTERM") {
+		t.Fatalf("stuck = %q", in.stuck)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("stop took %v", took)
 	}
 }
