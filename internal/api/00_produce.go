@@ -10,7 +10,10 @@ package api
 // acks=0 gets no response at all, acks=1 is answered after the leader's
 // append, and acks=all (-1) once the high watermark passes each batch
 // (partition.WaitForAcks), within the request's timeout_ms
-// (REQUEST_TIMED_OUT after it), as Kafka's DelayedProduce. Transactions are not served yet, so a
+// (REQUEST_TIMED_OUT after it), as Kafka's DelayedProduce. That wait is
+// not the handler's: an acks=all produce returns once appended, as a
+// server.Deferred response the connection's writer finishes in order, so
+// the next produce pipelined on the connection is appended meanwhile. Transactions are not served yet, so a
 // transactional produce is refused with INVALID_TXN_STATE. Every record of
 // every batch is checked (batch.Validate); records refused for their key or
 // timestamp are listed in v8+ record_errors, as Kafka does.
@@ -29,7 +32,7 @@ import (
 // legacyMagicPos is where both a v0/v1 message and a v2 batch keep their magic.
 const legacyMagicPos = 16
 
-func produce(h *Handlers, ctx context.Context, req *kmsg.ProduceRequest) (*kmsg.ProduceResponse, error) {
+func produce(h *Handlers, ctx context.Context, req *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	img := h.image()
 	var waits []ackWait
@@ -95,17 +98,36 @@ func produce(h *Handlers, ctx context.Context, req *kmsg.ProduceRequest) (*kmsg.
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	if len(waits) == 0 {
+		return resp, nil
+	}
 	// One deadline for the whole request, as Kafka's DelayedProduce: the
 	// partitions are committed independently, so waiting for them in turn
 	// waits no longer than for the last.
 	deadline := time.Now().Add(time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond)
-	for _, w := range waits {
-		sp := &resp.Topics[w.topic].Partitions[w.partition]
-		if code := w.p.WaitForAcks(ctx, w.next, time.Until(deadline)); code != 0 {
+	return &ackedProduce{ProduceResponse: resp, ctx: ctx, waits: waits, deadline: deadline}, nil
+}
+
+// ackedProduce is an acks=all produce's response once its records are
+// appended: the server finishes it (server.Deferred) on the connection's
+// writer, so that the next produce on the connection is appended while
+// this one waits for its followers.
+type ackedProduce struct {
+	*kmsg.ProduceResponse
+	ctx      context.Context
+	waits    []ackWait
+	deadline time.Time
+}
+
+// Finish waits until each partition's high watermark passes its records,
+// or the request's deadline, and sets the partitions' codes.
+func (r *ackedProduce) Finish() {
+	for _, w := range r.waits {
+		sp := &r.Topics[w.topic].Partitions[w.partition]
+		if code := w.p.WaitForAcks(r.ctx, w.next, time.Until(r.deadline)); code != 0 {
 			sp.ErrorCode = code
 		}
 	}
-	return resp, nil
 }
 
 // ackWait is an acks=all partition appended, waiting for the high

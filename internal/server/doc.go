@@ -5,7 +5,10 @@
 // Goroutines: one accept loop per listener, and per connection one reader
 // (which also runs the handler, so requests on one connection are served one
 // at a time, in order, as Kafka does) and one writer (so a slow socket never
-// blocks the handler of the next pipelined request). Close stops accepting,
+// blocks the handler of the next pipelined request). A handler may return a
+// Deferred response (an acks=all produce, appended, waiting for its
+// followers): the writer finishes it in order while the reader serves the
+// next produce, and any other request waits for it first. Close stops accepting,
 // lets in-flight requests finish and their responses reach the socket, then
 // waits for every goroutine.
 //

@@ -141,12 +141,38 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Deferred is a response that waits before it is complete: an acks=all
+// produce whose records are appended but not yet replicated. Finish waits
+// (bounded by the request's own timeout and the server's context) and
+// completes the response. The connection's writer calls it, in request
+// order, while the reader goes on with the next produce: the records of
+// requests pipelined on one connection are appended in order as before,
+// but the leader appends the next produce while the followers fetch the
+// last one, rather than only after its acknowledgement. Any other request
+// waits until every deferred response before it is finished, so what it
+// sees is what it would see had the connection been served strictly one
+// request at a time, as Kafka does.
+type Deferred interface {
+	kmsg.Response
+	Finish()
+}
+
+// produceKey is the API key of Produce, the only request that may be
+// served while a deferred response before it is unfinished.
+const produceKey = 0
+
 // response is one encoded frame on its way to the writer: the bytes in
-// buf, or, for a response with file regions, the parts that make it up.
+// buf, or, for a response with file regions, the parts that make it up;
+// or a deferred response, which the writer finishes and encodes, closing
+// done once it has (or once the connection failed).
 type response struct {
 	buf     *[]byte
 	parts   []part
 	regions []FileRegion
+
+	deferred Deferred
+	header   Header
+	done     chan struct{}
 }
 
 // release lets go of the response's regions and buffer.
@@ -156,7 +182,9 @@ func (r response) release() {
 			fr.Release()
 		}
 	}
-	putBuf(r.buf)
+	if r.buf != nil {
+		putBuf(r.buf)
+	}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -192,6 +220,20 @@ func (s *Server) write(nc net.Conn, out <-chan response, done chan<- struct{}) {
 	w := bufio.NewWriterSize(nc, 64<<10)
 	failed := false
 	for r := range out {
+		if r.deferred != nil {
+			if !failed && w.Buffered() > 0 {
+				// The responses before it go out now, not after the wait.
+				if err := w.Flush(); err != nil {
+					failed = true
+					nc.Close()
+				}
+			}
+			r = s.finish(nc, r, failed)
+			if r.buf == nil {
+				failed = true
+				continue
+			}
+		}
 		if !failed {
 			var err error
 			if r.parts == nil {
@@ -215,12 +257,33 @@ func (s *Server) write(nc net.Conn, out <-chan response, done chan<- struct{}) {
 	}
 }
 
+// finish waits for a deferred response and encodes it; a response with no
+// buffer means the connection failed (before, or in the encoding, which
+// closes it).
+func (s *Server) finish(nc net.Conn, r response, failed bool) response {
+	defer close(r.done)
+	if failed {
+		return response{}
+	}
+	r.deferred.Finish()
+	enc, err := encodeResponse(r.header, r.deferred)
+	if err != nil {
+		s.cfg.Logger.Error("closing connection: encoding response", "remote", nc.RemoteAddr(), "key", r.header.Key, "err", err)
+		nc.Close()
+		return response{}
+	}
+	return enc
+}
+
 func (s *Server) read(nc net.Conn, out chan<- response) {
 	r := bufio.NewReaderSize(nc, 64<<10)
 	conn := &Conn{Remote: nc.RemoteAddr(), Local: nc.LocalAddr()}
 	var frame []byte
 	var sizeBuf [4]byte
 	var lastMoved time.Time // when extendIdle last moved the read deadline
+	// deferred is closed once the last deferred response handed to the
+	// writer is finished (nil: none unfinished).
+	var deferred chan struct{}
 	for {
 		if !s.extendIdle(nc, &lastMoved) {
 			return
@@ -250,12 +313,19 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 			s.cfg.Logger.Warn("closing connection: malformed request header", "remote", conn.Remote)
 			return
 		}
+		if deferred != nil && h.Key != produceKey {
+			<-deferred // the writer finishes them in order: this one last
+			deferred = nil
+		}
 		resp, err := s.serve(conn, h, body)
 		if err != nil {
 			s.cfg.Logger.Debug("closing connection", "remote", conn.Remote, "key", h.Key, "version", h.Version, "err", err)
 			return
 		}
-		if resp != nil {
+		if d, ok := resp.(Deferred); ok {
+			deferred = make(chan struct{})
+			out <- response{deferred: d, header: h, done: deferred}
+		} else if resp != nil {
 			r, err := encodeResponse(h, resp)
 			if err != nil {
 				s.cfg.Logger.Error("closing connection: encoding response", "remote", conn.Remote, "key", h.Key, "err", err)
