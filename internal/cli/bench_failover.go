@@ -176,9 +176,15 @@ func (fb *failoverBench) run(ctx context.Context, exe string, stdout, stderr io.
 		wg.Wait()
 	}()
 	for p := range fb.partitions {
+		// AlwaysRetryEOF: a connection the client opens to a node just as
+		// it is killed ends with EOF at its first response, which franz-go
+		// otherwise takes for a SASL or TLS misconfiguration and fails the
+		// buffered records on (InitProducerID included), as a client of a
+		// cluster known to need neither should not.
 		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()),
-			kgo.MaxBufferedRecords(50), kgo.MetadataMinAge(100*time.Millisecond), kgo.RetryTimeout(fb.timeout))
+			kgo.MaxBufferedRecords(50), kgo.MetadataMinAge(100*time.Millisecond), kgo.RetryTimeout(fb.timeout),
+			kgo.AlwaysRetryEOF())
 		if err != nil {
 			return err
 		}
