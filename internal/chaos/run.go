@@ -131,6 +131,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	if err := c.waitReady(ctx, time.Minute); err != nil {
+		// The node's own words, for a run whose directory is gone.
+		var exited *localcluster.Exited
+		if errors.As(err, &exited) {
+			var tail strings.Builder
+			localcluster.WriteLogTail(&tail, exited.Node)
+			return nil, fmt.Errorf("the cluster did not start: %w\n%s", err, tail.String())
+		}
 		return nil, fmt.Errorf("the cluster did not start: %w", err)
 	}
 	adm, admCl, err := c.admin()

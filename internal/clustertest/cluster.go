@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samsa-streaming/samsa/internal/localcluster"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -213,19 +214,19 @@ func (c *Cluster) waitUnfenced() {
 	}
 }
 
-// reservePorts binds n free 127.0.0.1 ports, for nodes to bind for the
-// rest of the test once the caller closes these listeners; the test's end
-// closes them if it fails before.
+// reservePorts binds n free 127.0.0.1 ports (localcluster.ReservePorts:
+// outside the ephemeral range, so no outgoing connection takes one while
+// its node is down), for nodes to bind for the rest of the test once the
+// caller closes these listeners; the test's end closes them if it fails
+// before.
 func reservePorts(t testing.TB, n int) []net.Listener {
 	t.Helper()
-	ls := make([]net.Listener, n)
-	for i := range ls {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("clustertest: reserve a port: %v", err)
-		}
+	ls, err := localcluster.ReservePorts(n)
+	if err != nil {
+		t.Fatalf("clustertest: reserve ports: %v", err)
+	}
+	for _, l := range ls {
 		t.Cleanup(func() { l.Close() })
-		ls[i] = l
 	}
 	return ls
 }

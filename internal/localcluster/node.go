@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -263,7 +264,7 @@ func HostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.It
 
 // Ports returns each of n nodes' Kafka and controller ports: from basePort
 // up (Kafka ports first, then controller ports), each checked free, or,
-// with basePort 0, free ports picked by the kernel.
+// with basePort 0, free ports chosen by ReservePorts.
 func Ports(n, basePort int) (kafka, controller []int, err error) {
 	if basePort != 0 {
 		for i := range n {
@@ -281,22 +282,13 @@ func Ports(n, basePort int) (kafka, controller []int, err error) {
 		}
 		return kafka, controller, nil
 	}
-	// Hold every port until all are chosen, so no two nodes get the same.
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	for range 2 * n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, fmt.Errorf("picking a free port: %w", err)
-		}
-		held = append(held, l)
+	held, err := ReservePorts(2 * n)
+	if err != nil {
+		return nil, nil, err
 	}
 	for i, l := range held {
 		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
 		if i < n {
 			kafka = append(kafka, p)
 		} else {
@@ -304,6 +296,65 @@ func Ports(n, basePort int) (kafka, controller []int, err error) {
 		}
 	}
 	return kafka, controller, nil
+}
+
+// ReservePorts binds n free 127.0.0.1 ports, held until the caller closes
+// them, for nodes that bind them afterwards and again at every restart. They
+// are picked at random outside the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), where nothing but an explicit bind can
+// take one: a port the kernel hands out for :0 is also the source port of
+// the next outgoing connection of any process on the machine, and a node
+// that is down for a while (killed, restarting) found its port taken so —
+// in CI, where other packages' tests open thousands of connections, a chaos
+// run's node failed at its first start with "address already in use". Where
+// the ephemeral range leaves too few ports outside it, the kernel picks.
+func ReservePorts(n int) ([]net.Listener, error) {
+	lo, hi := nonEphemeralRange()
+	var held []net.Listener
+	fail := func(err error) ([]net.Listener, error) {
+		for _, l := range held {
+			l.Close()
+		}
+		return nil, err
+	}
+	for range n {
+		var l net.Listener
+		if hi-lo >= 4*n {
+			for try := 0; try < 64 && l == nil; try++ {
+				l, _ = net.Listen("tcp", HostPort(lo+rand.IntN(hi-lo)))
+			}
+		}
+		if l == nil {
+			var err error
+			if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return fail(fmt.Errorf("picking a free port: %w", err))
+			}
+		}
+		held = append(held, l)
+	}
+	return held, nil
+}
+
+// nonEphemeralRange is the larger of the port ranges [10000, first
+// ephemeral) and (last ephemeral, 65535], as [lo, hi).
+func nonEphemeralRange() (lo, hi int) {
+	first, last := 32768, 60999 // Linux's default
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			a, errA := strconv.Atoi(f[0])
+			b, errB := strconv.Atoi(f[1])
+			if errA == nil && errB == nil && a <= b {
+				first, last = a, b
+			}
+		}
+	}
+	const floor = 10000
+	below := first - floor
+	above := 65535 - last
+	if below >= above {
+		return floor, max(first, floor)
+	}
+	return last + 1, 65536
 }
 
 // DataDir and LogPath are where node id keeps its data and its log under dir.
