@@ -140,7 +140,7 @@ func (img *Image) withPartitions(change func(Partition) (Partition, bool)) *Imag
 func afterFence(p Partition, id int32, fenced bool, brokers map[int32]Broker) (Partition, bool) {
 	next := p.clone()
 	if !fenced {
-		if p.Leader != -1 || !slices.Contains(p.ISR, id) {
+		if p.Leader != -1 || !slices.Contains(p.ISR, id) || slices.Contains(p.Offline, id) {
 			return p, false
 		}
 		next.Leader = id

@@ -16,7 +16,8 @@ import (
 //
 // Unclean: a partition whose leader is live needs none
 // (ELECTION_NOT_NEEDED); otherwise the first live replica of the ISR, else
-// the first live replica at all, which becomes the whole ISR (it may lack
+// the first live replica at all (a replica whose log failed, in Offline,
+// counts as not live in either), which becomes the whole ISR (it may lack
 // acknowledged records: the operator asked for availability);
 // ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is live.
 func (img *Image) applyElectLeader(index uint64, r ElectLeader) (*Image, Result) {
@@ -31,24 +32,24 @@ func (img *Image) applyElectLeader(index uint64, r ElectLeader) (*Image, Result)
 		switch {
 		case p.Leader == preferred:
 			return img, reject(kerr.ElectionNotNeeded)
-		case !slices.Contains(p.ISR, preferred) || !img.live(preferred):
+		case !slices.Contains(p.ISR, preferred) || !img.electable(p, preferred):
 			return img, reject(kerr.PreferredLeaderNotAvailable)
 		}
 		next.Leader = preferred
 	} else {
-		if p.Leader != -1 && img.live(p.Leader) {
+		if p.Leader != -1 && img.electable(p, p.Leader) {
 			return img, reject(kerr.ElectionNotNeeded)
 		}
 		next.Leader = -1
 		for _, id := range p.Replicas {
-			if slices.Contains(p.ISR, id) && img.live(id) {
+			if slices.Contains(p.ISR, id) && img.electable(p, id) {
 				next.Leader = id
 				break
 			}
 		}
 		if next.Leader == -1 {
 			for _, id := range p.Replicas {
-				if img.live(id) {
+				if img.electable(p, id) {
 					// The records only the old ISR and the last-known
 					// members had are given up with them.
 					next.Leader, next.ISR, next.LastKnownISR = id, []int32{id}, nil

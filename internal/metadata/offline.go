@@ -17,11 +17,13 @@ const TypeOfflineReplicas RecordType = 15
 // them (ReplicationControlManager.handleDirectoriesOffline generates the
 // same changes as handleBrokerFenced): it leaves the ISR, and its
 // leadership moves to the first unfenced ISR member in replica order. A
-// partition of which it is the last ISR member is left as it is: only the
-// ISR elects, and no other replica is known to hold what it committed, so
-// it keeps its leader, which answers KAFKA_STORAGE_ERROR (a client learns
-// why) and is listed in Metadata as an offline replica, until it restarts
-// (a registration fences the old life first, as after a crash). The
+// partition of which it is the last ISR member keeps it as its ISR (no
+// other replica is known to hold what it committed) but has no leader
+// (Kafka's generateLeaderAndIsrUpdates never accepts the broker removed as
+// a leader), and Metadata lists the replica offline, until the broker
+// restarts (a registration fences the old life first, as after a crash)
+// and leads again — or an unclean election, where allowed, picks another
+// live replica. No election picks an offline replica (Image.electable). The
 // broker joins each partition's Offline: leaders do not wait for an
 // offline follower to join the ISR (it is not eligible, as a fenced one:
 // Kafka's isReplicaIsrEligible checks the replica's directory is online),
@@ -68,7 +70,7 @@ func (img *Image) applyOfflineReplicas(index uint64, r OfflineReplicas) (*Image,
 // afterOffline returns p once broker id's replica of it is offline, and
 // whether it changed: id joins Offline, and its ISR and leadership change
 // as afterFence's for this one partition, except that a partition whose
-// last ISR member id is keeps its ISR and leader. Any change bumps the
+// last ISR member id is keeps it as its ISR (leaderless). Any change bumps the
 // partition epoch (the leader learns of it in its delta), a leader that
 // moves the leader epoch too.
 func afterOffline(p Partition, id int32, brokers map[int32]Broker) (Partition, bool) {
@@ -81,7 +83,16 @@ func afterOffline(p Partition, id int32, brokers map[int32]Broker) (Partition, b
 	next.PartitionEpoch++
 	next.ISR = slices.DeleteFunc(next.ISR, func(r int32) bool { return r == id })
 	if len(next.ISR) == 0 {
-		next.ISR = []int32{id} // no other replica is known to hold what it committed
+		// No other replica is known to hold what it committed: id stays
+		// the ISR, to lead again once its log is back (a registration),
+		// but it cannot lead with its log failed — the partition is
+		// leaderless meanwhile, as Kafka's, and an unclean election (when
+		// allowed) may pick another live replica.
+		next.ISR = []int32{id}
+		if p.Leader == id {
+			next.Leader = -1
+			next.LeaderEpoch++
+		}
 		return next, true
 	}
 	if p.Leader == id {

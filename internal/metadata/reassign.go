@@ -162,3 +162,10 @@ func (img *Image) live(id int32) bool {
 	b, ok := img.Brokers[id]
 	return ok && !b.Fenced
 }
+
+// electable reports whether broker id can lead p: live, and its replica of
+// p not offline (its log failed; Kafka's isAcceptableLeader excludes a
+// replica on an offline directory the same way).
+func (img *Image) electable(p Partition, id int32) bool {
+	return img.live(id) && !slices.Contains(p.Offline, id)
+}
