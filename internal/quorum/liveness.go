@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,13 @@ type Liveness struct {
 	// after it is elected, before fencing it. 0: HeartbeatInterval/4, at
 	// least 250 ms; never more than SessionTimeout.
 	Grace time.Duration
+	// ObserverTimeout is how long the active controller keeps a fenced
+	// broker that does not heartbeat as a raft non-voter (an observer)
+	// before it stops replicating the metadata log to it and DescribeQuorum
+	// stops listing it: Kafka's leader forgets an observer that has not
+	// fetched for 5 minutes (LeaderState's OBSERVER_SESSION_TIMEOUT_MS). A
+	// broker that heartbeats again is added back. 0: 5 minutes.
+	ObserverTimeout time.Duration
 }
 
 // minGrace is the shortest default Grace: time for a broker to see a new
@@ -44,6 +52,9 @@ func (l Liveness) withDefaults() Liveness {
 		l.Grace = max(l.HeartbeatInterval/4, minGrace)
 	}
 	l.Grace = min(l.Grace, l.SessionTimeout)
+	if l.ObserverTimeout <= 0 {
+		l.ObserverTimeout = 5 * time.Minute
+	}
 	return l
 }
 
@@ -93,6 +104,9 @@ func (c *Controller) heartbeat(ctx context.Context, broker int32, epoch int64, c
 	}
 	c.recordHeartbeat(broker, conn)
 	c.recordReports(broker, epoch, reports)
+	if err := c.readdObserver(b); err != nil {
+		return true, err
+	}
 	if !b.Fenced || !caughtUp {
 		return b.Fenced, nil
 	}
@@ -180,7 +194,63 @@ func (c *Controller) watchLiveness() {
 			}
 			c.logger.Warn("quorum: broker fenced: no heartbeat within its session", "broker", b.ID, "epoch", b.Epoch, "session", session)
 		}
+		c.dropObservers(time.Now())
 	}
+}
+
+// dropObservers takes out of the raft configuration, on the active
+// controller, every non-voter that is no longer a registered broker or has
+// been fenced without a heartbeat for ObserverTimeout: the leader would
+// otherwise replicate the metadata log to a dead address for ever (raft
+// retries a non-voter without end) and DescribeQuorum list it.
+func (c *Controller) dropObservers(now time.Time) {
+	if !c.isActive() {
+		return
+	}
+	img := c.Image()
+	var gone []raft.Server
+	c.live.mu.Lock()
+	for _, s := range c.configuration() {
+		if s.Suffrage == raft.Voter {
+			continue
+		}
+		id, err := strconv.ParseInt(string(s.ID), 10, 32)
+		if err != nil {
+			continue
+		}
+		b, registered := img.Brokers[int32(id)]
+		last, heard := c.live.last[int32(id)]
+		if !heard && c.live.last != nil {
+			c.live.last[int32(id)] = now // not heard from in this term: from now
+		}
+		if !registered || b.Fenced && heard && now.Sub(last) > c.cfg.Liveness.ObserverTimeout {
+			gone = append(gone, s)
+		}
+	}
+	c.live.mu.Unlock()
+	for _, s := range gone {
+		if err := c.raft.RemoveServer(s.ID, 0, transportTimeout).Error(); err != nil {
+			c.logger.Warn("quorum: dropping an observer", "node", s.ID, "err", err)
+			continue
+		}
+		c.logger.Info("quorum: observer dropped: no heartbeat", "node", s.ID, "addr", s.Address, "timeout", c.cfg.Liveness.ObserverTimeout)
+	}
+}
+
+// readdObserver makes broker b, heartbeating to the active controller, a
+// raft non-voter again if dropObservers dropped it (or it never was one),
+// so that it receives the metadata log it needs to be unfenced.
+func (c *Controller) readdObserver(b metadata.Broker) error {
+	if b.MetadataAddr == "" || c.isVoter(b.ID) {
+		return nil
+	}
+	for _, s := range c.configuration() {
+		if s.ID == serverID(b.ID) {
+			return nil
+		}
+	}
+	c.logger.Info("quorum: observer added back: it heartbeats again", "broker", b.ID, "addr", b.MetadataAddr)
+	return c.addObserver(b)
 }
 
 // expired returns the unfenced brokers whose session has run out at now:

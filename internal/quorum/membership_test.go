@@ -379,3 +379,39 @@ func FuzzDecodeDescription(f *testing.F) {
 		}
 	})
 }
+
+// TestObserverDropped: a broker observer that stops is fenced and, after
+// ObserverTimeout without a heartbeat, no longer a raft non-voter (the
+// leader stops replicating to it, DescribeQuorum stops listing it); one
+// that restarts is an observer again. A running broker that is not a
+// non-voter (dropped while cut off) is added back by its next heartbeat.
+func TestObserverDropped(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.live = Liveness{HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second, Grace: 300 * time.Millisecond, ObserverTimeout: time.Second}
+	tc.start(1, 2, 3)
+	addr := freeAddrs(t, 1)[0]
+	tc.startObserver(4, addr)
+	observers := func(want ...int32) {
+		t.Helper()
+		tc.waitQuorum(fmt.Sprintf("observers %v", want), func(d Description) bool {
+			return slices.Equal(ids(d.Observers), want)
+		})
+	}
+	observers(4)
+
+	tc.stop(4)
+	observers()
+
+	tc.startObserver(4, addr)
+	tc.waitQuorum("4 caught up again", func(d Description) bool {
+		return slices.Equal(ids(d.Observers), []int32{4}) && d.Observers[0].LastCaughtUp > 0
+	})
+
+	leader := tc.nodes[tc.raftLeader()]
+	if err := leader.raft.RemoveServer(serverID(4), 0, transportTimeout).Error(); err != nil {
+		t.Fatal(err)
+	}
+	observers(4)
+	tc.propose(leader, "after-readd") // 4 receives the log again
+	tc.broker(4, 4, false, 15*time.Second)
+}
