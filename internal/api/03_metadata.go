@@ -134,20 +134,28 @@ func (h *Handlers) describeTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
 		mp.LeaderEpoch = p.LeaderEpoch
 		mp.Replicas = p.Replicas
 		mp.ISR = p.ISR
-		// Offline replicas: those their brokers reported (metadata's
-		// OfflineReplicas), and this broker's if it has not yet.
-		mp.OfflineReplicas = append([]int32{}, p.Offline...)
-		local := h.Partitions.Get(t.Name, p.Partition) == nil && slices.Contains(p.Replicas, h.NodeID)
-		if local && h.Partitions.Offline(t.Name, p.Partition) != nil && !slices.Contains(mp.OfflineReplicas, h.NodeID) {
-			mp.OfflineReplicas = append(mp.OfflineReplicas, h.NodeID)
-			slices.Sort(mp.OfflineReplicas)
-		}
-		if p.Leader == h.NodeID && local || p.Leader >= 0 && slices.Contains(mp.OfflineReplicas, p.Leader) {
-			mp.ErrorCode = kerr.LeaderNotAvailable.Code
-		}
+		mp.ErrorCode, mp.OfflineReplicas = h.partitionHealth(t, p)
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// partitionHealth is a partition's error code and offline replicas as
+// Metadata and DescribeTopicPartitions answer them: the offline replicas
+// are those their brokers reported (metadata's OfflineReplicas), and this
+// broker's if it has not yet; LEADER_NOT_AVAILABLE while the leader's
+// replica is offline, or is this broker's and not open.
+func (h *Handlers) partitionHealth(t *metadata.Topic, p metadata.Partition) (code int16, offline []int32) {
+	offline = append([]int32{}, p.Offline...)
+	local := h.Partitions.Get(t.Name, p.Partition) == nil && slices.Contains(p.Replicas, h.NodeID)
+	if local && h.Partitions.Offline(t.Name, p.Partition) != nil && !slices.Contains(offline, h.NodeID) {
+		offline = append(offline, h.NodeID)
+		slices.Sort(offline)
+	}
+	if p.Leader == h.NodeID && local || p.Leader >= 0 && slices.Contains(offline, p.Leader) {
+		code = kerr.LeaderNotAvailable.Code
+	}
+	return code, offline
 }
 
 func isInternalTopic(name string) bool {

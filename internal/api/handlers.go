@@ -127,6 +127,7 @@ func table() []entry {
 		{61, 0, 0, handle(describeProducers)},
 		{68, 0, 1, handle(consumerGroupHeartbeat)},
 		{69, 0, 1, handle(consumerGroupDescribe)},
+		{75, 0, 0, handle(describeTopicPartitions)},
 		{80, 0, 1, handle(addRaftVoter)},
 		{81, 0, 0, handle(removeRaftVoter)},
 	}

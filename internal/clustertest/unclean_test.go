@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // partitionState waits until partition 0 of topic, in node n's image,
@@ -134,6 +135,21 @@ func testUncleanRestart(t *testing.T, unclean bool) {
 	partitionState(t, ln, "u", "an empty ISR", func(l int32, isr []int32) bool { return len(isr) == 0 })
 	if p := ln.Broker().Image().Topics["u"].Partitions[0]; !slices.Equal(p.LastKnownISR, sorted(leader, follower)) {
 		t.Fatalf("last-known ISR %v, want both replicas", p.LastKnownISR)
+	}
+	// Clients see them as the eligible leader replicas (KIP-966's
+	// DescribeTopicPartitions), the partition leaderless with an empty ISR.
+	dreq := kmsg.NewPtrDescribeTopicPartitionsRequest()
+	dreq.ResponsePartitionLimit = 10
+	dreq.Topics = []kmsg.DescribeTopicPartitionsRequestTopic{{Topic: "u"}}
+	dresp, err := dreq.RequestWith(ctxT(t, 10*time.Second), ln.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dresp.Topics) != 1 || len(dresp.Topics[0].Partitions) != 1 {
+		t.Fatalf("DescribeTopicPartitions: %+v", dresp.Topics)
+	}
+	if dp := dresp.Topics[0].Partitions[0]; dp.LeaderID != -1 || len(dp.ISR) != 0 || !slices.Equal(dp.EligibleLeaderReplicas, sorted(leader, follower)) {
+		t.Fatalf("DescribeTopicPartitions partition: %+v", dp)
 	}
 
 	if unclean {
