@@ -75,14 +75,19 @@ func (p *Partition) AppendAsFollower(records []byte) error {
 		return fmt.Errorf("partition %s-%d: follower append: %w", p.Topic, p.Index, closedErr(err))
 	}
 	epochs := make([]EpochEntry, 0, len(hs))
-	for _, h := range hs {
+	var err error
+	for pos, i := 0, 0; i < len(hs); i++ {
+		h := hs[i]
 		epochs = append(epochs, EpochEntry{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
-		if h.ProducerID >= 0 {
-			p.producers.Update(h, h.BaseOffset)
+		if h.ProducerID >= 0 && err == nil {
+			err = p.trackBatchLocked(h, records[pos:pos+h.Size()], true)
 		}
+		pos += h.Size()
 	}
 	end := p.log.LogEndOffset()
-	err := p.applyLocked(p.replica.AppendAsFollower(epochs, end))
+	if err == nil {
+		err = p.applyLocked(p.replica.AppendAsFollower(epochs, end))
+	}
 	p.failOnDiskErrorLocked(err)
 	p.mu.Unlock()
 	p.wake()
@@ -154,6 +159,7 @@ func (p *Partition) truncateToLocked(offset int64) error {
 		return fmt.Errorf("partition %s-%d: producer state after truncation: %w", p.Topic, p.Index, err)
 	}
 	p.producers = ps
+	p.refreshStableLocked()
 	if snapshot != nil && used < 0 {
 		// A snapshot above the new log end must not outlive it: once the
 		// log grew past its offset again it would pass for a valid one.
@@ -195,6 +201,7 @@ func (p *Partition) truncateFullyLocked(offset int64) error {
 		return closedErr(err)
 	}
 	p.producers = txn.NewProducerState()
+	p.fuo.Store(-1)
 	// A snapshot of offsets that are gone would pass for a valid one once
 	// the log grows past its offset again.
 	if err := p.log.WriteFile(snapshotFile, p.producers.MarshalSnapshot(offset)); err != nil {

@@ -58,8 +58,12 @@ type Partition struct {
 	// mirror it for readers that take no lock.
 	replica *Replica
 
-	cfg         atomic.Pointer[config.Topic]
-	hw          atomic.Int64
+	cfg atomic.Pointer[config.Topic]
+	hw  atomic.Int64
+	// fuo mirrors the producer state's first unstable offset (-1: none),
+	// stored before the high watermark passes it, so LastStableOffset
+	// reads both without the lock and never answers too high.
+	fuo         atomic.Int64
 	leaderEpoch atomic.Int32
 	role        atomic.Int32 // a Role
 	flushedTo   atomic.Int64 // log end offset when the last flush.messages fsync began
@@ -125,6 +129,7 @@ func OpenReplica(m *storage.Manager, topic string, index int32, topicID [16]byte
 	p := &Partition{Topic: topic, Index: index, TopicID: topicID, log: l, now: now,
 		waiters: make(map[chan struct{}]struct{}), hwMoved: make(chan struct{}), closed: make(chan struct{})}
 	p.cfg.Store(&cfg)
+	p.fuo.Store(-1)
 	if err := p.loadProducers(); err != nil {
 		l.Close()
 		return nil, err
@@ -138,11 +143,15 @@ func OpenReplica(m *storage.Manager, topic string, index int32, topicID [16]byte
 	p.replica.SetMinInsyncReplicas(cfg.MinInsyncReplicas)
 	p.leaderEpoch.Store(-1)
 	p.hw.Store(p.replica.HighWatermark())
+	p.refreshStableLocked()
 	p.flushedTo.Store(l.LogEndOffset())
 	l.SetActiveProducers(p.lastProducerOffsets)
-	// The cleaner stops at the high watermark: above it a follower may
-	// still truncate, and must not find the only value of a key gone.
-	l.SetCleanLimit(p.hw.Load)
+	// The cleaner stops at the last stable offset, as Kafka's: above the
+	// high watermark a follower may still truncate, and must not find the
+	// only value of a key gone; above the first unstable offset a
+	// transaction is undecided. Retention stops there too (package doc).
+	l.SetCleanLimit(p.LastStableOffset)
+	l.SetRetentionLimit(p.LastStableOffset)
 	return p, nil
 }
 
@@ -177,15 +186,22 @@ func StorageConfig(c config.Topic) storage.Config {
 }
 
 // loadProducers reads the producer snapshot, if any, and replays the log
-// after it. A missing or corrupt snapshot means replaying from the start.
+// after it (Kafka's loadProducerState), every batch through
+// UpdateBatch so that markers end transactions. A missing or corrupt
+// snapshot means replaying from the start, and so does one above the
+// offset from which the log's aborted-transaction index may lack entries
+// (storage.Log.TxnIndexValidFrom: a crash lost them), since the replay
+// adds those again, as Kafka's recovery rebuilds a segment's .txnindex
+// from the producer state.
 func (p *Partition) loadProducers() error {
 	fs := p.log.FS()
 	from := p.log.LogStartOffset()
 	p.producers = txn.NewProducerState()
 	p.snapshotAt = -1
 	end := p.log.LogEndOffset()
+	validFrom := p.log.TxnIndexValidFrom()
 	if b, err := vfs.ReadFile(fs, filepath.Join(p.log.Dir(), snapshotFile)); err == nil {
-		if ps, off, err := txn.UnmarshalSnapshot(b); err == nil && off <= end && off >= from {
+		if ps, off, err := txn.UnmarshalSnapshot(b); err == nil && off <= end && off >= from && off <= validFrom {
 			p.producers, from = ps, off
 			if off == end {
 				p.snapshotAt = off
@@ -204,19 +220,51 @@ func (p *Partition) loadProducers() error {
 			break
 		}
 		next := from
-		batch.Iterate(chunk, func(h batch.Header, _ []byte) bool {
+		var aerr error
+		batch.Iterate(chunk, func(h batch.Header, raw []byte) bool {
 			if h.ProducerID >= 0 {
-				p.producers.Update(h, h.BaseOffset)
+				aerr = p.trackBatchLocked(h, raw, h.LastOffset() >= validFrom)
 			}
 			next = h.LastOffset() + 1
-			return true
+			return aerr == nil
 		})
+		if aerr != nil {
+			return fmt.Errorf("partition %s-%d: rebuild the aborted-transaction index: %w", p.Topic, p.Index, aerr)
+		}
 		if next <= from {
 			break
 		}
 		from = next
 	}
 	return nil
+}
+
+// trackBatchLocked feeds one appended batch (h with its assigned offsets,
+// raw its bytes) through the producer state; when it is an ABORT marker
+// ending a transaction and index says so, the transaction goes to the
+// log's aborted-transaction index with the last stable offset Kafka
+// records (UnifiedLog.append: segment.updateTxnIndex). The first unstable
+// offset is refreshed before the caller moves the high watermark.
+func (p *Partition) trackBatchLocked(h batch.Header, raw []byte, index bool) error {
+	done, ended := p.producers.UpdateBatch(h, raw, h.BaseOffset)
+	if h.Transactional() || h.Control() {
+		p.refreshStableLocked()
+	}
+	if !ended || !done.Aborted || !index {
+		return nil
+	}
+	return p.log.AddAbortedTxn(storage.AbortedTxn{
+		ProducerID:       done.ProducerID,
+		FirstOffset:      done.FirstOffset,
+		LastOffset:       done.LastOffset,
+		LastStableOffset: p.producers.IndexStableOffset(done),
+	})
+}
+
+// refreshStableLocked publishes the producer state's first unstable offset
+// at the current high watermark (p.mu held).
+func (p *Partition) refreshStableLocked() {
+	p.fuo.Store(p.producers.FirstUnstableOffset(p.hw.Load()))
 }
 
 // AppendResult is the outcome of a produce to this partition.
@@ -308,9 +356,11 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 	}
 	if h.ProducerID >= 0 {
 		h.BaseOffset = ar.FirstOffset
-		p.producers.Update(h, ar.FirstOffset)
+		err = p.trackBatchLocked(h, records, true)
 	}
-	err = p.applyLocked(p.replica.AppendAsLeader(now, ar.FirstOffset, ar.LastOffset+1))
+	if err == nil {
+		err = p.applyLocked(p.replica.AppendAsLeader(now, ar.FirstOffset, ar.LastOffset+1))
+	}
 	p.failOnDiskErrorLocked(err)
 	p.mu.Unlock()
 	p.wake()
@@ -422,8 +472,21 @@ func closedErr(err error) error {
 // HighWatermark is the offset below which records are committed.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
-// LastStableOffset equals the high watermark until transactions exist.
-func (p *Partition) LastStableOffset() int64 { return p.hw.Load() }
+// LastStableOffset is the offset below which every transaction is decided
+// and committed to the ISR: min(high watermark, first unstable offset), as
+// Kafka's UnifiedLog.lastStableOffset. A read_committed consumer reads up
+// to it. A first unstable offset below the log start (its transaction's
+// first records were deleted: only a follower following its leader's log
+// start, or a truncation, can do that) counts as the log start, as
+// Kafka's maybeIncrementFirstUnstableOffset has it. It takes no lock.
+func (p *Partition) LastStableOffset() int64 {
+	hw := p.hw.Load()
+	f := p.fuo.Load()
+	if f < 0 {
+		return hw
+	}
+	return min(hw, max(f, p.log.LogStartOffset()))
+}
 
 // LogStartOffset is the first offset still readable.
 func (p *Partition) LogStartOffset() int64 { return p.log.LogStartOffset() }
@@ -450,7 +513,9 @@ func (p *Partition) SetConfig(cfg config.Topic) {
 }
 
 // DeleteRecords moves the log start offset to offset (-1 means the high
-// watermark) and returns the new low watermark.
+// watermark) and returns the new low watermark. An offset past the last
+// stable offset (but not the high watermark) stops there: the log start
+// never passes the first offset of an open transaction.
 func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -461,6 +526,7 @@ func (p *Partition) DeleteRecords(offset int64) (int64, int16) {
 	if offset < 0 || offset > hw {
 		return -1, kerr.OffsetOutOfRange.Code
 	}
+	offset = min(offset, p.LastStableOffset())
 	if err := p.moveLogStartLocked(offset); err != nil {
 		return -1, kerr.KafkaStorageError.Code
 	}
@@ -479,6 +545,7 @@ func (p *Partition) moveLogStartLocked(offset int64) error {
 	}
 	start := p.log.LogStartOffset()
 	p.producers.TruncateBefore(start)
+	p.refreshStableLocked()
 	return p.applyLocked(p.replica.SetLogStartOffset(start))
 }
 
@@ -493,7 +560,9 @@ func (p *Partition) ExpireProducers(now time.Time, expiration time.Duration) int
 	// the next change).
 	_ = p.applyLocked(p.replica.SetLogStartOffset(p.log.LogStartOffset()))
 	n := p.producers.TruncateBefore(p.log.LogStartOffset())
-	return n + p.producers.RemoveExpired(now.UnixMilli(), expiration.Milliseconds())
+	n += p.producers.RemoveExpired(now.UnixMilli(), expiration.Milliseconds())
+	p.refreshStableLocked()
+	return n
 }
 
 // Producers lists the idempotent producers with state in this partition.

@@ -75,6 +75,10 @@ func (p *Partition) applyLocked(fx Effects) error {
 	p.leaderEpoch.Store(r.LeaderEpoch())
 	roleMoved := p.role.Swap(int32(r.Role())) != int32(r.Role())
 	p.hw.Store(r.HighWatermark())
+	if p.fuo.Load() >= 0 {
+		// Markers now below the high watermark are decided: only raises it.
+		p.refreshStableLocked()
+	}
 	// A waiter counts itself before it takes p.mu to check, and this runs
 	// under p.mu after the change, so a waiter not counted yet sees the
 	// change in its check.

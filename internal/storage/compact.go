@@ -434,6 +434,14 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 	if err := writeWhole(l.fs, paths[2], appendTimeIndex(nil, x.times), true); err != nil {
 		return err
 	}
+	txns := groupTxns(group)
+	var tb []byte
+	for _, t := range txns {
+		tb = appendAbortedTxn(tb, t)
+	}
+	if err := writeWhole(l.fs, paths[3], tb, true); err != nil {
+		return err
+	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return err
 	}
@@ -442,9 +450,10 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 	}
 	ns.size = w.pos
 	ns.index.Store(x)
+	ns.setTxns(txns)
 	st.segmentsIn += len(group)
 	st.segmentsOut++
-	return l.swapIn(group, ns, p.truncations)
+	return l.swapIn(group, ns, p.truncations, len(txns))
 }
 
 // filter returns the batch b as the cleaner keeps it: b itself if every

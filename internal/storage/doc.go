@@ -26,7 +26,8 @@
 //	    00000000000000000000.log        record batches
 //	    00000000000000000000.index      offset index
 //	    00000000000000000000.timeindex  time index
-//	    00000000000000001234.log ...    one triple per segment, named by base offset
+//	    00000000000000000000.txnindex   aborted transactions (only once the segment holds an ABORT marker)
+//	    00000000000000001234.log ...    one set per segment, named by base offset
 //	    partition.metadata              "version: 0\ntopic_id: <base64url, no padding>\n"
 //	    recovery-point                  "version: 0\nrecovery_point: N\nclean_shutdown: true|false\n"
 //	    log-start-offset                "version: 0\nlog_start_offset: N\n"
@@ -88,6 +89,25 @@
 // The active segment's indexes live in memory and are written when it rolls or
 // the log closes.
 //
+// # .txnindex: aborted transactions, 34-byte entries (Kafka's AbortedTxn)
+//
+//	+--------+------------+-------------+------------+------------------+
+//	|version | producerId | firstOffset | lastOffset | lastStableOffset |
+//	|int16 0 | int64      | int64       | int64      | int64            |
+//	+--------+------------+-------------+------------+------------------+
+//
+// One entry per aborted transaction, in the segment holding its ABORT
+// marker (lastOffset), in marker order, appended when the owner of the
+// producer state (package partition) appends the marker (AddAbortedTxn)
+// and synced with the segment. Entries are loaded at open and kept in
+// memory: a read_committed fetch takes those overlapping its range
+// (AbortedTxns). Recovery after a crash drops the entries of markers at or
+// above the recovery point (and a corrupt file whole) and says from where
+// (TxnIndexValidFrom) the owner must add them again from its replay of the
+// log; a truncation drops the entries at or above its offset; a deleted
+// segment takes its file along; a cleaned group's file holds its
+// segments' entries.
+//
 // # Durability and recovery
 //
 // Append writes to the OS; data becomes durable by Flush (flush.messages,
@@ -132,7 +152,8 @@
 // min.cleanable.dirty.ratio), never the active segment nor segments with
 // records newer than min.compaction.lag.ms, nor segments reaching above the
 // limit Log.SetCleanLimit gives (the high watermark: records above it may
-// be truncated). A pass maps each key of the
+// be truncated; the partition gives its last stable offset, so nothing of an
+// undecided transaction is cleaned). A pass maps each key of the
 // dirty section (offsets from first_dirty_offset on) to its latest offset,
 // in an offset map bounded by log.cleaner.dedupe.buffer.size, then rewrites
 // every segment below the cleanable end in groups whose sizes fit

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"math"
 	"os"
@@ -34,23 +35,7 @@ func FuzzRecover(f *testing.F) {
 	f.Add([]byte{}, false)
 	f.Add(bytes.Repeat([]byte{0}, 200), true)
 	f.Fuzz(func(t *testing.T, data []byte, clean bool) {
-		mem := vfs.NewMem()
-		dir := "/data/f-0"
-		mem.MkdirAll(dir, 0o755)
-		writeWhole(mem, filepath.Join(dir, segmentName(0)+logSuffix), data, true)
-		if clean {
-			writeWhole(mem, filepath.Join(dir, recoveryPointFile), []byte("version: 0\nrecovery_point: 0\nclean_shutdown: true\n"), true)
-			writeCleanMark(mem, "/data")
-		}
-		m, err := NewManager("/data", Options{FS: mem}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		l, err := m.OpenLog("f", 0, [16]byte{}, DefaultConfig())
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
+		l := openCrafted(t, map[string][]byte{segmentName(0) + logSuffix: data}, clean, 0)
 		var served []byte
 		for _, b := range readAll(t, l) {
 			served = append(served, b...)
@@ -65,6 +50,33 @@ func FuzzRecover(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// openCrafted opens log f-0 of a new filesystem whose directory holds
+// files (name: content), after a clean shutdown with the recovery point
+// rp if clean, else as after a crash.
+func openCrafted(t *testing.T, files map[string][]byte, clean bool, rp int64) *Log {
+	t.Helper()
+	mem := vfs.NewMem()
+	dir := "/data/f-0"
+	mem.MkdirAll(dir, 0o755)
+	for name, data := range files {
+		writeWhole(mem, filepath.Join(dir, name), data, true)
+	}
+	if clean {
+		writeWhole(mem, filepath.Join(dir, recoveryPointFile), fmt.Appendf(nil, "version: 0\nrecovery_point: %d\nclean_shutdown: true\n", rp), true)
+		writeCleanMark(mem, "/data")
+	}
+	m, err := NewManager("/data", Options{FS: mem}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	l, err := m.OpenLog("f", 0, [16]byte{}, DefaultConfig())
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return l
 }
 
 // FuzzIndexFiles gives an inactive segment arbitrary index files: offset

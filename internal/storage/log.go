@@ -53,6 +53,9 @@ type Log struct {
 	swapHook         func(point string) error // tests: fail at a named point of a swap
 	activeProducers  func() map[int64]int64   // see SetActiveProducers
 	cleanLimit       func() int64             // see SetCleanLimit
+	retentionLimit   func() int64             // see SetRetentionLimit
+	txnUnsynced      bool                     // the active segment's .txnindex has entries not synced
+	txnValidFrom     int64                    // see TxnIndexValidFrom
 
 	ckMu         sync.Mutex // serialises writes of the recovery-point file
 	checkpointed int64      // recovery point last written; guarded by ckMu
@@ -334,6 +337,9 @@ func (l *Log) rollLocked() error {
 	if err := l.syncActiveLocked(); err != nil {
 		return err
 	}
+	if err := l.syncTxnIndexLocked(); err != nil {
+		return err
+	}
 	x := a.idx.finish()
 	if err := writeIndexFiles(l.fs, a.seg, x, true); err != nil {
 		return l.failLocked(err)
@@ -360,7 +366,8 @@ func (l *Log) rollLocked() error {
 func (l *Log) createSegmentLocked(base int64, sync bool) (*activeSegment, error) {
 	s := newSegment(l.dir, base)
 	// Index files left by an older segment of the same name are stale.
-	for _, p := range []string{s.indexPath, s.timePath} {
+	s.setTxns(nil)
+	for _, p := range []string{s.indexPath, s.timePath, s.txnPath} {
 		if err := l.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -463,10 +470,18 @@ func (l *Log) syncActive() (int64, uint64, error) {
 	}
 	upTo, gen := l.leo.Load(), l.truncations
 	l.flushedMessages = l.appendedMessages
+	txnPath := ""
+	if l.txnUnsynced {
+		// Cleared before the sync: an entry added meanwhile sets it again.
+		txnPath, l.txnUnsynced = l.active.seg.txnPath, false
+	}
 	l.mu.Unlock()
 
 	err = h.f.Sync()
 	l.handles.release(h)
+	if err == nil && txnPath != "" {
+		err = syncFile(l.fs, txnPath)
+	}
 	if err != nil {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -565,6 +580,9 @@ func (l *Log) close(clean bool) (err error) {
 		return err
 	}
 	if err := l.syncActiveLocked(); err != nil {
+		return err
+	}
+	if err := l.syncTxnIndexLocked(); err != nil {
 		return err
 	}
 	if len(a.idx.offsets) > 0 {

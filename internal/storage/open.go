@@ -121,10 +121,16 @@ func (l *Log) load() error {
 			segs = append(segs, newSegment(l.dir, base))
 		}
 	}
+	hasTxnIndex := map[int64]bool{}
 	for _, name := range names {
 		base, isIndex := parseSegmentName(name, indexSuffix)
 		if !isIndex {
 			base, isIndex = parseSegmentName(name, timeIndexSuffix)
+		}
+		if !isIndex {
+			if base, isIndex = parseSegmentName(name, txnIndexSuffix); isIndex && hasLog[base] {
+				hasTxnIndex[base] = true
+			}
 		}
 		if (isIndex && !hasLog[base]) || strings.HasSuffix(name, ".tmp") {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
@@ -212,6 +218,15 @@ func (l *Log) load() error {
 	}
 	if len(segs) == 0 {
 		segs = []*segment{l.active.seg}
+	}
+	// Entries of markers the recovery may have lost or cut go: the owner
+	// of the producer state adds them again from TxnIndexValidFrom on.
+	cut := leo
+	if !trusted {
+		cut = min(leo, point.offset)
+	}
+	if l.txnValidFrom, err = l.loadTxnIndexes(segs, hasTxnIndex, cut); err != nil {
+		return err
 	}
 	l.segments = segs
 	l.leo.Store(leo)
@@ -374,7 +389,7 @@ func (l *Log) removeSegments(segs []*segment) error {
 	for _, s := range segs {
 		s.deleted.Store(true)
 		l.handles.invalidate(s.logPath)
-		for _, p := range []string{s.logPath, s.indexPath, s.timePath} {
+		for _, p := range []string{s.logPath, s.indexPath, s.timePath, s.txnPath} {
 			if err := l.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}

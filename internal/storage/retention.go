@@ -49,8 +49,23 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	return err
 }
 
+// SetRetentionLimit bounds retention: fn returns the offset the log start
+// may reach (the partition's last stable offset), and only segments wholly
+// below it are deleted, as Kafka's deletableSegments stops at the high
+// watermark; at the last stable offset, retention also never deletes the
+// start of an open transaction, which read_committed consumers have yet
+// to read. fn is called with the log's lock held and must not take locks
+// that are held while the log is written. Without it the bound is the log
+// end.
+func (l *Log) SetRetentionLimit(fn func() int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.retentionLimit = fn
+}
+
 // EnforceRetention deletes whole old segments of a log whose cleanup.policy
-// has delete, never the active one: those
+// has delete, never the active one nor one reaching the retention limit
+// (SetRetentionLimit): those
 // whose largest timestamp is older than now minus retention.ms, and the oldest
 // ones while the log exceeds retention.bytes without them. It advances the log
 // start offset and returns how many segments went.
@@ -64,6 +79,12 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 		return 0, nil // cleanup.policy=compact keeps old segments
 	}
 	candidates := l.segments[:len(l.segments)-1]
+	if l.retentionLimit != nil {
+		lim := l.retentionLimit()
+		for len(candidates) > 0 && l.segments[len(candidates)].base > lim {
+			candidates = candidates[:len(candidates)-1]
+		}
+	}
 	n := 0
 	if ms := l.cfg.RetentionMs; ms >= 0 {
 		limit := now.UnixMilli() - ms

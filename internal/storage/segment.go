@@ -46,6 +46,7 @@ type segment struct {
 	logPath   string
 	indexPath string
 	timePath  string
+	txnPath   string
 	deleted   atomic.Bool
 	// replaced is set when the cleaner swaps the segment out: its files now
 	// hold the cleaned copy (or are gone), so a reader that read it retries
@@ -59,11 +60,16 @@ type segment struct {
 	// segment's indexes live in Log.active. loadMu serialises loading.
 	loadMu sync.Mutex
 	index  atomic.Pointer[segIndex]
+
+	// txns are the entries of the segment's .txnindex, loaded at open
+	// (loadTxnIndexes) or set when the segment is created; replaced, never
+	// changed in place, under Log.mu.
+	txns atomic.Pointer[[]AbortedTxn]
 }
 
 func newSegment(dir string, base int64) *segment {
 	stem := filepath.Join(dir, segmentName(base))
-	return &segment{base: base, logPath: stem + logSuffix, indexPath: stem + indexSuffix, timePath: stem + timeIndexSuffix}
+	return &segment{base: base, logPath: stem + logSuffix, indexPath: stem + indexSuffix, timePath: stem + timeIndexSuffix, txnPath: stem + txnIndexSuffix}
 }
 
 // segIndex is a segment's two indexes; immutable once published.

@@ -12,13 +12,15 @@ import (
 // A cleaned group of segments replaces the originals in steps that a crash
 // can interrupt anywhere:
 //
-//  1. write <base>.log.cleaned, <base>.index.cleaned and
-//     <base>.timeindex.cleaned, sync them and the directory;
+//  1. write <base>.log.cleaned, <base>.index.cleaned,
+//     <base>.timeindex.cleaned and <base>.txnindex.cleaned (the aborted
+//     transactions the cleaned segment still holds markers of, possibly
+//     none), sync them and the directory;
 //  2. rename <base>.log.cleaned to <base>.log.swap and sync the directory:
 //     the commit point;
-//  3. rename the .cleaned indexes over <base>.index and <base>.timeindex,
-//     remove the group's other segments, rename <base>.log.swap over
-//     <base>.log and sync the directory.
+//  3. rename the .cleaned indexes over <base>.index, <base>.timeindex and
+//     <base>.txnindex, remove the group's other segments, rename
+//     <base>.log.swap over <base>.log and sync the directory.
 //
 // Opening a log (completeSwaps) removes .cleaned files without a .log.swap
 // (the old segments stand) and finishes step 3 for each .log.swap: the
@@ -34,9 +36,10 @@ const (
 	swapSuffix    = ".swap"
 )
 
-// cleanedPaths returns the .cleaned names of s's log, index and time index.
-func cleanedPaths(s *segment) [3]string {
-	return [3]string{s.logPath + cleanedSuffix, s.indexPath + cleanedSuffix, s.timePath + cleanedSuffix}
+// cleanedPaths returns the .cleaned names of s's log, index, time index and
+// transaction index.
+func cleanedPaths(s *segment) [4]string {
+	return [4]string{s.logPath + cleanedSuffix, s.indexPath + cleanedSuffix, s.timePath + cleanedSuffix, s.txnPath + cleanedSuffix}
 }
 
 // hook lets tests stop a swap at a named point as if the process died there.
@@ -49,11 +52,13 @@ func (l *Log) hook(point string) error {
 
 // swapIn replaces group (consecutive inactive segments) by ns, whose files
 // were written as .cleaned. If the group is no longer in the log (retention
-// or DeleteRecordsBefore removed part of it) or the log was truncated since
+// or DeleteRecordsBefore removed part of it), the log was truncated since
 // the pass was planned (truncations differs: the pass mapped keys of
-// records that may be gone) nothing changes. A failure after
-// the commit point fails the log: the next open finishes the swap.
-func (l *Log) swapIn(group []*segment, ns *segment, truncations uint64) error {
+// records that may be gone) or the group's aborted transactions are no
+// longer those the pass read (had, as groupTxns: one was added since)
+// nothing changes. A failure after the commit point fails the log: the
+// next open finishes the swap.
+func (l *Log) swapIn(group []*segment, ns *segment, truncations uint64, had int) error {
 	paths := cleanedPaths(ns)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -73,6 +78,9 @@ func (l *Log) swapIn(group []*segment, ns *segment, truncations uint64) error {
 		if l.segments[at+k] != s {
 			return errCleanAborted
 		}
+	}
+	if len(groupTxns(group)) != had {
+		return errCleanAborted
 	}
 	swap := ns.logPath + swapSuffix
 	if err := l.hook("commit"); err != nil {
@@ -104,8 +112,15 @@ func (l *Log) swapIn(group []*segment, ns *segment, truncations uint64) error {
 // the others.
 func (l *Log) finishSwap(swap string, ns *segment, others []*segment) error {
 	paths := cleanedPaths(ns)
-	for k, final := range []string{ns.indexPath, ns.timePath} {
-		if err := l.fs.Rename(paths[k+1], final); errors.Is(err, os.ErrNotExist) {
+	for k, final := range []string{ns.indexPath, ns.timePath, ns.txnPath} {
+		err := l.fs.Rename(paths[k+1], final)
+		if errors.Is(err, os.ErrNotExist) && final == ns.txnPath {
+			// Renamed already: unlike the other indexes it cannot be
+			// rebuilt from the segment, and it was written before the
+			// commit point.
+			err = nil
+		}
+		if errors.Is(err, os.ErrNotExist) {
 			// Lost or already renamed: rebuild the indexes when first needed.
 			if err := l.fs.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
@@ -118,7 +133,7 @@ func (l *Log) finishSwap(swap string, ns *segment, others []*segment) error {
 		}
 	}
 	for _, s := range others {
-		for _, p := range []string{s.logPath, s.indexPath, s.timePath} {
+		for _, p := range []string{s.logPath, s.indexPath, s.timePath, s.txnPath} {
 			if err := l.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}

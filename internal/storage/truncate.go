@@ -121,6 +121,10 @@ func (l *Log) truncateToLocked(offset int64) error {
 	if err := l.syncDirsLocked(); err != nil {
 		return err
 	}
+	// The entries kept stay durable when a new active segment takes over.
+	if err := l.syncTxnIndexLocked(); err != nil {
+		return err
+	}
 	if err := l.beginTruncationLocked(offset, false); err != nil {
 		return err
 	}
@@ -141,6 +145,16 @@ func (l *Log) truncateToLocked(offset int64) error {
 		kept = newSegment(l.dir, s.base)
 		kept.size = pos
 		kept.index.Store(x)
+		// Kafka's TransactionIndex.truncateTo: the entries of markers at or
+		// above offset go with them.
+		txns := s.loadedTxns()
+		n := sort.Search(len(txns), func(i int) bool { return txns[i].LastOffset >= offset })
+		kept.setTxns(slices.Clip(txns[:n]))
+		if n < len(txns) {
+			if err := writeTxnIndex(l.fs, kept.txnPath, txns[:n]); err != nil {
+				return l.failLocked(err)
+			}
+		}
 	}
 	if err := l.removeSegments(removed); err != nil {
 		return l.failLocked(err)
@@ -195,6 +209,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	if err != nil {
 		return l.failLocked(err)
 	}
+	l.txnUnsynced = false
 	l.segments = []*segment{a.seg}
 	l.active = a
 	return l.endTruncationLocked(offset, offset)

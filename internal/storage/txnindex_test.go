@@ -1,8 +1,16 @@
 package storage
 
 import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/samsa-streaming/samsa/internal/batch"
+	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
 func TestTxnIndexRoundTrip(t *testing.T) {
@@ -71,6 +79,279 @@ func FuzzTxnIndex(f *testing.F) {
 		}
 		if string(again) != string(b[:valid]) || len(b)-valid >= abortedTxnSize {
 			t.Fatalf("re-encoded %x, valid prefix %x of %d bytes", again, b[:valid], len(b))
+		}
+	})
+}
+
+func txnIndexBytes(t *testing.T, e *env, l *Log, base int64) []byte {
+	t.Helper()
+	b, err := vfs.ReadFile(e.fs, filepath.Join(l.Dir(), segmentName(base)+txnIndexSuffix))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func encodeTxns(txns ...AbortedTxn) []byte {
+	var b []byte
+	for _, t := range txns {
+		b = appendAbortedTxn(b, t)
+	}
+	return b
+}
+
+func mustAbortedTxns(t *testing.T, l *Log, from, upTo int64) []AbortedTxn {
+	t.Helper()
+	got, err := l.AbortedTxns(from, upTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// fillSegments appends n one-record batches (offsets 0..n-1) to a log of
+// 1 KiB segments.
+func fillSegments(t *testing.T, e *env, l *Log, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		mustAppend(t, l, makeBatch(1, e.clock.Ms()+int64(i), fmt.Sprint("t", i)))
+	}
+}
+
+// TestTxnIndexSegments: entries go to the .txnindex of the segment holding
+// their marker, byte for byte Kafka's entries; a read collects them across
+// segments; they survive a clean reopen, go with a truncation and with the
+// segments retention deletes.
+func TestTxnIndexSegments(t *testing.T) {
+	e := newEnv(t)
+	cfg := smallConfig()
+	l := e.open(cfg)
+	fillSegments(t, e, l, 40)
+	bases := segmentBases(l)
+	if len(bases) < 3 {
+		t.Fatalf("segments %v", bases)
+	}
+	s1 := bases[1]
+	a := AbortedTxn{ProducerID: 7, FirstOffset: 1, LastOffset: 3, LastStableOffset: 4}
+	b := AbortedTxn{ProducerID: 8, FirstOffset: 2, LastOffset: s1 + 1, LastStableOffset: s1 + 2}
+	c := AbortedTxn{ProducerID: 9, FirstOffset: s1 + 3, LastOffset: 38, LastStableOffset: 39}
+	for _, x := range []AbortedTxn{a, b, c, b} { // b again: already there
+		if err := l.AddAbortedTxn(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.AddAbortedTxn(AbortedTxn{ProducerID: 1, FirstOffset: 0, LastOffset: 40}); err == nil {
+		t.Fatal("an entry past the log end was accepted")
+	}
+	last := bases[len(bases)-1]
+	if got := txnIndexBytes(t, e, l, 0); string(got) != string(encodeTxns(a)) {
+		t.Fatalf("segment 0 index %x", got)
+	}
+	if got := txnIndexBytes(t, e, l, s1); string(got) != string(encodeTxns(b)) {
+		t.Fatalf("segment %d index %x", s1, got)
+	}
+	if got := txnIndexBytes(t, e, l, last); string(got) != string(encodeTxns(c)) || len(got) != 34 {
+		t.Fatalf("active segment %d index %x", last, got)
+	}
+	check := func(from, upTo int64, want ...AbortedTxn) {
+		t.Helper()
+		if got := mustAbortedTxns(t, l, from, upTo); !slices.Equal(got, want) {
+			t.Fatalf("aborted in [%d, %d): %v, want %v", from, upTo, got, want)
+		}
+	}
+	check(0, 40, a, b, c)
+	check(0, 2, a)     // b begins at 2; a's LSO 4 ends the search
+	check(4, s1+1, b)  // a ended at 3
+	check(s1+2, s1+3)  // b ended at s1+1, c begins at s1+3: none, found in c's segment
+	check(s1+2, 39, c) // from the later segment on
+	check(39, 40)      // none
+
+	e.reopenManager()
+	l = e.open(cfg)
+	if v := l.TxnIndexValidFrom(); v != 40 {
+		t.Fatalf("valid from %d after a clean close, want the log end 40", v)
+	}
+	check(0, 40, a, b, c)
+
+	// A truncation inside b's segment, past b's marker, keeps b; at its
+	// marker it drops it (and c's segment goes).
+	if err := l.TruncateTo(s1 + 2); err != nil {
+		t.Fatal(err)
+	}
+	check(0, s1+2, a, b)
+	if err := l.TruncateTo(s1 + 1); err != nil {
+		t.Fatal(err)
+	}
+	check(0, s1+1, a)
+	if got := txnIndexBytes(t, e, l, s1); got != nil {
+		t.Fatalf("segment %d index after the truncation: %x", s1, got)
+	}
+	if got := txnIndexBytes(t, e, l, last); got != nil {
+		t.Fatalf("removed segment's index left: %x", got)
+	}
+	e.reopenManager()
+	l = e.open(cfg)
+	check(0, s1+1, a)
+
+	// Retention stops at its limit, then deletes segment 0 with its index.
+	fillSegments(t, e, l, 20)
+	cfg.RetentionBytes = 1
+	l.SetConfig(cfg)
+	l.SetRetentionLimit(func() int64 { return s1 - 1 })
+	if n, err := l.EnforceRetention(e.clock.Now()); err != nil || n != 0 {
+		t.Fatalf("retention below the limit deleted %d: %v", n, err)
+	}
+	l.SetRetentionLimit(func() int64 { return s1 })
+	if n, err := l.EnforceRetention(e.clock.Now()); err != nil || n != 1 {
+		t.Fatalf("retention deleted %d: %v", n, err)
+	}
+	if got := txnIndexBytes(t, e, l, 0); got != nil {
+		t.Fatalf("deleted segment's index left: %x", got)
+	}
+	check(0, l.LogEndOffset())
+}
+
+// TestTxnIndexCrash: an entry synced by a flush survives a crash; one not
+// synced may go, and the log says from where its owner must add the
+// entries again (TxnIndexValidFrom: the recovery point).
+func TestTxnIndexCrash(t *testing.T) {
+	e := newEnv(t)
+	cfg := smallConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := e.open(cfg)
+	fillSegments(t, e, l, 10)
+	a := AbortedTxn{ProducerID: 1, FirstOffset: 2, LastOffset: 4, LastStableOffset: 5}
+	if err := l.AddAbortedTxn(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	fillSegments(t, e, l, 5)
+	b := AbortedTxn{ProducerID: 2, FirstOffset: 11, LastOffset: 13, LastStableOffset: 14}
+	if err := l.AddAbortedTxn(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(); err != nil { // the records and b are synced, the recovery point is not
+		t.Fatal(err)
+	}
+	e.mem.Crash()
+	e.abandonManager()
+	l = e.open(cfg)
+	if l.LogEndOffset() != 15 {
+		t.Fatalf("log end %d", l.LogEndOffset())
+	}
+	if v := l.TxnIndexValidFrom(); v != 10 {
+		t.Fatalf("valid from %d, want the recovery point 10", v)
+	}
+	// b's marker is above the recovery point: dropped, to be added again.
+	if got := mustAbortedTxns(t, l, 0, 15); !slices.Equal(got, []AbortedTxn{a}) {
+		t.Fatalf("after recovery %v", got)
+	}
+	if got := txnIndexBytes(t, e, l, 0); string(got) != string(encodeTxns(a)) {
+		t.Fatalf("index file %x", got)
+	}
+	if err := l.AddAbortedTxn(b); err != nil {
+		t.Fatal(err)
+	}
+	// Unsynced entries of a crash are lost whole or torn: a torn one is cut.
+	e.mem.Crash()
+	e.abandonManager()
+	idx := filepath.Join(l.Dir(), segmentName(0)+txnIndexSuffix)
+	writeWhole(e.fs, idx, append(encodeTxns(a, b), 0, 0, 1), true)
+	l = e.open(cfg)
+	if got := mustAbortedTxns(t, l, 0, 15); !slices.Equal(got, []AbortedTxn{a}) {
+		t.Fatalf("after a torn entry %v", got)
+	}
+	// A corrupt file is dropped and the whole segment's entries are to be
+	// added again.
+	e.abandonManager()
+	bad := encodeTxns(a)
+	bad[1] = 9
+	writeWhole(e.fs, idx, bad, true)
+	l = e.open(cfg)
+	if v := l.TxnIndexValidFrom(); v != 0 {
+		t.Fatalf("valid from %d after a corrupt index, want 0", v)
+	}
+	if got := mustAbortedTxns(t, l, 0, 15); len(got) != 0 {
+		t.Fatalf("corrupt index served %v", got)
+	}
+}
+
+// TestTxnIndexCompaction: a cleaned group carries its segments' entries
+// (every marker stays in the cleaned copy), through the swap and a reopen.
+func TestTxnIndexCompaction(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(compactConfig())
+	fillKeyed(t, l, batch.None, 60, 10, e.clock.Ms())
+	bases := segmentBases(l)
+	a := AbortedTxn{ProducerID: 3, FirstOffset: 1, LastOffset: 2, LastStableOffset: 3}
+	b := AbortedTxn{ProducerID: 4, FirstOffset: 2, LastOffset: bases[1] + 1, LastStableOffset: bases[1] + 2}
+	for _, x := range []AbortedTxn{a, b} {
+		if err := l.AddAbortedTxn(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustClean(t, e, l)
+	// The small cleaned segments merge on the next pass.
+	p, _, _ := l.planClean(e.clock.Ms())
+	if _, err := e.m.cleanLog(l, e.clock.Now(), p); err != nil {
+		t.Fatal(err)
+	}
+	if segmentCount(l) >= len(bases) {
+		t.Fatalf("segments %d -> %d: nothing merged", len(bases), segmentCount(l))
+	}
+	if got := mustAbortedTxns(t, l, 0, l.LogEndOffset()); !slices.Equal(got, []AbortedTxn{a, b}) {
+		t.Fatalf("after cleaning %v", got)
+	}
+	if got := txnIndexBytes(t, e, l, 0); string(got) != string(encodeTxns(a, b)) {
+		t.Fatalf("cleaned index %x", got)
+	}
+	e.reopenManager()
+	l = e.open(compactConfig())
+	if got := mustAbortedTxns(t, l, 0, l.LogEndOffset()); !slices.Equal(got, []AbortedTxn{a, b}) {
+		t.Fatalf("after a reopen %v", got)
+	}
+}
+
+// FuzzRecoverTxnIndex opens a log whose segment has arbitrary .txnindex
+// bytes, after a clean or an unclean shutdown: no panic; what it serves is
+// a prefix of the file's valid entries whose markers are in the log, and
+// TxnIndexValidFrom is at most the log end.
+func FuzzRecoverTxnIndex(f *testing.F) {
+	f.Add(encodeTxns(AbortedTxn{1, 0, 1, 2}, AbortedTxn{2, 1, 3, 4}), false)
+	f.Add(encodeTxns(AbortedTxn{1, 0, 1, 2}, AbortedTxn{2, 1, 3, 4}), true)
+	f.Add(encodeTxns(AbortedTxn{1, 0, 9, 2}), true)
+	f.Add([]byte{0, 0, 1}, true)
+	f.Fuzz(func(t *testing.T, data []byte, clean bool) {
+		l := openCrafted(t, map[string][]byte{
+			segmentName(0) + logSuffix:      validSegmentBytes(),
+			segmentName(0) + txnIndexSuffix: data,
+		}, clean, 10)
+		got, err := l.AbortedTxns(0, math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		valid, _, _ := decodeTxnIndex(data)
+		if len(got) > len(valid) || !slices.Equal(got, valid[:len(got)]) {
+			t.Fatalf("served %v, file's valid entries %v", got, valid)
+		}
+		for _, a := range got {
+			if a.LastOffset >= l.LogEndOffset() {
+				t.Fatalf("served %v past the log end %d", a, l.LogEndOffset())
+			}
+		}
+		if v := l.TxnIndexValidFrom(); v > l.LogEndOffset() || v < 0 {
+			t.Fatalf("valid from %d, log end %d", v, l.LogEndOffset())
+		}
+		if err := l.AddAbortedTxn(AbortedTxn{5, 0, l.LogEndOffset() - 1, l.LogEndOffset()}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -242,6 +242,20 @@ func (s *ProducerState) FirstUnstableOffset(hw int64) int64 {
 	return first
 }
 
+// IndexStableOffset is the last stable offset the aborted-transaction index
+// records with done, a transaction UpdateBatch just ended, as Kafka's
+// ProducerStateManager.lastStableOffset(completedTxn): the first offset of
+// the earliest transaction still open, or the offset after done's marker.
+func (s *ProducerState) IndexStableOffset(done CompletedTxn) int64 {
+	lso := done.LastOffset + 1
+	for id, p := range s.producers {
+		if id != done.ProducerID && p.txnFirstOffset != noOffset && p.txnFirstOffset < lso {
+			lso = p.txnFirstOffset
+		}
+	}
+	return lso
+}
+
 // LastStableOffset is the offset below which every transaction is decided:
 // min(hw, FirstUnstableOffset(hw)).
 func (s *ProducerState) LastStableOffset(hw int64) int64 {
@@ -283,13 +297,14 @@ func (s *ProducerState) Len() int { return len(s.producers) }
 
 // TruncateBefore forgets producers none of whose remembered batches survive
 // a log start offset moved to logStartOffset (retention, DeleteRecords), as
-// Kafka's ProducerStateManager.truncateHead does. It returns how many were
+// Kafka's ProducerStateManager.truncateHead does, except a producer with a
+// transaction open: its marker is still to come. It returns how many were
 // removed.
 func (s *ProducerState) TruncateBefore(logStartOffset int64) int {
 	s.unreplicated = slices.DeleteFunc(s.unreplicated, func(t CompletedTxn) bool { return t.LastOffset < logStartOffset })
 	removed := 0
 	for id, p := range s.producers {
-		if len(p.batches) == 0 || p.batches[len(p.batches)-1].lastOffset < logStartOffset {
+		if p.txnFirstOffset == noOffset && (len(p.batches) == 0 || p.batches[len(p.batches)-1].lastOffset < logStartOffset) {
 			delete(s.producers, id)
 			removed++
 		}
