@@ -35,6 +35,13 @@ const (
 	// Divergence is replicas holding different bytes below the high
 	// watermark after healing.
 	Divergence AnomalyKind = "replica-divergence"
+	// AbortedRead is a value of an aborted transaction that a consumer
+	// (every consumer reads read_committed) received: Jepsen's G1a.
+	AbortedRead AnomalyKind = "aborted-read"
+	// PartialTransaction is a transaction whose commit's outcome is unknown
+	// with some but not all of its values in the read-back: a transaction
+	// is all or nothing. (A committed one missing values has them Lost.)
+	PartialTransaction AnomalyKind = "partial-transaction"
 )
 
 // Allowed reports whether the kind is counted but is no failure.
@@ -91,6 +98,10 @@ type PartitionCounts struct {
 	Failed    int    `json:"failed"`       // answered with an error (outcome unknown)
 	Read      int    `json:"read"`         // distinct values read back after healing
 	Unacked   int    `json:"unacknowledged_read"`
+	// Committed and Aborted count the values of transactions that
+	// committed (counted acknowledged too) and aborted.
+	Committed int `json:"committed,omitempty"`
+	Aborted   int `json:"aborted,omitempty"`
 }
 
 // Result is the checker's verdict on a history.
@@ -144,6 +155,22 @@ type partitionState struct {
 	sessions map[string]*sessionPosition // consumer session -> last offset
 	commits  map[string]int64            // group -> highest accepted commit
 	known    []int64                     // sorted offsets holding a value, built after the walk
+	txn      map[string]string           // value -> its transaction
+	txnAcked map[string]int64            // transactional value -> offset its produce was answered with
+	aborted  map[string]bool             // values of aborted transactions, after the walk
+	visible  []int64                     // sorted offsets holding a value a reader must see, after the walk
+}
+
+// txnState is what the checker learns of one transaction.
+type txnState struct {
+	ended, commit bool
+	err           string
+	values        []txnValue
+}
+
+type txnValue struct {
+	p     *partitionState
+	value string
 }
 
 type sessionPosition struct{ last int64 }
@@ -160,6 +187,9 @@ func newPartitionState(k partitionKey) *partitionState {
 		runRead:  map[string]bool{},
 		sessions: map[string]*sessionPosition{},
 		commits:  map[string]int64{},
+		txn:      map[string]string{},
+		txnAcked: map[string]int64{},
+		aborted:  map[string]bool{},
 	}
 }
 
@@ -179,6 +209,15 @@ func (p *partitionState) at(value string, offset int64) {
 // checks (NonMonotonicPoll, SkippedPoll) follow each Process per partition;
 // a consumer that restarts from a committed offset must start a new
 // Process name.
+//
+// Values sent in a transaction are acknowledged by its commit, not by
+// their produce's answer: a committed transaction's values must all be in
+// the read-back (else Lost), an aborted one's never read (AbortedRead:
+// consumers read read_committed), and one whose commit's outcome is
+// unknown must be in the read-back whole or not at all
+// (PartialTransaction). A poll that jumps over the offsets of values no
+// reader may see (aborted ones, and those of unknown transactions not in
+// the read-back) skips nothing.
 func Check(events []Event) Result {
 	parts := map[partitionKey]*partitionState{}
 	state := func(topic string, partition int32) *partitionState {
@@ -198,6 +237,15 @@ func Check(events []Event) Result {
 		offset  int64
 	}
 	var gaps []sessionRead // skips to judge once every offset is known
+	txns := map[string]*txnState{}
+	txnOf := func(id string) *txnState {
+		t := txns[id]
+		if t == nil {
+			t = &txnState{}
+			txns[id] = t
+		}
+		return t
+	}
 	for _, e := range events {
 		switch e.Kind {
 		case Send:
@@ -205,11 +253,25 @@ func Check(events []Event) Result {
 			if !p.sent[e.Value] {
 				p.sent[e.Value] = true
 				p.counts.Attempted++
+				if e.Txn != "" {
+					p.txn[e.Value] = e.Txn
+					t := txnOf(e.Txn)
+					t.values = append(t.values, txnValue{p, e.Value})
+				}
 			}
+		case TxnEnd:
+			t := txnOf(e.Txn)
+			t.ended, t.commit, t.err = true, e.Commit, e.Err
 		case Ack:
 			p := state(e.Topic, e.Partition)
 			if e.Err != "" {
 				p.failed[e.Value] = true
+				continue
+			}
+			if p.txn[e.Value] != "" {
+				// Written, not acknowledged: its transaction decides.
+				p.txnAcked[e.Value] = e.Offset
+				p.at(e.Value, e.Offset)
 				continue
 			}
 			if _, ok := p.acked[e.Value]; !ok {
@@ -255,18 +317,31 @@ func Check(events []Event) Result {
 			p.commits[e.Group] = e.Offset
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(txns)) {
+		anomalies = append(anomalies, txns[id].resolve(id)...)
+	}
 	for _, p := range parts {
 		p.known = slices.Sorted(maps.Keys(p.values))
+		for _, o := range p.known {
+			for v := range p.values[o] {
+				if p.mustSee(v) {
+					p.visible = append(p.visible, o)
+					break
+				}
+			}
+		}
 	}
 	for _, g := range gaps {
-		// A gap is a skip only if an offset inside it holds a value: the
-		// log may have gaps of its own (control batches, compaction).
-		i, _ := slices.BinarySearch(g.p.known, g.prev+1)
-		if i < len(g.p.known) && g.p.known[i] < g.offset {
+		// A gap is a skip only if an offset inside it holds a value a
+		// reader must see: the log has gaps of its own (control batches,
+		// aborted transactions, compaction).
+		i, _ := slices.BinarySearch(g.p.visible, g.prev+1)
+		if i < len(g.p.visible) && g.p.visible[i] < g.offset {
+			o := g.p.visible[i]
 			anomalies = append(anomalies, Anomaly{Kind: SkippedPoll, Topic: g.p.counts.Topic, Partition: g.p.counts.Partition,
 				Offsets: []int64{g.prev, g.offset}, Process: g.process,
-				Offset: g.p.known[i], Values: slices.Sorted(maps.Keys(g.p.values[g.p.known[i]])),
-				Detail: fmt.Sprintf("jumped from offset %d to %d over offset %d", g.prev, g.offset, g.p.known[i])})
+				Offset: o, Values: slices.Sorted(maps.Keys(g.p.values[o])),
+				Detail: fmt.Sprintf("jumped from offset %d to %d over offset %d", g.prev, g.offset, o)})
 		}
 	}
 	keys := slices.SortedFunc(maps.Keys(parts), keyCompare)
@@ -284,6 +359,61 @@ func Check(events []Event) Result {
 	return res
 }
 
+// resolve applies transaction id's outcome to its values: a commit that
+// took effect acknowledges them (at the offsets their produce was answered
+// with), an abort marks them aborted; a commit of unknown outcome leaves
+// them unacknowledged, and is a PartialTransaction if the read-back holds
+// some of them but not all. A transaction never ended is of unknown
+// outcome too.
+func (t *txnState) resolve(id string) []Anomaly {
+	switch {
+	case t.ended && t.commit && t.err == "":
+		for _, tv := range t.values {
+			p := tv.p
+			off, ok := p.txnAcked[tv.value]
+			if !ok {
+				off = -1
+			}
+			p.acked[tv.value] = off
+			p.counts.Acked++
+			p.counts.Committed++
+		}
+	case t.ended && !t.commit:
+		for _, tv := range t.values {
+			tv.p.aborted[tv.value] = true
+			tv.p.counts.Aborted++
+		}
+	default:
+		var missing []txnValue
+		for _, tv := range t.values {
+			if !tv.p.final[tv.value] {
+				missing = append(missing, tv)
+			}
+		}
+		if len(missing) > 0 && len(missing) < len(t.values) {
+			m := missing[0]
+			return []Anomaly{{Kind: PartialTransaction, Topic: m.p.counts.Topic, Partition: m.p.counts.Partition, Value: m.value,
+				Detail: fmt.Sprintf("transaction %s (commit: %s): %d of its %d values read back", id, cmp.Or(t.err, "never ended"),
+					len(t.values)-len(missing), len(t.values))}}
+		}
+	}
+	return nil
+}
+
+// mustSee reports whether a reader must see value v where it is: not an
+// aborted transaction's, and, if a transaction's, not one of unknown
+// outcome missing from the read-back.
+func (p *partitionState) mustSee(v string) bool {
+	if p.aborted[v] {
+		return false
+	}
+	if p.txn[v] == "" || p.final[v] {
+		return true
+	}
+	_, committed := p.acked[v]
+	return committed
+}
+
 // judge returns the partition's anomalies of values and offsets and
 // completes its counts.
 func (p *partitionState) judge() []Anomaly {
@@ -291,12 +421,21 @@ func (p *partitionState) judge() []Anomaly {
 	t, part := p.counts.Topic, p.counts.Partition
 	for _, v := range slices.Sorted(maps.Keys(p.acked)) {
 		if !p.final[v] {
-			out = append(out, Anomaly{Kind: Lost, Topic: t, Partition: part, Value: v, Offsets: []int64{p.acked[v]},
-				Detail: "acknowledged, not in the read-back"})
+			detail := "acknowledged, not in the read-back"
+			if tx := p.txn[v]; tx != "" {
+				detail = "committed in transaction " + tx + ", not in the read-back"
+			}
+			out = append(out, Anomaly{Kind: Lost, Topic: t, Partition: part, Value: v, Offsets: []int64{p.acked[v]}, Detail: detail})
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(p.aborted)) {
+		if p.final[v] || p.runRead[v] {
+			out = append(out, Anomaly{Kind: AbortedRead, Topic: t, Partition: part, Value: v, Offsets: slices.Sorted(maps.Keys(p.offsets[v])),
+				Detail: "written in aborted transaction " + p.txn[v]})
 		}
 	}
 	for _, v := range slices.Sorted(maps.Keys(p.runRead)) {
-		if _, ok := p.acked[v]; !ok && !p.final[v] {
+		if _, ok := p.acked[v]; !ok && !p.final[v] && !p.aborted[v] {
 			out = append(out, Anomaly{Kind: Lost, Topic: t, Partition: part, Value: v, Offsets: slices.Sorted(maps.Keys(p.offsets[v])),
 				Detail: "read during the run, not in the read-back"})
 		}
@@ -311,6 +450,7 @@ func (p *partitionState) judge() []Anomaly {
 		case !read:
 		case !p.sent[v]:
 			out = append(out, Anomaly{Kind: Phantom, Topic: t, Partition: part, Value: v, Offsets: offs, Offset: offs[0]})
+		case p.aborted[v]: // AbortedRead
 		default:
 			if _, ok := p.acked[v]; !ok {
 				p.counts.Unacked++

@@ -310,3 +310,95 @@ func FuzzCompareReplicas(f *testing.F) {
 		}
 	})
 }
+
+func (h *history) sendTxn(p int32, v, txn string) *history {
+	return h.add(Event{Kind: Send, Process: "txn-producer-0", Partition: p, Value: v, Txn: txn})
+}
+
+func (h *history) endTxn(txn string, commit bool, err string) *history {
+	return h.add(Event{Kind: TxnEnd, Process: "txn-producer-0", Txn: txn, Commit: commit, Err: err})
+}
+
+// transactional is a clean history of transactions on partitions 0 and 1:
+// T1 committed, T2 aborted (its records at offsets 1 and 1, skipped by
+// the readers), T3 of unknown outcome and read back whole, T4 of unknown
+// outcome and not read back at all.
+func transactional() *history {
+	h := &history{}
+	h.sendTxn(0, "t1a", "T1").sendTxn(1, "t1b", "T1").ack(0, "t1a", 0).ack(1, "t1b", 0).endTxn("T1", true, "")
+	h.sendTxn(0, "t2a", "T2").sendTxn(1, "t2b", "T2").ack(0, "t2a", 2).ack(1, "t2b", 2).endTxn("T2", false, "")
+	h.sendTxn(0, "t3a", "T3").sendTxn(1, "t3b", "T3").ack(0, "t3a", 4).ack(1, "t3b", 4).endTxn("T3", true, "REQUEST_TIMED_OUT")
+	h.sendTxn(0, "t4a", "T4").ack(0, "t4a", 6).endTxn("T4", true, "COORDINATOR_NOT_AVAILABLE")
+	h.send(0, "plain").ack(0, "plain", 8)
+	// Offsets 1, 3, 5 and 7 are markers; 2 aborted; 6 is T4's, aborted
+	// after all: a read_committed reader jumps over them.
+	h.poll("assign-0", false, rec(0, 0, "t1a"), rec(0, 4, "t3a"), rec(0, 8, "plain"), rec(1, 0, "t1b"))
+	h.poll("final", true, rec(0, 0, "t1a"), rec(0, 4, "t3a"), rec(0, 8, "plain"), rec(1, 0, "t1b"), rec(1, 4, "t3b"))
+	return h
+}
+
+func TestCheckTransactionsClean(t *testing.T) {
+	res := Check(transactional().events)
+	if res.Failed() {
+		t.Fatalf("anomalies in a clean history: %v", res.Anomalies)
+	}
+	want := []PartitionCounts{
+		{Topic: "t", Partition: 0, Attempted: 5, Acked: 2, Read: 3, Unacked: 1, Committed: 1, Aborted: 1},
+		{Topic: "t", Partition: 1, Attempted: 3, Acked: 1, Read: 2, Unacked: 1, Committed: 1, Aborted: 1},
+	}
+	if !reflect.DeepEqual(res.Partitions, want) {
+		t.Fatalf("counts %+v, want %+v", res.Partitions, want)
+	}
+	if res.Count(UnacknowledgedRead) != 2 {
+		t.Fatalf("anomalies %v, want T3's two values counted unacknowledged", res.Anomalies)
+	}
+}
+
+// TestCheckTransactionAnomalies: each transactional anomaly, put into the
+// clean transactional history, is found, and nothing else is.
+func TestCheckTransactionAnomalies(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(h *history)
+		want Anomaly
+	}{{
+		name: "aborted read",
+		edit: func(h *history) { h.poll("assign-1", false, rec(1, 2, "t2b")) },
+		want: Anomaly{Kind: AbortedRead, Topic: "t", Partition: 1, Value: "t2b", Offsets: []int64{2}, Detail: "written in aborted transaction T2"},
+	}, {
+		name: "committed and lost",
+		edit: func(h *history) {
+			h.sendTxn(1, "t5", "T5").ack(1, "t5", 9).endTxn("T5", true, "")
+		},
+		want: Anomaly{Kind: Lost, Topic: "t", Partition: 1, Value: "t5", Offsets: []int64{9}, Detail: "committed in transaction T5, not in the read-back"},
+	}, {
+		name: "partial transaction",
+		edit: func(h *history) {
+			h.sendTxn(0, "t6a", "T6").sendTxn(1, "t6b", "T6").endTxn("T6", true, "NOT_COORDINATOR")
+			h.poll("final", true, rec(1, 10, "t6b"))
+		},
+		want: Anomaly{Kind: PartialTransaction, Topic: "t", Partition: 0, Value: "t6a", Detail: "transaction T6 (commit: NOT_COORDINATOR): 1 of its 2 values read back"},
+	}, {
+		// T3's outcome is unknown, but the read-back holds it: it
+		// committed, and a reader jumping over it skipped it.
+		name: "skip over a committed value",
+		edit: func(h *history) { h.poll("assign-2", false, rec(0, 0, "t1a"), rec(0, 8, "plain")) },
+		want: Anomaly{Kind: SkippedPoll, Topic: "t", Partition: 0, Offsets: []int64{0, 8}, Process: "assign-2", Offset: 4, Values: []string{"t3a"},
+			Detail: "jumped from offset 0 to 8 over offset 4"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := transactional()
+			tc.edit(h)
+			res := Check(h.events)
+			var got []Anomaly
+			for _, a := range res.Anomalies {
+				if !a.Kind.Allowed() {
+					got = append(got, a)
+				}
+			}
+			if len(got) != 1 || !reflect.DeepEqual(got[0], tc.want) {
+				t.Fatalf("anomalies %v, want exactly %v", got, tc.want)
+			}
+		})
+	}
+}

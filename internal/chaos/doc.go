@@ -10,7 +10,8 @@
 // value for one partition), Ack (its offset, or an error: outcome
 // unknown), Poll (a consumer session's records, partition, offset and
 // value, in the order received; Final for the read-back after healing),
-// Commit (a group's accepted commit), FaultStart and FaultEnd. Times are
+// Commit (a group's accepted commit), TxnEnd (a transactional producer's
+// commit or abort, and its error), FaultStart and FaultEnd. Times are
 // Unix nanoseconds; the file is in the order events happened.
 //
 // # Checker
@@ -22,7 +23,12 @@
 // offset), NonMonotonicPoll and SkippedPoll within one consumer session
 // (a skip is a jump over an offset some reader or ack saw a value at),
 // CommitBackwards for a group, Phantom (read, never sent) and, allowed but
-// counted, UnacknowledgedRead. CompareReplicas adds Divergence: after the
+// counted, UnacknowledgedRead. Values sent in a transaction (Send's Txn)
+// are acknowledged by its commit rather than their produce's answer:
+// committed and missing is Lost, aborted and read is AbortedRead (Jepsen's
+// G1a; consumers read read_committed), and a commit of unknown outcome
+// must leave its values in the read-back whole or not at all, else
+// PartialTransaction. CompareReplicas adds Divergence: after the
 // run the nodes are stopped cleanly and each replica's log is read from
 // its data directory (ReadReplicaLog) and compared batch by batch, byte for
 // byte, below the high watermark. Unavailability measures per fault kind

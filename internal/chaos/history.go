@@ -25,6 +25,10 @@ const (
 	// FaultStart is a fault injected; FaultEnd its healing or restart.
 	FaultStart Kind = "fault"
 	FaultEnd   Kind = "heal"
+	// TxnEnd is a transactional producer's end of transaction Txn: a
+	// commit (Commit) or an abort, and its error (empty: it took effect;
+	// else a commit's outcome is unknown).
+	TxnEnd Kind = "txn-end"
 )
 
 // Event is one line of a history.
@@ -39,7 +43,12 @@ type Event struct {
 	Topic     string `json:"topic,omitempty"`
 	Partition int32  `json:"partition"`
 	// Value is the unique value of a Send or Ack.
-	Value  string `json:"value,omitempty"`
+	Value string `json:"value,omitempty"`
+	// Txn is the transaction a Send's value is written in (none: an
+	// idempotent producer's), or a TxnEnd's transaction; Commit is
+	// whether a TxnEnd commits.
+	Txn    string `json:"txn,omitempty"`
+	Commit bool   `json:"commit,omitempty"`
 	Offset int64  `json:"offset"`
 	// Err is an Ack's or Commit's error; empty is success.
 	Err string `json:"err,omitempty"`

@@ -302,6 +302,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		report.Totals.Failed += pc.Failed
 		report.Totals.Read += pc.Read
 		report.Totals.Unacked += pc.Unacked
+		report.Totals.Committed += pc.Committed
+		report.Totals.Aborted += pc.Aborted
 	}
 	report.Outages = Unavailability(events)
 	if err := writeFile(filepath.Join(cfg.Dir, "history.jsonl"), func(f io.Writer) error { return WriteHistory(f, events) }); err != nil {
@@ -350,6 +352,9 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, " (%d in all)\n", total)
 	fmt.Fprintf(w, "records: %d attempted, %d acknowledged, %d failed (outcome unknown), %d read back, %d unacknowledged read\n",
 		r.Totals.Attempted, r.Totals.Acked, r.Totals.Failed, r.Totals.Read, r.Totals.Unacked)
+	if r.Totals.Committed+r.Totals.Aborted > 0 {
+		fmt.Fprintf(w, "transactional records: %d committed (counted acknowledged), %d aborted\n", r.Totals.Committed, r.Totals.Aborted)
+	}
 	fmt.Fprintf(w, "consumer group member processes: %d lives, each ended by SIGKILL\n", r.MemberLives)
 	fmt.Fprintf(w, "unavailability (fault to first acknowledged write on an affected partition):\n")
 	for _, o := range r.Outages {
