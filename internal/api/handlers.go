@@ -53,6 +53,16 @@ type Handlers struct {
 	LogDir         string
 	// Groups coordinates consumer groups and their committed offsets.
 	Groups *group.Coordinator
+	// CompleteGroupTxn is called by WriteTxnMarkers once the marker ending
+	// producerID's transaction is on partitions (of __consumer_offsets,
+	// this broker leading them): the group coordinator makes the
+	// producer's pending transactional offset commits there visible
+	// (commit) or drops them, as Kafka's
+	// groupCoordinator.onTransactionCompleted, before the marker is
+	// answered. An error (a *kerr.Error says its code) answers those
+	// partitions with it, so the transaction coordinator retries. Nil:
+	// nothing to complete.
+	CompleteGroupTxn func(producerID int64, partitions []int32, commit bool) error
 
 	once  sync.Once
 	table [maxKey + 1]*entry
@@ -112,6 +122,7 @@ func table() []entry {
 		{21, 0, 2, handle(deleteRecords)},
 		{22, 0, 5, handle(initProducerID)},
 		{23, 0, 4, handle(offsetForLeaderEpoch)},
+		{27, 1, 2, handle(writeTxnMarkers)},
 		{32, 0, 4, handle(describeConfigs)},
 		{33, 0, 2, handle(alterConfigs)},
 		{35, 0, 4, handle(describeLogDirs)},

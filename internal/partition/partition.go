@@ -337,6 +337,57 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 			return res
 		}
 	}
+	return p.appendAndUnlock(records, h, cfg, now, res)
+}
+
+// AppendMarker appends the transaction coordinator's marker ending
+// producerID's transaction (commit, or abort) at producerEpoch from a
+// coordinator of coordinatorEpoch: a control batch (transactional, one
+// txn.MarkerRecord) as Kafka's ReplicaManager.appendRecords with
+// AppendOrigin.COORDINATOR and acks=all writes it. The leader alone takes
+// it (NOT_LEADER_OR_FOLLOWER), with at least min.insync.replicas in the
+// ISR (NOT_ENOUGH_REPLICAS); the producer state refuses an older producer
+// epoch (INVALID_PRODUCER_EPOCH) and an older coordinator epoch than the
+// last marker's for the producer (TRANSACTION_COORDINATOR_FENCED). An
+// ABORT of an open transaction goes to the aborted-transaction index. As
+// an acks=all produce, the caller then waits for the high watermark to
+// pass it (WaitForAcks with NextOffset): until then the transaction is
+// not decided for a read_committed consumer either.
+func (p *Partition) AppendMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool) AppendResult {
+	cfg := p.cfg.Load()
+	res := AppendResult{BaseOffset: -1, NextOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	now := p.now().UnixMilli()
+	marker := txn.MarkerRecord(txn.Marker{Commit: commit, CoordinatorEpoch: coordinatorEpoch})
+	marker.Timestamp = now
+	records := batch.Build(batch.BuildOptions{
+		ProducerID:    producerID,
+		ProducerEpoch: producerEpoch,
+		BaseSequence:  -1,
+		Transactional: true,
+		Control:       true,
+	}, []batch.Record{marker})
+	h, err := batch.ParseHeader(records)
+	if err != nil {
+		panic(err) // Build wrote it
+	}
+	p.mu.Lock()
+	if code := p.replica.CheckAppend(-1); code != 0 {
+		p.mu.Unlock()
+		res.ErrorCode = code
+		return res
+	}
+	if check := p.producers.CheckMarker(producerID, producerEpoch, coordinatorEpoch); check.ErrorCode != 0 {
+		p.mu.Unlock()
+		res.ErrorCode, res.ErrorMessage = check.ErrorCode, check.Message
+		return res
+	}
+	return p.appendAndUnlock(records, h, cfg, now, res)
+}
+
+// appendAndUnlock appends records, one batch checked against the replica
+// and the producer state (h its header), with p.mu held, and releases it:
+// the producer state, the replica and the flush policy follow.
+func (p *Partition) appendAndUnlock(records []byte, h batch.Header, cfg *config.Topic, now int64, res AppendResult) AppendResult {
 	if cfg.TimestampType == "LogAppendTime" {
 		batch.SetLogAppendTime(records, now)
 		res.LogAppendTime = now
@@ -672,4 +723,12 @@ func recompressBatch(b []byte, h batch.Header, codec batch.Codec) ([]byte, error
 		Transactional: h.Transactional(),
 		LogAppendTime: h.LogAppendTime(),
 	}, recs), nil
+}
+
+// AbortedTxns returns the aborted transactions overlapping the offsets
+// [from, upTo), for a read_committed fetch of that range
+// (storage.Log.AbortedTxns).
+func (p *Partition) AbortedTxns(from, upTo int64) ([]storage.AbortedTxn, error) {
+	txns, err := p.log.AbortedTxns(from, upTo)
+	return txns, closedErr(err)
 }

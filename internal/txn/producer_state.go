@@ -125,6 +125,30 @@ func (s *ProducerState) Check(h batch.Header) CheckResult {
 	return CheckResult{}
 }
 
+// CheckMarker decides whether the transaction coordinator may append a
+// marker for producerID at producerEpoch, from coordinatorEpoch, as Kafka's
+// ProducerAppendInfo.appendEndTxnMarker for a coordinator's append: an
+// epoch older than the producer's is INVALID_PRODUCER_EPOCH
+// (checkProducerEpoch), a coordinator epoch older than the one whose
+// marker this partition last took for the producer is
+// TRANSACTION_COORDINATOR_FENCED (checkCoordinatorEpoch: a zombie
+// coordinator). A producer without state here takes any marker.
+func (s *ProducerState) CheckMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32) CheckResult {
+	p := s.producers[producerID]
+	if p == nil {
+		return CheckResult{}
+	}
+	if producerEpoch < p.epoch {
+		return CheckResult{ErrorCode: kerr.InvalidProducerEpoch.Code, Message: fmt.Sprintf(
+			"epoch of producer %d is %d, which is smaller than the last seen epoch %d", producerID, producerEpoch, p.epoch)}
+	}
+	if coordinatorEpoch < p.coordinatorEpoch {
+		return CheckResult{ErrorCode: kerr.TransactionCoordinatorFenced.Code, Message: fmt.Sprintf(
+			"invalid coordinator epoch for producer %d: %d (zombie), %d (current)", producerID, coordinatorEpoch, p.coordinatorEpoch)}
+	}
+	return CheckResult{}
+}
+
 // inSequence reports whether next follows last, wrapping past MaxInt32.
 func inSequence(last, next int32) bool {
 	return int64(next) == int64(last)+1 || (next == 0 && last == 1<<31-1)
