@@ -49,6 +49,7 @@ func RunMember(ctx context.Context, c MemberConfig) error {
 		kgo.OnPartitionsRevoked(bump),
 		kgo.OnPartitionsLost(bump),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.SessionTimeout(6*time.Second),
 		kgo.HeartbeatInterval(time.Second),
 		kgo.RebalanceTimeout(10*time.Second),

@@ -35,6 +35,9 @@ type Config struct {
 	Rate       int
 	Members    int // consumer group member processes
 	Consumers  int // assigning consumers
+	// Transactions is how many transactional producers write beside the
+	// idempotent ones (every consumer reads read_committed either way).
+	Transactions int
 	// SessionTimeout is the brokers' broker.session.timeout.ms (their
 	// heartbeat interval a sixth of it): pauses outlast it.
 	SessionTimeout time.Duration
@@ -81,8 +84,8 @@ func (r *Report) Failed() bool { return r.ReadBack != "" || r.Result.Failed() }
 // be carried out (the cluster did not start); a run that found anomalies
 // or could not read back returns a report whose Failed is true.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	if cfg.Partitions <= 0 || cfg.Rate <= 0 || cfg.Members <= 0 || cfg.Consumers <= 0 {
-		return nil, errors.New("chaos: want at least one partition, member and consumer and a positive rate")
+	if cfg.Partitions <= 0 || cfg.Rate <= 0 || cfg.Members <= 0 || cfg.Consumers <= 0 || cfg.Transactions < 0 {
+		return nil, errors.New("chaos: want at least one partition, member and consumer, a positive rate and no negative number of transactional producers")
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 30 * time.Second
@@ -166,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rec := &Recorder{}
 	w := &workload{topic: Topic, partitions: cfg.Partitions, brokers: c.addrs(), rate: cfg.Rate, rec: rec, plan: plan,
-		exe: cfg.Exe, dir: cfg.Dir, group: Group}
+		exe: cfg.Exe, dir: cfg.Dir, group: Group, seed: cfg.Seed}
 	for m := range cfg.Members {
 		_ = os.Remove(w.memberHistory(m))
 	}
@@ -175,6 +178,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var memberErrs []error
 	var memberMu sync.Mutex
 	produceWG.Go(func() { _ = w.produce(stopProduce, 30*time.Second) })
+	for t := range cfg.Transactions {
+		produceWG.Go(func() { w.produceTxns(t, stopProduce) })
+	}
 	for i := range cfg.Consumers {
 		consumeWG.Go(func() { w.consume(i, stopConsume) })
 	}

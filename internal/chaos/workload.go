@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,7 @@ type workload struct {
 	exe        string // samsa, for the group members
 	dir        string
 	group      string
+	seed       uint64 // the transactional producers' choices
 
 	sent       atomic.Int64
 	memberRuns atomic.Int64 // member lives started
@@ -126,7 +128,7 @@ func (w *workload) consume(c int, stop <-chan struct{}) {
 		}
 		cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.topic: offsets}),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.FetchMaxWait(500*time.Millisecond), kgo.MetadataMinAge(100*time.Millisecond), kgo.DialTimeout(2*time.Second))
 		if err != nil {
 			time.Sleep(100 * time.Millisecond)
@@ -214,7 +216,10 @@ func (w *workload) memberHistory(m int) string {
 var errReadBack = errors.New("read-back failed")
 
 // readBack reads every partition from the start to its high watermark as
-// the final poll, within timeout.
+// the final poll, within timeout, read_committed as every consumer of the
+// run: it gets past an open transaction once the transaction ends (or
+// times out), and keeps the control records to see where a log ending
+// with a marker ends.
 func (w *workload) readBack(adm *kadm.Client, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -241,6 +246,7 @@ func (w *workload) readBack(adm *kadm.Client, timeout time.Duration) error {
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.topic: offsets}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(200*time.Millisecond), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		return err
@@ -268,12 +274,98 @@ func (w *workload) readBack(adm *kadm.Client, timeout time.Duration) error {
 		}
 		var recs []Record
 		fetches.EachRecord(func(r *kgo.Record) {
-			recs = append(recs, Record{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
 			next[r.Partition] = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return // a transaction marker: only where the log ends
+			}
+			recs = append(recs, Record{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
 		})
 		if len(recs) > 0 {
 			w.rec.Add(Event{Kind: Poll, Process: "final", Topic: w.topic, Partition: recs[0].Partition, Records: recs, Final: true})
 		}
 	}
 	return nil
+}
+
+// txnTimeout is the transactional producers' transaction.timeout.ms: a
+// transaction a producer could not end is aborted by the coordinator
+// within it (and its cleanup interval), well inside the read-back.
+const txnTimeout = 10 * time.Second
+
+// produceTxns runs transactional producer t until stop: transactions of
+// one to four values, each for a random partition, committed, or aborted
+// one time in five (the choices from the seed). Every value is recorded
+// with its transaction and every end with its outcome (TxnEnd): a commit
+// that errs is of unknown outcome, whatever follows. A producer whose
+// transaction failed starts a new client (fencing its old epoch).
+func (w *workload) produceTxns(t int, stop <-chan struct{}) {
+	rng := rand.New(rand.NewPCG(w.seed, 0x7478_6e00+uint64(t)))
+	process := fmt.Sprintf("txn-producer-%d", t)
+	newClient := func() *kgo.Client {
+		for {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.DefaultProduceTopic(w.topic),
+				kgo.TransactionalID(fmt.Sprintf("chaos-txn-%d", t)), kgo.TransactionTimeout(txnTimeout),
+				kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond),
+				kgo.RecordDeliveryTimeout(20*time.Second), kgo.DialTimeout(2*time.Second))
+			if err == nil {
+				return cl
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	cl := newClient()
+	defer func() { cl.Close() }()
+	pace := time.NewTicker(max(time.Second/time.Duration(max(w.rate/2, 1)), time.Millisecond))
+	defer pace.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		case <-pace.C:
+		}
+		txn := fmt.Sprintf("%s.%d", process, n)
+		values, commit := 1+rng.IntN(4), rng.IntN(5) != 0
+		if err := cl.BeginTransaction(); err != nil {
+			cl.Close()
+			cl = newClient()
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		for i := range values {
+			p := rng.Int32N(w.partitions)
+			v := fmt.Sprintf("t%d-%d-%d", t, n, i)
+			w.sent.Add(1)
+			w.rec.Add(Event{Kind: Send, Process: process, Topic: w.topic, Partition: p, Value: v, Txn: txn})
+			cl.Produce(ctx, &kgo.Record{Partition: p, Value: []byte(v)}, func(r *kgo.Record, err error) {
+				e := Event{Kind: Ack, Process: process, Topic: w.topic, Partition: p, Value: v, Offset: -1}
+				if err != nil {
+					e.Err = err.Error()
+				} else {
+					e.Offset = r.Offset
+				}
+				w.rec.Add(e)
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			commit = false
+		}
+		how := kgo.TryAbort
+		if commit {
+			how = kgo.TryCommit
+		}
+		err := cl.EndTransaction(ctx, how)
+		e := Event{Kind: TxnEnd, Process: process, Txn: txn, Commit: commit}
+		if err != nil {
+			e.Err = err.Error()
+		}
+		w.rec.Add(e)
+		cancel()
+		if err != nil {
+			// An abort that failed is still an abort: the coordinator
+			// aborts the transaction when the new client's
+			// InitProducerID fences this epoch, or when it times out.
+			cl.Close()
+			cl = newClient()
+		}
+	}
 }
