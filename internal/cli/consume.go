@@ -17,6 +17,7 @@ import (
 func newConsumeCommand(g *globals) *cobra.Command {
 	var (
 		offset, group, format string
+		isolation             string
 		partitions            []int32
 		count                 int
 		exitAtEnd             bool
@@ -36,6 +37,11 @@ committed offsets (--offset applies only to partitions with none), and
 commits what it printed; with --exit it stops when the partitions assigned
 to it have reached their end.
 
+--isolation read_committed shows only the records of committed transactions
+and stops at the last stable offset (an open transaction's first record);
+read_uncommitted (the default, as Kafka's console consumer) shows every
+record up to the high watermark, aborted transactions' included.
+
 --format is "json" or a template; ` + templateHelp + `. The default is %v\n.`,
 		Example: `  samsa consume greetings --exit
   samsa consume greetings -o beginning -e -f '%k=%v @%o\n'
@@ -50,6 +56,14 @@ to it have reached their end.
 			if err != nil {
 				return err
 			}
+			committed := false
+			switch isolation {
+			case "read_uncommitted":
+			case "read_committed":
+				committed = true
+			default:
+				return fmt.Errorf("--isolation %q: want read_uncommitted or read_committed", isolation)
+			}
 			start, err := parseStart(offset, time.Now())
 			if err != nil {
 				return err
@@ -60,7 +74,7 @@ to it have reached their end.
 				return err
 			}
 			adm := kadm.NewClient(cl)
-			plan, err := planConsume(ctx, adm, topic, partitions, start, group)
+			plan, err := planConsume(ctx, adm, topic, partitions, start, group, committed)
 			cl.Close()
 			if err != nil {
 				return err
@@ -70,6 +84,11 @@ to it have reached their end.
 			}
 
 			opts := []kgo.Opt{kgo.FetchMaxWait(time.Second)}
+			if committed {
+				// Control records are kept to move past markers: the end
+				// of a partition can be one.
+				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+			}
 			if group == "" {
 				assign := map[int32]kgo.Offset{}
 				for p, o := range plan.start {
@@ -118,11 +137,14 @@ to it have reached their end.
 					if stop || r.Partition >= 0 && !plan.wanted(r.Partition) {
 						return
 					}
+					toCommit = append(toCommit, r)
+					plan.advance(r.Partition, r.Offset+1)
+					if r.Attrs.IsControl() {
+						return
+					}
 					if err == nil {
 						err = write(out, r)
 					}
-					toCommit = append(toCommit, r)
-					plan.advance(r.Partition, r.Offset+1)
 					printed++
 					if count > 0 && printed >= count || exitAtEnd && plan.allDone() {
 						stop = true
@@ -149,6 +171,7 @@ to it have reached their end.
 	f.BoolVarP(&exitAtEnd, "exit", "e", false, "exit at the end of the partitions instead of following")
 	f.StringVarP(&group, "group", "g", "", "consume as a member of this consumer group and commit")
 	f.StringVarP(&format, "format", "f", `%v\n`, "json, or a template like '%k=%v @%p/%o\\n'")
+	f.StringVar(&isolation, "isolation", "read_uncommitted", "read_uncommitted, or read_committed: only committed transactions' records")
 	_ = cmd.RegisterFlagCompletionFunc("offset", cobra.FixedCompletions([]string{"beginning", "end"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.MarkFlagsMutuallyExclusive("partitions", "group")
 	return cmd
@@ -281,12 +304,16 @@ func (p *consumePlan) allDone() bool {
 
 // planConsume resolves the start spec to offsets per partition. For a group
 // member, partitions with a committed offset start there.
-func planConsume(ctx context.Context, adm *kadm.Client, topic string, only []int32, spec startSpec, group string) (*consumePlan, error) {
+func planConsume(ctx context.Context, adm *kadm.Client, topic string, only []int32, spec startSpec, group string, readCommitted bool) (*consumePlan, error) {
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	listEnds := adm.ListEndOffsets
+	if readCommitted {
+		listEnds = adm.ListCommittedOffsets // the last stable offsets
+	}
+	ends, err := listEnds(ctx, topic)
 	if err != nil {
 		return nil, err
 	}

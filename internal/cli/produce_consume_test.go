@@ -51,6 +51,13 @@ func TestProduceConsume(t *testing.T) {
 	if r := samsa(t, b, "", "consume", "greetings", "-f", "%q"); r.err == nil {
 		t.Errorf("-f %s: want an error", "%q")
 	}
+	// Without transactions read_committed reads the same, to the end.
+	if got := ok(t, b, "", "consume", "greetings", "-e", "--isolation", "read_committed"); got != "hello\nworld\nno key here\n" {
+		t.Errorf("--isolation read_committed: %q", got)
+	}
+	if r := samsa(t, b, "", "consume", "greetings", "-e", "--isolation", "committed"); r.err == nil || !strings.Contains(r.err.Error(), "want read_uncommitted or read_committed") {
+		t.Errorf("--isolation committed: %v", r.err)
+	}
 }
 
 func TestProduceJSONAndFile(t *testing.T) {
