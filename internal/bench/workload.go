@@ -40,6 +40,11 @@ type WorkloadOptions struct {
 	Linger      time.Duration // kgo ProducerLinger; default 0
 	BatchBytes  int32         // largest batch before compression; 0 is kgo's 1 MB
 	Rate        float64       // target records/s over all producers; 0 is as fast as possible
+	// TxnRecords, when set, makes every producer transactional, committing
+	// each TxnRecords records it produces as one transaction (its last
+	// one may be shorter); consumers (e2e) then read read_committed, so
+	// end-to-end latency includes the commit.
+	TxnRecords int
 
 	Runs int // runs per cluster, reported as medians; default 3 with Compare, else 1
 
@@ -89,8 +94,11 @@ func (o WorkloadOptions) withDefaults() (WorkloadOptions, error) {
 	if o.Compression == "" {
 		o.Compression = "none"
 	}
-	if o.Records < 0 || o.Rate < 0 || o.BatchBytes < 0 || o.Linger < 0 {
-		return o, errors.New("bench: records, rate, batch size and linger must not be negative")
+	if o.Records < 0 || o.Rate < 0 || o.BatchBytes < 0 || o.Linger < 0 || o.TxnRecords < 0 {
+		return o, errors.New("bench: records, rate, batch size, linger and records per transaction must not be negative")
+	}
+	if o.TxnRecords > 0 && o.Acks != "all" {
+		return o, fmt.Errorf("bench: transactions need acks all, not %s", o.Acks)
 	}
 	if o.Mode == ModeConsume && o.Duration > 0 {
 		return o, errors.New("bench: consume reads a topic filled beforehand: give --records, not --duration")

@@ -26,12 +26,16 @@ func (w *workloadRun) consume(ctx context.Context, want int64, stamped bool) (Wo
 // while it runs; ready, if set, is closed once the client exists.
 func (w *workloadRun) consumeUntil(ctx context.Context, target *atomic.Int64, stamped bool, ready chan<- struct{}) (WorkloadResult, error) {
 	start := time.Now()
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(w.brokers...),
 		kgo.ConsumeTopics(w.topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}
+	if w.o.TxnRecords > 0 {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return WorkloadResult{}, err
 	}

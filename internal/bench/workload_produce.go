@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,8 @@ type workloadProducer struct {
 	produced int64
 	bytes    int64
 	err      error
+
+	txnErr error // a transaction that could not begin or commit
 }
 
 func (w *workloadRun) producerOptions() ([]kgo.Opt, error) {
@@ -80,7 +83,11 @@ func (w *workloadRun) produce(ctx context.Context, started chan<- time.Time) (Wo
 		}
 	}()
 	for i := range producers {
-		cl, err := kgo.NewClient(opts...)
+		popts := opts
+		if w.o.TxnRecords > 0 {
+			popts = append(slices.Clip(opts), kgo.TransactionalID(fmt.Sprintf("%s-%d", w.topic, i)))
+		}
+		cl, err := kgo.NewClient(popts...)
 		if err != nil {
 			return WorkloadResult{}, err
 		}
@@ -90,8 +97,14 @@ func (w *workloadRun) produce(ctx context.Context, started chan<- time.Time) (Wo
 		}
 		producers[i] = p
 		warm := make([]byte, w.o.RecordSize) // zero stamp: not measured
+		if err := p.begin(w.o.TxnRecords); err != nil {
+			return WorkloadResult{}, fmt.Errorf("warm-up transaction: %w", err)
+		}
 		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: w.topic, Value: warm}).FirstErr(); err != nil {
 			return WorkloadResult{}, fmt.Errorf("warm-up produce: %w", err)
+		}
+		if err := p.commit(ctx, w.o.TxnRecords); err != nil {
+			return WorkloadResult{}, fmt.Errorf("warm-up transaction: %w", err)
 		}
 	}
 
@@ -120,6 +133,9 @@ func (w *workloadRun) produce(ctx context.Context, started chan<- time.Time) (Wo
 	for _, p := range producers {
 		if p.err != nil {
 			return WorkloadResult{}, p.err
+		}
+		if p.txnErr != nil {
+			return WorkloadResult{}, p.txnErr
 		}
 		res.Records += p.produced
 		res.Bytes += p.bytes
@@ -162,6 +178,7 @@ func (w *workloadRun) runProducer(ctx context.Context, p *workloadProducer, fill
 		}
 		pool.Put(s)
 	}
+	txn, open := w.o.TxnRecords, 0 // records per transaction; in the open one
 	for i := 0; !deadline.IsZero() || i < p.records; i++ {
 		if rate > 0 {
 			// Paced against the start, so a slow moment is caught up.
@@ -185,10 +202,55 @@ func (w *workloadRun) runProducer(ctx context.Context, p *workloadProducer, fill
 			value = s.buf
 		}
 		s.rec = kgo.Record{Topic: w.topic, Value: value, Context: s}
+		if txn > 0 && open == 0 {
+			if err := p.begin(txn); err != nil {
+				p.fail(err)
+				break
+			}
+		}
 		p.client.Produce(ctx, &s.rec, promise)
 		if ctx.Err() != nil {
 			break
 		}
+		if open++; txn > 0 && open == txn {
+			open = 0
+			if err := p.commit(ctx, txn); err != nil {
+				p.fail(err)
+				break
+			}
+		}
+	}
+	if open > 0 {
+		if err := p.commit(ctx, txn); err != nil {
+			p.fail(err)
+		}
 	}
 	_ = p.client.Flush(ctx)
+}
+
+// begin starts a transaction of a transactional producer (txn > 0).
+func (p *workloadProducer) begin(txn int) error {
+	if txn == 0 {
+		return nil
+	}
+	return p.client.BeginTransaction()
+}
+
+// commit flushes and commits a transactional producer's transaction.
+func (p *workloadProducer) commit(ctx context.Context, txn int) error {
+	if txn == 0 {
+		return nil
+	}
+	if err := p.client.Flush(ctx); err != nil {
+		return err
+	}
+	return p.client.EndTransaction(ctx, kgo.TryCommit)
+}
+
+// fail records the producer's first transaction error (the producer's own
+// goroutine writes it, and it is read after that goroutine is done).
+func (p *workloadProducer) fail(err error) {
+	if p.txnErr == nil {
+		p.txnErr = err
+	}
 }

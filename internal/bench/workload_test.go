@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestWorkloadModes(t *testing.T) {
@@ -124,5 +128,47 @@ func TestWorkloadLiveProgress(t *testing.T) {
 	out := progress.String()
 	if !strings.Contains(out, "\r\033[Kproduce") || !strings.Contains(out, "rec/s") || !strings.Contains(out, "\r\033[KA run 1/1") {
 		t.Errorf("live progress: %q", out)
+	}
+}
+
+// TestWorkloadTransactions: with TxnRecords every producer commits each 7
+// records as a transaction (the last of each producer's 50 shorter: 8,
+// and one for its warm-up record; kfake counts the commits), and the e2e
+// consumer, reading read_committed, receives all 100; transactions with
+// acks=1 are refused.
+func TestWorkloadTransactions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var commits atomic.Int64
+	c.ControlKey(kmsg.EndTxn.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if req.(*kmsg.EndTxnRequest).Commit {
+			commits.Add(1)
+		}
+		return nil, nil, false
+	})
+	addrs := c.ListenAddrs()
+	for _, mode := range []string{ModeProduce, ModeE2E} {
+		commits.Store(0)
+		report, err := RunWorkload(ctx, WorkloadOptions{Mode: mode, Brokers: addrs, Records: 100, RecordSize: 64,
+			Partitions: 2, Producers: 2, TxnRecords: 7})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if a := report.A; a.Records != 100 || a.Bytes != 100*64 {
+			t.Errorf("%s: %+v", mode, a)
+		}
+		if n := commits.Load(); n != 2*(8+1) {
+			t.Errorf("%s: %d transactions committed, want 18", mode, n)
+		}
+	}
+	_, err = RunWorkload(ctx, WorkloadOptions{Mode: ModeProduce, Brokers: addrs, Records: 10, Acks: "1", TxnRecords: 5})
+	if err == nil || !strings.Contains(err.Error(), "transactions need acks all") {
+		t.Fatalf("acks 1: %v", err)
 	}
 }

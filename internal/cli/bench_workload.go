@@ -26,6 +26,9 @@ func (f *workloadFlags) add(cmd *cobra.Command, mode string) {
 	fs.StringVar(&f.opts.Acks, "acks", "all", "acknowledgements: all, 1 or 0")
 	fs.StringVarP(&f.opts.Compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	fs.DurationVar(&f.opts.Linger, "linger", 0, "how long a partition's batch waits for more records")
+	if mode != bench.ModeConsume {
+		fs.IntVar(&f.opts.TxnRecords, "txn-records", 0, "produce transactionally, committing every N records (e2e then reads read_committed)")
+	}
 	fs.StringVar(&f.batch, "batch-size", "", "largest batch before compression (default: kgo's 1 MB)")
 	fs.StringVar(&f.compare, "compare", "", "bootstrap addresses of cluster B: run the same load on both, alternating")
 	fs.IntVar(&f.opts.Runs, "runs", 0, "runs per cluster, reported as medians (default 3 with --compare, else 1)")
