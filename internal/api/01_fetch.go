@@ -1,9 +1,13 @@
 package api
 
 // Fetch v0-v16. v0-v3 get their records as message sets of magic 0/1,
-// converted from the log's batches (fetch_legacy.go). v4+ has isolation levels (read_committed reads up to the
-// last stable offset, which equals the high watermark until transactions
-// exist); v5+ log start offsets; v7+ incremental fetch sessions (KIP-227);
+// converted from the log's batches (fetch_legacy.go). v4+ has isolation
+// levels: read_committed (1) reads up to the last stable offset and gets
+// the aborted transactions overlapping the records it got (from the
+// fetch offset to the end of the last batch: the partition's
+// aborted-transaction index, as Kafka's collectAbortedTransactions), so
+// the client drops their records; read_uncommitted reads to the high
+// watermark; both are told the last stable offset; v5+ log start offsets; v7+ incremental fetch sessions (KIP-227);
 // v9+ current leader epochs (fenced/unknown epochs get FENCED_LEADER_EPOCH /
 // UNKNOWN_LEADER_EPOCH); v12+ is flexible; v13+ names topics by ID only
 // (unknown IDs get UNKNOWN_TOPIC_ID).
@@ -178,7 +182,7 @@ func fetch(h *Handlers, ctx context.Context, req *kmsg.FetchRequest) (kmsg.Respo
 	deadline := now.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var waiter partition.Waiter
 	for {
-		results, total, answer := h.readTargets(targets, req.MaxBytes, byID, from)
+		results, total, answer := h.readTargets(targets, req.MaxBytes, byID, from, req.IsolationLevel == 1)
 		wait := !answer && total < int(req.MinBytes) && req.MaxWaitMillis > 0
 		remaining := time.Until(deadline)
 		if !wait || remaining <= 0 || ctx.Err() != nil {
@@ -237,6 +241,9 @@ type fetchResult struct {
 	highWatermark  int64
 	lastStable     int64
 	logStartOffset int64
+	// aborted are the aborted transactions of a read_committed read with
+	// records (nil otherwise).
+	aborted []storage.AbortedTxn
 	// divergingEpoch, for a follower whose log diverged: the epoch and the
 	// end offset it must truncate to (diverging false: none).
 	diverging      bool
@@ -248,10 +255,9 @@ type fetchResult struct {
 // whether the fetch must be answered at once, whatever MinBytes says: a
 // partition has an error, or holds more below its high watermark than the
 // limits let in (waiting could not add to the response; reads run across
-// segments, so this is not a segment boundary). read_committed reads up to
-// the last stable offset; until transactions exist that is the high
-// watermark, which bounds every read anyway.
-func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool, from fetcher) ([]fetchResult, int, bool) {
+// segments, so this is not a segment boundary). With committed (a
+// consumer's read_committed) reads stop at the last stable offset instead.
+func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool, from fetcher, committed bool) ([]fetchResult, int, bool) {
 	results := make([]fetchResult, len(targets))
 	total, answer := 0, false
 	if maxBytes <= 0 {
@@ -272,16 +278,30 @@ func (h *Handlers) readTargets(targets []fetchTarget, maxBytes int32, byID bool,
 			}
 		}
 		r.highWatermark, r.lastStable, r.logStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
-		readEnd := r.highWatermark
-		if from.follower() {
-			readEnd = p.LogEndOffset()
+		readEnd, bound := r.highWatermark, partition.HighWatermarkBound
+		switch {
+		case from.follower():
+			readEnd, bound = p.LogEndOffset(), partition.LogEndBound
+		case committed:
+			readEnd, bound = r.lastStable, partition.StableBound
 		}
 		limit := min(int(t.sp.maxBytes), int(maxBytes)-total)
 		if limit <= 0 && total > 0 {
 			answer = answer || t.sp.fetchOffset < readEnd
 			continue
 		}
-		data, region, err := readPartition(p, from.follower(), t.sp.fetchOffset, int32(max(limit, 0)))
+		data, region, err := readPartition(p, bound, t.sp.fetchOffset, int32(max(limit, 0)))
+		if err == nil && bound == partition.StableBound && (len(data) > 0 || region.Size > 0) {
+			end := region.End
+			if region.Size == 0 {
+				end = recordsEnd(data)
+			}
+			if r.aborted, err = p.AbortedTxns(t.sp.fetchOffset, end); err != nil {
+				region.Release()
+			} else if r.aborted == nil {
+				r.aborted = noAborted // a list, possibly empty, as Kafka's read_committed answer
+			}
+		}
 		if err != nil {
 			switch {
 			case errors.Is(err, storage.ErrOffsetOutOfRange):
@@ -340,6 +360,8 @@ func (h *Handlers) followerFetch(p *partition.Partition, sp *sessionPartition, f
 	return code
 }
 
+var noAborted = []storage.AbortedTxn{}
+
 // recordsEnd returns the offset after the last batch of records.
 func recordsEnd(records []byte) int64 {
 	end := int64(-1)
@@ -372,15 +394,15 @@ const regionThreshold = 32 << 10
 
 // readPartition reads records in memory or, for larger reads from files on
 // disk, as a file region.
-func readPartition(p *partition.Partition, follower bool, offset int64, maxBytes int32) ([]byte, storage.Region, error) {
+func readPartition(p *partition.Partition, bound partition.Bound, offset int64, maxBytes int32) ([]byte, storage.Region, error) {
 	if maxBytes < regionThreshold {
-		data, err := p.ReadFor(follower, offset, maxBytes)
+		data, err := p.ReadBounded(bound, offset, maxBytes)
 		return data, storage.Region{}, err
 	}
-	region, err := p.ReadRegionFor(follower, offset, maxBytes)
+	region, err := p.ReadRegionBounded(bound, offset, maxBytes)
 	switch {
 	case errors.Is(err, storage.ErrNoRegion):
-		data, err := p.ReadFor(follower, offset, maxBytes)
+		data, err := p.ReadBounded(bound, offset, maxBytes)
 		return data, storage.Region{}, err
 	case err != nil:
 		return nil, storage.Region{}, err
@@ -441,6 +463,12 @@ func (h *Handlers) fillFetchResponse(resp *kmsg.FetchResponse, targets []fetchTa
 		}
 		if r.diverging {
 			rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = r.divergingEpoch, r.divergingEnd
+		}
+		if r.aborted != nil {
+			rp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, len(r.aborted))
+			for k, a := range r.aborted {
+				rp.AbortedTransactions[k] = kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset}
+			}
 		}
 		if rp.RecordBatches == nil {
 			// Empty, not null: librdkafka rejects a null record set.

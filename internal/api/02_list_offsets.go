@@ -185,6 +185,11 @@ func offsetFor(p *partition.Partition, ts int64, isolation int8, replica bool) (
 		return -1, -1, 0, nil
 	}
 	off, t := firstRecordAtOrAfter(b, ts)
+	// A consumer is not told of an offset it could not fetch yet, as
+	// Kafka's fetchOffsetForTimestamp filters by its last fetchable offset.
+	if !replica && (isolation == 1 && off >= p.LastStableOffset() || off >= p.HighWatermark()) {
+		return -1, -1, 0, nil
+	}
 	return off, t, 0, nil
 }
 

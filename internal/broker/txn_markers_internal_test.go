@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -88,4 +90,129 @@ func TestWriteTxnMarkers(t *testing.T) {
 		t.Fatalf("zombie coordinator: %v", c)
 	}
 
+}
+
+// consumeValues polls cl until it has n records or a quiet second passes
+// after that, and returns their values with offsets.
+func consumeValues(t *testing.T, ctx context.Context, cl *kgo.Client, n int) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("got %v, want %d records: %v", got, n, err)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, fmt.Sprintf("%d:%s", r.Offset, r.Value)) })
+	}
+	quiet, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	cl.PollFetches(quiet).EachRecord(func(r *kgo.Record) { got = append(got, fmt.Sprintf("%d:%s", r.Offset, r.Value)) })
+	return got
+}
+
+// TestReadCommitted: a read_committed franz-go consumer sees only
+// committed transactions' and plain records, never aborted ones, and
+// nothing at or past an open transaction until it commits; a
+// read_uncommitted one sees every record up to the high watermark; Fetch
+// tells both the last stable offset and read_committed the aborted
+// transactions; ListOffsets latest is the last stable offset for
+// read_committed.
+func TestReadCommitted(t *testing.T) {
+	b, ctx, cl := startLeader(t)
+	p := b.partitions.Get("t", 0)
+	plain := func(v string) []byte {
+		return batch.Build(batch.BuildOptions{ProducerID: -1}, []batch.Record{{Value: []byte(v)}})
+	}
+	for i, x := range [][]byte{
+		txnRecords(100, 0, 0, "a1", "a2"), // 0-1, aborted at 4
+		plain("p1"),                       // 2
+		txnRecords(101, 0, 0, "c1"),       // 3, committed at 6
+	} {
+		if r := p.Append(x); r.ErrorCode != 0 {
+			t.Fatalf("append %d: %+v", i, r)
+		}
+	}
+	if c := writeMarker(t, ctx, cl, 100, 0, 0, false, map[string][]int32{"t": {0}}); c["t/0"] != 0 {
+		t.Fatal(c)
+	}
+	p.Append(txnRecords(101, 0, 1, "c2")) // 5
+	if c := writeMarker(t, ctx, cl, 101, 0, 0, true, map[string][]int32{"t": {0}}); c["t/0"] != 0 {
+		t.Fatal(c)
+	}
+	p.Append(txnRecords(102, 0, 0, "open1")) // 7, open
+	p.Append(plain("p2"))                    // 8
+	if lso, hw := p.LastStableOffset(), p.HighWatermark(); lso != 7 || hw != 9 {
+		t.Fatalf("last stable offset %d, high watermark %d", lso, hw)
+	}
+
+	committed := testClient(t, kgo.SeedBrokers(b.Addr()), kgo.ConsumeTopics("t"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))
+	uncommitted := testClient(t, kgo.SeedBrokers(b.Addr()), kgo.ConsumeTopics("t"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if got := fmt.Sprint(consumeValues(t, ctx, committed, 3)); got != "[2:p1 3:c1 5:c2]" {
+		t.Fatalf("read_committed consumed %s", got)
+	}
+	if got := fmt.Sprint(consumeValues(t, ctx, uncommitted, 7)); got != "[0:a1 1:a2 2:p1 3:c1 5:c2 7:open1 8:p2]" {
+		t.Fatalf("read_uncommitted consumed %s", got)
+	}
+
+	// The Fetch itself, at each isolation level.
+	for _, isolation := range []int8{0, 1} {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxBytes, req.IsolationLevel = -1, 1<<20, isolation
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = "t", b.Image().Topics["t"].ID // kgo sends its newest version, by ID
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := resp.Topics[0].Partitions[0]
+		if fp.ErrorCode != 0 {
+			t.Fatalf("isolation %d: fetch error %d", isolation, fp.ErrorCode)
+		}
+		var aborted []string
+		for _, a := range fp.AbortedTransactions {
+			aborted = append(aborted, fmt.Sprintf("%d@%d", a.ProducerID, a.FirstOffset))
+		}
+		end := recordsEnd(fp.RecordBatches)
+		want := map[int8]string{0: "hw 9 lso 7 end 9 aborted [] null true", 1: "hw 9 lso 7 end 7 aborted [100@0] null false"}[isolation]
+		if got := fmt.Sprintf("hw %d lso %d end %d aborted %v null %v", fp.HighWatermark, fp.LastStableOffset, end, aborted, fp.AbortedTransactions == nil); got != want {
+			t.Fatalf("isolation %d: %s, want %s", isolation, got, want)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable, err := adm.ListCommittedOffsets(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, s := ends["t"][0].Offset, stable["t"][0].Offset; e != 9 || s != 7 {
+		t.Fatalf("latest offsets: read_uncommitted %d, read_committed %d", e, s)
+	}
+
+	// The commit of the open transaction releases it and what follows.
+	if c := writeMarker(t, ctx, cl, 102, 0, 0, true, map[string][]int32{"t": {0}}); c["t/0"] != 0 {
+		t.Fatal(c)
+	}
+	if got := fmt.Sprint(consumeValues(t, ctx, committed, 2)); got != "[7:open1 8:p2]" {
+		t.Fatalf("read_committed after the commit consumed %s", got)
+	}
+}
+
+// recordsEnd is the offset after the last batch of records, or 0.
+func recordsEnd(records []byte) int64 {
+	end := int64(0)
+	batch.Iterate(records, func(h batch.Header, _ []byte) bool {
+		end = h.LastOffset() + 1
+		return true
+	})
+	return end
 }

@@ -479,7 +479,39 @@ func (p *Partition) ReadRegion(offset int64, maxBytes int32) (storage.Region, er
 // end offset, not the high watermark (a follower copies what the leader
 // has; the high watermark moves once the followers have it).
 func (p *Partition) ReadFor(follower bool, offset int64, maxBytes int32) ([]byte, error) {
-	end, err := p.readEnd(follower)
+	return p.ReadBounded(readBound(follower), offset, maxBytes)
+}
+
+// ReadRegionFor is ReadFor as a file region, for sendfile.
+func (p *Partition) ReadRegionFor(follower bool, offset int64, maxBytes int32) (storage.Region, error) {
+	return p.ReadRegionBounded(readBound(follower), offset, maxBytes)
+}
+
+// Bound says where a leader's read stops, by who reads (Kafka's
+// FetchIsolation).
+type Bound int8
+
+const (
+	// HighWatermarkBound: a read_uncommitted consumer's read stops at the
+	// high watermark.
+	HighWatermarkBound Bound = iota
+	// StableBound: a read_committed consumer's read stops at the last
+	// stable offset.
+	StableBound
+	// LogEndBound: a follower's read stops at the log end.
+	LogEndBound
+)
+
+func readBound(follower bool) Bound {
+	if follower {
+		return LogEndBound
+	}
+	return HighWatermarkBound
+}
+
+// ReadBounded is Read stopping where bound says.
+func (p *Partition) ReadBounded(bound Bound, offset int64, maxBytes int32) ([]byte, error) {
+	end, err := p.readEnd(bound)
 	if err != nil {
 		return nil, err
 	}
@@ -487,9 +519,9 @@ func (p *Partition) ReadFor(follower bool, offset int64, maxBytes int32) ([]byte
 	return b, closedErr(err)
 }
 
-// ReadRegionFor is ReadFor as a file region, for sendfile.
-func (p *Partition) ReadRegionFor(follower bool, offset int64, maxBytes int32) (storage.Region, error) {
-	end, err := p.readEnd(follower)
+// ReadRegionBounded is ReadBounded as a file region, for sendfile.
+func (p *Partition) ReadRegionBounded(bound Bound, offset int64, maxBytes int32) (storage.Region, error) {
+	end, err := p.readEnd(bound)
 	if err != nil {
 		return storage.Region{}, err
 	}
@@ -497,17 +529,20 @@ func (p *Partition) ReadRegionFor(follower bool, offset int64, maxBytes int32) (
 	return r, closedErr(err)
 }
 
-// readEnd is the offset a leader's read stops at: the high watermark for a
-// consumer, the log end for a follower.
-func (p *Partition) readEnd(follower bool) (int64, error) {
+// readEnd is the offset a leader's read stops at: the high watermark or
+// the last stable offset for a consumer, the log end for a follower.
+func (p *Partition) readEnd(bound Bound) (int64, error) {
 	if err := p.log.Failed(); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrOffline, err)
 	}
 	if Role(p.role.Load()) != RoleLeader {
 		return 0, ErrNotLeader
 	}
-	if follower {
+	switch bound {
+	case LogEndBound:
 		return p.log.LogEndOffset(), nil
+	case StableBound:
+		return p.LastStableOffset(), nil
 	}
 	return p.hw.Load(), nil
 }
