@@ -187,12 +187,25 @@ func (l *Log) clean(now int64, p cleanPlan, c cleaner) (passStats, error) {
 	var scratch []byte
 	var sc batch.RecordScanner
 	end := p.end
+	var tc *txnCleaner
+	if end > p.dirty {
+		// Records of aborted transactions map no key: they supersede nothing.
+		aborted, err := l.AbortedTxns(p.segs[p.dirty].base, p.segs[end].base)
+		if err != nil {
+			return st, err
+		}
+		tc = newTxnCleaner(aborted)
+	}
 	for i := p.dirty; i < end; i++ {
 		err := l.eachBatch(p.segs[i], p.sizes[i], c, &st, func(_ int64, h batch.Header, b []byte) error {
 			if noteProducers {
 				noteProducer(producers, h)
 			}
 			if h.Control() {
+				tc.marker(h, b)
+				return nil
+			}
+			if tc.data(h) {
 				return nil
 			}
 			data, err := batch.Decompress(h.Codec(), b[batch.HeaderSize:], scratch)
@@ -388,10 +401,16 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 			}
 		}
 	}()
+	had := len(groupTxns(group))
+	aborted, err := l.AbortedTxns(group[0].base, p.segs[j].base)
+	if err != nil {
+		return err
+	}
+	tc := newTxnCleaner(aborted)
 	w := &groupWriter{f: f, idx: newIndexBuilder(ns.base, p.cfg.IndexIntervalBytes)}
 	for k, s := range group {
 		err := l.eachBatch(s, p.sizes[i+k], c, st, func(_ int64, h batch.Header, b []byte) error {
-			out, err := w.filter(now, p.cfg, h, b, om, producers, st)
+			out, err := w.filter(now, p.cfg, h, b, om, producers, tc, st)
 			if err != nil {
 				return err
 			}
@@ -434,7 +453,7 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 	if err := writeWhole(l.fs, paths[2], appendTimeIndex(nil, x.times), true); err != nil {
 		return err
 	}
-	txns := groupTxns(group)
+	txns := tc.kept
 	var tb []byte
 	for _, t := range txns {
 		tb = appendAbortedTxn(tb, t)
@@ -453,20 +472,33 @@ func (l *Log) cleanGroup(now int64, p cleanPlan, i, j int, om *offsetMap, produc
 	ns.setTxns(txns)
 	st.segmentsIn += len(group)
 	st.segmentsOut++
-	return l.swapIn(group, ns, p.truncations, len(txns))
+	return l.swapIn(group, ns, p.truncations, had)
 }
 
 // filter returns the batch b as the cleaner keeps it: b itself if every
 // record stays, a rebuilt batch holding the survivors, an empty batch for an
-// idempotent producer's last batch, or nil if the batch goes.
-func (w *groupWriter) filter(now int64, cfg Config, h batch.Header, b []byte, om *offsetMap, producers map[int64]int64, st *passStats) ([]byte, error) {
-	if h.Control() {
-		return b, nil // transaction markers: kept until transactions exist
-	}
+// idempotent producer's last batch, or nil if the batch goes. A batch of an
+// aborted transaction loses its records; a marker tc lets go is given a
+// delete horizon, then goes once it passed (txnCleaner).
+func (w *groupWriter) filter(now int64, cfg Config, h batch.Header, b []byte, om *offsetMap, producers map[int64]int64, tc *txnCleaner, st *passStats) ([]byte, error) {
 	codec := h.Codec()
 	baseTs := h.BaseTimestamp
 	hasHorizon := h.Attributes&batch.AttrDeleteHorizon != 0
 	horizonPassed := hasHorizon && now >= baseTs
+	aborted := false
+	if h.Control() {
+		switch {
+		case !tc.marker(h, b):
+			return b, nil
+		case horizonPassed:
+			aborted = true // the marker's records go: emptied below
+		case hasHorizon:
+			st.minHorizon = min(st.minHorizon, baseTs)
+			return b, nil
+		}
+	} else {
+		aborted = tc.data(h)
+	}
 	data, err := batch.Decompress(codec, b[batch.HeaderSize:], w.scratch)
 	if err != nil {
 		return nil, corrupt(err)
@@ -475,13 +507,19 @@ func (w *groupWriter) filter(now int64, cfg Config, h batch.Header, b []byte, om
 		w.scratch = data
 	}
 	w.recs = w.recs[:0]
-	tombstones := false
+	// A marker without a horizon yet is kept whole and given one, as a
+	// batch with tombstones.
+	tombstones := h.Control() && !hasHorizon
 	for w.sc.Reset(data, h.NumRecords); w.sc.Next(); {
 		r := w.sc.Record()
 		st.recordsRead++
+		if h.Control() && !aborted {
+			w.recs = append(w.recs, *r)
+			continue
+		}
 		// Records without a key have no place in a compacted log: Kafka's
 		// cleaner drops them too.
-		if r.Key == nil || om.get(r.Key) > h.BaseOffset+int64(r.OffsetDelta) {
+		if aborted || r.Key == nil || om.get(r.Key) > h.BaseOffset+int64(r.OffsetDelta) {
 			continue
 		}
 		if r.Value == nil {

@@ -663,7 +663,7 @@ func FuzzCleanBatch(f *testing.F) {
 		om.put([]byte("a"), latestA)
 		w := &groupWriter{}
 		var st passStats
-		out, err := w.filter(1_000, compactConfig(), h, b, om, map[int64]int64{}, &st)
+		out, err := w.filter(1_000, compactConfig(), h, b, om, map[int64]int64{}, newTxnCleaner(nil), &st)
 		if err != nil || out == nil {
 			return
 		}

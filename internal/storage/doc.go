@@ -169,6 +169,13 @@
 // kafka-go's Reader). A group emptied whole leaves an empty segment, merged
 // with its neighbours by the next pass. Records without a key go.
 //
+// Transactions follow Kafka's CleanedTransactionMetadata (cleantxn.go):
+// the aborted transactions of the range come from the .txnindex; their
+// records go and map no key; a marker stays while the pass reads batches
+// of its transaction (an ABORT with its index entry, which is the cleaned
+// segment's .txnindex), then may go: it gets a delete horizon as
+// tombstones do and goes once the horizon passed.
+//
 // Tombstones (null values) follow KIP-534: the first pass that rewrites a
 // batch with tombstones sets its attribute bit 6 and stores
 // now+delete.retention.ms in its base timestamp (record timestamp deltas are

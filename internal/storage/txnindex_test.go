@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
+	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -284,39 +287,116 @@ func TestTxnIndexCrash(t *testing.T) {
 	}
 }
 
-// TestTxnIndexCompaction: a cleaned group carries its segments' entries
-// (every marker stays in the cleaned copy), through the swap and a reopen.
-func TestTxnIndexCompaction(t *testing.T) {
-	e := newEnv(t)
-	l := e.open(compactConfig())
-	fillKeyed(t, l, batch.None, 60, 10, e.clock.Ms())
-	bases := segmentBases(l)
-	a := AbortedTxn{ProducerID: 3, FirstOffset: 1, LastOffset: 2, LastStableOffset: 3}
-	b := AbortedTxn{ProducerID: 4, FirstOffset: 2, LastOffset: bases[1] + 1, LastStableOffset: bases[1] + 2}
-	for _, x := range []AbortedTxn{a, b} {
-		if err := l.AddAbortedTxn(x); err != nil {
+// dumpTxnLog lists the log's batches: data records as offset:key=value,
+// markers as offset:ABORT/COMMIT (with "+h" once given a delete horizon),
+// emptied batches as first-last:empty.
+func dumpTxnLog(t *testing.T, l *Log) string {
+	t.Helper()
+	var out []string
+	for _, b := range readAll(t, l) {
+		h, _ := batch.ParseHeader(b)
+		recs, err := batch.Records(b)
+		if err != nil {
 			t.Fatal(err)
 		}
+		switch {
+		case len(recs) == 0:
+			out = append(out, fmt.Sprintf("%d-%d:empty", h.BaseOffset, h.LastOffset()))
+		case h.Control():
+			commit, _ := markerType(b)
+			m := map[bool]string{false: "ABORT", true: "COMMIT"}[commit]
+			if h.Attributes&batch.AttrDeleteHorizon != 0 {
+				m += "+h"
+			}
+			out = append(out, fmt.Sprintf("%d:%s", h.BaseOffset, m))
+		default:
+			for _, r := range recs {
+				out = append(out, fmt.Sprintf("%d:%s=%s", r.Offset, r.Key, r.Value))
+			}
+		}
 	}
-	mustClean(t, e, l)
-	// The small cleaned segments merge on the next pass.
-	p, _, _ := l.planClean(e.clock.Ms())
-	if _, err := e.m.cleanLog(l, e.clock.Now(), p); err != nil {
+	return fmt.Sprint(out)
+}
+
+// TestCompactTransactions: Kafka's cleaner rules for transactions. An
+// aborted transaction's records go and map no key (k1 keeps its committed
+// value); its ABORT marker stays, with its index entry, while the pass saw
+// its batches, then gets a delete horizon and goes after
+// delete.retention.ms; a COMMIT marker stays while its transaction's
+// batches do.
+func TestCompactTransactions(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(compactConfig())
+	l.SetActiveProducers(func() map[int64]int64 { return map[int64]int64{} })
+	ts := e.clock.Ms()
+	txnData := func(pid int64, pairs ...string) []byte {
+		var recs []batch.Record
+		for i := 0; i+1 < len(pairs); i += 2 {
+			recs = append(recs, batch.Record{Key: []byte(pairs[i]), Value: []byte(pairs[i+1]), Timestamp: ts})
+		}
+		return batch.Build(batch.BuildOptions{ProducerID: pid, BaseSequence: 0, Transactional: true}, recs)
+	}
+	marker := func(pid int64, commit bool) []byte {
+		r := txn.MarkerRecord(txn.Marker{Commit: commit})
+		r.Timestamp = ts
+		return batch.Build(batch.BuildOptions{ProducerID: pid, BaseSequence: -1, Transactional: true, Control: true}, []batch.Record{r})
+	}
+	mustAppend(t, l, keyedBatch(batch.None, ts, "k1", "v1")) // 0
+	mustAppend(t, l, txnData(1, "k1", "bad", "k2", "bad"))   // 1-2, aborted
+	mustAppend(t, l, keyedBatch(batch.None, ts, "k3", "v3")) // 3
+	mustAppend(t, l, marker(1, false))                       // 4
+	mustAppend(t, l, txnData(2, "k2", "good"))               // 5, committed
+	mustAppend(t, l, marker(2, true))                        // 6
+	abort := AbortedTxn{ProducerID: 1, FirstOffset: 1, LastOffset: 4, LastStableOffset: 5}
+	if err := l.AddAbortedTxn(abort); err != nil {
 		t.Fatal(err)
 	}
-	if segmentCount(l) >= len(bases) {
-		t.Fatalf("segments %d -> %d: nothing merged", len(bases), segmentCount(l))
+	pad := func(n int) {
+		for i := 0; i < n; i++ {
+			mustAppend(t, l, keyedBatch(batch.None, ts, fmt.Sprint("pad", i%3), strings.Repeat("x", 100)))
+		}
 	}
-	if got := mustAbortedTxns(t, l, 0, l.LogEndOffset()); !slices.Equal(got, []AbortedTxn{a, b}) {
-		t.Fatalf("after cleaning %v", got)
+	pad(12) // rolls: the transactions' segment is cleanable
+	pass := func() string {
+		t.Helper()
+		p, _, err := l.planClean(e.clock.Ms())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.cleanLog(l, e.clock.Now(), p); err != nil {
+			t.Fatal(err)
+		}
+		s := dumpTxnLog(t, l) // the padding cut off
+		if i := strings.Index(s, ":pad"); i >= 0 {
+			s = s[:strings.LastIndex(s[:i], " ")] + "]"
+		}
+		return s
 	}
-	if got := txnIndexBytes(t, e, l, 0); string(got) != string(encodeTxns(a, b)) {
-		t.Fatalf("cleaned index %x", got)
+	if got := pass(); got != "[0:k1=v1 3:k3=v3 4:ABORT 5:k2=good 6:COMMIT]" {
+		t.Fatalf("first pass: %s", got)
+	}
+	if got := mustAbortedTxns(t, l, 0, l.LogEndOffset()); !slices.Equal(got, []AbortedTxn{abort}) {
+		t.Fatalf("first pass kept %v", got)
+	}
+	// No batch of the aborted transaction is left: its marker may go,
+	// after delete.retention.ms, and its entry goes at once.
+	if got := pass(); got != "[0:k1=v1 3:k3=v3 4:ABORT+h 5:k2=good 6:COMMIT]" {
+		t.Fatalf("second pass: %s", got)
+	}
+	if got := mustAbortedTxns(t, l, 0, l.LogEndOffset()); len(got) != 0 {
+		t.Fatalf("second pass kept %v", got)
+	}
+	if got := pass(); got != "[0:k1=v1 3:k3=v3 4:ABORT+h 5:k2=good 6:COMMIT]" {
+		t.Fatalf("a pass before the horizon: %s", got)
+	}
+	e.clock.Add(2 * time.Hour)
+	if got := pass(); got != "[0:k1=v1 3:k3=v3 5:k2=good 6:COMMIT]" {
+		t.Fatalf("a pass after the horizon: %s", got)
 	}
 	e.reopenManager()
 	l = e.open(compactConfig())
-	if got := mustAbortedTxns(t, l, 0, l.LogEndOffset()); !slices.Equal(got, []AbortedTxn{a, b}) {
-		t.Fatalf("after a reopen %v", got)
+	if got := dumpTxnLog(t, l); !strings.HasPrefix(got, "[0:k1=v1 3:k3=v3 5:k2=good 6:COMMIT") {
+		t.Fatalf("after a reopen: %s", got)
 	}
 }
 
