@@ -17,8 +17,10 @@ const attrTransactional, attrControl = 0x10, 0x20
 // Update at the next offset of the log. Commands:
 //
 //	produce pid=N epoch=N seq=N count=N [txn]   prints @OFFSET, dup FIRST-LAST or ERROR: message
-//	marker pid=N epoch=N [commit] [coord=N]     a transaction marker (control batch; an abort unless
-//	                                            commit), prints @OFFSET and the transaction it ended
+//	marker pid=N epoch=N [commit] [coord=N]     a coordinator's transaction marker (control batch; an
+//	                                            abort unless commit), checked by CheckMarker; prints
+//	                                            @OFFSET and the transaction it ended, an abort with the
+//	                                            last stable offset its index entry records, or ERROR
 //	stable hw=N                                 the first unstable and last stable offsets at high watermark N
 //	time ms=N                                   max timestamp of later batches
 //	producers                                   one line per producer, as DescribeProducers sees it
@@ -63,8 +65,13 @@ func TestScripts(t *testing.T) {
 				d.ScanArgs(t, "epoch", &epoch)
 				h := scriptHeader(pid, epoch, -1, 1, ts)
 				res := CheckResult{}
+				m := Marker{Commit: d.HasArg("commit"), CoordinatorEpoch: 0}
+				if d.HasArg("coord") {
+					d.ScanArgs(t, "coord", &m.CoordinatorEpoch)
+				}
 				if d.Cmd == "marker" {
 					h.Attributes |= attrControl | attrTransactional
+					res = s.CheckMarker(pid, epoch, m.CoordinatorEpoch)
 				} else {
 					d.ScanArgs(t, "seq", &seq)
 					d.ScanArgs(t, "count", &count)
@@ -83,15 +90,15 @@ func TestScripts(t *testing.T) {
 				h.BaseOffset = next
 				next += int64(h.NumRecords)
 				if d.Cmd == "marker" {
-					m := Marker{Commit: d.HasArg("commit"), CoordinatorEpoch: 0}
-					if d.HasArg("coord") {
-						d.ScanArgs(t, "coord", &m.CoordinatorEpoch)
-					}
 					done, ok := s.UpdateMarker(h, h.BaseOffset, m)
 					if !ok {
 						return fmt.Sprintf("@%d no transaction", h.BaseOffset)
 					}
-					return fmt.Sprintf("@%d ended pid=%d %d-%d aborted=%t", h.BaseOffset, done.ProducerID, done.FirstOffset, done.LastOffset, done.Aborted)
+					out := fmt.Sprintf("@%d ended pid=%d %d-%d aborted=%t", h.BaseOffset, done.ProducerID, done.FirstOffset, done.LastOffset, done.Aborted)
+					if done.Aborted {
+						out += fmt.Sprintf(" index-lso=%d", s.IndexStableOffset(done))
+					}
+					return out
 				}
 				s.Update(h, h.BaseOffset)
 				return fmt.Sprintf("@%d", h.BaseOffset)
