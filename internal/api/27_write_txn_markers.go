@@ -15,8 +15,8 @@ package api
 // __consumer_offsets, the group coordinator completes the producer's
 // pending transactional offset commits there (Handlers.CompleteGroupTxn,
 // Kafka's groupCoordinator.onTransactionCompleted) before the answer.
-// The marker's TransactionVersion (v2) is not used: a marker at the
-// producer's current epoch is taken, as Kafka does for transactions v0/v1.
+// The marker's TransactionVersion (v2; 0 before) says how its producer
+// epoch is checked: from 2 on it must be above the producer's.
 
 import (
 	"context"
@@ -65,7 +65,7 @@ func writeTxnMarkers(h *Handlers, ctx context.Context, req *kmsg.WriteTxnMarkers
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 					continue
 				}
-				r := p.AppendMarker(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed)
+				r := p.AppendMarkerVersion(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, m.TransactionVersion)
 				if rp.ErrorCode = r.ErrorCode; r.ErrorCode == kerr.KafkaStorageError.Code {
 					h.logStorageError("write transaction marker", p.Topic, p.Index, r.ErrorMessage)
 				}

@@ -28,10 +28,16 @@ func txnRecords(pid int64, epoch int16, seq int32, values ...string) []byte {
 // writeMarker sends one WriteTxnMarkers request (v2) of one marker for
 // the partitions of topics and returns its codes by "topic/partition".
 func writeMarker(t *testing.T, ctx context.Context, cl *kgo.Client, pid int64, epoch int16, coordEpoch int32, commit bool, topics map[string][]int32) map[string]int16 {
+	return writeMarkerVersion(t, ctx, cl, pid, epoch, coordEpoch, commit, 0, topics)
+}
+
+// writeMarkerVersion is writeMarker of a transaction of transaction
+// version tv.
+func writeMarkerVersion(t *testing.T, ctx context.Context, cl *kgo.Client, pid int64, epoch int16, coordEpoch int32, commit bool, tv int8, topics map[string][]int32) map[string]int16 {
 	t.Helper()
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
-	m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed = pid, epoch, coordEpoch, commit
+	m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed, m.TransactionVersion = pid, epoch, coordEpoch, commit, tv
 	for topic, parts := range topics {
 		mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
 		mt.Topic, mt.Partitions = topic, parts
@@ -88,6 +94,14 @@ func TestWriteTxnMarkers(t *testing.T) {
 	// A coordinator of an older epoch is a zombie.
 	if c := writeMarker(t, ctx, cl, 100, 0, 4, true, map[string][]int32{"t": {0}}); c["t/0"] != kerr.TransactionCoordinatorFenced.Code {
 		t.Fatalf("zombie coordinator: %v", c)
+	}
+	// Transactions v2 (WriteTxnMarkers v2's TransactionVersion): the
+	// marker's epoch must be above the producer's.
+	if c := writeMarkerVersion(t, ctx, cl, 100, 0, 5, true, 2, map[string][]int32{"t": {0}}); c["t/0"] != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("TV2 marker at the current epoch: %v", c)
+	}
+	if c := writeMarkerVersion(t, ctx, cl, 100, 1, 5, true, 2, map[string][]int32{"t": {0}}); c["t/0"] != 0 || p.LogEndOffset() != 5 {
+		t.Fatalf("TV2 marker at a bumped epoch: %v, log end %d", c, p.LogEndOffset())
 	}
 
 }

@@ -352,8 +352,17 @@ func (p *Partition) AppendAcks(records []byte, acks int16) AppendResult {
 // ABORT of an open transaction goes to the aborted-transaction index. As
 // an acks=all produce, the caller then waits for the high watermark to
 // pass it (WaitForAcks with NextOffset): until then the transaction is
-// not decided for a read_committed consumer either.
+// not decided for a read_committed consumer either. The producer epoch is
+// checked as for transactions v0/v1 (AppendMarkerVersion for others).
 func (p *Partition) AppendMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool) AppendResult {
+	return p.AppendMarkerVersion(producerID, producerEpoch, coordinatorEpoch, commit, 0)
+}
+
+// AppendMarkerVersion is AppendMarker for a transaction of
+// transactionVersion (WriteTxnMarkers v2's TransactionVersion): from 2 on
+// the marker's producer epoch must be above the producer's
+// (txn.ProducerState.CheckMarker).
+func (p *Partition) AppendMarkerVersion(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool, transactionVersion int8) AppendResult {
 	cfg := p.cfg.Load()
 	res := AppendResult{BaseOffset: -1, NextOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
 	now := p.now().UnixMilli()
@@ -376,7 +385,7 @@ func (p *Partition) AppendMarker(producerID int64, producerEpoch int16, coordina
 		res.ErrorCode = code
 		return res
 	}
-	if check := p.producers.CheckMarker(producerID, producerEpoch, coordinatorEpoch); check.ErrorCode != 0 {
+	if check := p.producers.CheckMarker(producerID, producerEpoch, coordinatorEpoch, transactionVersion); check.ErrorCode != 0 {
 		p.mu.Unlock()
 		res.ErrorCode, res.ErrorMessage = check.ErrorCode, check.Message
 		return res

@@ -101,6 +101,12 @@ func (s *ProducerState) Check(h batch.Header) CheckResult {
 		return CheckResult{ErrorCode: kerr.InvalidProducerEpoch.Code, Message: fmt.Sprintf(
 			"epoch of producer %d is %d, which is smaller than the last seen epoch %d", h.ProducerID, h.ProducerEpoch, p.epoch)}
 	}
+	if p.txnFirstOffset != noOffset && !h.Transactional() {
+		// Kafka's appendDataBatch: no plain write in the middle of the
+		// producer's open transaction.
+		return CheckResult{ErrorCode: kerr.InvalidTxnState.Code, Message: fmt.Sprintf(
+			"expected a transactional write from producer %d, whose transaction is open since offset %d", h.ProducerID, p.txnFirstOffset)}
+	}
 	if h.ProducerEpoch == p.epoch {
 		last := h.LastSequence()
 		for _, b := range p.batches {
@@ -126,21 +132,29 @@ func (s *ProducerState) Check(h batch.Header) CheckResult {
 }
 
 // CheckMarker decides whether the transaction coordinator may append a
-// marker for producerID at producerEpoch, from coordinatorEpoch, as Kafka's
-// ProducerAppendInfo.appendEndTxnMarker for a coordinator's append: an
-// epoch older than the producer's is INVALID_PRODUCER_EPOCH
-// (checkProducerEpoch), a coordinator epoch older than the one whose
-// marker this partition last took for the producer is
-// TRANSACTION_COORDINATOR_FENCED (checkCoordinatorEpoch: a zombie
-// coordinator). A producer without state here takes any marker.
-func (s *ProducerState) CheckMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32) CheckResult {
+// marker for producerID at producerEpoch, from coordinatorEpoch, of a
+// transaction of transactionVersion (Kafka's transaction.version: 0 and 1
+// legacy, 2 KIP-890), as Kafka's ProducerAppendInfo.appendEndTxnMarker for
+// a coordinator's append: an epoch older than the producer's is
+// INVALID_PRODUCER_EPOCH (checkProducerEpoch), and so is one not newer
+// under transactions v2, whose coordinator bumps the epoch for every
+// marker (a marker at the current epoch is late or sent twice); a
+// coordinator epoch older than the one whose marker this partition last
+// took for the producer is TRANSACTION_COORDINATOR_FENCED
+// (checkCoordinatorEpoch: a zombie coordinator). A producer without state
+// here takes any marker.
+func (s *ProducerState) CheckMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, transactionVersion int8) CheckResult {
 	p := s.producers[producerID]
 	if p == nil {
 		return CheckResult{}
 	}
-	if producerEpoch < p.epoch {
+	if producerEpoch < p.epoch || transactionVersion >= 2 && producerEpoch == p.epoch {
+		cmp := "smaller than"
+		if producerEpoch == p.epoch {
+			cmp = "not above"
+		}
 		return CheckResult{ErrorCode: kerr.InvalidProducerEpoch.Code, Message: fmt.Sprintf(
-			"epoch of producer %d is %d, which is smaller than the last seen epoch %d", producerID, producerEpoch, p.epoch)}
+			"epoch of producer %d is %d, which is %s the last seen epoch %d (transaction version %d)", producerID, producerEpoch, cmp, p.epoch, transactionVersion)}
 	}
 	if coordinatorEpoch < p.coordinatorEpoch {
 		return CheckResult{ErrorCode: kerr.TransactionCoordinatorFenced.Code, Message: fmt.Sprintf(

@@ -17,7 +17,8 @@ const attrTransactional, attrControl = 0x10, 0x20
 // Update at the next offset of the log. Commands:
 //
 //	produce pid=N epoch=N seq=N count=N [txn]   prints @OFFSET, dup FIRST-LAST or ERROR: message
-//	marker pid=N epoch=N [commit] [coord=N]     a coordinator's transaction marker (control batch; an
+//	marker pid=N epoch=N [commit] [coord=N] [tv=N]
+//	                                            a coordinator's transaction marker (control batch; an
 //	                                            abort unless commit), checked by CheckMarker; prints
 //	                                            @OFFSET and the transaction it ended, an abort with the
 //	                                            last stable offset its index entry records, or ERROR
@@ -71,7 +72,11 @@ func TestScripts(t *testing.T) {
 				}
 				if d.Cmd == "marker" {
 					h.Attributes |= attrControl | attrTransactional
-					res = s.CheckMarker(pid, epoch, m.CoordinatorEpoch)
+					var tv int64
+					if d.HasArg("tv") {
+						d.ScanArgs(t, "tv", &tv)
+					}
+					res = s.CheckMarker(pid, epoch, m.CoordinatorEpoch, int8(tv))
 				} else {
 					d.ScanArgs(t, "seq", &seq)
 					d.ScanArgs(t, "count", &count)
