@@ -22,7 +22,13 @@ import (
 // whatever the request says); the test's end closes them.
 func startLeader(t *testing.T) (*Broker, context.Context, *kgo.Client) {
 	t.Helper()
-	b, err := Start(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	return startLeaderIn(t, t.TempDir())
+}
+
+// startLeaderIn is startLeader in data directory dir.
+func startLeaderIn(t *testing.T, dir string) (*Broker, context.Context, *kgo.Client) {
+	t.Helper()
+	b, err := Start(Config{DataDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

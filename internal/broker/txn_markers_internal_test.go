@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -133,7 +135,8 @@ func consumeValues(t *testing.T, ctx context.Context, cl *kgo.Client, n int) []s
 // transactions; ListOffsets latest is the last stable offset for
 // read_committed.
 func TestReadCommitted(t *testing.T) {
-	b, ctx, cl := startLeader(t)
+	dir := t.TempDir()
+	b, ctx, cl := startLeaderIn(t, dir)
 	p := b.partitions.Get("t", 0)
 	plain := func(v string) []byte {
 		return batch.Build(batch.BuildOptions{ProducerID: -1}, []batch.Record{{Value: []byte(v)}})
@@ -218,6 +221,44 @@ func TestReadCommitted(t *testing.T) {
 	}
 	if got := fmt.Sprint(consumeValues(t, ctx, committed, 2)); got != "[7:open1 8:p2]" {
 		t.Fatalf("read_committed after the commit consumed %s", got)
+	}
+
+	// A restart as after a crash that lost the unsynced index and the
+	// recovery point: recovery and the producer state's replay rebuild the
+	// index, and a read_committed consumer still drops the aborted records.
+	committed.Close()
+	uncommitted.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idxs, _ := filepath.Glob(filepath.Join(dir, "*", "t-0", "*.txnindex"))
+	if more, _ := filepath.Glob(filepath.Join(dir, "t-0", "*.txnindex")); len(more) > 0 {
+		idxs = more
+	}
+	if len(idxs) != 1 {
+		t.Fatalf("index files %v", idxs)
+	}
+	logDir := filepath.Dir(idxs[0])
+	// The clean-shutdown mark and the index must go; a recovery point
+	// only exists if a checkpoint wrote one.
+	for _, path := range []string{filepath.Join(filepath.Dir(logDir), ".clean-shutdown"), idxs[0], filepath.Join(logDir, "recovery-point")} {
+		if err := os.Remove(path); err != nil && (!os.IsNotExist(err) || path != filepath.Join(logDir, "recovery-point")) {
+			t.Fatal(err)
+		}
+	}
+	b2, err := Start(Config{DataDir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	again := testClient(t, kgo.SeedBrokers(b2.Addr()), kgo.ConsumeTopics("t"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))
+	if got := fmt.Sprint(consumeValues(t, ctx, again, 5)); got != "[2:p1 3:c1 5:c2 7:open1 8:p2]" {
+		t.Fatalf("read_committed after the restart consumed %s", got)
+	}
+	idx, err := os.ReadFile(idxs[0])
+	if err != nil || len(idx) != 34 {
+		t.Fatalf("rebuilt index: %d bytes, %v", len(idx), err)
 	}
 }
 
