@@ -30,6 +30,7 @@ func Commands(env Env) []*cobra.Command {
 		newProduceCommand(g),
 		newConsumeCommand(g),
 		newGroupCommand(g),
+		newTransactionCommand(g),
 		newClusterCommand(g),
 		newConfigCommand(g),
 		newBenchCommand(g),

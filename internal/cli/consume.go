@@ -83,11 +83,11 @@ record up to the high watermark, aborted transactions' included.
 				return nil
 			}
 
-			opts := []kgo.Opt{kgo.FetchMaxWait(time.Second)}
+			// Control records are kept (not printed) to move past
+			// transaction markers: the end of a partition can be one.
+			opts := []kgo.Opt{kgo.FetchMaxWait(time.Second), kgo.KeepControlRecords()}
 			if committed {
-				// Control records are kept to move past markers: the end
-				// of a partition can be one.
-				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 			}
 			if group == "" {
 				assign := map[int32]kgo.Offset{}

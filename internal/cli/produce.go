@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -33,6 +34,7 @@ type jsonRecord struct {
 func newProduceCommand(g *globals) *cobra.Command {
 	var (
 		file, keySep, format, acks, compression string
+		transactionalID                         string
 		headers                                 []string
 		partition                               int32
 		idempotent, verbose                     bool
@@ -50,11 +52,16 @@ valid input.
 
 Idempotence is on by default and needs acks=all; with --acks 1 or 0 it is
 turned off. Records are sent as they are read; the command waits for every
-acknowledgement and fails if any record failed.`,
+acknowledgement and fails if any record failed.
+
+With --transactional-id every record is written in one transaction, committed
+once all of them are acknowledged, or aborted (nothing becomes visible to
+read_committed consumers) if any failed or the input is bad.`,
 		Example: `  printf 'k1:hello\nk2:world\n' | samsa produce greetings -K:
   samsa produce orders --file orders.txt -H source=import -z zstd
   echo '{"key":"a","value":{"n":1}}' | samsa produce events --format json -v
-  samsa produce metrics -p 3 --acks 1`,
+  samsa produce metrics -p 3 --acks 1
+  samsa produce payments --transactional-id import-1 --file batch.txt`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeTopics(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,6 +88,12 @@ acknowledgement and fails if any record failed.`,
 			}
 			if !idempotent {
 				opts = append(opts, kgo.DisableIdempotentWrite())
+			}
+			if transactionalID != "" {
+				if !idempotent || (strings.ToLower(acks) != "all" && acks != "-1") {
+					return errors.New("--transactional-id needs --acks all and --idempotent")
+				}
+				opts = append(opts, kgo.TransactionalID(transactionalID))
 			}
 			codec, err := parseCompression(compression)
 			if err != nil {
@@ -109,6 +122,22 @@ acknowledgement and fails if any record failed.`,
 				return err
 			}
 			defer cl.Close()
+			txn := transactionalID != ""
+			if txn {
+				if err := cl.BeginTransaction(); err != nil {
+					return err
+				}
+			}
+			// abort ends the transaction, if any, without its records.
+			abort := func(cause error) error {
+				if txn {
+					if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+						return fmt.Errorf("%w (and aborting the transaction: %v)", cause, err)
+					}
+					return fmt.Errorf("%w: transaction aborted", cause)
+				}
+				return cause
+			}
 
 			var (
 				mu       sync.Mutex
@@ -142,7 +171,7 @@ acknowledgement and fails if any record failed.`,
 				r, err := parseRecord(text, format, keySep)
 				if err != nil {
 					cl.Flush(ctx)
-					return fmt.Errorf("line %d: %w", line, err)
+					return abort(fmt.Errorf("line %d: %w", line, err))
 				}
 				r.Topic = topic
 				r.Headers = append(r.Headers, hdrs...)
@@ -154,15 +183,20 @@ acknowledgement and fails if any record failed.`,
 			}
 			if err := sc.Err(); err != nil {
 				cl.Flush(ctx)
-				return fmt.Errorf("reading input: %w", err)
+				return abort(fmt.Errorf("reading input: %w", err))
 			}
 			if err := cl.Flush(ctx); err != nil {
-				return err
+				return abort(err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			if firstErr != nil {
-				return fmt.Errorf("%d of %d records failed: %w", failed, sent, firstErr)
+				return abort(fmt.Errorf("%d of %d records failed: %w", failed, sent, firstErr))
+			}
+			if txn {
+				if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					return fmt.Errorf("committing the transaction: %w", err)
+				}
 			}
 			return nil
 		},
@@ -177,6 +211,7 @@ acknowledgement and fails if any record failed.`,
 	f.BoolVar(&idempotent, "idempotent", true, "idempotent producer (needs --acks all)")
 	f.StringVar(&format, "format", "text", "input format: text (one value per line) or json (one object per line)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print each record's partition and offset")
+	f.StringVar(&transactionalID, "transactional-id", "", "write every record in one transaction of this transactional.id")
 	_ = cmd.RegisterFlagCompletionFunc("compression", cobra.FixedCompletions([]string{"none", "gzip", "snappy", "lz4", "zstd"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("acks", cobra.FixedCompletions([]string{"all", "1", "0"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
