@@ -2,6 +2,9 @@ package api
 
 // DeleteRecords v0-v2: move partitions' log start offsets forward. An
 // offset of -1 means the high watermark; beyond it is OFFSET_OUT_OF_RANGE.
+// The log start stops at the last stable offset: the first records of an
+// open transaction stay (Partition.DeleteRecords), and the low watermark
+// answered says where it stopped.
 
 import (
 	"context"

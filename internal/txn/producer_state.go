@@ -51,6 +51,10 @@ func (p *producer) lastSeq() int32 {
 // lock guards it.
 type ProducerState struct {
 	producers map[int64]*producer
+	// ongoing is, per producer with a transaction open, its first offset
+	// (producer.txnFirstOffset): what the first unstable offset is taken
+	// from without a walk of every producer (Kafka's ongoingTxns).
+	ongoing map[int64]int64
 	// unreplicated are the transactions ended by a marker not yet below the
 	// high watermark: still unstable, as Kafka's unreplicatedTxns, since a
 	// failover could lose the marker.
@@ -58,8 +62,27 @@ type ProducerState struct {
 }
 
 // NewProducerState returns an empty state.
-func NewProducerState() *ProducerState {
-	return &ProducerState{producers: make(map[int64]*producer)}
+func NewProducerState() *ProducerState { return newProducerState(0) }
+
+func newProducerState(n int) *ProducerState {
+	return &ProducerState{producers: make(map[int64]*producer, n), ongoing: make(map[int64]int64)}
+}
+
+// setTxn records producer id's open transaction's first offset (noOffset:
+// none open).
+func (s *ProducerState) setTxn(id int64, p *producer, first int64) {
+	p.txnFirstOffset = first
+	if first == noOffset {
+		delete(s.ongoing, id)
+	} else {
+		s.ongoing[id] = first
+	}
+}
+
+// remove forgets producer id.
+func (s *ProducerState) remove(id int64) {
+	delete(s.producers, id)
+	delete(s.ongoing, id)
 }
 
 // CheckResult is what to do with a batch: append it (the zero value), answer
@@ -239,11 +262,11 @@ func (s *ProducerState) update(h batch.Header, firstOffset int64, m *Marker) (Co
 		if m != nil {
 			p.coordinatorEpoch = m.CoordinatorEpoch
 		}
-		p.txnFirstOffset = noOffset
+		s.setTxn(h.ProducerID, p, noOffset)
 		return done, open
 	}
 	if h.Transactional() && p.txnFirstOffset == noOffset {
-		p.txnFirstOffset = firstOffset
+		s.setTxn(h.ProducerID, p, firstOffset)
 	}
 	if len(p.batches) == retainedBatches {
 		copy(p.batches, p.batches[1:])
@@ -272,9 +295,9 @@ func (s *ProducerState) FirstUnstableOffset(hw int64) int64 {
 			first = t.FirstOffset
 		}
 	}
-	for _, p := range s.producers {
-		if p.txnFirstOffset != noOffset && (first == noOffset || p.txnFirstOffset < first) {
-			first = p.txnFirstOffset
+	for _, off := range s.ongoing {
+		if first == noOffset || off < first {
+			first = off
 		}
 	}
 	return first
@@ -286,9 +309,9 @@ func (s *ProducerState) FirstUnstableOffset(hw int64) int64 {
 // the earliest transaction still open, or the offset after done's marker.
 func (s *ProducerState) IndexStableOffset(done CompletedTxn) int64 {
 	lso := done.LastOffset + 1
-	for id, p := range s.producers {
-		if id != done.ProducerID && p.txnFirstOffset != noOffset && p.txnFirstOffset < lso {
-			lso = p.txnFirstOffset
+	for id, off := range s.ongoing {
+		if id != done.ProducerID && off < lso {
+			lso = off
 		}
 	}
 	return lso
@@ -343,7 +366,7 @@ func (s *ProducerState) TruncateBefore(logStartOffset int64) int {
 	removed := 0
 	for id, p := range s.producers {
 		if p.txnFirstOffset == noOffset && (len(p.batches) == 0 || p.batches[len(p.batches)-1].lastOffset < logStartOffset) {
-			delete(s.producers, id)
+			s.remove(id)
 			removed++
 		}
 	}
@@ -357,7 +380,7 @@ func (s *ProducerState) RemoveExpired(nowMs, expirationMs int64) int {
 	removed := 0
 	for id, p := range s.producers {
 		if p.txnFirstOffset == noOffset && nowMs-p.lastTimestamp >= expirationMs {
-			delete(s.producers, id)
+			s.remove(id)
 			removed++
 		}
 	}

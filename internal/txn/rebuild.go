@@ -34,7 +34,7 @@ func Rebuild(snapshot []byte, logStart, end int64, read func(from int64) ([]byte
 			s, used, from = ps, off, off
 			for id, p := range s.producers {
 				if n := len(p.batches); n > 0 && p.batches[n-1].lastOffset < logStart {
-					delete(s.producers, id)
+					s.remove(id)
 				}
 			}
 		}

@@ -290,6 +290,7 @@ func TestRebuildRecoversTransactions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkOngoing(t, s)
 		// A high watermark at the end: markers below it are decided.
 		if got := s.FirstUnstableOffset(tc.end); got != tc.want {
 			t.Errorf("end %d, snapshot %t: first unstable offset %d, want %d", tc.end, tc.snapshot != nil, got, tc.want)

@@ -36,6 +36,7 @@ func TestScripts(t *testing.T) {
 		s := NewProducerState()
 		var next, ts int64
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			defer checkOngoing(t, s)
 			var pid, now, expiration, offset, hw int64
 			var epoch int16
 			var seq, count int32
@@ -126,4 +127,19 @@ func TestScripts(t *testing.T) {
 			return ""
 		})
 	})
+}
+
+// checkOngoing checks that the index of open transactions agrees with the
+// producers' own state.
+func checkOngoing(t *testing.T, s *ProducerState) {
+	t.Helper()
+	want := map[int64]int64{}
+	for id, p := range s.producers {
+		if p.txnFirstOffset != noOffset {
+			want[id] = p.txnFirstOffset
+		}
+	}
+	if fmt.Sprint(want) != fmt.Sprint(s.ongoing) {
+		t.Fatalf("open transactions %v, the producers say %v", s.ongoing, want)
+	}
 }

@@ -80,7 +80,7 @@ func UnmarshalSnapshot(b []byte) (*ProducerState, int64, error) {
 	if uint64(count) > uint64(len(b)/producerFixedSize) {
 		return nil, 0, fmt.Errorf("%w: %d producers in %d bytes", ErrCorruptSnapshot, count, len(b))
 	}
-	s := &ProducerState{producers: make(map[int64]*producer, count)}
+	s := newProducerState(int(count))
 	for i := range count {
 		if len(b) < producerFixedSize {
 			return nil, 0, fmt.Errorf("%w: producer %d truncated", ErrCorruptSnapshot, i)
@@ -112,6 +112,9 @@ func UnmarshalSnapshot(b []byte) (*ProducerState, int64, error) {
 			b = b[batchMetadataSize:]
 		}
 		s.producers[id] = p
+		if p.txnFirstOffset != noOffset {
+			s.ongoing[id] = p.txnFirstOffset
+		}
 	}
 	if len(b) != 0 {
 		return nil, 0, fmt.Errorf("%w: %d trailing bytes", ErrCorruptSnapshot, len(b))
