@@ -170,6 +170,24 @@ func TestFollowerIndexesAborts(t *testing.T) {
 	if r := follower.AppendMarker(4, 0, 0, true); r.ErrorCode != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("marker on a follower: %+v", r)
 	}
+	// A failover: the follower leads with the transaction of producer 4
+	// still open, so read_committed stops at its start until the new
+	// leader writes its marker.
+	if err := follower.BecomeLeader(2, 2, []int32{1, 2}, []int32{2}); err != nil {
+		t.Fatal(err)
+	}
+	checkLSO(t, follower, 3)
+	if b, err := follower.ReadBounded(StableBound, 0, 1<<20); err != nil || recordsEndOf(b) != 3 {
+		t.Fatalf("read_committed on the new leader ends at %d (%v), want 3", recordsEndOf(b), err)
+	}
+	if b, err := follower.ReadBounded(StableBound, 4, 1<<20); err != nil || len(b) != 0 {
+		t.Fatalf("read_committed past the last stable offset: %d bytes, %v", len(b), err)
+	}
+	mustMarker(t, follower, 4, 0, 1, true, 5)
+	checkLSO(t, follower, 6)
+	if err := follower.BecomeFollower(3, 3, 1, []int32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
 	// A follower truncated below the marker loses the entry and reopens
 	// the transaction.
 	if err := follower.TruncateTo(4); err != nil {
@@ -247,4 +265,14 @@ func TestRetentionStopsAtOpenTransaction(t *testing.T) {
 	if low, code := p.DeleteRecords(15); code != 0 || low != 15 {
 		t.Fatalf("DeleteRecords(15) after the commit: %d, %d", low, code)
 	}
+}
+
+// recordsEndOf is the offset after the last batch of b, or 0.
+func recordsEndOf(b []byte) int64 {
+	end := int64(0)
+	batch.Iterate(b, func(h batch.Header, _ []byte) bool {
+		end = h.LastOffset() + 1
+		return true
+	})
+	return end
 }
