@@ -13,8 +13,13 @@ package api
 // (REQUEST_TIMED_OUT after it), as Kafka's DelayedProduce. That wait is
 // not the handler's: an acks=all produce returns once appended, as a
 // server.Deferred response the connection's writer finishes in order, so
-// the next produce pipelined on the connection is appended meanwhile. Transactions are not served yet, so a
-// transactional produce is refused with INVALID_TXN_STATE. Every record of
+// the next produce pipelined on the connection is appended meanwhile. A
+// transactional batch is appended only once its transaction's coordinator
+// says the partition is in the transaction (KIP-890's verification; with
+// Produce v12+, transactions v2, the produce adds it): TxnProduce, whose
+// refusals are Kafka's (INVALID_TXN_STATE, INVALID_PRODUCER_EPOCH for a
+// fenced producer, INVALID_PRODUCER_ID_MAPPING; NOT_ENOUGH_REPLICAS, which
+// the producer retries, while the coordinator moves). Every record of
 // every batch is checked (batch.Validate); records refused for their key or
 // timestamp are listed in v8+ record_errors, as Kafka does.
 
@@ -70,11 +75,11 @@ func produce(h *Handlers, ctx context.Context, req *kmsg.ProduceRequest) (kmsg.R
 				code = kerr.UnknownTopicOrPartition.Code
 			case legacyCode != 0:
 				code, msg = legacyCode, legacyMsg
-			case req.TransactionID != nil || first.Transactional():
-				// No transaction coordinator yet: nothing could have begun a transaction.
-				code, msg = kerr.InvalidTxnState.Code, "transactions are not supported by this broker yet"
+			case first.Transactional() && (req.TransactionID == nil || h.TxnProduce == nil):
+				code, msg = kerr.InvalidTxnState.Code, "a transactional batch needs the request's transactional.id"
 			case req.Version < 7 && first.Codec() == batch.Zstd:
 				code = kerr.UnsupportedCompressionType.Code
+			case first.Transactional() && !h.txnProduceOK(ctx, req, first, name, rp.Partition, &code):
 			default:
 				r := p.AppendAcks(records, req.Acks)
 				code, msg = r.ErrorCode, r.ErrorMessage
@@ -136,6 +141,13 @@ type ackWait struct {
 	p                *partition.Partition
 	topic, partition int
 	next             int64
+}
+
+// txnProduceOK checks a transactional batch with its transaction's
+// coordinator before it is appended (TxnProduce), setting code if refused.
+func (h *Handlers) txnProduceOK(ctx context.Context, req *kmsg.ProduceRequest, first batch.Header, topic string, partition int32, code *int16) bool {
+	*code = h.TxnProduce(ctx, *req.TransactionID, first.ProducerID, first.ProducerEpoch, topic, partition, req.Version >= 12)
+	return *code == 0
 }
 
 // recordErrors lists the records Append refused (v8+ record_errors: each

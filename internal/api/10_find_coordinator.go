@@ -2,10 +2,12 @@ package api
 
 // FindCoordinator v0-v6. v0-v3 look up one key, v4+ a batch of keys
 // (KIP-699). Group keys (type 0) map to the leader of partition
-// abs(hashCode(group)) % N of __consumer_offsets. Transaction keys (type 1)
-// and share groups (type 2) are not served: the transaction coordinator
-// does not exist yet, so they get INVALID_REQUEST with a message rather than
-// a coordinator that would never answer.
+// abs(hashCode(group)) % N of __consumer_offsets, transaction keys (type 1)
+// to the leader of abs(hashCode(transactional.id)) % N of
+// __transaction_state, which the first such lookup creates (as Kafka's
+// getOrCreateInternalTopic). Share groups (type 2) are not served: they get
+// INVALID_REQUEST with a message rather than a coordinator that would never
+// answer.
 
 import (
 	"context"
@@ -14,19 +16,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/group"
+	"github.com/samsa-streaming/samsa/internal/txncoord"
 )
 
 // OffsetsTopic is the internal topic holding groups and their offsets.
 const OffsetsTopic = "__consumer_offsets"
 
-func findCoordinator(h *Handlers, _ context.Context, req *kmsg.FindCoordinatorRequest) (*kmsg.FindCoordinatorResponse, error) {
+func findCoordinator(h *Handlers, ctx context.Context, req *kmsg.FindCoordinatorRequest) (*kmsg.FindCoordinatorResponse, error) {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	keys := req.CoordinatorKeys
 	if req.Version < 4 {
 		keys = []string{req.CoordinatorKey}
 	}
 	for _, key := range keys {
-		c := h.coordinatorFor(req.CoordinatorType, key)
+		c := h.coordinatorFor(ctx, req.CoordinatorType, key)
 		if req.Version < 4 {
 			resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
 			resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
@@ -37,7 +40,7 @@ func findCoordinator(h *Handlers, _ context.Context, req *kmsg.FindCoordinatorRe
 	return resp, nil
 }
 
-func (h *Handlers) coordinatorFor(keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+func (h *Handlers) coordinatorFor(ctx context.Context, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID, c.Port = key, -1, -1
 	fail := func(code int16, msg string) kmsg.FindCoordinatorResponseCoordinator {
@@ -47,22 +50,36 @@ func (h *Handlers) coordinatorFor(keyType int8, key string) kmsg.FindCoordinator
 		}
 		return c
 	}
+	topic, partitionFor := OffsetsTopic, group.PartitionFor
 	switch keyType {
 	case 0:
+		if h.Groups == nil {
+			return fail(kerr.CoordinatorNotAvailable.Code, "")
+		}
 	case 1:
-		return fail(kerr.InvalidRequest.Code, "transactions are not supported yet")
+		topic, partitionFor = TxnTopic, txncoord.PartitionFor
+		if h.Txns == nil || h.CreateTxnTopic == nil {
+			return fail(kerr.CoordinatorNotAvailable.Code, "")
+		}
 	default:
 		return fail(kerr.InvalidRequest.Code, "unsupported coordinator type")
 	}
 	if key == "" {
-		return fail(kerr.InvalidRequest.Code, "empty group ID")
+		return fail(kerr.InvalidRequest.Code, "empty coordinator key")
 	}
 	img := h.image()
-	t := img.Topics[OffsetsTopic]
-	if t == nil || len(t.Partitions) == 0 || h.Groups == nil {
+	if keyType == 1 && img.Topics[topic] == nil {
+		if err := h.CreateTxnTopic(ctx); err != nil {
+			h.Logger.Info("creating "+TxnTopic, "err", err)
+			return fail(kerr.CoordinatorNotAvailable.Code, "")
+		}
+		img = h.image()
+	}
+	t := img.Topics[topic]
+	if t == nil || len(t.Partitions) == 0 {
 		return fail(kerr.CoordinatorNotAvailable.Code, "")
 	}
-	p := t.Partitions[group.PartitionFor(key, int32(len(t.Partitions)))]
+	p := t.Partitions[partitionFor(key, int32(len(t.Partitions)))]
 	b, ok := img.Brokers[p.Leader]
 	if !ok {
 		return fail(kerr.CoordinatorNotAvailable.Code, "")

@@ -16,6 +16,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/samsa-streaming/samsa/internal/txncoord"
 )
 
 // Partitions finds this broker's replicas.
@@ -63,6 +64,21 @@ type Handlers struct {
 	// partitions with it, so the transaction coordinator retries. Nil:
 	// nothing to complete.
 	CompleteGroupTxn func(producerID int64, partitions []int32, commit bool) error
+	// Txns coordinates the transactions whose partition of
+	// __transaction_state this broker leads; nil: transactional requests
+	// answer COORDINATOR_NOT_AVAILABLE.
+	Txns *txncoord.Coordinator
+	// CreateTxnTopic creates __transaction_state if it does not exist,
+	// as Kafka does at the first FindCoordinator of a transactional.id,
+	// and waits until this broker follows it; a *kerr.Error says why not.
+	CreateTxnTopic func(ctx context.Context) error
+	// TxnProduce is the produce path's check of a transactional batch of
+	// producer pid at epoch for topic/partition (KIP-890's verification,
+	// Kafka's AddPartitionsToTxnManager): with add (Produce v12+,
+	// transactions v2) the partition joins the transaction, otherwise it
+	// must be in it. It asks the transaction's coordinator, here or over
+	// the network, and returns the code the produce answers (0: append).
+	TxnProduce func(ctx context.Context, id string, pid int64, epoch int16, topic string, partition int32, add bool) int16
 
 	once  sync.Once
 	table [maxKey + 1]*entry
@@ -122,6 +138,9 @@ func table() []entry {
 		{21, 0, 2, handle(deleteRecords)},
 		{22, 0, 5, handle(initProducerID)},
 		{23, 0, 4, handle(offsetForLeaderEpoch)},
+		{24, 0, 5, handle(addPartitionsToTxn)},
+		{25, 0, 4, handle(addOffsetsToTxn)},
+		{26, 0, 5, handle(endTxn)},
 		{27, 1, 2, handle(writeTxnMarkers)},
 		{32, 0, 4, handle(describeConfigs)},
 		{33, 0, 2, handle(alterConfigs)},
@@ -136,6 +155,8 @@ func table() []entry {
 		{55, 0, 2, handle(describeQuorum)},
 		{60, 0, 2, handle(describeCluster)},
 		{61, 0, 0, handle(describeProducers)},
+		{65, 0, 0, handle(describeTransactions)},
+		{66, 0, 1, handle(listTransactions)},
 		{68, 0, 1, handle(consumerGroupHeartbeat)},
 		{69, 0, 1, handle(consumerGroupDescribe)},
 		{75, 0, 0, handle(describeTopicPartitions)},

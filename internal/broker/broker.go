@@ -25,6 +25,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/server"
 	"github.com/samsa-streaming/samsa/internal/storage"
 	"github.com/samsa-streaming/samsa/internal/txn"
+	"github.com/samsa-streaming/samsa/internal/txncoord"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -65,6 +66,9 @@ type Broker struct {
 	server      *server.Server
 	handlers    *api.Handlers
 	groups      *group.Coordinator
+	txns        *txncoord.Coordinator
+	txnTopicMu  sync.Mutex // one creation of __transaction_state at a time
+	peers       *peerClients
 	addr        net.Addr
 	unsub       func()
 	unsubLimits func()
@@ -214,10 +218,20 @@ func Start(cfg Config) (_ *Broker, err error) {
 		err = nil
 	}
 	b.groups = b.newGroups(static)
+	producerIDs := txn.NewIDAllocator(func(ctx context.Context) (int64, int64, error) {
+		const block = 1000
+		first, err := b.controller.AllocateProducerIDs(ctx, block)
+		return first, block, err
+	})
+	b.peers = &peerClients{dial: cfg.Dial}
+	b.txns = b.newTxns(static, producerIDs)
 	// Every side effect of the metadata follows from here, in log order: the
 	// first call is the delta from the empty image to the current one.
 	b.unsub = b.controller.Subscribe(func(_, next *metadata.Image) {
-		b.partitions.follow(next, b.followGroups)
+		b.partitions.follow(next, func(d metadata.Delta, next *metadata.Image) {
+			b.followGroups(d, next)
+			b.followTxns(d, next)
+		})
 	})
 	b.partitions.Sync()
 	if err := b.startGroups(static); err != nil {
@@ -231,15 +245,14 @@ func Start(cfg Config) (_ *Broker, err error) {
 		Controller:     b.controller,
 		Config:         brokerCfg,
 		Partitions:     b.partitions,
-		ProducerIDs: txn.NewIDAllocator(func(ctx context.Context) (int64, int64, error) {
-			const block = 1000
-			first, err := b.controller.AllocateProducerIDs(ctx, block)
-			return first, block, err
-		}),
-		Sessions: api.NewFetchSessions(1000),
-		Groups:   b.groups,
-		Logger:   cfg.Logger,
-		LogDir:   cfg.DataDir,
+		ProducerIDs:    producerIDs,
+		Sessions:       api.NewFetchSessions(1000),
+		Groups:         b.groups,
+		Txns:           b.txns,
+		CreateTxnTopic: b.createTxnTopic,
+		TxnProduce:     b.txnProduce,
+		Logger:         cfg.Logger,
+		LogDir:         cfg.DataDir,
 	}
 	b.server = server.New(server.Config{
 		MaxRequestBytes: static.SocketRequestMaxBytes,
@@ -380,6 +393,12 @@ func (b *Broker) close() error {
 	}
 	if b.groups != nil {
 		b.groups.Close()
+	}
+	if b.txns != nil {
+		b.txns.Close() // its marker senders stop before the partitions close
+	}
+	if b.peers != nil {
+		b.peers.close()
 	}
 	if b.hws != nil {
 		b.writeHighWatermarks(b.hws) // the ticker has stopped (wg)

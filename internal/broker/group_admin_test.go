@@ -39,8 +39,9 @@ func TestGroupAdmin(t *testing.T) {
 		byKey[""].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("find coordinator: %+v", fresp.Coordinators)
 	}
+	// A transactional.id's coordinator: the first lookup creates __transaction_state.
 	find.CoordinatorType, find.CoordinatorKeys = 1, []string{"txn"}
-	if fresp, err = find.RequestWith(ctx, cl); err != nil || fresp.Coordinators[0].ErrorCode != kerr.InvalidRequest.Code {
+	if fresp, err = find.RequestWith(ctx, cl); err != nil || fresp.Coordinators[0].ErrorCode != 0 || fresp.Coordinators[0].NodeID != 1 {
 		t.Fatalf("transaction coordinator: %v %+v", err, fresp)
 	}
 

@@ -126,7 +126,12 @@ func (b *Broker) createOffsetsTopic(ctx context.Context, s config.Static, rf int
 // and for a node that is both broker and controller at least the voters,
 // which are then brokers too.
 func (b *Broker) offsetsReplicationFactor(s config.Static) (int16, bool) {
-	want := s.Offsets.TopicReplicationFactor
+	return b.internalReplicationFactor(s, api.OffsetsTopic, "offsets.topic.replication.factor", s.Offsets.TopicReplicationFactor)
+}
+
+// internalReplicationFactor is offsetsReplicationFactor for the internal
+// topic name, whose config (named for the log) asks for want replicas.
+func (b *Broker) internalReplicationFactor(s config.Static, name, configName string, want int16) (int16, bool) {
 	img := b.controller.Image()
 	live, size := len(img.LiveBrokers()), len(img.Brokers)
 	if s.Cluster.Roles.Broker && s.Cluster.Roles.Controller {
@@ -140,8 +145,8 @@ func (b *Broker) offsetsReplicationFactor(s config.Static) (int16, bool) {
 		if s.Cluster.Roles.Standalone() {
 			level = slog.LevelInfo
 		}
-		b.logger.Log(context.Background(), level, "creating "+api.OffsetsTopic+" with fewer replicas than offsets.topic.replication.factor: the cluster has fewer brokers",
-			"offsets.topic.replication.factor", want, "brokers", live)
+		b.logger.Log(context.Background(), level, "creating "+name+" with fewer replicas than "+configName+": the cluster has fewer brokers",
+			configName, want, "brokers", live)
 		return int16(live), true
 	}
 	return 0, false

@@ -34,6 +34,7 @@ type Static struct {
 	ReplicaFetch                    ReplicaFetch
 
 	Offsets       Offsets
+	Txn           Txn
 	Group         Group
 	Cluster       Cluster // cluster.go
 	LeaderBalance LeaderBalance
@@ -73,6 +74,18 @@ type Offsets struct {
 	Retention              time.Duration // offsets.retention.minutes
 	RetentionCheckInterval time.Duration // offsets.retention.check.interval.ms
 	MetadataMaxBytes       int           // offset.metadata.max.bytes
+}
+
+// Txn is the configs of the transaction coordinator and __transaction_state.
+type Txn struct {
+	TopicNumPartitions     int32         // transaction.state.log.num.partitions
+	TopicReplicationFactor int16         // transaction.state.log.replication.factor
+	TopicMinISR            int32         // transaction.state.log.min.isr
+	TopicSegmentBytes      int32         // transaction.state.log.segment.bytes
+	MaxTimeout             time.Duration // transaction.max.timeout.ms
+	IDExpiration           time.Duration // transactional.id.expiration.ms
+	AbortInterval          time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	ExpiryInterval         time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
 }
 
 // Group is the group.* configs of the group coordinator.
@@ -151,6 +164,16 @@ func (b *Broker) resolveStatic() (Static, error) {
 			Retention:              r.duration("offsets.retention.minutes", time.Minute),
 			RetentionCheckInterval: r.ms("offsets.retention.check.interval.ms"),
 			MetadataMaxBytes:       int(r.int32("offset.metadata.max.bytes")),
+		},
+		Txn: Txn{
+			TopicNumPartitions:     r.int32("transaction.state.log.num.partitions"),
+			TopicReplicationFactor: int16(r.int32("transaction.state.log.replication.factor")),
+			TopicMinISR:            r.int32("transaction.state.log.min.isr"),
+			TopicSegmentBytes:      r.int32("transaction.state.log.segment.bytes"),
+			MaxTimeout:             r.ms("transaction.max.timeout.ms"),
+			IDExpiration:           r.ms("transactional.id.expiration.ms"),
+			AbortInterval:          r.ms("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+			ExpiryInterval:         r.ms("transaction.remove.expired.transaction.cleanup.interval.ms"),
 		},
 		Group: Group{
 			MinSessionTimeout:         r.ms("group.min.session.timeout.ms"),

@@ -31,6 +31,10 @@ func TestStaticDefaults(t *testing.T) {
 			TopicNumPartitions: 50, TopicReplicationFactor: 3, TopicSegmentBytes: 100 << 20,
 			Retention: 7 * 24 * time.Hour, RetentionCheckInterval: 10 * time.Minute, MetadataMaxBytes: 4096,
 		},
+		Txn: Txn{
+			TopicNumPartitions: 50, TopicReplicationFactor: 3, TopicMinISR: 2, TopicSegmentBytes: 100 << 20,
+			MaxTimeout: 15 * time.Minute, IDExpiration: 7 * 24 * time.Hour, AbortInterval: 10 * time.Second, ExpiryInterval: time.Hour,
+		},
 		Group: Group{
 			MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute, InitialRebalanceDelay: 3 * time.Second,
 			MaxSize: math.MaxInt32, ConsumerSessionTimeout: 45 * time.Second, ConsumerHeartbeatInterval: 5 * time.Second,
