@@ -77,3 +77,10 @@ func TestTransactionsAgainstKfake(t *testing.T) {
 	t.Cleanup(c.Close)
 	testTransactions(t, c.ListenAddrs()[0], "Empty") // kfake: Empty, not CompleteAbort
 }
+
+// TestTransactions runs testTransactions against Samsa.
+func TestTransactions(t *testing.T) {
+	b := startBroker(t)
+	ok(t, b, "", "topic", "create", "ledger", "-p", "1")
+	testTransactions(t, b, "CompleteAbort")
+}
