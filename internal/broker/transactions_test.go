@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/clustertest"
 )
 
 // txnStatic keeps __transaction_state small so the broker creates it fast.
@@ -127,5 +131,102 @@ func TestTransactions(t *testing.T) {
 	}
 	if got := fmt.Sprint(readValues(t, tb, "t", true, 4)); got != "[0/0:c1 0/4:c3 1/0:c2 1/2:z2]" {
 		t.Fatalf("read_committed read %s after the zombie", got)
+	}
+}
+
+func txnState(t *testing.T, tb *testBroker, id string) string {
+	t.Helper()
+	described, err := tb.admin().DescribeTransactions(ctxT(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := described.On(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Err != nil {
+		return d.Err.Error()
+	}
+	return d.State
+}
+
+// TestTransactionCompletesAfterRestart: the coordinator crashes between
+// EndTxn and the markers. The broker's connections out (its Dial, which
+// the marker sender uses even to reach itself) are refused, so the
+// committed transaction stays PrepareCommit; the node is killed (its
+// unsynced writes lost, as a crash) and started again with the network
+// back. The new coordinator reads PrepareCommit back from
+// __transaction_state, sends the markers and completes the commit: a
+// read_committed consumer reads exactly the transaction's records.
+func TestTransactionCompletesAfterRestart(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if refuse.Load() {
+			return nil, errors.New("test: connection refused")
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	n := clustertest.StartNode(t, clustertest.NodeConfig{Static: txnStatic, Dial: dial})
+	tb := &testBroker{Broker: n.Broker(), t: t}
+	ctx := ctxT(t)
+	createTopic(t, tb.admin(), "t", 1, nil)
+	p := tb.client(kgo.TransactionalID("tx-r"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, rec(0, "r1"), rec(0, "r2")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // the markers are retried meanwhile
+	if s := txnState(t, tb, "tx-r"); s != "PrepareCommit" {
+		t.Fatalf("state %s before the crash, want PrepareCommit", s)
+	}
+	p.Close()
+	n.Kill()
+	refuse.Store(false)
+	if err := n.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	tb = &testBroker{Broker: n.Broker(), t: t}
+	waitFor(t, 10*time.Second, "CompleteCommit", func() bool { return txnState(t, tb, "tx-r") == "CompleteCommit" })
+	if got := fmt.Sprint(readValues(t, tb, "t", true, 2)); got != "[0/0:r1 0/1:r2]" {
+		t.Fatalf("read_committed read %s", got)
+	}
+}
+
+// TestTransactionTimeout: a producer that opens a transaction and goes
+// silent has it aborted once transaction.timeout.ms passes (checked every
+// transaction.abort.timed.out.transaction.cleanup.interval.ms): the
+// coordinator fences its epoch and writes ABORT, so the partition's last
+// stable offset moves past it, read_committed readers see the records
+// after it and none of it, and the producer's late commit is refused.
+func TestTransactionTimeout(t *testing.T) {
+	static := map[string]string{"transaction.state.log.num.partitions": "4", "transaction.abort.timed.out.transaction.cleanup.interval.ms": "100"}
+	tb := startBroker(t, t.TempDir(), static)
+	ctx := ctxT(t)
+	createTopic(t, tb.admin(), "t", 1, nil)
+	slow := tb.client(kgo.TransactionalID("tx-slow"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionTimeout(time.Second))
+	if err := slow.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.ProduceSync(ctx, rec(0, "lost")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	other := tb.client(kgo.TransactionalID("tx-other"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := produceTxn(t, ctx, other, true, rec(0, "kept")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the timed out transaction to abort", func() bool { return txnState(t, tb, "tx-slow") == "CompleteAbort" })
+	if got := fmt.Sprint(readValues(t, tb, "t", true, 1)); got != "[0/1:kept]" {
+		t.Fatalf("read_committed read %s", got)
+	}
+	err := slow.EndTransaction(ctx, kgo.TryCommit)
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("the timed out producer's commit: %v, want PRODUCER_FENCED", err)
 	}
 }
