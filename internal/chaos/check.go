@@ -360,8 +360,9 @@ func Check(events []Event) Result {
 }
 
 // resolve applies transaction id's outcome to its values: a commit that
-// took effect acknowledges them (at the offsets their produce was answered
-// with), an abort marks them aborted; a commit of unknown outcome leaves
+// took effect acknowledges those whose produce was answered with an offset
+// (at that offset; one whose produce failed stays of unknown outcome), an
+// abort marks them aborted; a commit of unknown outcome leaves
 // them unacknowledged, and is a PartialTransaction if the read-back holds
 // some of them but not all. A transaction never ended is of unknown
 // outcome too.
@@ -372,7 +373,10 @@ func (t *txnState) resolve(id string) []Anomaly {
 			p := tv.p
 			off, ok := p.txnAcked[tv.value]
 			if !ok {
-				off = -1
+				// Its produce failed (or never answered): the commit
+				// says nothing of it (a client commits a transaction
+				// whose partitions were never added as a no-op).
+				continue
 			}
 			p.acked[tv.value] = off
 			p.counts.Acked++

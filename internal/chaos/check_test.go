@@ -402,3 +402,19 @@ func TestCheckTransactionAnomalies(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCommitWithFailedProduce: a transaction whose record's produce
+// failed, then "committed" (a client commits a transaction it never added
+// a partition to as a no-op), does not make the record lost: its outcome
+// is unknown.
+func TestCheckCommitWithFailedProduce(t *testing.T) {
+	h := transactional()
+	h.sendTxn(1, "t7", "T7").fail(1, "t7").endTxn("T7", true, "")
+	res := Check(h.events)
+	if res.Failed() {
+		t.Fatalf("anomalies: %v", res.Anomalies)
+	}
+	if pc := res.Partitions[1]; pc.Attempted != 4 || pc.Failed != 1 || pc.Committed != 1 {
+		t.Fatalf("partition 1 counts %+v", pc)
+	}
+}

@@ -331,6 +331,7 @@ func (w *workload) produceTxns(t int, stop <-chan struct{}) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var failed atomic.Int32
 		for i := range values {
 			p := rng.Int32N(w.partitions)
 			v := fmt.Sprintf("t%d-%d-%d", t, n, i)
@@ -340,14 +341,15 @@ func (w *workload) produceTxns(t int, stop <-chan struct{}) {
 				e := Event{Kind: Ack, Process: process, Topic: w.topic, Partition: p, Value: v, Offset: -1}
 				if err != nil {
 					e.Err = err.Error()
+					failed.Add(1)
 				} else {
 					e.Offset = r.Offset
 				}
 				w.rec.Add(e)
 			})
 		}
-		if err := cl.Flush(ctx); err != nil {
-			commit = false
+		if err := cl.Flush(ctx); err != nil || failed.Load() > 0 {
+			commit = false // a transaction with a failed record is aborted
 		}
 		how := kgo.TryAbort
 		if commit {
