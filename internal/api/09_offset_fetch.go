@@ -4,8 +4,10 @@ package api
 // top level, v8+ per group, several groups per request (KIP-709), with one
 // response topic per request topic. v2+ asks for every committed offset of
 // the group with null topics. v5+ returns leader epochs. require_stable
-// (v7+) waits for no pending transactional commits, and there are none
-// until transactions exist. v9's member ID and epoch are checked for
+// (v7+, KIP-447) answers UNSTABLE_OFFSET_COMMIT (offset -1) for each
+// partition with a pending transactional commit (TxnOffsetCommit before
+// its transaction's marker), as Kafka's fetchOffsets, which the client
+// retries; without it the last committed offset is answered. v9's member ID and epoch are checked for
 // KIP-848 groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH) and ignored for
 // classic groups. v10 names topics by ID only (KIP-848, KAFKA-14691), as
 // Kafka 4.2 does: an ID the metadata image does not know gets offset -1 and
@@ -38,7 +40,7 @@ func offsetFetch(h *Handlers, _ context.Context, req *kmsg.OffsetFetchRequest) (
 				}
 			}
 		}
-		offsets, code := h.Groups.FetchOffsets(req.Group, tps)
+		offsets, code := h.Groups.FetchOffsetsAs(req.Group, nil, -1, tps, req.Version >= 7 && req.RequireStable)
 		if code != 0 {
 			// v1 has no top-level error: put it on every partition.
 			offsets = nil
@@ -54,7 +56,10 @@ func offsetFetch(h *Handlers, _ context.Context, req *kmsg.OffsetFetchRequest) (
 				resp.Topics = append(resp.Topics, st)
 			}
 			sp := kmsg.NewOffsetFetchResponseTopicPartition()
-			sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = o.Partition, o.Offset.Offset, o.LeaderEpoch, code
+			sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = o.Partition, o.Offset.Offset, o.LeaderEpoch, o.Err
+			if code != 0 {
+				sp.ErrorCode = code
+			}
 			meta := o.Metadata
 			sp.Metadata = &meta
 			st := &resp.Topics[len(resp.Topics)-1]
@@ -93,7 +98,7 @@ func offsetFetch(h *Handlers, _ context.Context, req *kmsg.OffsetFetchRequest) (
 		if req.Version >= 9 {
 			member = rg.MemberID
 		}
-		offsets, code := h.Groups.FetchOffsetsAs(rg.Group, member, rg.MemberEpoch, tps)
+		offsets, code := h.Groups.FetchOffsetsAs(rg.Group, member, rg.MemberEpoch, tps, req.RequireStable)
 		sg.ErrorCode = code
 		switch {
 		case code != 0:
@@ -112,7 +117,7 @@ func offsetFetch(h *Handlers, _ context.Context, req *kmsg.OffsetFetchRequest) (
 					if len(offsets) > 0 { // always, unless the coordinator broke its contract
 						o, offsets = offsets[0], offsets[1:]
 					}
-					st.Partitions = append(st.Partitions, fetchedPartition(o, 0))
+					st.Partitions = append(st.Partitions, fetchedPartition(o, o.Err))
 				}
 				sg.Topics = append(sg.Topics, st)
 			}
@@ -134,7 +139,7 @@ func offsetFetch(h *Handlers, _ context.Context, req *kmsg.OffsetFetchRequest) (
 					sg.Topics = append(sg.Topics, st)
 				}
 				st := &sg.Topics[len(sg.Topics)-1]
-				st.Partitions = append(st.Partitions, fetchedPartition(o, 0))
+				st.Partitions = append(st.Partitions, fetchedPartition(o, o.Err))
 			}
 		}
 		resp.Groups = append(resp.Groups, sg)

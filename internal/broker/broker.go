@@ -251,8 +251,11 @@ func Start(cfg Config) (_ *Broker, err error) {
 		Txns:           b.txns,
 		CreateTxnTopic: b.createTxnTopic,
 		TxnProduce:     b.txnProduce,
-		Logger:         cfg.Logger,
-		LogDir:         cfg.DataDir,
+		// The markers of transactions on __consumer_offsets decide their
+		// pending offset commits.
+		CompleteGroupTxn: b.groups.CompleteTxn,
+		Logger:           cfg.Logger,
+		LogDir:           cfg.DataDir,
 	}
 	b.server = server.New(server.Config{
 		MaxRequestBytes: static.SocketRequestMaxBytes,

@@ -17,6 +17,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/storage"
+	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
 // newGroups builds the group coordinator, with no partition of
@@ -231,6 +232,18 @@ func (l offsetsLog) Append(recs []batch.Record) (int64, error) {
 	return res.NextOffset, nil
 }
 
+// AppendTxn appends the producer's transactional batch (sequence -1, as
+// Kafka's group coordinator writes a TxnOffsetCommit) as a coordinator's
+// append: the producer epoch is checked, no sequence.
+func (l offsetsLog) AppendTxn(producerID int64, producerEpoch int16, recs []batch.Record) (int64, error) {
+	b := batch.Build(batch.BuildOptions{ProducerID: producerID, ProducerEpoch: producerEpoch, BaseSequence: -1, Transactional: true}, recs)
+	res := l.p.AppendCoordinator(b)
+	if res.ErrorCode != 0 {
+		return 0, fmt.Errorf("broker: appending producer %d's offsets to %s-%d: %w %s", producerID, l.p.Topic, l.p.Index, kerr.ErrorForCode(res.ErrorCode), res.ErrorMessage)
+	}
+	return res.NextOffset, nil
+}
+
 func (l offsetsLog) WaitCommitted(end int64, timeout time.Duration) error {
 	if code := l.p.WaitForAcks(context.Background(), end, timeout); code != 0 {
 		return fmt.Errorf("broker: waiting for %s-%d to commit offset %d: %w", l.p.Topic, l.p.Index, end, kerr.ErrorForCode(code))
@@ -241,8 +254,11 @@ func (l offsetsLog) WaitCommitted(end int64, timeout time.Duration) error {
 func (l offsetsLog) Committed() int64 { return l.p.HighWatermark() }
 
 // Replay reads to the log end, as a follower reads: the records above the
-// high watermark are the coordinator's to hold back (group.Log).
-func (l offsetsLog) Replay(fn func(batch.Record) error) error {
+// high watermark are the coordinator's to hold back (group.Log). A
+// transaction marker comes as its offset with the decoded marker; a
+// control batch that holds none (Kafka's unknown control types) is
+// skipped, as Kafka's loader skips it.
+func (l offsetsLog) Replay(fn func(batch.Record, group.BatchInfo) error) error {
 	from := l.p.LogStartOffset()
 	for from < l.p.LogEndOffset() {
 		chunk, err := l.p.ReadFor(true, from, 1<<20)
@@ -259,7 +275,17 @@ func (l offsetsLog) Replay(fn func(batch.Record) error) error {
 		next := from
 		var ferr error
 		err = batch.Iterate(chunk, func(h batch.Header, b []byte) bool {
-			if !h.Control() {
+			info := group.BatchInfo{ProducerID: h.ProducerID, Transactional: h.Transactional(), Control: h.Control()}
+			if h.Control() {
+				m, err := txn.DecodeMarker(b)
+				if err == nil && h.BaseOffset >= from {
+					info.Marker = m
+					ferr = fn(batch.Record{Offset: h.BaseOffset}, info)
+				}
+				if ferr != nil {
+					return false
+				}
+			} else {
 				recs, err := batch.Records(b)
 				if err != nil {
 					ferr = fmt.Errorf("broker: %s-%d offset %d: %w", l.p.Topic, l.p.Index, h.BaseOffset, err)
@@ -269,7 +295,7 @@ func (l offsetsLog) Replay(fn func(batch.Record) error) error {
 					if r.Offset < from {
 						continue
 					}
-					if ferr = fn(r); ferr != nil {
+					if ferr = fn(r, info); ferr != nil {
 						return false
 					}
 				}

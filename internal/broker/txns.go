@@ -13,7 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/api"
+	"github.com/samsa-streaming/samsa/internal/batch"
 	"github.com/samsa-streaming/samsa/internal/config"
+	"github.com/samsa-streaming/samsa/internal/group"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/txn"
 	"github.com/samsa-streaming/samsa/internal/txncoord"
@@ -94,10 +96,24 @@ func (b *Broker) syncTxns(img *metadata.Image) error {
 			continue
 		}
 		if p := b.partitions.Get(api.TxnTopic, int32(i)); p != nil {
-			led[int32(i)] = txncoord.Partition{Log: offsetsLog{p}, Epoch: mp.LeaderEpoch}
+			led[int32(i)] = txncoord.Partition{Log: txnStateLog{offsetsLog{p}}, Epoch: mp.LeaderEpoch}
 		}
 	}
 	return b.txns.Sync(int32(len(t.Partitions)), led)
+}
+
+// txnStateLog is a __transaction_state partition as the transaction
+// coordinator sees it: offsetsLog's appends and waits, and a replay of
+// its records alone (the topic holds no producer's batches).
+type txnStateLog struct{ offsetsLog }
+
+func (l txnStateLog) Replay(fn func(batch.Record) error) error {
+	return l.offsetsLog.Replay(func(r batch.Record, info group.BatchInfo) error {
+		if info.Control {
+			return nil
+		}
+		return fn(r)
+	})
 }
 
 // markerSender sends WriteTxnMarkers requests to the partitions' leaders

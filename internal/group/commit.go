@@ -43,15 +43,19 @@ type offsetChange struct {
 	had  bool
 }
 
-// setOffset records that tp's committed offset is o (nil: deleted) as of
-// the group's last append. g.mu is held.
-func (g *group) setOffset(tp TopicPartition, o *Offset) {
+// setOffset records that tp's committed offset is o (nil: deleted), whose
+// record is at log offset record, as of the group's last append. A
+// deletion also drops the partition's pending transactional commits, as
+// Kafka's replay of a plain tombstone does. g.mu is held.
+func (g *group) setOffset(tp TopicPartition, o *Offset, record int64) {
 	prev, had := g.offsets[tp.Topic][tp.Partition]
 	if g.written > g.s.log.Committed() {
 		g.pruneUncommitted()
 		g.uncommitted = append(g.uncommitted, offsetChange{end: g.written, tp: tp, prev: prev, had: had})
 	}
 	if o == nil {
+		delete(g.recordOf, tp)
+		g.dropPending(tp)
 		delete(g.offsets[tp.Topic], tp.Partition)
 		if len(g.offsets[tp.Topic]) == 0 {
 			delete(g.offsets, tp.Topic)
@@ -62,6 +66,7 @@ func (g *group) setOffset(tp TopicPartition, o *Offset) {
 		g.offsets[tp.Topic] = make(map[int32]Offset)
 	}
 	g.offsets[tp.Topic][tp.Partition] = *o
+	g.recordOf[tp] = record
 }
 
 // pruneUncommitted drops the changes the high watermark passed. g.mu is
@@ -138,12 +143,18 @@ func (g *group) awaitWritten(end int64) int16 {
 // logErrorCode is what a client is told of a failed write, as Kafka's
 // group coordinator normalises it: the partition's leadership gone or its
 // disk failing is NOT_COORDINATOR (the client looks for the coordinator
-// again), anything else (too few in-sync replicas, a timeout)
-// COORDINATOR_NOT_AVAILABLE (it retries).
+// again), a transactional commit's fenced producer epoch
+// INVALID_PRODUCER_EPOCH (Kafka passes it through), anything else (too
+// few in-sync replicas, a timeout) COORDINATOR_NOT_AVAILABLE (it retries).
 func logErrorCode(err error) int16 {
 	var ke *kerr.Error
-	if errors.As(err, &ke) && (ke.Code == kerr.NotLeaderForPartition.Code || ke.Code == kerr.KafkaStorageError.Code) {
-		return kerr.NotCoordinator.Code
+	if errors.As(err, &ke) {
+		switch ke.Code {
+		case kerr.NotLeaderForPartition.Code, kerr.KafkaStorageError.Code:
+			return kerr.NotCoordinator.Code
+		case kerr.InvalidProducerEpoch.Code:
+			return ke.Code
+		}
 	}
 	return kerr.CoordinatorNotAvailable.Code
 }

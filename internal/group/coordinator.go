@@ -106,6 +106,9 @@ type shard struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
+	// txns are the groups with pending transactional commits of each
+	// producer (txn.go), possibly some no longer pending.
+	txns map[int64]map[*group]struct{}
 }
 
 // New starts a coordinator with no shards; Sync gives it some.
@@ -281,19 +284,81 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 	committed := l.Committed()
 	written := make(map[string]int64)
 	uncommitted := make(map[string][]offsetChange)
-	err := l.Replay(func(r batch.Record) error {
+	// Transactional commits stay pending until their producer's marker
+	// (txn.go), which orders them against plain commits by recordOf.
+	recordOf := make(map[string]map[TopicPartition]int64)
+	pending := make(map[string]map[int64]map[TopicPartition]pendingOffset)
+	// setOffset is group.setOffset for the maps being loaded: the change
+	// at log offset at (the record or the marker that made it).
+	setOffset := func(groupID string, tp TopicPartition, o *Offset, record, at int64) {
+		byTopic := offsets[groupID]
+		if at >= committed {
+			written[groupID] = at + 1
+			prev, had := byTopic[tp.Topic][tp.Partition]
+			uncommitted[groupID] = append(uncommitted[groupID], offsetChange{end: at + 1, tp: tp, prev: prev, had: had})
+		}
+		if o == nil {
+			delete(recordOf[groupID], tp)
+			for pid, ps := range pending[groupID] {
+				delete(ps, tp)
+				if len(ps) == 0 {
+					delete(pending[groupID], pid)
+				}
+			}
+			if byTopic != nil && byTopic[tp.Topic] != nil {
+				delete(byTopic[tp.Topic], tp.Partition)
+				if len(byTopic[tp.Topic]) == 0 {
+					delete(byTopic, tp.Topic)
+				}
+				if len(byTopic) == 0 {
+					delete(offsets, groupID)
+				}
+			}
+			return
+		}
+		if byTopic == nil {
+			byTopic = make(map[string]map[int32]Offset)
+			offsets[groupID] = byTopic
+		}
+		if byTopic[tp.Topic] == nil {
+			byTopic[tp.Topic] = make(map[int32]Offset)
+		}
+		byTopic[tp.Topic][tp.Partition] = *o
+		if recordOf[groupID] == nil {
+			recordOf[groupID] = make(map[TopicPartition]int64)
+		}
+		recordOf[groupID][tp] = record
+	}
+	err := l.Replay(func(r batch.Record, info BatchInfo) error {
+		if info.Control {
+			// The producer's marker decides its pending commits, as
+			// Kafka's replayEndTransactionMarker.
+			for id, byProducer := range pending {
+				ps := byProducer[info.ProducerID]
+				if ps == nil {
+					continue
+				}
+				delete(byProducer, info.ProducerID)
+				if !info.Marker.Commit {
+					continue
+				}
+				for tp, o := range ps {
+					if rec, ok := recordOf[id][tp]; ok && rec > o.record {
+						continue
+					}
+					setOffset(id, tp, &o.Offset, o.record, r.Offset)
+				}
+			}
+			return nil
+		}
 		d, err := decodeRecord(r)
 		if err != nil {
 			c.cfg.Logger.Warn("skipping undecodable __consumer_offsets record", "partition", p, "offset", r.Offset, "err", err)
 			return nil
 		}
+		transactional := info.Transactional && info.ProducerID >= 0
 		if !d.ignore && r.Offset >= committed {
 			written[d.group] = r.Offset + 1
-			if d.isOffset {
-				prev, had := offsets[d.group][d.topic][d.partition]
-				uncommitted[d.group] = append(uncommitted[d.group], offsetChange{end: r.Offset + 1,
-					tp: TopicPartition{d.topic, d.partition}, prev: prev, had: had})
-			}
 		}
 		switch {
 		case d.ignore:
@@ -301,28 +366,24 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 		case d.kind >= consumerGroupMetadataType:
 			replayConsumer(consumers, d)
 			return nil
-		case d.isOffset:
-			byTopic := offsets[d.group]
+		case d.isOffset && transactional:
+			tp := TopicPartition{d.topic, d.partition}
+			if pending[d.group] == nil {
+				pending[d.group] = make(map[int64]map[TopicPartition]pendingOffset)
+			}
+			ps := pending[d.group][info.ProducerID]
+			if ps == nil {
+				ps = make(map[TopicPartition]pendingOffset)
+				pending[d.group][info.ProducerID] = ps
+			}
 			if d.offset == nil {
-				if byTopic != nil && byTopic[d.topic] != nil {
-					delete(byTopic[d.topic], d.partition)
-					if len(byTopic[d.topic]) == 0 {
-						delete(byTopic, d.topic)
-					}
-					if len(byTopic) == 0 {
-						delete(offsets, d.group)
-					}
-				}
-				return nil
+				delete(ps, tp)
+			} else {
+				ps[tp] = pendingOffset{*d.offset, r.Offset}
 			}
-			if byTopic == nil {
-				byTopic = make(map[string]map[int32]Offset)
-				offsets[d.group] = byTopic
-			}
-			if byTopic[d.topic] == nil {
-				byTopic[d.topic] = make(map[int32]Offset)
-			}
-			byTopic[d.topic][d.partition] = *d.offset
+			return nil
+		case d.isOffset:
+			setOffset(d.group, TopicPartition{d.topic, d.partition}, d.offset, r.Offset, r.Offset)
 			return nil
 		}
 		// A classic group's tombstone: a deleted group's offsets have
@@ -359,8 +420,26 @@ func (c *Coordinator) load(p int32, l Log) (*shard, error) {
 		}
 		g.offsets = o
 	}
+	for id, byProducer := range pending {
+		for pid, ps := range byProducer {
+			if len(ps) == 0 {
+				continue
+			}
+			g := s.groups[id]
+			if g == nil {
+				g = newGroup(c, s, id)
+				s.groups[id] = g
+			}
+			for tp, o := range ps {
+				g.addPending(pid, tp, o)
+			}
+		}
+	}
 	for id, g := range s.groups {
 		g.written, g.uncommitted = written[id], uncommitted[id]
+		if recordOf[id] != nil {
+			g.recordOf = recordOf[id]
+		}
 	}
 	return s, nil
 }

@@ -153,11 +153,24 @@ func (g *group) delete(s *shard) int16 {
 			recs = append(recs, batch.Record{Key: offsetKey(g.id, topic, p)})
 		}
 	}
+	// As Kafka's deleteAllOffsets, a partition with only pending
+	// transactional commits gets a tombstone too, which drops them.
+	tombstoned := map[TopicPartition]bool{}
+	for _, ps := range g.pendingTxn {
+		for tp := range ps {
+			if _, ok := g.offsets[tp.Topic][tp.Partition]; !ok && !tombstoned[tp] {
+				tombstoned[tp] = true
+				recs = append(recs, batch.Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
+			}
+		}
+	}
 	recs = append(recs, g.deathRecords()...)
 	if code := g.append(recs); code != 0 {
 		return code
 	}
 	g.offsets = map[string]map[int32]Offset{}
+	g.recordOf = map[TopicPartition]int64{}
+	g.pendingTxn = nil
 	g.stopTimer()
 	g.state = Dead
 	s.remove(g)

@@ -59,6 +59,10 @@
 //	                      metadata, target assignment and its epoch, current
 //	                      assignment (see consumer_records.go)
 //
+// A transactional offset commit (TxnOffsetCommit) is the same offset
+// commit record in a transactional batch of its producer, pending until
+// the producer's marker on the partition decides it (txn.go).
+//
 // A null value is a tombstone: the offset, the group or the member was
 // deleted. A group that changes kind tombstones the records of its old
 // kind; its offsets stay. On load the partition is replayed from its

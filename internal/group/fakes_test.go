@@ -2,6 +2,7 @@ package group
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
+	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
 // fakeClock fires timers only when a test advances it, in time order, in
@@ -81,6 +83,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 type memoryLog struct {
 	mu      sync.Mutex
 	recs    []batch.Record
+	infos   []BatchInfo     // of each record of recs; the zero value is a plain batch's
+	epochs  map[int64]int16 // each producer's epoch, as the partition's producer state
 	fail    bool
 	held    bool
 	hw      int64
@@ -90,16 +94,49 @@ type memoryLog struct {
 }
 
 func (l *memoryLog) Append(recs []batch.Record) (int64, error) {
+	return l.append(BatchInfo{ProducerID: -1}, -1, recs)
+}
+
+// AppendTxn refuses an epoch older than the producer's, as the
+// partition's producer state does.
+func (l *memoryLog) AppendTxn(producerID int64, producerEpoch int16, recs []batch.Record) (int64, error) {
+	return l.append(BatchInfo{ProducerID: producerID, Transactional: true}, producerEpoch, recs)
+}
+
+func (l *memoryLog) append(info BatchInfo, epoch int16, recs []batch.Record) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail {
 		return 0, errors.New("memory log: failing")
 	}
+	if info.ProducerID >= 0 {
+		if e, ok := l.epochs[info.ProducerID]; ok && epoch < e {
+			return 0, fmt.Errorf("memory log: producer %d epoch %d below %d: %w", info.ProducerID, epoch, e, kerr.InvalidProducerEpoch)
+		}
+		if l.epochs == nil {
+			l.epochs = map[int64]int16{}
+		}
+		l.epochs[info.ProducerID] = epoch
+	}
 	for _, r := range recs {
 		r.Offset = int64(len(l.recs))
 		l.recs = append(l.recs, r)
+		l.infos = append(l.infos, info)
 	}
 	return int64(len(l.recs)), nil
+}
+
+// marker appends producerID's transaction marker at producerEpoch.
+func (l *memoryLog) marker(producerID int64, producerEpoch int16, commit bool) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.epochs == nil {
+		l.epochs = map[int64]int16{}
+	}
+	l.epochs[producerID] = max(l.epochs[producerID], producerEpoch)
+	l.recs = append(l.recs, batch.Record{Offset: int64(len(l.recs))})
+	l.infos = append(l.infos, BatchInfo{ProducerID: producerID, Transactional: true, Control: true, Marker: txn.Marker{Commit: commit}})
+	return int64(len(l.recs))
 }
 
 func (l *memoryLog) committedLocked() int64 {
@@ -212,12 +249,17 @@ func logRecords(l *memoryLog) []batch.Record {
 	return append([]batch.Record(nil), l.recs...)
 }
 
-func (l *memoryLog) Replay(fn func(batch.Record) error) error {
+func (l *memoryLog) Replay(fn func(batch.Record, BatchInfo) error) error {
 	l.mu.Lock()
 	recs := append([]batch.Record(nil), l.recs...)
+	infos := append([]BatchInfo(nil), l.infos...)
 	l.mu.Unlock()
-	for _, r := range recs {
-		if err := fn(r); err != nil {
+	for i, r := range recs {
+		info := BatchInfo{ProducerID: -1}
+		if i < len(infos) {
+			info = infos[i]
+		}
+		if err := fn(r, info); err != nil {
 			return err
 		}
 	}

@@ -106,8 +106,13 @@ type group struct {
 	// that the high watermark has not passed yet, oldest first (commit.go).
 	written     int64
 	uncommitted []offsetChange
-	stateTime   time.Time
-	seq         uint64
+	// recordOf is the log offset of each committed offset's record, which
+	// orders it against a transactional commit (txn.go); pendingTxn holds
+	// the transactional commits of each producer not decided yet.
+	recordOf   map[TopicPartition]int64
+	pendingTxn map[int64]map[TopicPartition]pendingOffset
+	stateTime  time.Time
+	seq        uint64
 	// consumer is set for a KIP-848 group; the classic fields above are
 	// then unused (no members, state Empty unless Dead).
 	consumer *consumerGroup
@@ -128,6 +133,7 @@ func newGroup(c *Coordinator, s *shard, id string) *group {
 		static:    make(map[string]string),
 		pending:   make(map[string]Timer),
 		offsets:   make(map[string]map[int32]Offset),
+		recordOf:  make(map[TopicPartition]int64),
 		stateTime: c.now(),
 	}
 }
@@ -512,11 +518,23 @@ func (g *group) store() int16 {
 // append writes recs to the group's log under g.mu, without waiting for
 // their commit (the request's answer does: awaitWritten).
 func (g *group) append(recs []batch.Record) int16 {
+	return g.appendAs(-1, -1, recs)
+}
+
+// appendAs is append as producerID's transactional batch at
+// producerEpoch (-1: a plain batch).
+func (g *group) appendAs(producerID int64, producerEpoch int16, recs []batch.Record) int16 {
 	now := g.c.now().UnixMilli()
 	for i := range recs {
 		recs[i].Timestamp = now
 	}
-	end, err := g.s.log.Append(recs)
+	var end int64
+	var err error
+	if producerID >= 0 {
+		end, err = g.s.log.AppendTxn(producerID, producerEpoch, recs)
+	} else {
+		end, err = g.s.log.Append(recs)
+	}
 	if err != nil {
 		g.c.cfg.Logger.Warn("appending to __consumer_offsets", "group", g.id, "partition", g.s.partition, "err", err)
 		return logErrorCode(err)

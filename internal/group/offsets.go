@@ -66,8 +66,15 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 	if code != 0 {
 		return code, codes
 	}
-	// Every commit appended is answered once committed; so is a request
-	// of which none was, on the group's earlier records it saw.
+	g.awaitCommits(end, codes)
+	return 0, codes
+}
+
+// awaitCommits answers a commit request once the group's records below
+// end are committed: every commit appended, and a request of which none
+// was on the group's earlier records it saw. A failed wait's code goes
+// to each commit not already refused.
+func (g *group) awaitCommits(end int64, codes []int16) {
 	if code := g.awaitWritten(end); code != 0 {
 		for i := range codes {
 			if codes[i] == 0 {
@@ -75,19 +82,33 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) (int16, []int16) {
 			}
 		}
 	}
-	return 0, codes
 }
 
 // commit is CommitOffsets under g.mu: the request's error, or 0 and each
 // commit's code in codes.
 func (g *group) commit(req CommitRequest, codes []int16) int16 {
+	if code := g.checkCommit(req, false); code != 0 {
+		return code
+	}
+	g.writeCommits(req, codes, -1, -1)
+	return 0
+}
+
+// checkCommit checks a commit's generation, member and instance against
+// the group, as Kafka's validateOffsetCommit: a transactional one
+// (TxnOffsetCommit) without a generation, member or instance ID is
+// accepted whatever the group's members (a producer from before KIP-447),
+// and is not refused during a rebalance nor keeps the member's session.
+// g.mu is held.
+func (g *group) checkCommit(req CommitRequest, transactional bool) int16 {
 	if g.state == Dead {
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	simple := req.Generation < 0
+	anonymous := simple && req.MemberID == "" && req.InstanceID == nil
 	if cg := g.consumer; cg != nil {
 		// KIP-848: the generation is the member epoch.
-		if simple && len(cg.members) == 0 {
+		if simple && len(cg.members) == 0 || transactional && anonymous {
 			// from outside the group
 		} else if m := cg.members[req.MemberID]; m == nil {
 			return kerr.UnknownMemberID.Code
@@ -98,9 +119,9 @@ func (g *group) commit(req CommitRequest, codes []int16) int16 {
 			// heartbeat that moved the member's epoch still counts.
 			return kerr.StaleMemberEpoch.Code
 		}
-	} else if simple && g.state == Empty {
+	} else if simple && g.state == Empty || transactional && anonymous {
 		// from outside the group
-	} else if simple && req.MemberID == "" && req.InstanceID == nil {
+	} else if anonymous {
 		// Only a member may commit for a group with members.
 		return kerr.UnknownMemberID.Code
 	} else {
@@ -108,11 +129,22 @@ func (g *group) commit(req CommitRequest, codes []int16) int16 {
 		if code != 0 {
 			return code
 		}
+		if transactional {
+			return 0
+		}
 		if g.state == CompletingRebalance {
 			return kerr.RebalanceInProgress.Code
 		}
 		g.scheduleSession(m)
 	}
+	return 0
+}
+
+// writeCommits appends the request's commits, as a transactional batch of
+// producerID at producerEpoch if it is not -1, and records them: committed
+// offsets, or the producer's pending ones. Each commit's code goes to
+// codes. g.mu is held.
+func (g *group) writeCommits(req CommitRequest, codes []int16, producerID int64, producerEpoch int16) {
 	now := g.c.now().UnixMilli()
 	var recs []batch.Record
 	var ok []int
@@ -129,37 +161,46 @@ func (g *group) commit(req CommitRequest, codes []int16) int16 {
 		ok = append(ok, i)
 	}
 	if len(recs) == 0 {
-		return 0
+		return
 	}
-	if code := g.append(recs); code != 0 {
+	if code := g.appendAs(producerID, producerEpoch, recs); code != 0 {
 		for _, i := range ok {
 			codes[i] = code
 		}
-		return 0
+		return
 	}
-	for _, i := range ok {
+	first := g.written - int64(len(recs))
+	for j, i := range ok {
 		cm := req.Commits[i]
-		g.setOffset(cm.TopicPartition, &cm.Offset)
+		if producerID >= 0 {
+			g.addPending(producerID, cm.TopicPartition, pendingOffset{cm.Offset, first + int64(j)})
+		} else {
+			g.setOffset(cm.TopicPartition, &cm.Offset, first+int64(j))
+		}
 	}
-	return 0
 }
 
-// FetchedOffset is one committed offset, or Offset -1 for none.
+// FetchedOffset is one committed offset, or Offset -1 for none. Err is
+// UNSTABLE_OFFSET_COMMIT (with Offset -1) for a partition with a pending
+// transactional commit when the fetch required stable offsets.
 type FetchedOffset struct {
 	TopicPartition
 	Offset
+	Err int16
 }
 
 // FetchOffsets returns the group's committed offsets of the given
 // partitions, or all of them when partitions is nil.
 func (c *Coordinator) FetchOffsets(groupID string, partitions []TopicPartition) ([]FetchedOffset, int16) {
-	return c.FetchOffsetsAs(groupID, nil, -1, partitions)
+	return c.FetchOffsetsAs(groupID, nil, -1, partitions, false)
 }
 
 // FetchOffsetsAs is FetchOffsets on behalf of a KIP-848 member (OffsetFetch
 // v9+), whose epoch must be current (STALE_MEMBER_EPOCH). A nil memberID
-// fetches as an admin; classic groups ignore the member.
-func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpoch int32, partitions []TopicPartition) ([]FetchedOffset, int16) {
+// fetches as an admin; classic groups ignore the member. requireStable
+// (OffsetFetch v7+, KIP-447) answers UNSTABLE_OFFSET_COMMIT for each
+// partition with a pending transactional commit, as Kafka's fetchOffsets.
+func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpoch int32, partitions []TopicPartition, requireStable bool) ([]FetchedOffset, int16) {
 	_, g, code := c.lookup(groupID, false)
 	if code != 0 {
 		return nil, code
@@ -193,7 +234,7 @@ func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpo
 			}
 			seen[tp] = true
 			if o, ok := g.committedOffset(tp); ok {
-				out = append(out, FetchedOffset{tp, o})
+				out = append(out, g.fetched(tp, o, requireStable))
 			}
 		}
 		for topic, ps := range g.offsets {
@@ -217,9 +258,17 @@ func (c *Coordinator) FetchOffsetsAs(groupID string, memberID *string, memberEpo
 		if !ok {
 			o = Offset{Offset: -1, LeaderEpoch: -1}
 		}
-		out = append(out, FetchedOffset{tp, o})
+		out = append(out, g.fetched(tp, o, requireStable))
 	}
 	return out, 0
+}
+
+// fetched is the answer for tp's committed offset o. g.mu is held.
+func (g *group) fetched(tp TopicPartition, o Offset, requireStable bool) FetchedOffset {
+	if requireStable && g.hasPending(tp) {
+		return FetchedOffset{TopicPartition: tp, Offset: Offset{Offset: -1, LeaderEpoch: -1}, Err: kerr.UnstableOffsetCommit.Code}
+	}
+	return FetchedOffset{TopicPartition: tp, Offset: o}
 }
 
 // DeleteOffsets removes committed offsets of a group. A group with members
@@ -264,7 +313,9 @@ func (g *group) deleteOffsets(partitions []TopicPartition, codes []int16) int16 
 			codes[i] = kerr.GroupSubscribedToTopic.Code
 			continue
 		}
-		if _, ok := g.offsets[tp.Topic][tp.Partition]; ok {
+		// As Kafka, a pending transactional commit gets a tombstone too,
+		// which drops it.
+		if _, ok := g.offsets[tp.Topic][tp.Partition]; ok || g.hasPending(tp) {
 			recs = append(recs, batch.Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
 			del = append(del, tp)
 		}
@@ -280,7 +331,7 @@ func (g *group) deleteOffsets(partitions []TopicPartition, codes []int16) int16 
 
 func (g *group) forget(tps []TopicPartition) {
 	for _, tp := range tps {
-		g.setOffset(tp, nil)
+		g.setOffset(tp, nil, 0)
 	}
 }
 
@@ -342,6 +393,9 @@ func (g *group) expireOffsets(s *shard, now, retention int64) {
 			continue
 		}
 		for p, o := range ps {
+			if g.hasPending(TopicPartition{topic, p}) {
+				continue // Kafka keeps an offset a transaction is committing
+			}
 			// A classic group's offsets count from when it emptied (Kafka
 			// keeps that time in the group's record); a KIP-848 group's
 			// from their commit, as in Kafka.
@@ -366,7 +420,7 @@ func (g *group) empty() bool {
 // offsets is forgotten.
 func (g *group) removeOffsets(s *shard, del []TopicPartition) {
 	empty := g.empty()
-	dropGroup := empty && countOffsets(g.offsets) == len(del)
+	dropGroup := empty && countOffsets(g.offsets) == len(del) && len(g.pendingTxn) == 0
 	if len(del) == 0 && !dropGroup {
 		return
 	}

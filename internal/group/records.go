@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/batch"
+	"github.com/samsa-streaming/samsa/internal/txn"
 )
 
 // ErrCorrupt marks a __consumer_offsets record the coordinator cannot
@@ -24,6 +25,12 @@ type Log interface {
 	// the log's order is the order of the state changes, and waits for
 	// the commit (WaitCommitted) after letting go of the lock.
 	Append(recs []batch.Record) (int64, error)
+	// AppendTxn is Append as a transactional batch of the producer at
+	// producerEpoch (sequence -1, as Kafka's coordinator writes a
+	// TxnOffsetCommit's records): the producer's marker on this partition
+	// decides them. An older producer epoch is refused
+	// (INVALID_PRODUCER_EPOCH).
+	AppendTxn(producerID int64, producerEpoch int16, recs []batch.Record) (int64, error)
 	// WaitCommitted waits until every record below end is committed (the
 	// high watermark reached end: the whole ISR has them), timeout passes
 	// or this broker stops leading the partition; it returns why it
@@ -32,9 +39,19 @@ type Log interface {
 	// Committed is the offset below which records are committed.
 	Committed() int64
 	// Replay calls fn with every record from the log start to its end
-	// (above the high watermark too), in offset order. An error from fn
-	// stops the replay and is returned.
-	Replay(fn func(batch.Record) error) error
+	// (above the high watermark too), in offset order, with the batch it
+	// came in; a transaction marker comes as a record of its offset alone,
+	// with Control set. An error from fn stops the replay and is returned.
+	Replay(fn func(batch.Record, BatchInfo) error) error
+}
+
+// BatchInfo says which batch a replayed record is of.
+type BatchInfo struct {
+	ProducerID    int64 // -1: none
+	Transactional bool
+	// Control marks a transaction marker of ProducerID: Marker holds it.
+	Control bool
+	Marker  txn.Marker
 }
 
 // Offset is one committed offset.

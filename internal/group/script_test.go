@@ -223,8 +223,16 @@ func (e *scriptEnv) run(t *testing.T, d *datadriven.TestData) string {
 			s += " " + errName(c)
 		}
 		out = append(out, s)
-	case "commit":
-		// commit ALIAS|- t:p=off ...
+	case "commit", "txn-commit":
+		// commit ALIAS|- t:p=off ... | txn-commit PID:EPOCH ALIAS|- t:p=off ...
+		var pid int64
+		var epoch int16
+		if d.Cmd == "txn-commit" {
+			p, ep, _ := strings.Cut(rest[0], ":")
+			pid, _ = strconv.ParseInt(p, 10, 64)
+			e16, _ := strconv.ParseInt(ep, 10, 16)
+			epoch, rest = int16(e16), rest[1:]
+		}
 		a := rest[0]
 		req := CommitRequest{Group: e.group(kv), Generation: -1}
 		if a != "-" {
@@ -243,16 +251,51 @@ func (e *scriptEnv) run(t *testing.T, d *datadriven.TestData) string {
 		sort.Slice(req.Commits, func(i, j int) bool {
 			return req.Commits[i].Topic+strconv.Itoa(int(req.Commits[i].Partition)) < req.Commits[j].Topic+strconv.Itoa(int(req.Commits[j].Partition))
 		})
-		code, codes := e.c.CommitOffsets(req)
-		s := "commit: " + errName(code)
+		var code int16
+		var codes []int16
+		if d.Cmd == "txn-commit" {
+			code, codes = e.c.CommitTxnOffsets(TxnCommitRequest{CommitRequest: req, ProducerID: pid, ProducerEpoch: epoch})
+		} else {
+			code, codes = e.c.CommitOffsets(req)
+		}
+		s := d.Cmd + ": " + errName(code)
 		for _, c := range codes {
 			s += " " + errName(c)
 		}
 		out = append(out, s)
+	case "marker":
+		// marker PID:EPOCH commit|abort [log-only]
+		p, ep, _ := strings.Cut(rest[0], ":")
+		pid, _ := strconv.ParseInt(p, 10, 64)
+		e16, _ := strconv.ParseInt(ep, 10, 16)
+		commit := rest[1] == "commit"
+		end := e.log.marker(pid, int16(e16), commit)
+		s := fmt.Sprintf("marker at %d", end-1)
+		if len(rest) < 3 || rest[2] != "log-only" {
+			if err := e.c.CompleteTxn(pid, []int32{0}, commit); err != nil {
+				s += ": " + err.Error()
+			}
+		}
+		out = append(out, s)
 	case "fetch":
-		offs, code := e.c.FetchOffsets(e.group(kv), nil)
+		// fetch [stable] [T:P ...]
+		stable := len(rest) > 0 && rest[0] == "stable"
+		if stable {
+			rest = rest[1:]
+		}
+		var tps []TopicPartition
+		for _, w := range rest {
+			topic, p, _ := strings.Cut(w, ":")
+			pn, _ := strconv.Atoi(p)
+			tps = append(tps, TopicPartition{topic, int32(pn)})
+		}
+		offs, code := e.c.FetchOffsetsAs(e.group(kv), nil, -1, tps, stable)
 		s := "offsets: " + errName(code)
 		for _, o := range offs {
+			if o.Err != 0 {
+				s += fmt.Sprintf(" %s:%d=%s", o.Topic, o.Partition, errName(o.Err))
+				continue
+			}
 			s += fmt.Sprintf(" %s:%d=%d", o.Topic, o.Partition, o.Offset.Offset)
 		}
 		out = append(out, s)
@@ -370,7 +413,11 @@ func (e *scriptEnv) join(req JoinRequest) (chan JoinResult, JoinResult) {
 //	heartbeat A [gen=N] [instance=I]
 //	leave A ... [instance=I]
 //	commit A|- T:P=OFFSET ... [gen=N]
-//	fetch | describe | list [STATE ...] | expire | restart
+//	txn-commit PID:EPOCH A|- T:P=OFFSET ... [gen=N]   a TxnOffsetCommit
+//	marker PID:EPOCH commit|abort [log-only]         the transaction's marker in the
+//	                                log, and CompleteTxn unless log-only (read on restart)
+//	fetch [stable] [T:P ...]        all offsets or these; stable: require_stable
+//	describe | list [STATE ...] | expire | restart
 //	delete-group | delete-offsets T:P ...
 //	alias NEW OLD                   NEW names OLD's member ID (to act as a fenced incarnation)
 //	advance D                       fires the timers due

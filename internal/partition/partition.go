@@ -396,6 +396,38 @@ func (p *Partition) AppendMarkerVersion(producerID int64, producerEpoch int16, c
 	return p.appendAndUnlock(records, h, cfg, now, res)
 }
 
+// AppendCoordinator appends a batch a coordinator of this broker built
+// for one of its internal partitions on behalf of a producer (the group
+// coordinator's transactional offset commits: transactional, sequence -1),
+// as Kafka's appendRecords with AppendOrigin.COORDINATOR and acks=all
+// without waiting: leader only (NOT_LEADER_OR_FOLLOWER), at least
+// min.insync.replicas in the ISR (NOT_ENOUGH_REPLICAS), an older producer
+// epoch refused (INVALID_PRODUCER_EPOCH), no sequence check. The producer
+// state tracks the batch, so the transaction's marker ends it and the LSO
+// waits for it. The caller waits for the high watermark (WaitForAcks).
+func (p *Partition) AppendCoordinator(records []byte) AppendResult {
+	cfg := p.cfg.Load()
+	res := AppendResult{BaseOffset: -1, NextOffset: -1, LogAppendTime: -1, LogStartOffset: -1}
+	now := p.now().UnixMilli()
+	h, err := batch.ParseHeader(records)
+	if err != nil {
+		res.ErrorCode, res.ErrorMessage = kerr.CorruptMessage.Code, err.Error()
+		return res
+	}
+	p.mu.Lock()
+	if code := p.replica.CheckAppend(-1); code != 0 {
+		p.mu.Unlock()
+		res.ErrorCode = code
+		return res
+	}
+	if check := p.producers.CheckCoordinator(h); check.ErrorCode != 0 {
+		p.mu.Unlock()
+		res.ErrorCode, res.ErrorMessage = check.ErrorCode, check.Message
+		return res
+	}
+	return p.appendAndUnlock(records, h, cfg, now, res)
+}
+
 // appendAndUnlock appends records, one batch checked against the replica
 // and the producer state (h its header), with p.mu held, and releases it:
 // the producer state, the replica and the flush policy follow.

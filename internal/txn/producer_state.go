@@ -154,6 +154,21 @@ func (s *ProducerState) Check(h batch.Header) CheckResult {
 	return CheckResult{}
 }
 
+// CheckCoordinator decides whether a coordinator may append a batch of
+// its own on behalf of a producer (the group coordinator's transactional
+// offset commits), as Kafka's ProducerAppendInfo with
+// AppendOrigin.COORDINATOR: only the producer epoch is checked (an older
+// one is INVALID_PRODUCER_EPOCH); sequences are not, since such batches
+// carry sequence -1 and are never duplicates of one another.
+func (s *ProducerState) CheckCoordinator(h batch.Header) CheckResult {
+	p := s.producers[h.ProducerID]
+	if h.ProducerID < 0 || p == nil || h.ProducerEpoch >= p.epoch {
+		return CheckResult{}
+	}
+	return CheckResult{ErrorCode: kerr.InvalidProducerEpoch.Code, Message: fmt.Sprintf(
+		"epoch of producer %d is %d, which is smaller than the last seen epoch %d", h.ProducerID, h.ProducerEpoch, p.epoch)}
+}
+
 // CheckMarker decides whether the transaction coordinator may append a
 // marker for producerID at producerEpoch, from coordinatorEpoch, of a
 // transaction of transactionVersion (Kafka's transaction.version: 0 and 1
