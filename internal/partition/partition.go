@@ -192,10 +192,11 @@ func StorageConfig(c config.Topic) storage.Config {
 // offset from which the log's aborted-transaction index may lack entries
 // (storage.Log.TxnIndexValidFrom: a crash lost them), since the replay
 // adds those again, as Kafka's recovery rebuilds a segment's .txnindex
-// from the producer state. That costs a replay of the whole log when a
-// crash follows a clean start before the log's recovery point was
-// checkpointed (the snapshot, taken at the clean close, is then above it);
-// Kafka avoids it with a snapshot per segment.
+// from the producer state. Only a log whose active segment had aborted
+// transactions can lack entries; for one, a crash that follows a clean
+// start before its recovery point was checkpointed costs a replay of the
+// whole log (the snapshot, taken at the clean close, is above the point);
+// Kafka avoids that with a snapshot per segment.
 func (p *Partition) loadProducers() error {
 	fs := p.log.FS()
 	from := p.log.LogStartOffset()

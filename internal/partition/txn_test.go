@@ -112,9 +112,10 @@ func TestTransactionsInThePartition(t *testing.T) {
 		case "replay":
 			fs.Remove("/data/t-0/" + snapshotFile)
 		case "index lost":
-			// As after a crash before the index was synced: the log is
-			// recovered from offset 0 and the replay writes it again.
-			fs.Remove("/data/t-0/00000000000000000000.txnindex")
+			// As after a crash before the index's entries were synced
+			// (its name was, when created): the log is recovered from
+			// offset 0 and the replay writes them again.
+			vfs.WriteFileAtomic(fs, "/data/t-0", "/data/t-0/00000000000000000000.txnindex", nil)
 			fs.Remove("/data/.clean-shutdown")
 			fs.Remove("/data/t-0/recovery-point")
 		}

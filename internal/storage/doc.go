@@ -101,8 +101,10 @@
 // producer state (package partition) appends the marker (AddAbortedTxn)
 // and synced with the segment. Entries are loaded at open and kept in
 // memory: a read_committed fetch takes those overlapping its range
-// (AbortedTxns). Recovery after a crash drops the entries of markers at or
-// above the recovery point (and a corrupt file whole) and says from where
+// (AbortedTxns). Only the last segment's entries can be lost in a crash (a
+// segment's file is synced when it rolls, its name when it is created):
+// recovery drops that segment's entries of markers at or above the
+// recovery point (and a corrupt file whole) and says from where
 // (TxnIndexValidFrom) the owner must add them again from its replay of the
 // log; a truncation drops the entries at or above its offset; a deleted
 // segment takes its file along; a cleaned group's file holds its

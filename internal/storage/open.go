@@ -219,13 +219,17 @@ func (l *Log) load() error {
 	if len(segs) == 0 {
 		segs = []*segment{l.active.seg}
 	}
-	// Entries of markers the recovery may have lost or cut go: the owner
-	// of the producer state adds them again from TxnIndexValidFrom on.
-	cut := leo
-	if !trusted {
-		cut = min(leo, point.offset)
+	// Entries a crash may have lost go, and the owner of the producer
+	// state adds them again from TxnIndexValidFrom on. Only the last
+	// segment's can be lost: a segment's .txnindex is synced when it rolls
+	// (and at once when written later), its name when created, and the
+	// active one's entries with each flush, so below the recovery point. An
+	// active segment without the file had no entry.
+	risk := leo
+	if last := segs[len(segs)-1]; !trusted && hasTxnIndex[last.base] {
+		risk = min(leo, max(point.offset, last.base))
 	}
-	if l.txnValidFrom, err = l.loadTxnIndexes(segs, hasTxnIndex, cut); err != nil {
+	if l.txnValidFrom, err = l.loadTxnIndexes(segs, hasTxnIndex, leo, risk); err != nil {
 		return err
 	}
 	l.segments = segs

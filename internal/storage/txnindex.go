@@ -237,15 +237,19 @@ func (l *Log) TxnIndexValidFrom() int64 {
 }
 
 // loadTxnIndexes reads the .txnindex file of every segment that has one
-// (hasFile) at open and keeps the entries of markers below cut (the log
-// end, or the recovery point after an unclean shutdown: entries above it
-// may be lost or describe records recovery cut), rewriting a file that
-// held more. A file that is corrupt is emptied and the index invalid from
-// its segment on. It returns the offset from which the index may lack
-// entries (TxnIndexValidFrom).
-func (l *Log) loadTxnIndexes(segs []*segment, hasFile map[int64]bool, cut int64) (int64, error) {
-	validFrom := cut
-	for _, s := range segs {
+// (hasFile) at open and keeps the entries of markers below the log end leo
+// (recovery may have cut records) and, in the last segment, below risk
+// (after an unclean shutdown, the offset from which its entries may have
+// been lost), rewriting a file that held more. A file that is corrupt is
+// emptied and the index invalid from its segment on. It returns the offset
+// from which the index may lack entries (TxnIndexValidFrom).
+func (l *Log) loadTxnIndexes(segs []*segment, hasFile map[int64]bool, leo, risk int64) (int64, error) {
+	validFrom := risk
+	for k, s := range segs {
+		cut := leo
+		if k == len(segs)-1 {
+			cut = risk
+		}
 		if !hasFile[s.base] {
 			s.setTxns(nil)
 			continue
