@@ -102,3 +102,65 @@ func TestTxnCoordinatorFailover(t *testing.T) {
 	}
 	t.Logf("coordinator %d killed with a transaction open; node %d committed it in %v", coord.NodeID, next.NodeID, committedIn.Round(time.Millisecond))
 }
+
+// TestTxnAcrossLeaders: one transaction writes to three partitions led by
+// the three nodes, so at least two leaders are not its coordinator: their
+// produce path verifies the partition with the coordinator over the
+// network (AddPartitionsToTxn v5, verify only) and the coordinator sends
+// them WriteTxnMarkers. A committed and an aborted transaction: a
+// read_committed consumer reads exactly the committed records, a
+// read_uncommitted one the aborted ones too.
+func TestTxnAcrossLeaders(t *testing.T) {
+	noLeaks(t)
+	static := maps.Clone(failoverStatics)
+	static["transaction.state.log.num.partitions"] = "4"
+	c := Start(t, Options{Nodes: 3, Static: static})
+	topics := []string{"x1", "x2", "x3"}
+	for i, topic := range topics {
+		n := int32(i + 1)
+		createTopicOn(t, c.Client(), topic, []int32{n, n%3 + 1, (n+1)%3 + 1}, nil)
+		leaderOf(t, c.Admin(), topic, n)
+	}
+	p := c.Client(kgo.TransactionalID("across"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RetryTimeout(30*time.Second))
+	ctx := ctxT(t, 60*time.Second)
+	for _, commit := range []bool{true, false} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, topic := range topics {
+			if err := p.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprint(topic, "-", commit))}).FirstErr(); err != nil {
+				t.Fatalf("produce to %s: %v", topic, err)
+			}
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end (commit %v): %v", commit, err)
+		}
+	}
+	read := func(committed bool, want int) string {
+		opts := []kgo.Opt{kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200 * time.Millisecond)}
+		if committed {
+			opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		}
+		cons := c.Client(opts...)
+		got := map[string][]string{}
+		n := 0
+		add := func(r *kgo.Record) { got[r.Topic] = append(got[r.Topic], fmt.Sprintf("%d:%s", r.Offset, r.Value)); n++ }
+		for n < want {
+			fs := cons.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %v", got)
+			}
+			fs.EachRecord(add)
+		}
+		quiet, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		cons.PollFetches(quiet).EachRecord(add)
+		return fmt.Sprint(got["x1"], got["x2"], got["x3"])
+	}
+	if got := read(true, 3); got != "[0:x1-true] [0:x2-true] [0:x3-true]" {
+		t.Fatalf("read_committed read %s", got)
+	}
+	if got := read(false, 6); got != "[0:x1-true 2:x1-false] [0:x2-true 2:x2-false] [0:x3-true 2:x3-false]" {
+		t.Fatalf("read_uncommitted read %s", got)
+	}
+}
