@@ -66,7 +66,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // TestChaosShort is the chaos run of every CI run: three nodes, 110
-// faults (ten of every kind) over 150 s, the seed random unless
+// faults (ten of every kind) over 150 s, two transactional producers
+// beside the idempotent ones, the seed random unless
 // SAMSA_CHAOS_SEED is set, printed first so that a failure can be
 // replayed; it fails on any anomaly and prints the report.
 func TestChaosShort(t *testing.T) {
@@ -86,7 +87,7 @@ func TestChaosShort(t *testing.T) {
 	}
 	fmt.Fprintf(os.Stderr, "TestChaosShort: seed %d (SAMSA_CHAOS_SEED=%d replays it)\n", seed, seed)
 	t.Logf("seed %d", seed)
-	chaosRun(t, Config{Seed: seed, Faults: 110, Duration: 150 * time.Second})
+	chaosRun(t, Config{Seed: seed, Faults: 110, Duration: 150 * time.Second, Transactions: 2})
 }
 
 // TestChaosRegression replays seeds that once failed, each with the run

@@ -115,7 +115,7 @@ or if the read-back failed.`,
 	f.IntVar(&cfg.Rate, "rate", 50, "records per second per partition")
 	f.IntVar(&cfg.Members, "members", 3, "consumer group member processes")
 	f.IntVar(&cfg.Consumers, "consumers", 2, "consumers reading every partition by assignment")
-	f.IntVar(&cfg.Transactions, "transactions", 0, "transactional producers writing beside the idempotent ones")
+	f.IntVar(&cfg.Transactions, "transactions", 2, "transactional producers writing beside the idempotent ones")
 	f.DurationVar(&cfg.SessionTimeout, "session-timeout", 3*time.Second, "the nodes' broker.session.timeout.ms (pauses outlast it)")
 	f.DurationVar(&cfg.StopTimeout, "stop-timeout", 20*time.Second, "how long a node may take to stop on SIGTERM before it is killed (and reported)")
 	f.StringSliceVar(&kinds, "kinds", nil, "only these fault kinds, comma-separated (default: every kind)")
