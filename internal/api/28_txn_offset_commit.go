@@ -1,6 +1,6 @@
 package api
 
-// TxnOffsetCommit v0-v4: a transactional producer's offset commits for a
+// TxnOffsetCommit v0-v5: a transactional producer's offset commits for a
 // group (KIP-98; the member fields of v3+ are KIP-447's). The group
 // coordinator writes them to the group's __consumer_offsets partition as
 // a transactional batch of the producer, in the format of OffsetCommit's
@@ -20,10 +20,15 @@ package api
 // is never answered; a group this broker does not coordinate is
 // NOT_COORDINATOR.
 //
-// Not served: v5 (KIP-890's transactions v2), and Kafka's check with the
-// transaction coordinator that the transaction added the group's
-// partition (AddOffsetsToTxn) before the write (INVALID_TXN_STATE when
-// not): the commit is written without it.
+// Before the write the transaction's coordinator is asked, as Kafka's
+// group coordinator does through its AddPartitionsToTxnManager (KIP-890):
+// up to v4 (transactions v1) the transaction must already hold the
+// group's __consumer_offsets partition (AddOffsetsToTxn), else
+// INVALID_TXN_STATE; v5 (transactions v2, "the same as version 4") adds
+// it to the transaction. A fenced producer is INVALID_PRODUCER_EPOCH; a
+// coordinator moving, loading or busy with the transaction
+// COORDINATOR_NOT_AVAILABLE, which the client retries (Kafka's
+// normalisation of NOT_ENOUGH_REPLICAS).
 
 import (
 	"context"
@@ -34,7 +39,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/group"
 )
 
-func txnOffsetCommit(h *Handlers, _ context.Context, req *kmsg.TxnOffsetCommitRequest) (*kmsg.TxnOffsetCommitResponse, error) {
+func txnOffsetCommit(h *Handlers, ctx context.Context, req *kmsg.TxnOffsetCommitRequest) (*kmsg.TxnOffsetCommitResponse, error) {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	img := h.image()
 	tr := group.TxnCommitRequest{
@@ -78,7 +83,14 @@ func txnOffsetCommit(h *Handlers, _ context.Context, req *kmsg.TxnOffsetCommitRe
 	if len(tr.Commits) == 0 {
 		return resp, nil
 	}
-	code, codes := h.Groups.CommitTxnOffsets(tr)
+	code := h.Groups.Owns(req.Group)
+	if code == 0 {
+		code = h.verifyTxnOffsets(ctx, req)
+	}
+	codes := make([]int16, len(tr.Commits))
+	if code == 0 {
+		code, codes = h.Groups.CommitTxnOffsets(tr)
+	}
 	for _, s := range slots {
 		c := codes[s.commit]
 		if code != 0 {
@@ -87,4 +99,23 @@ func txnOffsetCommit(h *Handlers, _ context.Context, req *kmsg.TxnOffsetCommitRe
 		resp.Topics[s.topic].Partitions[s.partition].ErrorCode = c
 	}
 	return resp, nil
+}
+
+// verifyTxnOffsets asks the transaction's coordinator whether the
+// transaction holds the group's __consumer_offsets partition (v5: adds
+// it), and returns the code to answer every partition with (0: write).
+func (h *Handlers) verifyTxnOffsets(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) int16 {
+	if h.TxnProduce == nil {
+		return 0
+	}
+	t := h.image().Topic(OffsetsTopic)
+	if t == nil || len(t.Partitions) == 0 {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	p := group.PartitionFor(req.Group, int32(len(t.Partitions)))
+	code := h.TxnProduce(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, OffsetsTopic, p, req.Version >= 5)
+	if code == kerr.NotEnoughReplicas.Code {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return code
 }

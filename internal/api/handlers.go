@@ -142,7 +142,7 @@ func table() []entry {
 		{25, 0, 4, handle(addOffsetsToTxn)},
 		{26, 0, 5, handle(endTxn)},
 		{27, 1, 2, handle(writeTxnMarkers)},
-		{28, 0, 4, handle(txnOffsetCommit)},
+		{28, 0, 5, handle(txnOffsetCommit)},
 		{32, 0, 4, handle(describeConfigs)},
 		{33, 0, 2, handle(alterConfigs)},
 		{35, 0, 4, handle(describeLogDirs)},

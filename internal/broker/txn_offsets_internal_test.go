@@ -39,22 +39,12 @@ func (p *pinned) at(key, v int16) *kgo.Client {
 	return cl
 }
 
-// initProducer asks for an (idempotent) producer ID and epoch.
-func initProducer(t *testing.T, ctx context.Context, cl *kgo.Client) (int64, int16) {
-	t.Helper()
-	resp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl)
-	if err != nil || resp.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v, %+v", err, resp)
-	}
-	return resp.ProducerID, resp.ProducerEpoch
-}
-
 // txnCommit sends a TxnOffsetCommit (version v) of offsets ("topic/p" ->
 // offset) and returns its codes by "topic/p".
-func txnCommit(t *testing.T, ctx context.Context, p *pinned, v int16, groupID string, pid int64, epoch int16, gen int32, member string, offsets map[string]int64) map[string]int16 {
+func txnCommit(t *testing.T, ctx context.Context, p *pinned, v int16, id, groupID string, pid int64, epoch int16, gen int32, member string, offsets map[string]int64) map[string]int16 {
 	t.Helper()
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
-	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = "tx", groupID, pid, epoch
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = id, groupID, pid, epoch
 	req.Generation, req.MemberID = gen, member
 	for tp, off := range offsets {
 		i := strings.LastIndexByte(tp, '/')
@@ -126,12 +116,6 @@ func fetchStable(t *testing.T, ctx context.Context, p *pinned, v int16, groupID 
 	return rp.Offset, rp.ErrorCode
 }
 
-// offsetsPartition is groupID's __consumer_offsets partition, as a
-// writeMarker topics argument.
-func offsetsPartition(groupID string) map[string][]int32 {
-	return map[string][]int32{api.OffsetsTopic: {group.PartitionFor(groupID, 50)}}
-}
-
 // wantFetched checks what OffsetFetch v7 and v8 answer for t/0, with
 // require_stable and without.
 func wantFetched(t *testing.T, ctx context.Context, cl *pinned, groupID string, stable int64, stableCode int16, plain int64) {
@@ -146,14 +130,81 @@ func wantFetched(t *testing.T, ctx context.Context, cl *pinned, groupID string, 
 	}
 }
 
-// TestTxnOffsetCommit: a transaction's offset commits over TCP stay
-// pending (UNSTABLE_OFFSET_COMMIT with require_stable, the last committed
-// offset without) until its marker on the group's __consumer_offsets
-// partition commits or aborts them; an older producer epoch is fenced.
+// initTxn is InitProducerId for transactional ID id, retried while the
+// transaction coordinator is being made (__transaction_state created and
+// loaded at the first lookup).
+func initTxn(t *testing.T, ctx context.Context, cl *kgo.Client, id string) (int64, int16) {
+	t.Helper()
+	for {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = &id, 60000
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil && resp.ErrorCode == 0 {
+			return resp.ProducerID, resp.ProducerEpoch
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("InitProducerId %s: %v %+v", id, err, resp)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// addOffsets is AddOffsetsToTxn of groupID, which must succeed.
+func addOffsets(t *testing.T, ctx context.Context, cl *kgo.Client, id string, pid int64, epoch int16, groupID string) {
+	t.Helper()
+	req := kmsg.NewPtrAddOffsetsToTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group = id, pid, epoch, groupID
+	if resp, err := req.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v %+v", err, resp)
+	}
+}
+
+// endTxn is EndTxn (version v), which must succeed; it returns the
+// producer's epoch after it (v5 bumps it).
+func endTxn(t *testing.T, ctx context.Context, p *pinned, v int16, id string, pid int64, epoch int16, commit bool) int16 {
+	t.Helper()
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = id, pid, epoch, commit
+	resp, err := req.RequestWith(ctx, p.at(req.Key(), v))
+	if err != nil || resp.ErrorCode != 0 || resp.Version != v {
+		t.Fatalf("EndTxn v%d: %v %+v", v, err, resp)
+	}
+	if v >= 5 {
+		return resp.ProducerEpoch
+	}
+	return epoch
+}
+
+// awaitStable waits (the markers follow EndTxn's answer) until OffsetFetch
+// v8 with require_stable answers offset want for t/0 of groupID, then
+// checks both versions with wantFetched.
+func awaitStable(t *testing.T, ctx context.Context, p *pinned, groupID string, want int64) {
+	t.Helper()
+	for {
+		off, code := fetchStable(t, ctx, p, 8, groupID, true)
+		if code == 0 && off == want {
+			break
+		}
+		if code != 0 && code != kerr.UnstableOffsetCommit.Code {
+			t.Fatalf("OffsetFetch require_stable: %v", kerr.ErrorForCode(code))
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("OffsetFetch require_stable: still %d %v, want %d", off, kerr.ErrorForCode(code), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantFetched(t, ctx, p, groupID, want, 0, want)
+}
+
+// TestTxnOffsetCommit: a transaction's offset commits over TCP, through
+// the transaction coordinator, stay pending (UNSTABLE_OFFSET_COMMIT with
+// require_stable, the last committed offset without) until its markers
+// commit or abort them; the transaction must hold the group's partition
+// (v0-v4: AddOffsetsToTxn; v5 adds it), and a fenced epoch is refused.
 func TestTxnOffsetCommit(t *testing.T) {
 	b, ctx, cl := startLeader(t)
 	pin := &pinned{t: t, addr: b.Addr()}
-	pid, epoch := initProducer(t, ctx, cl)
+	pid, epoch := initTxn(t, ctx, cl, "tx")
 
 	oc := kmsg.NewPtrOffsetCommitRequest()
 	oc.Group, oc.Generation = "g", -1
@@ -167,7 +218,12 @@ func TestTxnOffsetCommit(t *testing.T) {
 		t.Fatalf("OffsetCommit: %v %+v", err, resp)
 	}
 
-	codes := txnCommit(t, ctx, pin, 3, "g", pid, epoch, -1, "", map[string]int64{"t/0": 10, "t/9": 1, "nope/0": 1})
+	// v3 (transactions v1): the transaction must hold the group first.
+	if c := txnCommit(t, ctx, pin, 3, "tx", "g", pid, epoch, -1, "", map[string]int64{"t/0": 10}); c["t/0"] != kerr.InvalidTxnState.Code {
+		t.Fatalf("TxnOffsetCommit before AddOffsetsToTxn: %v", c)
+	}
+	addOffsets(t, ctx, cl, "tx", pid, epoch, "g")
+	codes := txnCommit(t, ctx, pin, 3, "tx", "g", pid, epoch, -1, "", map[string]int64{"t/0": 10, "t/9": 1, "nope/0": 1})
 	want := map[string]int16{"t/0": 0, "t/9": kerr.UnknownTopicOrPartition.Code, "nope/0": kerr.UnknownTopicOrPartition.Code}
 	if fmt.Sprint(codes) != fmt.Sprint(want) {
 		t.Fatalf("TxnOffsetCommit codes %v, want %v", codes, want)
@@ -180,43 +236,51 @@ func TestTxnOffsetCommit(t *testing.T) {
 	if lso, hw := op.LastStableOffset(), op.HighWatermark(); lso != 1 || hw != 2 {
 		t.Fatalf("__consumer_offsets: last stable offset %d, high watermark %d; want 1, 2", lso, hw)
 	}
-	if c := writeMarker(t, ctx, cl, pid, epoch, 0, true, offsetsPartition("g")); len(c) != 1 || c[fmt.Sprintf("%s/%d", api.OffsetsTopic, group.PartitionFor("g", 50))] != 0 {
-		t.Fatalf("COMMIT marker: %v", c)
-	}
-	wantFetched(t, ctx, pin, "g", 10, 0, 10)
+	endTxn(t, ctx, pin, 4, "tx", pid, epoch, true)
+	awaitStable(t, ctx, pin, "g", 10)
 	if lso := op.LastStableOffset(); lso != 3 {
 		t.Fatalf("last stable offset %d after the marker, want 3", lso)
 	}
 
-	// An aborted transaction's commits go.
-	if c := txnCommit(t, ctx, pin, 0, "g", pid, epoch, -1, "", map[string]int64{"t/0": 20}); c["t/0"] != 0 {
+	// An aborted transaction's commits go (v0).
+	addOffsets(t, ctx, cl, "tx", pid, epoch, "g")
+	if c := txnCommit(t, ctx, pin, 0, "tx", "g", pid, epoch, -1, "", map[string]int64{"t/0": 20}); c["t/0"] != 0 {
 		t.Fatalf("TxnOffsetCommit v0: %v", c)
 	}
 	wantFetched(t, ctx, pin, "g", -1, kerr.UnstableOffsetCommit.Code, 10)
-	// A transactions v2 marker bumps the epoch.
-	if c := writeMarkerVersion(t, ctx, cl, pid, epoch+1, 0, false, 2, offsetsPartition("g")); c[fmt.Sprintf("%s/%d", api.OffsetsTopic, group.PartitionFor("g", 50))] != 0 {
-		t.Fatalf("ABORT marker: %v", c)
-	}
-	wantFetched(t, ctx, pin, "g", 10, 0, 10)
+	endTxn(t, ctx, pin, 4, "tx", pid, epoch, false)
+	awaitStable(t, ctx, pin, "g", 10)
 
-	// The producer's old epoch is fenced by the partition's producer state.
-	if c := txnCommit(t, ctx, pin, 3, "g", pid, epoch, -1, "", map[string]int64{"t/0": 30}); c["t/0"] != kerr.InvalidProducerEpoch.Code {
+	// v5 (transactions v2) adds the group's partition itself; EndTxn v5
+	// bumps the epoch.
+	if c := txnCommit(t, ctx, pin, 5, "tx", "g", pid, epoch, -1, "", map[string]int64{"t/0": 30}); c["t/0"] != 0 {
+		t.Fatalf("TxnOffsetCommit v5 without AddOffsetsToTxn: %v", c)
+	}
+	wantFetched(t, ctx, pin, "g", -1, kerr.UnstableOffsetCommit.Code, 10)
+	bumped := endTxn(t, ctx, pin, 5, "tx", pid, epoch, true)
+	if bumped != epoch+1 {
+		t.Fatalf("EndTxn v5: epoch %d, want %d", bumped, epoch+1)
+	}
+	awaitStable(t, ctx, pin, "g", 30)
+
+	// The old epoch is fenced.
+	if c := txnCommit(t, ctx, pin, 5, "tx", "g", pid, epoch, -1, "", map[string]int64{"t/0": 40}); c["t/0"] != kerr.InvalidProducerEpoch.Code {
 		t.Fatalf("TxnOffsetCommit at the old epoch: %v", c)
 	}
-	wantFetched(t, ctx, pin, "g", 10, 0, 10)
+	wantFetched(t, ctx, pin, "g", 30, 0, 30)
 
 	// A member's commit is checked against the group: there is none.
-	if c := txnCommit(t, ctx, pin, 3, "g", pid, epoch+1, 4, "m", map[string]int64{"t/0": 30}); c["t/0"] != kerr.UnknownMemberID.Code {
+	if c := txnCommit(t, ctx, pin, 5, "tx", "g", pid, bumped, 4, "m", map[string]int64{"t/0": 40}); c["t/0"] != kerr.UnknownMemberID.Code {
 		t.Fatalf("TxnOffsetCommit of an unknown member: %v", c)
 	}
-	if c := txnCommit(t, ctx, pin, 3, "nosuch", pid, epoch+1, 4, "m", map[string]int64{"t/0": 30}); c["t/0"] != kerr.IllegalGeneration.Code {
+	if c := txnCommit(t, ctx, pin, 5, "tx", "nosuch", pid, bumped, 4, "m", map[string]int64{"t/0": 40}); c["t/0"] != kerr.IllegalGeneration.Code {
 		t.Fatalf("TxnOffsetCommit of a member to a group that does not exist: %v", c)
 	}
 }
 
 // TestTxnOffsetCommitRestart: a broker restarted replays __consumer_offsets
 // with the transactions' markers: a committed transaction's offset is the
-// group's, and one without a marker stays pending until its marker comes.
+// group's, and one still open stays pending until it commits.
 func TestTxnOffsetCommitRestart(t *testing.T) {
 	dir := t.TempDir()
 	b, err := Start(Config{DataDir: dir, Listen: "127.0.0.1:0"})
@@ -234,16 +298,18 @@ func TestTxnOffsetCommitRestart(t *testing.T) {
 	if resp, err := ct.RequestWith(ctx, cl); err != nil || resp.Topics[0].ErrorCode != 0 {
 		t.Fatalf("CreateTopics: %v %+v", err, resp)
 	}
-	p1, e1 := initProducer(t, ctx, cl)
-	p2, e2 := initProducer(t, ctx, cl)
-	if c := txnCommit(t, ctx, pin, 3, "g", p1, e1, -1, "", map[string]int64{"t/0": 7}); c["t/0"] != 0 {
+	p1, e1 := initTxn(t, ctx, cl, "tx1")
+	p2, e2 := initTxn(t, ctx, cl, "tx2")
+	addOffsets(t, ctx, cl, "tx1", p1, e1, "g")
+	if c := txnCommit(t, ctx, pin, 3, "tx1", "g", p1, e1, -1, "", map[string]int64{"t/0": 7}); c["t/0"] != 0 {
 		t.Fatalf("TxnOffsetCommit: %v", c)
 	}
-	writeMarker(t, ctx, cl, p1, e1, 0, true, offsetsPartition("g"))
-	if c := txnCommit(t, ctx, pin, 3, "h", p2, e2, -1, "", map[string]int64{"t/0": 9}); c["t/0"] != 0 {
+	endTxn(t, ctx, pin, 4, "tx1", p1, e1, true)
+	addOffsets(t, ctx, cl, "tx2", p2, e2, "h")
+	if c := txnCommit(t, ctx, pin, 3, "tx2", "h", p2, e2, -1, "", map[string]int64{"t/0": 9}); c["t/0"] != 0 {
 		t.Fatalf("TxnOffsetCommit: %v", c)
 	}
-	wantFetched(t, ctx, pin, "g", 7, 0, 7)
+	awaitStable(t, ctx, pin, "g", 7)
 	wantFetched(t, ctx, pin, "h", -1, kerr.UnstableOffsetCommit.Code, -1)
 	cl.Close()
 	for _, c := range pin.cls {
@@ -258,13 +324,8 @@ func TestTxnOffsetCommitRestart(t *testing.T) {
 	defer b.Close()
 	cl = testClient(t, kgo.SeedBrokers(b.Addr()))
 	pin = &pinned{t: t, addr: b.Addr()}
-	if err := cl.Ping(ctx); err != nil {
-		t.Fatal(err)
-	}
 	wantFetched(t, ctx, pin, "g", 7, 0, 7)
 	wantFetched(t, ctx, pin, "h", -1, kerr.UnstableOffsetCommit.Code, -1)
-	if c := writeMarker(t, ctx, cl, p2, e2, 0, true, offsetsPartition("h")); c[fmt.Sprintf("%s/%d", api.OffsetsTopic, group.PartitionFor("h", 50))] != 0 {
-		t.Fatalf("COMMIT marker after the restart: %v", c)
-	}
-	wantFetched(t, ctx, pin, "h", 9, 0, 9)
+	endTxn(t, ctx, pin, 4, "tx2", p2, e2, true)
+	awaitStable(t, ctx, pin, "h", 9)
 }
