@@ -1,6 +1,7 @@
 package group
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -462,6 +463,16 @@ func (g *group) dropTopics(s *shard, topics []string) {
 	for _, topic := range topics {
 		for p := range g.offsets[topic] {
 			del = append(del, TopicPartition{topic, p})
+		}
+		// A pending transactional commit of the topic gets a tombstone
+		// too, which drops it: a later COMMIT brings back no offset of
+		// a deleted topic.
+		for _, ps := range g.pendingTxn {
+			for tp := range ps {
+				if _, ok := g.offsets[topic][tp.Partition]; tp.Topic == topic && !ok && !slices.Contains(del, tp) {
+					del = append(del, tp)
+				}
+			}
 		}
 	}
 	if len(del) > 0 {

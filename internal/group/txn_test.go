@@ -50,6 +50,20 @@ func TestTxnCommitConsumerGroup(t *testing.T) {
 	if len(offs) != 1 || offs[0].Err != 0 || offs[0].Offset.Offset != 7 {
 		t.Fatalf("after the commit: %+v", offs)
 	}
+	// A deleted topic's pending commit goes with its committed offsets.
+	req := TxnCommitRequest{CommitRequest: CommitRequest{Group: "g", Generation: -1,
+		Commits: []Commit{{TopicPartition{"t", 0}, Offset{Offset: 9, LeaderEpoch: -1}}, {TopicPartition{"t", 1}, Offset{Offset: 9, LeaderEpoch: -1}}}}, ProducerID: 2}
+	if code, codes := c.CommitTxnOffsets(req); code != 0 || codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("commit: %v %v", code, codes)
+	}
+	c.TopicsDeleted([]string{"t"})
+	if err := c.CompleteTxn(2, []int32{0}, true); err != nil {
+		t.Fatal(err)
+	}
+	offs, _ = c.FetchOffsetsAs("g", nil, -1, []TopicPartition{{"t", 0}, {"t", 1}}, true)
+	if len(offs) != 2 || offs[0].Offset.Offset != -1 || offs[1].Offset.Offset != -1 || offs[0].Err != 0 || offs[1].Err != 0 {
+		t.Fatalf("after the topic's deletion and the commit: %+v", offs)
+	}
 	if err := c.CompleteTxn(1, []int32{3}, true); !errors.Is(err, kerr.NotCoordinator) {
 		t.Fatalf("CompleteTxn of a partition not coordinated here: %v, want NOT_COORDINATOR", err)
 	}
