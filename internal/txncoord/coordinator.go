@@ -442,6 +442,9 @@ func (c *Coordinator) check(id string, pid int64, epoch int16) (*txnPartition, *
 	}
 	m := tp.txns[id]
 	switch {
+	case m != nil && m.nextProducerID >= 0 && pid == m.nextProducerID && epoch == 0:
+		// The producer ID a v2 end rotates to, before the end completes.
+		return nil, nil, kerr.ConcurrentTransactions.Code
 	case m == nil || m.producerID != pid:
 		return nil, nil, kerr.InvalidProducerIDMapping.Code
 	case m.epoch != epoch:
@@ -561,17 +564,34 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit, v2 bool)
 		return fail(kerr.InvalidTxnState.Code)
 	}
 	next := m.clone()
-	next.state, next.updateMs = prepared, c.cfg.Now().UnixMilli()
+	if v2 && epochExhausted(m.epoch) {
+		// KIP-890: the markers take the last epoch and the producer goes on
+		// with a new producer ID at epoch 0 once the transaction completes.
+		state := m.state
+		newID, code := c.newProducerID(context.Background())
+		if code != 0 {
+			return fail(code)
+		}
+		if c.parts[tp.index] != tp || m.pending || m.state != state || m.producerID != pid {
+			return fail(kerr.ConcurrentTransactions.Code)
+		}
+		next = m.clone()
+		next.nextProducerID = newID
+	}
+	// The end's version is this transaction's: a producer of the same
+	// transactional.id may end with v1 after one that ended with v2.
+	next.state, next.updateMs, next.version = prepared, c.cfg.Now().UnixMilli(), 0
 	if v2 {
 		next.version = 2
-		if !epochExhausted(m.epoch) {
-			next.epoch++
-		}
+		next.epoch = m.epoch + 1
 	}
 	if code := c.write(tp, m, next); code != 0 {
 		return fail(code)
 	}
 	c.complete(tp, m)
+	if m.nextProducerID >= 0 {
+		return EndResult{m.nextProducerID, 0, 0}
+	}
 	return EndResult{m.producerID, m.epoch, 0}
 }
 

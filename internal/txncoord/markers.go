@@ -79,6 +79,10 @@ func (c *Coordinator) sendMarkers(tp *txnPartition, m *txnMeta, mk Marker) {
 		}
 		next.partitions = map[TopicPartition]struct{}{}
 		next.updateMs = c.cfg.Now().UnixMilli()
+		if m.nextProducerID >= 0 {
+			next.prevProducerID, next.producerID, next.epoch, next.lastEpoch = m.producerID, m.nextProducerID, 0, -1
+			next.nextProducerID = -1
+		}
 		code := c.write(tp, m, next)
 		c.mu.Unlock()
 		if code == 0 || code == kerr.NotCoordinator.Code || !c.sleep(tp) {
