@@ -143,8 +143,10 @@ func (h *Handlers) describeTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
 // partitionHealth is a partition's error code and offline replicas as
 // Metadata and DescribeTopicPartitions answer them: the offline replicas
 // are those their brokers reported (metadata's OfflineReplicas), and this
-// broker's if it has not yet; LEADER_NOT_AVAILABLE while the leader's
-// replica is offline, or is this broker's and not open.
+// broker's if it has not yet; LEADER_NOT_AVAILABLE while the partition
+// has no leader (as Kafka's metadata cache answers a leader it has no
+// endpoint for), while the leader's replica is offline, or is this
+// broker's and not open.
 func (h *Handlers) partitionHealth(t *metadata.Topic, p metadata.Partition) (code int16, offline []int32) {
 	offline = append([]int32{}, p.Offline...)
 	local := h.Partitions.Get(t.Name, p.Partition) == nil && slices.Contains(p.Replicas, h.NodeID)
@@ -152,7 +154,7 @@ func (h *Handlers) partitionHealth(t *metadata.Topic, p metadata.Partition) (cod
 		offline = append(offline, h.NodeID)
 		slices.Sort(offline)
 	}
-	if p.Leader == h.NodeID && local || p.Leader >= 0 && slices.Contains(offline, p.Leader) {
+	if p.Leader < 0 || p.Leader == h.NodeID && local || slices.Contains(offline, p.Leader) {
 		code = kerr.LeaderNotAvailable.Code
 	}
 	return code, offline
