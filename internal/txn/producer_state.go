@@ -176,7 +176,10 @@ func (s *ProducerState) CheckCoordinator(h batch.Header) CheckResult {
 // a coordinator's append: an epoch older than the producer's is
 // INVALID_PRODUCER_EPOCH (checkProducerEpoch), and so is one not newer
 // under transactions v2, whose coordinator bumps the epoch for every
-// marker (a marker at the current epoch is late or sent twice); a
+// marker (a marker at the current epoch is late) — except one at the
+// current epoch while no transaction is open, which is the same marker
+// sent again (KAFKA-19999: a coordinator that reloaded PrepareCommit, or
+// whose answer was lost), taken again so the coordinator can complete; a
 // coordinator epoch older than the one whose marker this partition last
 // took for the producer is TRANSACTION_COORDINATOR_FENCED
 // (checkCoordinatorEpoch: a zombie coordinator). A producer without state
@@ -186,7 +189,8 @@ func (s *ProducerState) CheckMarker(producerID int64, producerEpoch int16, coord
 	if p == nil {
 		return CheckResult{}
 	}
-	if producerEpoch < p.epoch || transactionVersion >= 2 && producerEpoch == p.epoch {
+	retried := producerEpoch == p.epoch && p.txnFirstOffset < 0
+	if producerEpoch < p.epoch || transactionVersion >= 2 && producerEpoch == p.epoch && !retried {
 		cmp := "smaller than"
 		if producerEpoch == p.epoch {
 			cmp = "not above"
