@@ -98,12 +98,23 @@ func TestWriteTxnMarkers(t *testing.T) {
 		t.Fatalf("zombie coordinator: %v", c)
 	}
 	// Transactions v2 (WriteTxnMarkers v2's TransactionVersion): the
-	// marker's epoch must be above the producer's.
+	// marker's epoch must be above the producer's while its transaction
+	// is open.
+	if r := p.Append(txnRecords(100, 0, 3, "d")); r.ErrorCode != 0 || r.BaseOffset != 4 {
+		t.Fatalf("append %+v", r)
+	}
 	if c := writeMarkerVersion(t, ctx, cl, 100, 0, 5, true, 2, map[string][]int32{"t": {0}}); c["t/0"] != kerr.InvalidProducerEpoch.Code {
 		t.Fatalf("TV2 marker at the current epoch: %v", c)
 	}
-	if c := writeMarkerVersion(t, ctx, cl, 100, 1, 5, true, 2, map[string][]int32{"t": {0}}); c["t/0"] != 0 || p.LogEndOffset() != 5 {
+	if c := writeMarkerVersion(t, ctx, cl, 100, 1, 5, true, 2, map[string][]int32{"t": {0}}); c["t/0"] != 0 || p.LogEndOffset() != 6 {
 		t.Fatalf("TV2 marker at a bumped epoch: %v, log end %d", c, p.LogEndOffset())
+	}
+	// The same marker again (a coordinator that reloaded PrepareCommit, or
+	// lost the answer) is taken, ends nothing, and lets the coordinator
+	// complete (KAFKA-19999; refused, the transaction hung in
+	// PrepareCommit).
+	if c := writeMarkerVersion(t, ctx, cl, 100, 1, 5, true, 2, map[string][]int32{"t": {0}}); c["t/0"] != 0 || p.LogEndOffset() != 7 || p.LastStableOffset() != 7 {
+		t.Fatalf("TV2 marker resent: %v, log end %d, last stable offset %d", c, p.LogEndOffset(), p.LastStableOffset())
 	}
 
 }
