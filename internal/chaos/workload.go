@@ -37,7 +37,18 @@ type workload struct {
 	sent       atomic.Int64
 	memberRuns atomic.Int64 // member lives started
 	kills      atomic.Int64 // member lives ended by SIGKILL
+
+	stuckMu sync.Mutex
+	stuck   []string // transactional producers that did not stop (txnStopGrace)
 }
+
+// txnStopGrace is how long a transactional producer may take to stop
+// once told to: a cluster that keeps a transaction hanging (InitProducerId
+// answered CONCURRENT_TRANSACTIONS for ever) holds franz-go's
+// BeginTransaction, which takes no context, without end. After it the
+// producer's client is closed, which frees it, and the run fails with
+// what it was doing.
+const txnStopGrace = 45 * time.Second
 
 // maxInFlight bounds a partition's records sent and not yet answered: a
 // partition without a leader stops taking new records rather than
@@ -313,8 +324,37 @@ func (w *workload) produceTxns(t int, stop <-chan struct{}) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	cl := newClient()
-	defer func() { cl.Close() }()
+	var mu sync.Mutex // guards cl and doing against the stop watchdog
+	cl, doing := newClient(), "starting"
+	set := func(c *kgo.Client, what string) {
+		mu.Lock()
+		cl, doing = c, what
+		mu.Unlock()
+	}
+	defer func() {
+		mu.Lock()
+		cl.Close()
+		mu.Unlock()
+	}()
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-returned:
+			return
+		case <-stop:
+		}
+		select {
+		case <-returned:
+		case <-time.After(txnStopGrace):
+			mu.Lock()
+			w.stuckMu.Lock()
+			w.stuck = append(w.stuck, fmt.Sprintf("%s still %s %v after the workload stopped (a transaction left hanging?)", process, doing, txnStopGrace))
+			w.stuckMu.Unlock()
+			cl.Close()
+			mu.Unlock()
+		}
+	}()
 	pace := time.NewTicker(max(time.Second/time.Duration(max(w.rate/2, 1)), time.Millisecond))
 	defer pace.Stop()
 	for n := 0; ; n++ {
@@ -325,11 +365,13 @@ func (w *workload) produceTxns(t int, stop <-chan struct{}) {
 		}
 		txn := fmt.Sprintf("%s.%d", process, n)
 		values, commit := 1+rng.IntN(4), rng.IntN(5) != 0
+		set(cl, "beginning "+txn)
 		if err := cl.BeginTransaction(); err != nil {
 			cl.Close()
-			cl = newClient()
+			set(newClient(), "starting")
 			continue
 		}
+		set(cl, "in "+txn)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var failed atomic.Int32
 		for i := range values {
@@ -367,7 +409,7 @@ func (w *workload) produceTxns(t int, stop <-chan struct{}) {
 			// aborts the transaction when the new client's
 			// InitProducerID fences this epoch, or when it times out.
 			cl.Close()
-			cl = newClient()
+			set(newClient(), "starting")
 		}
 	}
 }
