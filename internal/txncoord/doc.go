@@ -17,7 +17,10 @@
 // partitions of the transactional.id. A partition's transactions are read
 // back from its log when this broker becomes its leader (Sync), and those
 // found in a prepare state have their markers sent again, so a restart or a
-// failover between EndTxn and the markers completes the transaction. The
+// failover between EndTxn and the markers completes the transaction (under
+// transactions v2, whose markers carry the bumped epoch, the partition
+// takes the same marker again while no transaction of the producer is
+// open there, as Kafka's KAFKA-19999 fix: txn.ProducerState.CheckMarker). The
 // partition's leader epoch is the coordinator epoch of its markers, which
 // fences a coordinator that lost its leadership.
 //
