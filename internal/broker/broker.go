@@ -68,6 +68,7 @@ type Broker struct {
 	groups      *group.Coordinator
 	txns        *txncoord.Coordinator
 	txnTopicMu  sync.Mutex // one creation of __transaction_state at a time
+	txnAdd      struct{ backoff, max time.Duration } // add.partitions.to.txn.retry.backoff(.max).ms
 	peers       *peerClients
 	addr        net.Addr
 	unsub       func()
@@ -225,6 +226,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 	})
 	b.peers = &peerClients{dial: cfg.Dial}
 	b.txns = b.newTxns(static, producerIDs)
+	b.txnAdd.backoff, b.txnAdd.max = static.Txn.AddRetryBackoff, static.Txn.AddRetryBackoffMax
 	// Every side effect of the metadata follows from here, in log order: the
 	// first call is the delta from the empty image to the current one.
 	b.unsub = b.controller.Subscribe(func(_, next *metadata.Image) {

@@ -187,8 +187,31 @@ func (s markerSender) Write(ctx context.Context, m txncoord.Marker) map[txncoord
 // answer maps to the produce's as Kafka's: PRODUCER_FENCED is
 // INVALID_PRODUCER_EPOCH (what older producers expect), and a coordinator
 // that is moving or busy NOT_ENOUGH_REPLICAS, which the producer retries.
+// An add (transactions v2) that meets CONCURRENT_TRANSACTIONS — the
+// producer's previous transaction still writing its markers, as it does
+// right after EndTxn answered — is asked again every
+// add.partitions.to.txn.retry.backoff.ms for up to
+// add.partitions.to.txn.retry.backoff.max.ms, as Kafka's ReplicaManager:
+// answered NOT_ENOUGH_REPLICAS at once, franz-go retries the batch only
+// after a metadata refresh, which its metadata.max.age bounds to one per
+// 5 s, and every transaction that follows another stalled that long.
 func (b *Broker) txnProduce(ctx context.Context, id string, pid int64, epoch int16, topic string, partition int32, add bool) int16 {
 	tp := txncoord.TopicPartition{Topic: topic, Partition: partition}
+	deadline := time.Now().Add(b.txnAdd.max)
+	for {
+		code := b.txnProduceOnce(ctx, id, pid, epoch, tp, add)
+		if code != kerr.ConcurrentTransactions.Code || !add || b.txnAdd.backoff <= 0 || time.Now().Add(b.txnAdd.backoff).After(deadline) {
+			return produceTxnCode(code)
+		}
+		select {
+		case <-ctx.Done():
+			return produceTxnCode(code)
+		case <-time.After(b.txnAdd.backoff):
+		}
+	}
+}
+
+func (b *Broker) txnProduceOnce(ctx context.Context, id string, pid int64, epoch int16, tp txncoord.TopicPartition, add bool) int16 {
 	var code int16
 	if add {
 		code = b.txns.AddPartitions(id, pid, epoch, []txncoord.TopicPartition{tp})
@@ -198,6 +221,11 @@ func (b *Broker) txnProduce(ctx context.Context, id string, pid int64, epoch int
 	if code == kerr.NotCoordinator.Code {
 		code = b.remoteTxnProduce(ctx, id, pid, epoch, tp, add)
 	}
+	return code
+}
+
+// produceTxnCode is the coordinator's answer as the produce's.
+func produceTxnCode(code int16) int16 {
 	switch code {
 	case kerr.ProducerFenced.Code:
 		return kerr.InvalidProducerEpoch.Code

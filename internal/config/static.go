@@ -86,6 +86,8 @@ type Txn struct {
 	IDExpiration           time.Duration // transactional.id.expiration.ms
 	AbortInterval          time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	ExpiryInterval         time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
+	AddRetryBackoff        time.Duration // add.partitions.to.txn.retry.backoff.ms
+	AddRetryBackoffMax     time.Duration // add.partitions.to.txn.retry.backoff.max.ms
 }
 
 // Group is the group.* configs of the group coordinator.
@@ -174,6 +176,8 @@ func (b *Broker) resolveStatic() (Static, error) {
 			IDExpiration:           r.ms("transactional.id.expiration.ms"),
 			AbortInterval:          r.ms("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
 			ExpiryInterval:         r.ms("transaction.remove.expired.transaction.cleanup.interval.ms"),
+			AddRetryBackoff:        r.ms("add.partitions.to.txn.retry.backoff.ms"),
+			AddRetryBackoffMax:     r.ms("add.partitions.to.txn.retry.backoff.max.ms"),
 		},
 		Group: Group{
 			MinSessionTimeout:         r.ms("group.min.session.timeout.ms"),

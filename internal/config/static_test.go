@@ -34,6 +34,7 @@ func TestStaticDefaults(t *testing.T) {
 		Txn: Txn{
 			TopicNumPartitions: 50, TopicReplicationFactor: 3, TopicMinISR: 2, TopicSegmentBytes: 100 << 20,
 			MaxTimeout: 15 * time.Minute, IDExpiration: 7 * 24 * time.Hour, AbortInterval: 10 * time.Second, ExpiryInterval: time.Hour,
+			AddRetryBackoff: 20 * time.Millisecond, AddRetryBackoffMax: 100 * time.Millisecond,
 		},
 		Group: Group{
 			MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute, InitialRebalanceDelay: 3 * time.Second,
