@@ -67,7 +67,7 @@ type Broker struct {
 	handlers    *api.Handlers
 	groups      *group.Coordinator
 	txns        *txncoord.Coordinator
-	txnTopicMu  sync.Mutex // one creation of __transaction_state at a time
+	txnTopicMu  sync.Mutex                           // one creation of __transaction_state at a time
 	txnAdd      struct{ backoff, max time.Duration } // add.partitions.to.txn.retry.backoff(.max).ms
 	peers       *peerClients
 	addr        net.Addr
