@@ -24,14 +24,14 @@ const TxnTopic = "__transaction_state"
 // either added to or, verify-only, checked against. Partitions of unknown
 // topics are UNKNOWN_TOPIC_OR_PARTITION and the others of the same
 // transaction OPERATION_NOT_ATTEMPTED, as KafkaApis.
-func addPartitionsToTxn(h *Handlers, _ context.Context, req *kmsg.AddPartitionsToTxnRequest) (*kmsg.AddPartitionsToTxnResponse, error) {
+func addPartitionsToTxn(h *Handlers, ctx context.Context, req *kmsg.AddPartitionsToTxnRequest) (*kmsg.AddPartitionsToTxnResponse, error) {
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	if req.Version < 4 {
 		topics := make([]kmsg.AddPartitionsToTxnRequestTransactionTopic, len(req.Topics))
 		for i, t := range req.Topics {
 			topics[i].Topic, topics[i].Partitions = t.Topic, t.Partitions
 		}
-		codes := h.addToTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, topics)
+		codes := h.addToTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, topics)
 		for _, t := range req.Topics {
 			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
 			rt.Topic = t.Topic
@@ -45,7 +45,7 @@ func addPartitionsToTxn(h *Handlers, _ context.Context, req *kmsg.AddPartitionsT
 		return resp, nil
 	}
 	for _, tx := range req.Transactions {
-		codes := h.addToTxn(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly, tx.Topics)
+		codes := h.addToTxn(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly, tx.Topics)
 		rtx := kmsg.NewAddPartitionsToTxnResponseTransaction()
 		rtx.TransactionalID = tx.TransactionalID
 		for _, t := range tx.Topics {
@@ -65,7 +65,7 @@ func addPartitionsToTxn(h *Handlers, _ context.Context, req *kmsg.AddPartitionsT
 
 // addToTxn adds (or verifies) the partitions of one transaction and
 // returns each partition's code.
-func (h *Handlers) addToTxn(id string, pid int64, epoch int16, verify bool, topics []kmsg.AddPartitionsToTxnRequestTransactionTopic) map[txncoord.TopicPartition]int16 {
+func (h *Handlers) addToTxn(ctx context.Context, id string, pid int64, epoch int16, verify bool, topics []kmsg.AddPartitionsToTxnRequestTransactionTopic) map[txncoord.TopicPartition]int16 {
 	img := h.image()
 	codes := map[txncoord.TopicPartition]int16{}
 	var parts []txncoord.TopicPartition
@@ -95,13 +95,13 @@ func (h *Handlers) addToTxn(id string, pid int64, epoch int16, verify bool, topi
 	case verify:
 		return h.Txns.Verify(id, pid, epoch, parts)
 	}
-	return all(h.Txns.AddPartitions(id, pid, epoch, parts))
+	return all(h.Txns.AddPartitions(ctx, id, pid, epoch, parts))
 }
 
 // addOffsetsToTxn is AddOffsetsToTxn v0-v4: the group's partition of
 // __consumer_offsets joins the transaction, so that its marker makes the
 // transaction's offset commits visible.
-func addOffsetsToTxn(h *Handlers, _ context.Context, req *kmsg.AddOffsetsToTxnRequest) (*kmsg.AddOffsetsToTxnResponse, error) {
+func addOffsetsToTxn(h *Handlers, ctx context.Context, req *kmsg.AddOffsetsToTxnRequest) (*kmsg.AddOffsetsToTxnResponse, error) {
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	t := h.image().Topics[OffsetsTopic]
 	switch {
@@ -111,7 +111,7 @@ func addOffsetsToTxn(h *Handlers, _ context.Context, req *kmsg.AddOffsetsToTxnRe
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 	default:
 		p := group.PartitionFor(req.Group, int32(len(t.Partitions)))
-		resp.ErrorCode = h.Txns.AddPartitions(req.TransactionalID, req.ProducerID, req.ProducerEpoch,
+		resp.ErrorCode = h.Txns.AddPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch,
 			[]txncoord.TopicPartition{{Topic: OffsetsTopic, Partition: p}})
 	}
 	return resp, nil

@@ -214,7 +214,7 @@ func (b *Broker) txnProduce(ctx context.Context, id string, pid int64, epoch int
 func (b *Broker) txnProduceOnce(ctx context.Context, id string, pid int64, epoch int16, tp txncoord.TopicPartition, add bool) int16 {
 	var code int16
 	if add {
-		code = b.txns.AddPartitions(id, pid, epoch, []txncoord.TopicPartition{tp})
+		code = b.txns.AddPartitions(ctx, id, pid, epoch, []txncoord.TopicPartition{tp})
 	} else {
 		code = b.txns.Verify(id, pid, epoch, []txncoord.TopicPartition{tp})[tp]
 	}

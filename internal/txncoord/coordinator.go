@@ -58,12 +58,17 @@ type Markers interface {
 // Config is the coordinator's configuration; zero durations take Kafka's
 // defaults.
 type Config struct {
-	MaxTimeout       time.Duration // transaction.max.timeout.ms (15 min)
-	IDExpiration     time.Duration // transactional.id.expiration.ms (7 days)
-	AbortInterval    time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms (10 s)
-	ExpiryInterval   time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms (1 h)
-	WriteTimeout     time.Duration // how long a state change waits for its record to commit (request.timeout.ms, 30 s)
-	MarkerRetry      time.Duration // the wait before markers or a completion are retried (Kafka's retry.backoff.ms, 100 ms)
+	MaxTimeout     time.Duration // transaction.max.timeout.ms (15 min)
+	IDExpiration   time.Duration // transactional.id.expiration.ms (7 days)
+	AbortInterval  time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms (10 s)
+	ExpiryInterval time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms (1 h)
+	WriteTimeout   time.Duration // how long a state change waits for its record to commit (request.timeout.ms, 30 s)
+	MarkerRetry    time.Duration // the wait before markers or a completion are retried (Kafka's retry.backoff.ms, 100 ms)
+	// EndWait is how long an AddPartitionsToTxn or InitProducerId that
+	// finds the transaction's previous end still completing waits for it
+	// before answering CONCURRENT_TRANSACTIONS (100 ms; negative: not at
+	// all, as Kafka).
+	EndWait          time.Duration
 	NextProducerID   func(ctx context.Context) (int64, error)
 	Markers          Markers
 	Now              func() time.Time
@@ -109,6 +114,9 @@ func New(cfg Config) *Coordinator {
 	def(&cfg.ExpiryInterval, time.Hour)
 	def(&cfg.WriteTimeout, 30*time.Second)
 	def(&cfg.MarkerRetry, 100*time.Millisecond)
+	if cfg.EndWait == 0 {
+		cfg.EndWait = 100 * time.Millisecond
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -264,9 +272,9 @@ func (c *Coordinator) lookup(id string) (*txnPartition, int16) {
 // left as it was, as Kafka's appendTransactionToLog.
 func (c *Coordinator) write(tp *txnPartition, m, next *txnMeta) int16 {
 	return c.writeRecord(tp, m, encodeValue(next), func() {
-		p, sending := m.pending, m.sending
+		p, sending, changed := m.pending, m.sending, m.changed
 		*m = *next
-		m.pending, m.sending = p, sending
+		m.pending, m.sending, m.changed = p, sending, changed
 	})
 }
 
@@ -281,6 +289,7 @@ func (c *Coordinator) writeRecord(tp *txnPartition, m *txnMeta, value []byte, ap
 	err = tp.log.WaitCommitted(end, c.cfg.WriteTimeout)
 	c.mu.Lock()
 	m.pending = false
+	defer m.wake()
 	if c.parts[tp.index] != tp {
 		return kerr.NotCoordinator.Code
 	}
@@ -289,6 +298,55 @@ func (c *Coordinator) writeRecord(tp *txnPartition, m *txnMeta, value []byte, ap
 	}
 	apply()
 	return 0
+}
+
+// settle waits, with c.mu let go meanwhile, until id's transaction is
+// neither pending nor between its end and its completion, for up to
+// EndWait, ctx or the partition's unloading: an add or InitProducerId
+// sent the moment EndTxn answered — which it does before the markers, as
+// Kafka's — then goes on once they are written instead of answering
+// CONCURRENT_TRANSACTIONS, which clients retry only after a backoff
+// (franz-go and the leader's add of a v2 produce 20 ms or more), so one
+// transaction after another is not held to one per backoff. c.mu is held.
+func (c *Coordinator) settle(ctx context.Context, id string) {
+	if c.cfg.EndWait < 0 {
+		return
+	}
+	var timeout <-chan time.Time
+	for {
+		tp, code := c.lookup(id)
+		if code != 0 {
+			return
+		}
+		m := tp.txns[id]
+		ending := m != nil && (m.state == PrepareCommit || m.state == PrepareAbort) && m.sending
+		if m == nil || !(m.pending || ending) {
+			return
+		}
+		if timeout == nil {
+			t := time.NewTimer(c.cfg.EndWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		if m.changed == nil {
+			m.changed = make(chan struct{})
+		}
+		changed := m.changed
+		c.mu.Unlock()
+		select {
+		case <-changed:
+			c.mu.Lock()
+		case <-timeout:
+			c.mu.Lock()
+			return
+		case <-ctx.Done():
+			c.mu.Lock()
+			return
+		case <-tp.ctx.Done():
+			c.mu.Lock()
+			return
+		}
+	}
 }
 
 // appendError is the code a failed state write answers, as Kafka's
@@ -349,6 +407,13 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 				timeoutMs: timeoutMs, state: Empty, partitions: map[TopicPartition]struct{}{}, startMs: -1, updateMs: now}
 			tp.txns[id] = m
 		}
+	}
+	c.settle(ctx, id)
+	if tp, code = c.lookup(id); code != 0 {
+		return fail(code)
+	}
+	if m = tp.txns[id]; m == nil {
+		return fail(kerr.ConcurrentTransactions.Code)
 	}
 	expected := pid != -1
 	switch {
@@ -456,10 +521,12 @@ func (c *Coordinator) check(id string, pid int64, epoch int16) (*txnPartition, *
 }
 
 // AddPartitions adds parts to id's transaction, beginning it if none is
-// open, as Kafka's handleAddPartitionsToTransaction.
-func (c *Coordinator) AddPartitions(id string, pid int64, epoch int16, parts []TopicPartition) int16 {
+// open, as Kafka's handleAddPartitionsToTransaction (once the previous
+// transaction's end has completed: settle).
+func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.settle(ctx, id)
 	tp, m, code := c.check(id, pid, epoch)
 	if code != 0 {
 		return code

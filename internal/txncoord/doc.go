@@ -28,5 +28,12 @@
 // so the log's order is the order of the changes; the change takes effect
 // in memory only once the record is committed (the whole ISR has it). While
 // it waits, the transaction is pending and other requests for it answer
-// CONCURRENT_TRANSACTIONS, as Kafka's pendingState.
+// CONCURRENT_TRANSACTIONS, as Kafka's pendingState. One departure from
+// Kafka: an AddPartitionsToTxn (or a transactions-v2 produce's implicit
+// add) or InitProducerId that finds the previous transaction's markers
+// still being written waits up to Config.EndWait (100 ms) for them to
+// complete before it answers CONCURRENT_TRANSACTIONS. Kafka answers at
+// once and the client (or the leader, for v2) retries after 20 ms or more,
+// which held a producer that commits one transaction after another to ~50
+// a second; waiting, it goes at the speed of the markers.
 package txncoord

@@ -20,7 +20,9 @@ import (
 // leading the one partition of __transaction_state (leader epoch 1) over a
 // memory log, producer IDs from 1000 (init and end wait for the marker
 // senders to settle, see markers), the clock at 1,700,000,000,000 ms and
-// transaction.max.timeout.ms 15 min. Commands:
+// transaction.max.timeout.ms 15 min; a request that meets an end still
+// completing answers CONCURRENT_TRANSACTIONS at once, as Kafka (EndWait
+// off: TestEndWait covers the wait). Commands:
 //
 //	init id=X [timeout=MS] [pid=P epoch=E]    InitProducerId: pid=.. epoch=.. or error=..
 //	add id=X pid=P epoch=E parts=t-0,t-1      AddPartitionsToTxn (client path)
@@ -55,11 +57,12 @@ type env struct {
 	log     *memLog
 	markers *fakeMarkers
 	nextID  int64
+	endWait time.Duration
 	c       *Coordinator
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{t: t, now: time.UnixMilli(1_700_000_000_000), log: &memLog{}, markers: &fakeMarkers{fail: map[TopicPartition]int16{}}, nextID: 1000}
+	e := &env{t: t, now: time.UnixMilli(1_700_000_000_000), log: &memLog{}, markers: &fakeMarkers{fail: map[TopicPartition]int16{}}, nextID: 1000, endWait: -1}
 	e.start(1)
 	return e
 }
@@ -72,7 +75,7 @@ func (e *env) clock() time.Time {
 
 func (e *env) start(epoch int32) {
 	e.c = New(Config{
-		MaxTimeout: 15 * time.Minute, MarkerRetry: time.Millisecond, WriteTimeout: time.Second,
+		MaxTimeout: 15 * time.Minute, MarkerRetry: time.Millisecond, WriteTimeout: time.Second, EndWait: e.endWait,
 		NextProducerID: func(context.Context) (int64, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -151,7 +154,7 @@ func (e *env) run(t *testing.T, d *datadriven.TestData) string {
 		}
 		return fmt.Sprintf("pid=%d epoch=%d\n", r.ProducerID, r.Epoch)
 	case "add":
-		return errName(e.c.AddPartitions(id, pid, epoch, parseParts(t, arg("parts")))) + "\n"
+		return errName(e.c.AddPartitions(context.Background(), id, pid, epoch, parseParts(t, arg("parts")))) + "\n"
 	case "verify":
 		parts := parseParts(t, arg("parts"))
 		codes := e.c.Verify(id, pid, epoch, parts)

@@ -56,12 +56,15 @@ type txnMeta struct {
 	// attempts counts the marker requests of the current sending (tests
 	// wait for the first).
 	attempts int
+	// changed, made by a waiter (settle), is closed when a pending change
+	// ends.
+	changed chan struct{}
 }
 
 // clone is m with its own partition set, to prepare a change on.
 func (m *txnMeta) clone() *txnMeta {
 	n := *m
-	n.pending, n.sending = false, false
+	n.pending, n.sending, n.changed = false, false, nil
 	n.partitions = make(map[TopicPartition]struct{}, len(m.partitions))
 	for tp := range m.partitions {
 		n.partitions[tp] = struct{}{}
@@ -79,6 +82,14 @@ func epochExhausted(e int16) bool { return e >= math.MaxInt16-1 }
 // epoch (a retry after a rotation whose answer was lost).
 func (m *txnMeta) validProducer(pid int64, epoch int16) bool {
 	return m.epoch == -1 || pid == m.producerID || (pid == m.prevProducerID && epochExhausted(epoch))
+}
+
+// wake tells the waiters for a change of m that one has ended.
+func (m *txnMeta) wake() {
+	if m.changed != nil {
+		close(m.changed)
+		m.changed = nil
+	}
 }
 
 func (m *txnMeta) has(parts []TopicPartition) bool {
