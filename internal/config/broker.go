@@ -59,6 +59,9 @@ func NewBroker(static map[string]string) (*Broker, error) {
 		value := strings.TrimSpace(static[name])
 		def, ok := brokerByName[name]
 		if !ok {
+			def, ok = listenerDefinition(name)
+		}
+		if !ok {
 			return nil, unknown(name)
 		}
 		if err := def.validate(value); err != nil {

@@ -172,7 +172,7 @@ func (c Cluster) validate(node int32, static map[string]string) error {
 		if len(c.Voters) > 0 || len(c.ControllerListenerNames) > 0 {
 			return fmt.Errorf("config process.roles must be set (broker, controller or broker,controller) when controller.quorum.voters or controller.listener.names is")
 		}
-		return c.validateBrokerListeners()
+		return nil
 	}
 	if _, ok := static["node.id"]; !ok {
 		return fmt.Errorf("config node.id is required when process.roles is set")
@@ -203,7 +203,7 @@ func (c Cluster) validate(node int32, static map[string]string) error {
 		if _, ok := c.ControllerListener(); ok {
 			return fmt.Errorf("config controller.listener.names must not contain a value appearing in the 'listeners' configuration when running KRaft with just the broker role")
 		}
-		return c.validateBrokerListeners()
+		return nil
 	}
 	if len(c.Voters) > 0 && !c.IsVoter(node) {
 		return fmt.Errorf("config controller.quorum.voters: if process.roles contains the 'controller' role, the node id %d must be included in the set of voters controller.quorum.voters=%v", node, c.voterIDs())
@@ -221,18 +221,6 @@ func (c Cluster) validate(node int32, static map[string]string) error {
 			return fmt.Errorf("config listeners must only contain KRaft controller listeners from controller.listener.names when process.roles=controller")
 		}
 		return nil
-	}
-	return c.validateBrokerListeners()
-}
-
-// validateBrokerListeners refuses what the broker cannot serve yet: one
-// Kafka listener is served.
-func (c Cluster) validateBrokerListeners() error {
-	if n := len(c.BrokerListeners()); n > 1 {
-		return fmt.Errorf("config listeners: %d broker listeners; more than one is not supported yet", n)
-	}
-	if len(c.Advertised) > 1 {
-		return fmt.Errorf("config advertised.listeners: %d listeners; more than one is not supported yet", len(c.Advertised))
 	}
 	return nil
 }
@@ -332,9 +320,6 @@ func parseListeners(name, value string, protocols map[string]string) ([]Listener
 		protocol, ok := protocols[listener]
 		if !ok {
 			return nil, fmt.Errorf("config %s: no security protocol defined for listener %s in listener.security.protocol.map", name, listener)
-		}
-		if protocol != "PLAINTEXT" {
-			return nil, fmt.Errorf("config listener.security.protocol.map: listener %s of %s uses %s, which is not supported yet (only PLAINTEXT)", listener, name, protocol)
 		}
 		for _, l := range out {
 			if l.Name == listener {

@@ -30,7 +30,7 @@ func (d *definition) hasDefault() bool { return d.def != null }
 
 // brokerDefinitions is the broker schema. Names, types and defaults are Kafka's
 // (4.x) except where a comment says otherwise.
-var brokerDefinitions = []definition{
+var brokerDefinitions = append([]definition{
 	{name: "node.id", typ: TypeInt, def: "1", valid: atLeast(0),
 		doc: "The node ID of this broker, unique in the cluster."},
 	{name: "log.dirs", typ: TypeString, def: null,
@@ -51,7 +51,7 @@ var brokerDefinitions = []definition{
 	{name: "controller.listener.names", typ: TypeList, def: "",
 		doc: "The names of the listeners used by the controller; the first one is the one used."},
 	{name: "listener.security.protocol.map", typ: TypeString, def: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-		doc: "The security protocol of each listener name, NAME:PROTOCOL,... Only PLAINTEXT is supported yet."},
+		doc: "The security protocol of each listener name, NAME:PROTOCOL,... (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)."},
 	{name: "broker.rack", typ: TypeString, def: null,
 		doc: "The rack of this broker, used for rack-aware replica placement."},
 	{name: "broker.heartbeat.interval.ms", typ: TypeInt, def: "2000", valid: atLeast(1),
@@ -216,7 +216,7 @@ var brokerDefinitions = []definition{
 		doc: "How long the leader holds a follower's fetch that found less than replica.fetch.min.bytes."},
 	{name: "replica.fetch.backoff.ms", typ: TypeInt, def: "1000", valid: atLeast(0),
 		doc: "How long a follower waits after a failed fetch before the next."},
-}
+}, securityDefinitions...)
 
 // topicDefinitions is the topic schema. A topic config's default is taken from
 // its broker synonyms; def is the value when none of them is set either.

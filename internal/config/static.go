@@ -36,7 +36,8 @@ type Static struct {
 	Offsets       Offsets
 	Txn           Txn
 	Group         Group
-	Cluster       Cluster // cluster.go
+	Cluster       Cluster  // cluster.go
+	Security      Security // security.go
 	LeaderBalance LeaderBalance
 }
 
@@ -197,6 +198,9 @@ func (b *Broker) resolveStatic() (Static, error) {
 		return Static{}, err
 	}
 	s.Cluster = cluster
+	if s.Security, err = r.resolveSecurity(cluster); err != nil {
+		return Static{}, err
+	}
 	if s.Group.MinSessionTimeout > s.Group.MaxSessionTimeout {
 		return Static{}, fmt.Errorf("config group.min.session.timeout.ms (%v) must not exceed group.max.session.timeout.ms (%v)",
 			s.Group.MinSessionTimeout, s.Group.MaxSessionTimeout)

@@ -47,6 +47,10 @@ func TestStaticDefaults(t *testing.T) {
 			HeartbeatInterval: 2 * time.Second,
 			SessionTimeout:    9 * time.Second,
 		},
+		Security: Security{
+			Listeners:            map[string]ListenerSecurity{"PLAINTEXT": {Name: "PLAINTEXT", Protocol: "PLAINTEXT", JAAS: map[string]string{}}},
+			InterBrokerMechanism: "GSSAPI",
+		},
 		LeaderBalance: LeaderBalance{Enable: true, CheckInterval: 300 * time.Second, PerBrokerPercentage: 10},
 	}
 	if got := b.Static(); !reflect.DeepEqual(got, want) {
