@@ -24,7 +24,7 @@ const authorizedOperationsOmitted = -2147483648
 func metadataHandler(h *Handlers, ctx context.Context, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	img := h.image()
-	resp.Brokers = brokers(img)
+	resp.Brokers = brokers(img, client(ctx).listener)
 	resp.ClusterID = &img.ClusterID
 	resp.ControllerID = h.Controller.ActiveController()
 	resp.AuthorizedOperations = authorizedOperationsOmitted
@@ -79,7 +79,7 @@ func metadataHandler(h *Handlers, ctx context.Context, req *kmsg.MetadataRequest
 	}
 	if created {
 		// Brokers may have been (re)registered meanwhile; report the latest.
-		resp.Brokers = brokers(h.image())
+		resp.Brokers = brokers(h.image(), client(ctx).listener)
 	}
 	return resp, nil
 }
@@ -104,13 +104,18 @@ func (h *Handlers) autoCreate(ctx context.Context, name string) (*metadata.Topic
 	return t, nil
 }
 
-// brokers lists the unfenced brokers, as Kafka's Metadata does.
-func brokers(img *metadata.Image) []kmsg.MetadataResponseBroker {
+// brokers lists the unfenced brokers with their address on listener, as
+// Kafka's Metadata does; a broker without that listener is left out.
+func brokers(img *metadata.Image, listener string) []kmsg.MetadataResponseBroker {
 	live := img.LiveBrokers()
 	out := make([]kmsg.MetadataResponseBroker, 0, len(live))
 	for _, b := range live {
+		e, ok := b.Endpoint(listener)
+		if !ok {
+			continue
+		}
 		mb := kmsg.NewMetadataResponseBroker()
-		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
+		mb.NodeID, mb.Host, mb.Port = b.ID, e.Host, e.Port
 		if b.Rack != "" {
 			rack := b.Rack
 			mb.Rack = &rack

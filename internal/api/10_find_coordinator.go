@@ -84,6 +84,10 @@ func (h *Handlers) coordinatorFor(ctx context.Context, keyType int8, key string)
 	if !ok {
 		return fail(kerr.CoordinatorNotAvailable.Code, "")
 	}
-	c.NodeID, c.Host, c.Port = b.ID, b.Host, b.Port
+	e, ok := b.Endpoint(client(ctx).listener)
+	if !ok {
+		return fail(kerr.CoordinatorNotAvailable.Code, "")
+	}
+	c.NodeID, c.Host, c.Port = b.ID, e.Host, e.Port
 	return c
 }

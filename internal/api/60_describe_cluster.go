@@ -20,7 +20,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
-func describeCluster(h *Handlers, _ context.Context, req *kmsg.DescribeClusterRequest) (*kmsg.DescribeClusterResponse, error) {
+func describeCluster(h *Handlers, ctx context.Context, req *kmsg.DescribeClusterRequest) (*kmsg.DescribeClusterResponse, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.ClusterAuthorizedOperations = authorizedOperationsOmitted
 	resp.EndpointType = 1
@@ -41,8 +41,12 @@ func describeCluster(h *Handlers, _ context.Context, req *kmsg.DescribeClusterRe
 		slices.SortFunc(brokers, func(a, b metadata.Broker) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	for _, b := range brokers {
+		e, ok := b.Endpoint(client(ctx).listener)
+		if !ok {
+			continue
+		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port, rb.IsFenced = b.ID, b.Host, b.Port, b.Fenced
+		rb.NodeID, rb.Host, rb.Port, rb.IsFenced = b.ID, e.Host, e.Port, b.Fenced
 		if b.Rack != "" {
 			rack := b.Rack
 			rb.Rack = &rack

@@ -48,6 +48,8 @@ type Controller interface {
 	// AlterBrokerConfigs sets, then deletes, cluster-wide dynamic broker
 	// configs.
 	AlterBrokerConfigs(ctx context.Context, set map[string]string, del []string) error
+	// AlterScramCredentials deletes, then upserts, SCRAM credentials.
+	AlterScramCredentials(ctx context.Context, r metadata.AlterScramCredentials) error
 	// DescribeQuorum describes the metadata quorum as its leader sees it.
 	DescribeQuorum(ctx context.Context) (quorum.Description, error)
 	// AddVoter makes node id, an observer of the metadata log, a voter at

@@ -47,6 +47,9 @@ func (s standby) AlterBrokerConfigs(context.Context, map[string]string, []string
 func (s standby) AlterTopicConfigs(context.Context, string, map[string]string, []string) error {
 	return s.err()
 }
+func (s standby) AlterScramCredentials(context.Context, metadata.AlterScramCredentials) error {
+	return s.err()
+}
 
 func (s standby) notLeader() error {
 	return fmt.Errorf("quorum: node 1 is not the leader of the metadata quorum: %w", kerr.NotLeaderForPartition)

@@ -41,17 +41,15 @@ type Partitions interface {
 
 // Handlers serves every Kafka API this broker supports.
 type Handlers struct {
-	NodeID         int32
-	AdvertisedHost string
-	AdvertisedPort int32
-	Controller     Controller
-	Config         *config.Broker
-	Partitions     Partitions
-	ProducerIDs    *txn.IDAllocator
-	Sessions       *FetchSessions
-	Now            func() time.Time
-	Logger         *slog.Logger
-	LogDir         string
+	NodeID      int32
+	Controller  Controller
+	Config      *config.Broker
+	Partitions  Partitions
+	ProducerIDs *txn.IDAllocator
+	Sessions    *FetchSessions
+	Now         func() time.Time
+	Logger      *slog.Logger
+	LogDir      string
 	// Groups coordinates consumer groups and their committed offsets.
 	Groups *group.Coordinator
 	// CompleteGroupTxn is called by WriteTxnMarkers once the marker ending
@@ -80,8 +78,12 @@ type Handlers struct {
 	// the network, and returns the code the produce answers (0: append).
 	TxnProduce func(ctx context.Context, id string, pid int64, epoch int16, topic string, partition int32, add bool) int16
 
-	once  sync.Once
-	table [maxKey + 1]*entry
+	// Authenticator runs SASL exchanges; nil: no listener uses SASL.
+	Authenticator Authenticator
+
+	authFailures failures
+	once         sync.Once
+	table        [maxKey + 1]*entry
 
 	topics        atomic.Pointer[groupTopics] // see groupTopics
 	topicsVersion atomic.Uint64
@@ -132,6 +134,7 @@ func table() []entry {
 		{14, 0, 5, handle(syncGroup)},
 		{15, 0, 6, handle(describeGroups)},
 		{16, 0, 5, handle(listGroups)},
+		{17, 1, 1, handle(saslHandshake)},
 		{18, 0, 4, handle(apiVersions)},
 		{19, 0, 7, handle(createTopics)},
 		{20, 0, 6, handle(deleteTopics)},
@@ -146,6 +149,7 @@ func table() []entry {
 		{32, 0, 4, handle(describeConfigs)},
 		{33, 0, 2, handle(alterConfigs)},
 		{35, 0, 4, handle(describeLogDirs)},
+		{36, 0, 2, handle(saslAuthenticate)},
 		{37, 0, 3, handle(createPartitions)},
 		{42, 0, 2, handle(deleteGroups)},
 		{43, 0, 2, handle(electLeaders)},
@@ -153,6 +157,8 @@ func table() []entry {
 		{45, 0, 1, handle(alterPartitionReassignments)},
 		{46, 0, 0, handle(listPartitionReassignments)},
 		{47, 0, 0, handle(offsetDelete)},
+		{50, 0, 0, handle(describeUserScramCredentials)},
+		{51, 0, 0, handle(alterUserScramCredentials)},
 		{55, 0, 2, handle(describeQuorum)},
 		{60, 0, 2, handle(describeCluster)},
 		{61, 0, 0, handle(describeProducers)},
@@ -192,6 +198,11 @@ func (h *Handlers) Serve(ctx context.Context, c *server.Conn, hdr server.Header,
 		// KIP-511: answer an ApiVersions we cannot parse with a v0 body that
 		// carries UNSUPPORTED_VERSION and the APIs we serve.
 		return h.unsupportedAPIVersions(), nil
+	}
+	if c != nil {
+		if err := h.admit(c, hdr.Key); err != nil {
+			return nil, err
+		}
 	}
 	if e == nil {
 		return nil, fmt.Errorf("api: unsupported key %d", hdr.Key)

@@ -70,7 +70,7 @@ type Broker struct {
 	txnTopicMu  sync.Mutex                           // one creation of __transaction_state at a time
 	txnAdd      struct{ backoff, max time.Duration } // add.partitions.to.txn.retry.backoff(.max).ms
 	peers       *peerClients
-	addr        net.Addr
+	listeners   []listener // the inter-broker one first
 	unsub       func()
 	unsubLimits func()
 	stop        chan struct{}
@@ -103,9 +103,6 @@ func Start(cfg Config) (_ *Broker, err error) {
 		return nil, err
 	}
 	static := brokerCfg.Static()
-	if cfg.Listen, cfg.Advertise, err = listenAddrs(cfg, static.Cluster); err != nil {
-		return nil, err
-	}
 	nodeID := static.NodeID
 	connLimits, err := brokerCfg.ConnectionLimits(nil)
 	if err != nil {
@@ -123,19 +120,32 @@ func Start(cfg Config) (_ *Broker, err error) {
 		}
 		return b, nil
 	}
-	// The Kafka listener is bound first: its advertised address goes into
-	// the broker's registration.
-	l, err := net.Listen("tcp", cfg.Listen)
+	// The Kafka listeners are bound first: their advertised addresses go
+	// into the broker's registration, the inter-broker one's (the first)
+	// as the address other brokers dial.
+	listeners, err := bindListeners(cfg, static, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("broker: listen: %w", err)
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			l.Close()
+			for _, l := range listeners {
+				l.ln.Close()
+			}
 		}
 	}()
-	b.addr = l.Addr()
-	host, port, err := advertised(cfg.Advertise, l.Addr())
+	b.listeners = listeners
+	cfg.Listen = listeners[0].bind
+	host, port := listeners[0].advertise.Host, listeners[0].advertise.Port
+	endpoints := make([]metadata.Endpoint, len(listeners))
+	for i, l := range listeners {
+		endpoints[i] = l.advertise
+	}
+	dial, err := interBrokerDial(cfg.Dial, static.Security.Listeners[listeners[0].info.Name], cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	interBrokerOpts, err := interBrokerSASL(static.Security)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +172,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 	defer cancel()
 	// A broker that is not a voter receives the metadata log once the
 	// active controller has its registration, so it registers first.
-	brokerEpoch, err := b.controller.Join(ctx, metadata.Broker{Host: host, Port: port, Rack: static.Cluster.Rack}, !b.storage.CleanStart())
+	brokerEpoch, err := b.controller.Join(ctx, metadata.Broker{Host: host, Port: port, Rack: static.Cluster.Rack, Listeners: endpoints}, !b.storage.CleanStart())
 	if err != nil {
 		return nil, fmt.Errorf("broker: register: %w", err)
 	}
@@ -187,7 +197,8 @@ func Start(cfg Config) (_ *Broker, err error) {
 			br, ok := b.controller.Image().Brokers[id]
 			return net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))), ok
 		},
-		Dial:                  cfg.Dial,
+		Dial:                  dial,
+		ClientOpts:            interBrokerOpts,
 		FetchMaxBytes:         static.ReplicaFetch.MaxBytes,
 		FetchResponseMaxBytes: static.ReplicaFetch.ResponseMaxBytes,
 		FetchMinBytes:         static.ReplicaFetch.MinBytes,
@@ -224,7 +235,7 @@ func Start(cfg Config) (_ *Broker, err error) {
 		first, err := b.controller.AllocateProducerIDs(ctx, block)
 		return first, block, err
 	})
-	b.peers = &peerClients{dial: cfg.Dial}
+	b.peers = &peerClients{dial: dial, opts: interBrokerOpts}
 	b.txns = b.newTxns(static, producerIDs)
 	b.txnAdd.backoff, b.txnAdd.max = static.Txn.AddRetryBackoff, static.Txn.AddRetryBackoffMax
 	// Every side effect of the metadata follows from here, in log order: the
@@ -242,8 +253,6 @@ func Start(cfg Config) (_ *Broker, err error) {
 
 	b.handlers = &api.Handlers{
 		NodeID:         nodeID,
-		AdvertisedHost: host,
-		AdvertisedPort: port,
 		Controller:     b.controller,
 		Config:         brokerCfg,
 		Partitions:     b.partitions,
@@ -259,13 +268,22 @@ func Start(cfg Config) (_ *Broker, err error) {
 		Logger:           cfg.Logger,
 		LogDir:           cfg.DataDir,
 	}
+	auth, err := newSASLListeners(static.Security, b.controller.Image)
+	if err != nil {
+		return nil, err
+	}
+	if auth != nil {
+		b.handlers.Authenticator = auth
+	}
 	b.server = server.New(server.Config{
 		MaxRequestBytes: static.SocketRequestMaxBytes,
 		Limits:          b.startLimits(brokerCfg, connLimits),
 		Logger:          cfg.Logger,
 	}, b.handlers)
-	if err := b.server.Serve(l); err != nil {
-		return nil, err
+	for _, l := range listeners {
+		if err := b.server.ServeListener(l.ln, l.info); err != nil {
+			return nil, err
+		}
 	}
 	b.unsubLimits = b.followConnectionLimits(brokerCfg)
 	b.handover = min(static.Cluster.SessionTimeout, maxHandover)
@@ -276,17 +294,29 @@ func Start(cfg Config) (_ *Broker, err error) {
 	b.hws = &highWatermarks{fs: b.logFS(), dir: cfg.DataDir}
 	b.wg.Add(1)
 	go b.checkpointHighWatermarks(b.hws, static.HighWatermarkCheckpointInterval)
-	b.logger.Info("samsa broker listening", "addr", l.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "data-dir", cfg.DataDir, "node-id", nodeID)
+	for _, l := range listeners {
+		b.logger.Info("samsa broker listening", "listener", l.info.Name, "addr", l.ln.Addr().String(), "advertised", net.JoinHostPort(l.advertise.Host, strconv.Itoa(int(l.advertise.Port))), "data-dir", cfg.DataDir, "node-id", nodeID)
+	}
 	return b, nil
 }
 
-// Addr is the address the Kafka listener is bound to.
-// A controller-only node has none: "".
+// Addr is the address the Kafka listener is bound to: the inter-broker
+// listener when there are several. A controller-only node has none: "".
 func (b *Broker) Addr() string {
-	if b.addr == nil {
+	if len(b.listeners) == 0 {
 		return ""
 	}
-	return b.addr.String()
+	return b.listeners[0].ln.Addr().String()
+}
+
+// ListenerAddr is the address the Kafka listener name is bound to, or "".
+func (b *Broker) ListenerAddr(name string) string {
+	for _, l := range b.listeners {
+		if l.info.Name == name {
+			return l.ln.Addr().String()
+		}
+	}
+	return ""
 }
 
 // Image is the metadata image this node has applied last (tests read the
@@ -439,31 +469,6 @@ func (b *Broker) expireProducers(cfg *config.Broker) {
 			b.partitions.each(func(p *partition.Partition) { p.ExpireProducers(now, expiration) })
 		}
 	}
-}
-
-// listenAddrs returns the Kafka listener's address and the one advertised:
-// from listeners and advertised.listeners when they are given, else from
-// the --listen and --advertise shortcuts (default localhost:9092).
-func listenAddrs(cfg Config, cluster config.Cluster) (listen, advertise string, err error) {
-	listen, advertise = cfg.Listen, cfg.Advertise
-	if cluster.ListenersSet {
-		if listen != "" {
-			return "", "", fmt.Errorf("broker: --listen %s and config listeners are both given: use one", listen)
-		}
-		if l := cluster.BrokerListeners(); len(l) > 0 {
-			listen = l[0].Addr()
-		}
-	}
-	if _, ok := cfg.Static["advertised.listeners"]; ok && len(cluster.Advertised) > 0 {
-		if advertise != "" {
-			return "", "", fmt.Errorf("broker: --advertise %s and config advertised.listeners are both given: use one", advertise)
-		}
-		advertise = cluster.Advertised[0].Addr()
-	}
-	if listen == "" {
-		listen = "localhost:9092"
-	}
-	return listen, advertise, nil
 }
 
 // advertised decides the host and port clients are told: the --advertise

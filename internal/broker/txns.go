@@ -281,6 +281,7 @@ func (b *Broker) remoteTxnProduce(ctx context.Context, id string, pid int64, epo
 // itself), one per address, for the coordinator's inter-broker requests.
 type peerClients struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	opts    []kgo.Opt // the inter-broker SASL login
 	mu      sync.Mutex
 	clients map[string]*kgo.Client
 	closed  bool
@@ -294,7 +295,7 @@ func (p *peerClients) request(ctx context.Context, addr string, req kmsg.Request
 	}
 	cl := p.clients[addr]
 	if cl == nil {
-		opts := []kgo.Opt{kgo.SeedBrokers(addr)}
+		opts := append([]kgo.Opt{kgo.SeedBrokers(addr)}, p.opts...)
 		if p.dial != nil {
 			opts = append(opts, kgo.Dialer(p.dial))
 		}

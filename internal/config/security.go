@@ -145,9 +145,6 @@ type ListenerSecurity struct {
 	// Principals maps client certificates to principal names
 	// (ssl.principal.mapping.rules).
 	Principals *tlsconf.PrincipalMapper
-	// VerifyHost is ssl.endpoint.identification.algorithm=https: a broker
-	// dialling this listener of another checks its certificate's names.
-	VerifyHost bool
 	// Mechanisms is sasl.enabled.mechanisms, for SASL listeners.
 	Mechanisms []string
 	// JAAS is each enabled mechanism's sasl.jaas.config.
@@ -269,6 +266,7 @@ func (r *resolver) listenerSecurity(l Listener) (ListenerSecurity, error) {
 			ClientAuth:               get("ssl.client.auth"),
 			EnabledProtocols:         splitList(get("ssl.enabled.protocols")),
 			CipherSuites:             splitList(get("ssl.cipher.suites")),
+			EndpointIdentification:   get("ssl.endpoint.identification.algorithm"),
 		}
 		if ls.TLS.KeystoreLocation == "" && ls.TLS.KeystoreCertificateChain == "" {
 			return ls, fmt.Errorf("config ssl.keystore.location (or %s) must be set: listener %s uses %s", prefixed("ssl.keystore.location"), l.Name, l.Protocol)
@@ -277,10 +275,8 @@ func (r *resolver) listenerSecurity(l Listener) (ListenerSecurity, error) {
 		if ls.Principals, err = tlsconf.ParsePrincipalRules(get("ssl.principal.mapping.rules")); err != nil {
 			return ls, fmt.Errorf("invalid value for config ssl.principal.mapping.rules of listener %s: %w", l.Name, err)
 		}
-		switch alg := get("ssl.endpoint.identification.algorithm"); strings.ToLower(alg) {
-		case "https":
-			ls.VerifyHost = true
-		case "":
+		switch alg := ls.TLS.EndpointIdentification; strings.ToLower(alg) {
+		case "https", "":
 		default:
 			return ls, fmt.Errorf("invalid value '%s' for config ssl.endpoint.identification.algorithm: must be https or empty", alg)
 		}

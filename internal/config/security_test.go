@@ -43,7 +43,7 @@ func TestListenerSecurity(t *testing.T) {
 		t.Errorf("PLAINTEXT %+v", l)
 	}
 	ssl := s.Listeners["SSL"]
-	if !ssl.TLSEnabled() || ssl.TLS.ClientAuth != "required" || ssl.TLS.KeystoreLocation != "/certs/broker.pem" || ssl.TLS.TruststoreLocation != "/certs/ca.pem" || !ssl.VerifyHost {
+	if !ssl.TLSEnabled() || ssl.TLS.ClientAuth != "required" || ssl.TLS.KeystoreLocation != "/certs/broker.pem" || ssl.TLS.TruststoreLocation != "/certs/ca.pem" || ssl.TLS.EndpointIdentification != "https" {
 		t.Errorf("SSL %+v %+v", ssl, ssl.TLS)
 	}
 	if name, err := ssl.Principals.Name("CN=Alice,OU=Eng"); err != nil || name != "alice" {

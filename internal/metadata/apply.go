@@ -58,6 +58,10 @@ func (img *Image) Apply(index uint64, r Record) (*Image, Result) {
 		return img.applyRecoverLeader(index, r)
 	case OfflineReplicas:
 		return img.applyOfflineReplicas(index, r)
+	case AlterScramCredentials:
+		return img.applyAlterScramCredentials(index, r)
+	case AlterACLs:
+		return img.applyAlterACLs(index, r)
 	default:
 		return img, reject(kerr.InvalidRequest)
 	}

@@ -16,14 +16,14 @@ import (
 // only replica (no other copy can hold more than it does).
 func (img *Image) applyRegisterBroker(index uint64, r RegisterBroker) (*Image, Result) {
 	b := r.Broker
-	if b.ID < 0 || b.Port < 0 || b.Port > math.MaxUint16 {
+	if b.ID < 0 || b.Port < 0 || b.Port > math.MaxUint16 || slices.ContainsFunc(b.Listeners, func(e Endpoint) bool { return e.Port < 0 || e.Port > math.MaxUint16 }) {
 		return img, reject(kerr.InvalidRequest)
 	}
 	n := img
 	if old, ok := img.Brokers[b.ID]; ok {
 		retry := old
 		retry.Epoch, retry.Fenced = b.Epoch, b.Fenced
-		if retry == b {
+		if sameRegistration(retry, b) {
 			return img, Result{BrokerEpoch: old.Epoch}
 		}
 		if !old.Fenced {

@@ -155,10 +155,16 @@ func (t *Topic) clone() *Topic {
 
 // Broker is a registered broker and the address clients reach it at.
 type Broker struct {
-	ID   int32
-	Host string // the advertised PLAINTEXT listener
+	ID int32
+	// Host and Port are where other brokers reach it: its advertised
+	// inter-broker listener.
+	Host string
 	Port int32
 	Rack string
+	// Listeners are its advertised listeners, where the clients of each
+	// listener reach it. Empty in registrations written before several
+	// listeners were served: Host and Port then serve every listener.
+	Listeners []Endpoint `json:",omitempty"`
 	// Incarnation is a random UUID drawn at each process start (Kafka's
 	// incarnation ID), so a restarted broker is never taken for its
 	// previous life. Zero in registrations written before it existed.
@@ -172,6 +178,33 @@ type Broker struct {
 	Epoch int64 `json:",omitempty"`
 	// Fenced brokers are left out of Metadata responses and placement.
 	Fenced bool `json:",omitempty"`
+}
+
+// Endpoint is one advertised listener of a broker.
+type Endpoint struct {
+	Name string // the listener name, upper case
+	Host string
+	Port int32
+}
+
+// Endpoint returns where the clients of listener reach the broker.
+func (b Broker) Endpoint(listener string) (Endpoint, bool) {
+	if len(b.Listeners) == 0 {
+		return Endpoint{Name: listener, Host: b.Host, Port: b.Port}, true
+	}
+	for _, e := range b.Listeners {
+		if e.Name == listener {
+			return e, true
+		}
+	}
+	return Endpoint{}, false
+}
+
+// sameRegistration reports whether a and b are the same registration.
+func sameRegistration(a, b Broker) bool {
+	return a.ID == b.ID && a.Host == b.Host && a.Port == b.Port && a.Rack == b.Rack &&
+		slices.Equal(a.Listeners, b.Listeners) && a.Incarnation == b.Incarnation &&
+		a.MetadataAddr == b.MetadataAddr && a.Epoch == b.Epoch && a.Fenced == b.Fenced
 }
 
 // LiveBrokers returns the unfenced brokers in ascending ID order.
@@ -198,6 +231,10 @@ type Image struct {
 	TopicsByID     map[TopicID]*Topic
 	BrokerConfigs  map[string]string // dynamic cluster-wide broker configs
 	NextProducerID int64             // first producer ID of the next block
+	// Scram holds the SCRAM credentials (scram.go); nil when there are none.
+	Scram map[ScramUser]ScramCredential
+	// ACLs are the access control entries (acl.go); nil when there are none.
+	ACLs map[ACL]bool
 }
 
 // EmptyImage returns the image before the first record: all maps empty, not nil.

@@ -217,6 +217,10 @@ func DecodeRecord(b []byte) (Record, error) {
 		r, err = decodeAs[RecoverLeader](payload)
 	case TypeOfflineReplicas:
 		r, err = decodeAs[OfflineReplicas](payload)
+	case TypeAlterScramCredentials:
+		r, err = decodeAs[AlterScramCredentials](payload)
+	case TypeAlterACLs:
+		r, err = decodeAs[AlterACLs](payload)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrCorruptRecord, b[0])
 	}

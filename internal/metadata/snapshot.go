@@ -24,6 +24,8 @@ type snapshot struct {
 	Topics         []*Topic
 	BrokerConfigs  map[string]string // encoding/json sorts map keys
 	NextProducerID int64
+	Scram          []ScramCredential `json:",omitempty"`
+	ACLs           []ACL             `json:",omitempty"`
 }
 
 // EncodeImage returns the snapshot encoding of img.
@@ -34,6 +36,8 @@ func EncodeImage(img *Image) ([]byte, error) {
 		Index:          img.Index,
 		BrokerConfigs:  img.BrokerConfigs,
 		NextProducerID: img.NextProducerID,
+		Scram:          img.ScramCredentials(),
+		ACLs:           img.ACLList(),
 	}
 	for _, b := range img.Brokers {
 		s.Brokers = append(s.Brokers, b)
@@ -76,6 +80,27 @@ func DecodeImage(b []byte) (*Image, error) {
 			return corrupt("empty broker config name")
 		}
 		img.BrokerConfigs[k] = v
+	}
+	for _, c := range s.Scram {
+		if !validScram(c) {
+			return corrupt("bad SCRAM credential of %q", c.User)
+		}
+		if img.Scram == nil {
+			img.Scram = map[ScramUser]ScramCredential{}
+		}
+		if _, dup := img.Scram[c.ScramUser]; dup {
+			return corrupt("duplicate SCRAM credential of %q", c.User)
+		}
+		img.Scram[c.ScramUser] = c
+	}
+	for _, a := range s.ACLs {
+		if !validACL(a) {
+			return corrupt("bad ACL %+v", a)
+		}
+		if img.ACLs == nil {
+			img.ACLs = map[ACL]bool{}
+		}
+		img.ACLs[a] = true
 	}
 	for _, b := range s.Brokers {
 		if _, dup := img.Brokers[b.ID]; dup || b.ID < 0 {

@@ -280,6 +280,13 @@ func (c *Controller) AlterBrokerConfigs(ctx context.Context, set map[string]stri
 	return err
 }
 
+// AlterScramCredentials deletes, then upserts, SCRAM credentials as one
+// record (metadata.AlterScramCredentials).
+func (c *Controller) AlterScramCredentials(ctx context.Context, r metadata.AlterScramCredentials) error {
+	_, err := c.propose(ctx, r)
+	return err
+}
+
 // AllocateProducerIDs reserves blockSize producer IDs and returns the first.
 // Blocks never overlap, also across restarts.
 func (c *Controller) AllocateProducerIDs(ctx context.Context, blockSize int64) (first int64, err error) {

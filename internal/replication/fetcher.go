@@ -115,7 +115,7 @@ func (f *fetcher) run() {
 				cl.Close()
 			}
 			var err error
-			cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.Dialer(cfg.Dial))
+			cl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.Dialer(cfg.Dial)}, cfg.ClientOpts...)...)
 			if err != nil {
 				cfg.Logger.Warn("replica fetcher: client", "leader", f.leader, "addr", addr, "err", err)
 				cl = nil

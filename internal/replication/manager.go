@@ -1,6 +1,8 @@
 package replication
 
 import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"context"
 	"log/slog"
 	"net"
@@ -30,6 +32,9 @@ type Config struct {
 	// Dial makes the fetchers' connections (nil: a net.Dialer); the test
 	// harness routes them through its fault links.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ClientOpts are added to the fetchers' clients: the inter-broker
+	// SASL login.
+	ClientOpts []kgo.Opt
 
 	// The replica.fetch.* configs; a size of 0 or less is Kafka's default,
 	// as is a negative duration (a zero one is zero, as Kafka allows).

@@ -53,7 +53,7 @@ const (
 // acceptLogInterval bounds the accept-error and rejected-connection lines.
 const acceptLogInterval = 10 * time.Second
 
-func (s *Server) accept(l net.Listener) {
+func (s *Server) accept(l net.Listener, info *Listener) {
 	defer s.wg.Done()
 	var delay time.Duration
 	for {
@@ -78,7 +78,7 @@ func (s *Server) accept(l net.Listener) {
 		}
 		delay = 0
 		if s.admit(c) {
-			go s.serveConn(c)
+			go s.serveConn(c, info)
 		}
 	}
 }

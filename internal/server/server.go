@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,11 +30,40 @@ type Handler interface {
 	Serve(ctx context.Context, c *Conn, h Header, body []byte) (kmsg.Response, error)
 }
 
-// Conn describes one client connection to the handler.
+// Conn describes one client connection to the handler. The handler may
+// keep per-connection state in it (Session): requests of one connection
+// are served one at a time by one goroutine.
 type Conn struct {
 	Remote net.Addr
 	Local  net.Addr
+	// Listener is the listener the connection came in on.
+	Listener *Listener
+	// TLS is the state of the connection's completed TLS handshake; nil
+	// for a connection without TLS.
+	TLS *tls.ConnectionState
+	// Session is the handler's: who the client is, its SASL exchange.
+	Session any
+	// CloseAfterResponse, set by the handler, closes the connection once
+	// the response to the request being served is sent (a failed
+	// authentication).
+	CloseAfterResponse bool
 }
+
+// Listener names a listener and says how its connections are secured.
+type Listener struct {
+	Name     string // Kafka's listener name: PLAINTEXT, SASL_SSL, ...
+	Protocol string // its security protocol
+	// TLS, when set, is the configuration of the TLS handshake every
+	// connection starts with.
+	TLS *tls.Config
+}
+
+// plaintext is the listener of Serve and Listen.
+var plaintext = &Listener{Name: "PLAINTEXT", Protocol: "PLAINTEXT"}
+
+// handshakeTimeout bounds a TLS handshake: a client that connects and
+// sends nothing holds no slot for longer.
+const handshakeTimeout = 10 * time.Second
 
 // Config tunes a Server.
 type Config struct {
@@ -101,8 +131,13 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 	return l.Addr(), nil
 }
 
-// Serve starts accepting connections on l, which the server then owns.
-func (s *Server) Serve(l net.Listener) error {
+// Serve starts accepting connections on l, which the server then owns, as
+// a PLAINTEXT listener.
+func (s *Server) Serve(l net.Listener) error { return s.ServeListener(l, plaintext) }
+
+// ServeListener starts accepting connections on l, which the server then
+// owns, secured as info says.
+func (s *Server) ServeListener(l net.Listener, info *Listener) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -111,7 +146,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.listeners = append(s.listeners, l)
 	s.wg.Add(1)
-	go s.accept(l)
+	go s.accept(l, info)
 	return nil
 }
 
@@ -200,16 +235,35 @@ func putBuf(b *[]byte) {
 	}
 }
 
-func (s *Server) serveConn(nc net.Conn) {
+func (s *Server) serveConn(raw net.Conn, info *Listener) {
 	defer s.wg.Done()
+	defer s.release(raw)
+	defer raw.Close()
+	conn := &Conn{Remote: raw.RemoteAddr(), Local: raw.LocalAddr(), Listener: info}
+	nc := raw
+	if info.TLS != nil {
+		tc := tls.Server(raw, info.TLS)
+		raw.SetDeadline(time.Now().Add(handshakeTimeout))
+		ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			if ok, suppressed := s.logs.Allow("tls " + info.Name); ok && !s.closing.Load() {
+				s.cfg.Logger.Info("closing connection: TLS handshake failed", "listener", info.Name, "remote", conn.Remote.String(), "err", err, "suppressed", suppressed)
+			}
+			return
+		}
+		raw.SetDeadline(time.Time{})
+		state := tc.ConnectionState()
+		conn.TLS, nc = &state, tc
+	}
 	out := make(chan response, 32)
 	writerDone := make(chan struct{})
 	go s.write(nc, out, writerDone)
-	s.read(nc, out)
+	s.read(nc, conn, out)
 	close(out)
 	<-writerDone
 	nc.Close()
-	s.release(nc)
 }
 
 // write sends encoded responses in order. After a write error it drains the
@@ -275,9 +329,8 @@ func (s *Server) finish(nc net.Conn, r response, failed bool) response {
 	return enc
 }
 
-func (s *Server) read(nc net.Conn, out chan<- response) {
+func (s *Server) read(nc net.Conn, conn *Conn, out chan<- response) {
 	r := bufio.NewReaderSize(nc, 64<<10)
-	conn := &Conn{Remote: nc.RemoteAddr(), Local: nc.LocalAddr()}
 	var frame []byte
 	var sizeBuf [4]byte
 	var lastMoved time.Time // when extendIdle last moved the read deadline
@@ -332,6 +385,9 @@ func (s *Server) read(nc net.Conn, out chan<- response) {
 				return
 			}
 			out <- r
+		}
+		if conn.CloseAfterResponse {
+			return // the writer sends what is queued, then the connection closes
 		}
 		// Do not keep a large frame buffer alive for an idle connection:
 		// hand it to the next connection that needs one instead.
