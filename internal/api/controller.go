@@ -50,6 +50,8 @@ type Controller interface {
 	AlterBrokerConfigs(ctx context.Context, set map[string]string, del []string) error
 	// AlterScramCredentials deletes, then upserts, SCRAM credentials.
 	AlterScramCredentials(ctx context.Context, r metadata.AlterScramCredentials) error
+	// AlterACLs deletes, then creates, ACLs.
+	AlterACLs(ctx context.Context, r metadata.AlterACLs) error
 	// DescribeQuorum describes the metadata quorum as its leader sees it.
 	DescribeQuorum(ctx context.Context) (quorum.Description, error)
 	// AddVoter makes node id, an observer of the metadata log, a voter at

@@ -50,6 +50,7 @@ func (s standby) AlterTopicConfigs(context.Context, string, map[string]string, [
 func (s standby) AlterScramCredentials(context.Context, metadata.AlterScramCredentials) error {
 	return s.err()
 }
+func (s standby) AlterACLs(context.Context, metadata.AlterACLs) error { return s.err() }
 
 func (s standby) notLeader() error {
 	return fmt.Errorf("quorum: node 1 is not the leader of the metadata quorum: %w", kerr.NotLeaderForPartition)

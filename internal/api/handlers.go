@@ -82,6 +82,7 @@ type Handlers struct {
 	Authenticator Authenticator
 
 	authFailures failures
+	acls         aclFollower
 	once         sync.Once
 	table        [maxKey + 1]*entry
 
@@ -146,6 +147,9 @@ func table() []entry {
 		{26, 0, 5, handle(endTxn)},
 		{27, 1, 2, handle(writeTxnMarkers)},
 		{28, 0, 5, handle(txnOffsetCommit)},
+		{29, 0, 3, handle(describeACLs)},
+		{30, 0, 3, handle(createACLs)},
+		{31, 0, 3, handle(deleteACLs)},
 		{32, 0, 4, handle(describeConfigs)},
 		{33, 0, 2, handle(alterConfigs)},
 		{35, 0, 4, handle(describeLogDirs)},
@@ -215,9 +219,20 @@ func (h *Handlers) Serve(ctx context.Context, c *server.Conn, hdr server.Header,
 	if err := req.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("api: decoding key %d v%d: %w", hdr.Key, hdr.Version, err)
 	}
-	resp, err := e.serve(h, withClient(ctx, c, hdr), req)
-	if err != nil || resp == nil {
-		return nil, err
+	ctx = withClient(ctx, c, hdr)
+	deny, after := h.authorize(ctx, hdr.Key, req)
+	resp := deny
+	if deny == nil {
+		var err error
+		if resp, err = e.serve(h, ctx, req); err != nil {
+			return nil, err
+		}
+		if after != nil && resp != nil {
+			after(resp)
+		}
+	}
+	if resp == nil {
+		return nil, nil
 	}
 	resp.SetVersion(hdr.Version)
 	return resp, nil

@@ -287,6 +287,12 @@ func (c *Controller) AlterScramCredentials(ctx context.Context, r metadata.Alter
 	return err
 }
 
+// AlterACLs deletes, then creates, ACLs as one record (metadata.AlterACLs).
+func (c *Controller) AlterACLs(ctx context.Context, r metadata.AlterACLs) error {
+	_, err := c.propose(ctx, r)
+	return err
+}
+
 // AllocateProducerIDs reserves blockSize producer IDs and returns the first.
 // Blocks never overlap, also across restarts.
 func (c *Controller) AllocateProducerIDs(ctx context.Context, blockSize int64) (first int64, err error) {
