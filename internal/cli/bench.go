@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/samsa-streaming/samsa/internal/bench"
@@ -80,6 +82,15 @@ percentiles.`,
 // reachable checks that every cluster a benchmark will use answers, so an
 // unreachable one is one line, not a timeout deep inside a run.
 func (g *globals) reachable(cmd *cobra.Command, clusters ...[]string) error {
+	// The benchmark's clients (internal/bench) dial in plaintext without
+	// a login; saying so beats a run that measures another listener.
+	sec, err := g.resolveSecurity()
+	if err != nil {
+		return err
+	}
+	if sec.tls != nil || sec.sasl != nil {
+		return errors.New("samsa bench does not support TLS or SASL yet: drop --tls and --sasl-mechanism (and $SAMSA_TLS, $SAMSA_SASL_MECHANISM) and give a PLAINTEXT listener")
+	}
 	for _, seeds := range clusters {
 		if len(seeds) == 0 {
 			continue

@@ -8,7 +8,8 @@ import (
 
 // Env is the world the commands see, injected so tests can replace it.
 type Env struct {
-	// Getenv reads environment variables (SAMSA_BROKERS); nil means os.Getenv.
+	// Getenv reads environment variables (SAMSA_BROKERS, SAMSA_TLS_*,
+	// SAMSA_SASL_*); nil means os.Getenv.
 	Getenv func(string) string
 	// IsTerminal reports whether the progress output is a terminal; nil means
 	// a check of os.Stderr. Live progress lines are drawn only on terminals.
@@ -33,13 +34,15 @@ func Commands(env Env) []*cobra.Command {
 		newTransactionCommand(g),
 		newClusterCommand(g),
 		newConfigCommand(g),
+		newUserCommand(g),
 		newBenchCommand(g),
 	}
 	for _, c := range cmds {
 		g.addConnectionFlags(c)
 	}
-	// samsa chaos starts its own cluster: no connection flags.
-	return append(cmds, newChaosCommand())
+	// samsa chaos starts its own cluster and samsa tls writes files: no
+	// connection flags.
+	return append(cmds, newChaosCommand(), newTLSCommand())
 }
 
 // isTerminal reports whether f is a character device, which is how a

@@ -23,13 +23,15 @@ const pingTimeout = 10 * time.Second
 
 // globals are the flags shared by every client command.
 type globals struct {
-	env     Env
-	brokers string
+	env      Env
+	brokers  string
+	security securityFlags
 }
 
 func (g *globals) addConnectionFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVarP(&g.brokers, "brokers", "X", "",
 		"bootstrap brokers, host:port,... (default $SAMSA_BROKERS, else "+defaultBrokers+")")
+	g.addSecurityFlags(cmd)
 }
 
 // seeds returns the bootstrap addresses: --brokers, $SAMSA_BROKERS, or the
@@ -45,15 +47,21 @@ func (g *globals) seeds() []string {
 	return splitList(s)
 }
 
-// client connects to the cluster and checks that it answers, so that an
-// unreachable cluster is reported once and at once.
+// client connects to the cluster, over TLS and with a SASL login when the
+// security flags say so, and checks that it answers, so that an
+// unreachable cluster or a failed login is reported once and at once.
 func (g *globals) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) {
+	sec, err := g.resolveSecurity()
+	if err != nil {
+		return nil, err
+	}
 	seeds := g.seeds()
 	base := []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.DialTimeout(5 * time.Second),
 		kgo.RetryTimeout(15 * time.Second),
 	}
+	base = append(base, sec.opts()...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("brokers %s: %w", strings.Join(seeds, ","), err)
@@ -62,7 +70,7 @@ func (g *globals) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, err
 	defer cancel()
 	if err := cl.Ping(pctx); err != nil {
 		cl.Close()
-		return nil, unreachable(seeds, err)
+		return nil, connectError(seeds, sec, err)
 	}
 	return cl, nil
 }

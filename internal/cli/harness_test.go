@@ -38,9 +38,15 @@ type result struct {
 // samsa runs one command line against brokers, with stdin as its input.
 func samsa(t *testing.T, brokers, stdin string, args ...string) result {
 	t.Helper()
+	return samsaEnv(t, nil, brokers, stdin, args...)
+}
+
+// samsaEnv is samsa with the environment variables env.
+func samsaEnv(t *testing.T, env map[string]string, brokers, stdin string, args ...string) result {
+	t.Helper()
 	root := &cobra.Command{Use: "samsa", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(Commands(Env{
-		Getenv:     func(string) string { return "" },
+		Getenv:     func(name string) string { return env[name] },
 		IsTerminal: func() bool { return false },
 	})...)
 	var out, errOut bytes.Buffer
